@@ -1,0 +1,25 @@
+# Two commands set everything up: `make dev` and `make test`.
+PY := .venv/bin/python
+STAMP := .venv/.installed
+REQS := requirements.txt requirements-dev.txt workers/requirements.txt
+
+.PHONY: dev test bench fuzz clean
+
+# The venv is rebuilt whenever any requirements file is newer than the stamp.
+$(STAMP): $(REQS)
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+dev: $(STAMP)
+	$(PY) -m local
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf .venv .local build
