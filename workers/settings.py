@@ -166,7 +166,24 @@ ALLOWED_CONTENT_TYPES = (
     "application/octet-stream",
 )
 
+# --- API ---------------------------------------------------------------------
+# Every route the HTTP API exposes; the handler implements exactly these and the
+# gateway (Pulumi or local) routes exactly these, each behind the JWT authorizer.
+API_ROUTES = (
+    "POST /uploads",
+    "POST /uploads/{fileId}/parts",
+    "POST /uploads/{fileId}/complete",
+    "DELETE /uploads/{fileId}",
+    "GET /files",
+    "GET /files/{fileId}",
+    "POST /files/{fileId}/download",
+    "DELETE /files/{fileId}",
+)
+
 # --- Observability -----------------------------------------------------------
+# Powertools adds a `service` dimension to every EMF metric; alarms must match it.
+INGEST_SERVICE = "ingest"
+API_SERVICE = "api"
 METRICS_NAMESPACE = "Uploads"
 METRIC_FILES_PROCESSED = "FilesProcessed"
 METRIC_FILES_FAILED = "FilesFailed"
