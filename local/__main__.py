@@ -1,0 +1,58 @@
+"""`make dev`: start the local stack, say what is running, stop cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from local.stack import LocalStack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--moto-port", type=int, default=4566, help="port for the AWS emulator (0: any free one)")
+    args = parser.parse_args()
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    stack = LocalStack(moto_port=args.moto_port)
+    stack.start()
+    try:
+        print(banner(stack), flush=True)
+        stopping.wait()
+        print("\nStopping the local stack...", flush=True)
+    finally:
+        stack.stop()
+    print("Stopped.")
+
+
+def banner(stack: LocalStack) -> str:
+    out = stack.outputs
+    ingest = stack.ingest
+    return f"""
+uploads: the local stack is up (stack "{stack.stack}")
+
+  AWS emulator (moto)  {out['awsEndpointUrl']}   S3, SQS, DynamoDB
+  bucket               {out['bucketName']}  (notifies the queue for incoming/)
+  queue -> DLQ         {out['queueUrl']}
+                       {out['deadLetterQueueUrl']}  after {ingest.max_receive_count} receives
+  ingest worker        {ingest.maximum_concurrency} environments, batch {ingest.batch_size}, window {ingest.batching_window_s}s,
+                       timeout {ingest.worker_timeout_s}s, visibility {ingest.visibility_timeout_s}s
+                       logs: {stack.log_dir / 'ingest.log'}
+  table                {out['tableName']}
+  outputs              {stack.stack_file}
+
+Try it (another terminal):
+  export AWS_ENDPOINT_URL={out['awsEndpointUrl']} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={out['region']}
+  .venv/bin/python -c "import boto3; boto3.client('s3').put_object(Bucket='{out['bucketName']}', Key='incoming/demo-user/demo-file/hello.txt', Body=b'hello')"
+  .venv/bin/python -c "import boto3; print(boto3.client('dynamodb').scan(TableName='{out['tableName']}')['Items'])"
+
+Ctrl-C stops everything.
+"""
+
+
+if __name__ == "__main__":
+    main()

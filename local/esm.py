@@ -1,0 +1,179 @@
+"""The SQS event source mapping, emulated from AWS's documented behaviour.
+
+- Long-polls the queue; gathers up to `batch_size` messages, waiting at most the
+  batching window after the first one arrives.
+- Runs up to `maximum_concurrency` batches at once, each in its own execution
+  environment.
+- With ReportBatchItemFailures on: deletes the messages the response does not
+  name. A function error, a timeout, an invalid response, or an itemIdentifier
+  that is empty, null or not in the batch fails the whole batch. An empty or
+  null response, or an empty `batchItemFailures`, is complete success.
+- Failed messages are left alone: they come back when their visibility timeout
+  ends, and the queue's redrive policy moves them to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from local.runtime import ExecutionEnvironment, Invocation
+from workers.settings import IngestSettings
+
+log = logging.getLogger("local.esm")
+
+# SQS caps one ReceiveMessage at 10 messages and a long poll at 20 seconds.
+_RECEIVE_MAX = 10
+_WAIT_MAX = 20
+
+
+def lambda_record(message: dict, queue_arn: str, region: str) -> dict:
+    """An SQS message as Lambda presents it in `event["Records"]`."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def failed_message_ids(invocation: Invocation, batch_ids: list[str]) -> set[str]:
+    """Which messages of the batch count as failed, by AWS's partial-batch rules."""
+    everything = set(batch_ids)
+    if invocation.failed:
+        return everything
+    response = invocation.response
+    try:
+        json.dumps(response)
+    except (TypeError, ValueError):
+        return everything
+    if response is None or response == {}:
+        return set()
+    if not isinstance(response, dict):
+        return everything
+    failures = response.get("batchItemFailures")
+    if failures is None or failures == []:
+        return set()
+    if not isinstance(failures, list):
+        return everything
+    named = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in everything:
+            return everything
+        named.add(identifier)
+    return named
+
+
+@dataclass
+class MappingStats:
+    invocations: int = 0
+    deleted: int = 0
+    failed: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class EventSourceMapping:
+    def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings,
+                 environments: list[ExecutionEnvironment]) -> None:
+        if len(environments) != settings.maximum_concurrency:
+            raise ValueError("one execution environment per concurrent batch")
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.region = region
+        self.settings = settings
+        self.environments = environments
+        self.stats = MappingStats()
+        self._stats_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index, environment in enumerate(self.environments):
+            thread = threading.Thread(target=self._poll, args=(environment,), name=f"esm-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.settings.receive_wait_s + 5)
+        for environment in self.environments:
+            environment.stop()
+
+    def _poll(self, environment: ExecutionEnvironment) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = self._gather()
+                if batch:
+                    self._run(environment, batch)
+            except Exception:
+                # The poller must outlive any one failure, as the managed one does.
+                log.exception("event source mapping poll failed")
+                self._stop.wait(1)
+
+    def _gather(self) -> list[dict]:
+        batch: list[dict] = []
+        window_ends = None
+        while len(batch) < self.settings.batch_size and not self._stop.is_set():
+            if window_ends is None:
+                wait = self.settings.receive_wait_s
+            else:
+                wait = window_ends - time.monotonic()
+                if wait <= 0:
+                    break
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(_RECEIVE_MAX, self.settings.batch_size - len(batch)),
+                WaitTimeSeconds=min(_WAIT_MAX, int(wait)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages and int(wait) == 0:
+                # A short poll near the window's end: don't spin.
+                time.sleep(min(wait, 0.1))
+            if messages and window_ends is None:
+                window_ends = time.monotonic() + self.settings.batching_window_s
+            batch.extend(messages)
+            if batch and self.settings.batching_window_s == 0:
+                break
+        return batch
+
+    def _run(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
+        event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in batch]}
+        invocation = environment.invoke(event)
+        ids = [m["MessageId"] for m in batch]
+        failed = failed_message_ids(invocation, ids)
+        if invocation.failed:
+            log.warning("invocation %s failed: %s", invocation.request_id, invocation.error)
+        done = [m for m in batch if m["MessageId"] not in failed]
+        for start in range(0, len(done), _RECEIVE_MAX):
+            chunk = done[start : start + _RECEIVE_MAX]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        with self._stats_lock:
+            self.stats.invocations += 1
+            self.stats.deleted += len(done)
+            self.stats.failed += len(failed)
+            self.stats.batch_sizes.append(len(batch))

@@ -1,0 +1,120 @@
+"""Create the stack's storage, queues and table on the emulator, from settings.
+
+The same names, key schema and queue settings that `components/` deploys; the
+tests use these functions too, so a test fixture cannot drift from the stack.
+"""
+
+from __future__ import annotations
+
+import json
+
+from workers import settings
+from workers.settings import IngestSettings, Names
+
+
+def create_table(dynamodb, names: Names) -> str:
+    def attribute(name: str) -> dict:
+        return {"AttributeName": name, "AttributeType": "S"}
+
+    def index(name: str, pk: str, sk: str) -> dict:
+        return {
+            "IndexName": name,
+            "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+
+    keys = [
+        settings.PARTITION_KEY,
+        settings.SORT_KEY,
+        settings.LIST_INDEX_PARTITION_KEY,
+        settings.LIST_INDEX_SORT_KEY,
+        settings.ATTENTION_INDEX_PARTITION_KEY,
+        settings.ATTENTION_INDEX_SORT_KEY,
+    ]
+    dynamodb.create_table(
+        TableName=names.table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[attribute(k) for k in keys],
+        KeySchema=[
+            {"AttributeName": settings.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": settings.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            index(settings.LIST_INDEX, settings.LIST_INDEX_PARTITION_KEY, settings.LIST_INDEX_SORT_KEY),
+            index(settings.ATTENTION_INDEX, settings.ATTENTION_INDEX_PARTITION_KEY, settings.ATTENTION_INDEX_SORT_KEY),
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=names.table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": settings.TTL_ATTRIBUTE},
+    )
+    return names.table
+
+
+def create_queues(sqs, names: Names, ingest: IngestSettings) -> tuple[str, str, str]:
+    """Returns (queue url, queue arn, dead-letter queue url)."""
+    dlq_url = sqs.create_queue(
+        QueueName=names.dead_letter_queue,
+        Attributes={"MessageRetentionPeriod": str(ingest.dlq_retention_s)},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=names.queue,
+        Attributes={
+            "VisibilityTimeout": str(ingest.visibility_timeout_s),
+            "MessageRetentionPeriod": str(ingest.message_retention_s),
+            "ReceiveMessageWaitTimeSeconds": str(ingest.receive_wait_s),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": ingest.max_receive_count}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue_url, queue_arn, dlq_url
+
+
+def create_bucket(s3, names: Names, queue_arn: str | None, cors_origins: list[str] = ()) -> str:
+    s3.create_bucket(Bucket=names.bucket)
+    s3.put_public_access_block(
+        Bucket=names.bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=names.bucket,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    )
+    if cors_origins:
+        s3.put_bucket_cors(
+            Bucket=names.bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": list(cors_origins),
+                        "AllowedMethods": ["GET", "PUT", "POST"],
+                        "AllowedHeaders": ["*"],
+                        "ExposeHeaders": ["ETag"],
+                        "MaxAgeSeconds": 3600,
+                    }
+                ]
+            },
+        )
+    if queue_arn:
+        s3.put_bucket_notification_configuration(
+            Bucket=names.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.INCOMING_PREFIX}]}},
+                    }
+                ]
+            },
+        )
+    return names.bucket

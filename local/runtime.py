@@ -1,0 +1,168 @@
+"""Lambda execution environments, emulated as processes.
+
+An execution environment imports the handler once (the init phase) and then
+serves one invocation at a time, with the function's environment variables and a
+Lambda-shaped context. Module state (Powertools' logger, metrics and batch
+processor, cached clients) therefore belongs to one environment, exactly as in
+Lambda, and concurrent invocations need several environments. An invocation that
+outlives the function timeout kills its environment, as Lambda does; the next
+invocation gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str  # "workers.ingest.handler"
+    timeout_s: float
+    memory_mb: int
+    region: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{_ACCOUNT}:function:{self.name}"
+
+    def lambda_environment(self) -> dict[str, str]:
+        """The variables Lambda sets for every function, plus the function's own."""
+        return {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "_HANDLER": self.handler,
+            **self.environment,
+        }
+
+
+class LambdaContext:
+    """The attributes and method of Lambda's Python context object."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], request_id: str, deadline: float) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = spec.memory_mb
+        self.aws_request_id = request_id
+        self.log_group_name = env["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    response: Any = None
+    error: str | None = None  # set when the function raised, timed out or died
+    duration_ms: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def _serve(conn, spec: FunctionSpec, log_path: str | None) -> None:
+    """The environment's process: init once, then invoke on request."""
+    env = spec.lambda_environment()
+    os.environ.update(env)
+    if log_path:
+        log = open(log_path, "a", buffering=1)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
+    module_name, func_name = spec.handler.rsplit(".", 1)
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except Exception:
+        conn.send(("init_error", traceback.format_exc()))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        event, request_id, deadline = message
+        context = LambdaContext(spec, env, request_id, deadline)
+        try:
+            conn.send(("ok", func(event, context)))
+        except Exception as exc:
+            traceback.print_exc()
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class ExecutionEnvironment:
+    def __init__(self, spec: FunctionSpec, log_path: Path | None = None) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        self._process = None
+        self._conn = None
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_serve, args=(child, self.spec, str(self.log_path) if self.log_path else None), daemon=True
+        )
+        self._process.start()
+        self._conn = parent
+        # Lambda gives the init phase 10 s of its own, outside the function timeout.
+        if not parent.poll(max(10.0, self.spec.timeout_s)):
+            self.stop()
+            raise RuntimeError(f"{self.spec.name}: init phase did not finish")
+        status, detail = parent.recv()
+        if status != "ready":
+            self.stop()
+            raise RuntimeError(f"{self.spec.name}: init failed\n{detail}")
+
+    def invoke(self, event: dict) -> Invocation:
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        request_id = str(uuid.uuid4())
+        started = time.time()
+        deadline = started + self.spec.timeout_s
+        self._conn.send((event, request_id, deadline))
+        if not self._conn.poll(self.spec.timeout_s):
+            self.stop()
+            return Invocation(request_id, error=f"Task timed out after {self.spec.timeout_s:.2f} seconds",
+                              duration_ms=(time.time() - started) * 1000)
+        try:
+            status, payload = self._conn.recv()
+        except EOFError:
+            self.stop()
+            return Invocation(request_id, error="Runtime exited", duration_ms=(time.time() - started) * 1000)
+        duration_ms = (time.time() - started) * 1000
+        if status == "ok":
+            return Invocation(request_id, response=payload, duration_ms=duration_ms)
+        return Invocation(request_id, error=payload, duration_ms=duration_ms)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+        self._process = None
+        self._conn = None

@@ -1,0 +1,143 @@
+"""The whole system on one machine: moto, the provisioned resources, and the
+emulated pieces of AWS that connect them to our handlers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local import provision
+from local.esm import EventSourceMapping
+from local.runtime import ExecutionEnvironment, FunctionSpec
+from workers import settings
+from workers.settings import IngestSettings, Names
+
+REGION = "us-east-1"
+# moto accepts any credentials; these only have to look like credentials.
+_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+# The same derivations as production with shorter clocks, so a retry takes
+# seconds and a poison message reaches the DLQ in about a minute.
+LOCAL_INGEST = IngestSettings(
+    worker_timeout_s=2,
+    batching_window_s=1,
+    receive_wait_s=1,
+    reserved_concurrency=2,
+    maximum_concurrency=2,
+)
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path = Path(".local")
+    stack: str = "local"
+    host: str = "127.0.0.1"
+    moto_port: int = 0
+    ingest: IngestSettings = LOCAL_INGEST
+    outputs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir)
+        self.names = Names(self.stack)
+        self._moto: ThreadedMotoServer | None = None
+        self._mapping: EventSourceMapping | None = None
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.outputs["awsEndpointUrl"],
+            region_name=REGION,
+            aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def function_environment(self) -> dict[str, str]:
+        """What our functions get in Lambda, plus where the emulator is."""
+        return {
+            settings.ENV_TABLE_NAME: self.names.table,
+            settings.ENV_BUCKET_NAME: self.names.bucket,
+            settings.ENV_STACK: self.stack,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+            "LOG_LEVEL": "INFO",
+            "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
+            **_CREDENTIALS,
+        }
+
+    def start(self) -> "LocalStack":
+        # moto's HTTP server logs every request; the emulator's own logs are what matter.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.stack_file.unlink(missing_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.outputs = {"awsEndpointUrl": f"http://{host}:{port}", "region": REGION}
+
+        queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
+        provision.create_table(self.client("dynamodb"), self.names)
+        provision.create_bucket(self.client("s3"), self.names, queue_arn)
+        self.outputs.update(
+            bucketName=self.names.bucket,
+            queueUrl=queue_url,
+            deadLetterQueueUrl=dlq_url,
+            tableName=self.names.table,
+        )
+
+        worker = FunctionSpec(
+            name=self.names.ingest_function,
+            handler="workers.ingest.handler",
+            timeout_s=self.ingest.worker_timeout_s,
+            memory_mb=self.ingest.worker_memory_mb,
+            region=REGION,
+            environment={**self.function_environment(), "POWERTOOLS_SERVICE_NAME": settings.INGEST_SERVICE},
+        )
+        self._mapping = EventSourceMapping(
+            self.client("sqs"),
+            queue_url,
+            queue_arn,
+            REGION,
+            self.ingest,
+            [ExecutionEnvironment(worker, self.log_dir / "ingest.log") for _ in range(self.ingest.maximum_concurrency)],
+        )
+        self._mapping.start()
+        self._write_outputs()
+        return self
+
+    def _write_outputs(self) -> None:
+        partial = self.stack_file.with_suffix(".json.tmp")
+        partial.write_text(json.dumps(self.outputs, indent=2) + "\n")
+        os.replace(partial, self.stack_file)
+
+    @property
+    def mapping(self) -> EventSourceMapping:
+        assert self._mapping is not None, "the stack is not started"
+        return self._mapping
+
+    def stop(self) -> None:
+        if self._mapping is not None:
+            self._mapping.stop()
+            self._mapping = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self.stack_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,143 @@
+"""The ingest worker: SQS messages carrying S3 notifications in, file records out.
+
+One SQS message may hold several S3 records; they are handled in order, and any
+transient failure fails the whole message so SQS redelivers it (the records that
+already succeeded are idempotent, so the redelivery changes nothing for them).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
+from workers import clients, records, settings
+from workers.errors import FileRejected, is_not_found
+from workers.extractors import StoredObject, extract
+from workers.notifications import FileKey, S3Record, TestEvent, parse_body
+
+logger = Logger(service=settings.INGEST_SERVICE)
+tracer = Tracer(service=settings.INGEST_SERVICE)
+metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=settings.INGEST_SERVICE)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = parse_body(record.body)
+    if isinstance(message, TestEvent):
+        logger.info("Acknowledged S3 test event")
+        return
+    for s3_record in message.Records:
+        handle_s3_record(s3_record)
+
+
+@tracer.capture_method
+def handle_s3_record(event: S3Record) -> str:
+    """Apply one S3 event to the file's record. Returns what happened, for logs and tests."""
+    file_key = FileKey.parse(event.key)
+    if file_key is None:
+        logger.warning("Ignored an object outside the upload layout", extra={"key": event.key})
+        return "ignored"
+    logger.set_correlation_id(file_key.file_id)
+    logger.append_keys(fileId=file_key.file_id, eventName=event.eventName)
+
+    if event.is_removed:
+        return _remove(file_key, event)
+    if not event.is_created:
+        logger.info("Ignored an event type the worker does not act on")
+        return "ignored"
+
+    table = clients.table()
+    if records.is_superseded(records.get(table, file_key.owner_id, file_key.file_id), event.order):
+        logger.info("Skipped a duplicate or superseded event")
+        return "duplicate"
+
+    head: dict = {}
+    try:
+        head = _head(event)
+        if head["ContentLength"] > settings.MAX_FILE_SIZE:
+            raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {settings.MAX_FILE_SIZE}-byte limit")
+        extraction = extract(
+            StoredObject(
+                bucket=event.s3.bucket.name,
+                key=file_key.key,
+                version_id=head.get("VersionId"),
+                size=head["ContentLength"],
+                content_type=head.get("ContentType", "application/octet-stream"),
+                etag=head.get("ETag", "").strip('"'),
+            )
+        )
+        status, metadata, error = settings.STATUS_PROCESSED, extraction.metadata, None
+    except FileRejected as rejected:
+        status, metadata, error = settings.STATUS_FAILED, None, rejected.as_error()
+
+    written_at = records.now()
+    applied = records.apply_object_state(
+        table,
+        file_key,
+        event.order,
+        status=status,
+        size=head.get("ContentLength"),
+        content_type=head.get("ContentType"),
+        etag=head.get("ETag", "").strip('"') or None,
+        version_id=head.get("VersionId"),
+        metadata=metadata,
+        error=error,
+        at=written_at,
+    )
+    if not applied:
+        logger.info("A newer event had already been applied; left the record as it was")
+        return "superseded"
+    _count(status, error, lag_ms=(written_at - event.eventTime).total_seconds() * 1000)
+    logger.info("Recorded file", extra={"status": status, "error": error})
+    return status
+
+
+def _head(event: S3Record) -> dict:
+    params = {"Bucket": event.s3.bucket.name, "Key": event.key}
+    if event.s3.object.versionId:
+        params["VersionId"] = event.s3.object.versionId
+    try:
+        return clients.s3().head_object(**params)
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise FileRejected("object_missing", "The object was gone before it could be processed") from exc
+        raise
+
+
+def _remove(file_key: FileKey, event: S3Record) -> str:
+    old = records.apply_removal(clients.table(), file_key, event.order, records.now())
+    if old is None:
+        logger.info("A newer event had already been applied; left the record as it was")
+        return "superseded"
+    thumbnail = old.get("thumbnailKey")
+    if thumbnail:
+        clients.s3().delete_object(Bucket=event.s3.bucket.name, Key=thumbnail)
+    logger.info("Marked file deleted")
+    return settings.STATUS_DELETED
+
+
+def _count(status: str, error: dict | None, lag_ms: float) -> None:
+    metrics.add_metric(name=settings.METRIC_INGEST_LAG, unit=MetricUnit.Milliseconds, value=lag_ms)
+    if status == settings.STATUS_PROCESSED:
+        metrics.add_metric(name=settings.METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
+        return
+    # The alarm watches the total; the per-code stream tells on-call which failure it is.
+    metrics.add_metric(name=settings.METRIC_FILES_FAILED, unit=MetricUnit.Count, value=1)
+    with single_metric(
+        name=settings.METRIC_FILES_FAILED,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=settings.METRICS_NAMESPACE,
+        default_dimensions={"service": settings.INGEST_SERVICE},
+    ) as metric:
+        metric.add_dimension(name="code", value=error["code"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,187 @@
+"""File records in DynamoDB: one item per file, written idempotently and in order.
+
+Every write that comes from an S3 event carries that event's order key (`seq`)
+and is conditional on being newer than what the item already holds, so a
+duplicate or a late, older event changes nothing. A failed condition is the
+expected outcome of such a write, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from workers import settings
+from workers.errors import is_condition_failed
+from workers.notifications import FileKey
+
+_NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
+# Deleted is terminal: a late ObjectCreated must never resurrect a deleted file.
+_NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def key_of(owner_id: str, file_id: str) -> dict[str, str]:
+    return {
+        settings.PARTITION_KEY: settings.user_pk(owner_id),
+        settings.SORT_KEY: settings.file_sk(file_id),
+    }
+
+
+def to_dynamo(value: Any) -> Any:
+    """DynamoDB has no floats: numbers travel as Decimal."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def get(table, owner_id: str, file_id: str) -> dict[str, Any] | None:
+    item = table.get_item(Key=key_of(owner_id, file_id), ConsistentRead=True).get("Item")
+    return from_dynamo(item) if item else None
+
+
+def is_superseded(item: dict[str, Any] | None, order: str) -> bool:
+    """True when the item already reflects this event or a newer one."""
+    if item is None:
+        return False
+    return item.get("status") == settings.STATUS_DELETED or item.get("seq", "") >= order
+
+
+def _conditional_update(table, **kwargs) -> dict[str, Any] | None:
+    """Run an UpdateItem; return the old item, or None when the condition said no."""
+    try:
+        return table.update_item(ReturnValues="ALL_OLD", **kwargs).get("Attributes", {})
+    except ClientError as exc:
+        if is_condition_failed(exc):
+            return None
+        raise
+
+
+def apply_object_state(
+    table,
+    file_key: FileKey,
+    order: str,
+    *,
+    status: str,
+    size: int | None,
+    content_type: str | None,
+    etag: str | None,
+    version_id: str | None,
+    metadata: dict[str, Any] | None,
+    error: dict[str, str] | None,
+    at: datetime,
+) -> bool:
+    """Record what the worker learned about an object. Returns False when a newer
+    event (or a delete) had already been applied, which leaves the item as it was."""
+    stamp = iso(at)
+    names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
+    values: dict[str, Any] = {
+        ":seq": order,
+        ":deleted": settings.STATUS_DELETED,
+        ":status": status,
+        ":owner": file_key.owner_id,
+        ":fid": file_key.file_id,
+        ":key": file_key.key,
+        ":filename": file_key.filename,
+        ":ct": content_type,
+        ":size": size,
+        ":etag": etag,
+        ":vid": version_id,
+        ":metadata": to_dynamo(metadata),
+        ":error": error,
+        ":now": stamp,
+        ":gsi1pk": settings.user_pk(file_key.owner_id),
+        ":gsi1sk": f"{stamp}#{file_key.file_id}",
+    }
+    sets = [
+        "#status = :status",
+        "ownerId = :owner",
+        "fileId = :fid",
+        "#key = :key",
+        "filename = if_not_exists(filename, :filename)",
+        "contentType = :ct",
+        "#size = :size",
+        "etag = :etag",
+        "versionId = :vid",
+        "metadata = :metadata",
+        "#error = :error",
+        "seq = :seq",
+        "updatedAt = :now",
+        "createdAt = if_not_exists(createdAt, :now)",
+        f"{settings.LIST_INDEX_PARTITION_KEY} = :gsi1pk",
+        f"{settings.LIST_INDEX_SORT_KEY} = if_not_exists({settings.LIST_INDEX_SORT_KEY}, :gsi1sk)",
+    ]
+    update = "SET " + ", ".join(sets)
+    attention = f"{settings.ATTENTION_INDEX_PARTITION_KEY}, {settings.ATTENTION_INDEX_SORT_KEY}"
+    if status in settings.ATTENTION_STATUSES:
+        values[":gsi2pk"] = attention_pk(status)
+        values[":gsi2sk"] = f"{stamp}#{file_key.file_id}"
+        update += (
+            f", {settings.ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk"
+            f", {settings.ATTENTION_INDEX_SORT_KEY} = :gsi2sk"
+        )
+    else:
+        update += f" REMOVE {attention}"
+    old = _conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression=update,
+        ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    return old is not None
+
+
+def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> dict[str, Any] | None:
+    """Mark the file deleted; it leaves both indexes and TTL reaps it later.
+    Returns the item as it was before, or None when a newer event had won."""
+    old = _conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression=(
+            "SET #status = :deleted, seq = :seq, updatedAt = :now, ownerId = :owner, "
+            f"fileId = :fid, #key = :key, {settings.TTL_ATTRIBUTE} = :ttl "
+            f"REMOVE {settings.LIST_INDEX_PARTITION_KEY}, {settings.LIST_INDEX_SORT_KEY}, "
+            f"{settings.ATTENTION_INDEX_PARTITION_KEY}, {settings.ATTENTION_INDEX_SORT_KEY}"
+        ),
+        ConditionExpression=_NEWER,
+        ExpressionAttributeNames={"#status": "status", "#key": "key"},
+        ExpressionAttributeValues={
+            ":deleted": settings.STATUS_DELETED,
+            ":seq": order,
+            ":now": iso(at),
+            ":owner": file_key.owner_id,
+            ":fid": file_key.file_id,
+            ":key": file_key.key,
+            ":ttl": deletion_ttl(at),
+        },
+    )
+    return from_dynamo(old) if old is not None else None
+
+
+def attention_pk(status: str) -> str:
+    return f"STATUS#{status}"
+
+
+def deletion_ttl(at: datetime) -> int:
+    return int((at + timedelta(days=settings.DELETED_RECORD_TTL_DAYS)).timestamp())
