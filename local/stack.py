@@ -4,13 +4,15 @@ emulated pieces of AWS that connect them to our handlers."""
 from __future__ import annotations
 
 import json
-import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from local import provision
 from local.esm import EventSourceMapping
@@ -45,7 +47,7 @@ class LocalStack:
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
         self.names = Names(self.stack)
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: subprocess.Popen | None = None
         self._mapping: EventSourceMapping | None = None
 
     @property
@@ -78,14 +80,9 @@ class LocalStack:
         }
 
     def start(self) -> "LocalStack":
-        # moto's HTTP server logs every request; the emulator's own logs are what matter.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.outputs = {"awsEndpointUrl": f"http://{host}:{port}", "region": REGION}
+        self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
 
         queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
         provision.create_table(self.client("dynamodb"), self.names)
@@ -117,6 +114,27 @@ class LocalStack:
         self._write_outputs()
         return self
 
+    def _start_moto(self) -> str:
+        """moto in a process of its own: its state is global per process, so a
+        stack must not share it with anything else (tests using mock_aws, another stack)."""
+        port = self.moto_port or _free_port(self.host)
+        log = open(self.log_dir / "moto.log", "ab")
+        self._moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._moto.poll() is not None:
+                raise RuntimeError(f"moto exited at start-up; see {self.log_dir / 'moto.log'}")
+            try:
+                socket.create_connection((self.host, port), timeout=0.2).close()
+                return f"http://{self.host}:{port}"
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto did not listen on {self.host}:{port} within 30 s")
+
     def _write_outputs(self) -> None:
         partial = self.stack_file.with_suffix(".json.tmp")
         partial.write_text(json.dumps(self.outputs, indent=2) + "\n")
@@ -132,7 +150,8 @@ class LocalStack:
             self._mapping.stop()
             self._mapping = None
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.terminate()
+            self._moto.wait(10)
             self._moto = None
         self.stack_file.unlink(missing_ok=True)
 
@@ -141,3 +160,9 @@ class LocalStack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,44 @@
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import provision
+from local.runtime import FunctionSpec, LambdaContext
+from workers import clients, records, settings
+from workers.settings import Names
+
+from tests.workers.s3_events import BUCKET
+
+NAMES = Names("test")
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """An in-process moto account holding the stack's bucket and table."""
+    assert NAMES.bucket == BUCKET
+    monkeypatch.setenv(settings.ENV_TABLE_NAME, NAMES.table)
+    monkeypatch.setenv(settings.ENV_BUCKET_NAME, NAMES.bucket)
+    with mock_aws():
+        clients.reset()
+        provision.create_table(boto3.client("dynamodb"), NAMES)
+        provision.create_bucket(boto3.client("s3"), NAMES, queue_arn=None)
+        yield
+    clients.reset()
+
+
+@pytest.fixture
+def context():
+    spec = FunctionSpec(name=NAMES.ingest_function, handler="workers.ingest.handler", timeout_s=60,
+                        memory_mb=1024, region="us-east-1")
+    env = spec.lambda_environment()
+    return LambdaContext(spec, env, "req-1", time.time() + 60)
+
+
+def put(key: str, body: bytes = b"hello", content_type: str = "text/plain") -> dict:
+    return clients.s3().put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
+
+
+def record(owner: str, file_id: str) -> dict | None:
+    return records.get(clients.table(), owner, file_id)

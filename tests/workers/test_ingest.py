@@ -1,0 +1,197 @@
+import json
+import sys
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from tests.workers.conftest import put, record
+from tests.workers.s3_events import notification, s3_record, s3_test_event_body, sqs_event
+from workers import clients, ingest, settings
+
+KEY = "incoming/alice/f1/report.txt"
+
+
+def run(context, *bodies):
+    event = sqs_event(*bodies)
+    return event, ingest.handler(event, context)
+
+
+def failed_ids(response) -> set[str]:
+    return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+def test_test_event_is_acknowledged(aws, context):
+    _, response = run(context, s3_test_event_body())
+    assert response == {"batchItemFailures": []}
+
+
+def test_created_object_becomes_a_processed_record(aws, context):
+    put(KEY, b"hello", "text/plain")
+    run(context, notification(s3_record(KEY)))
+    item = record("alice", "f1")
+    assert item["status"] == "processed"
+    assert item["size"] == 5
+    assert item["contentType"] == "text/plain"
+    assert item["filename"] == "report.txt"
+    assert item["error"] is None
+    assert item[settings.LIST_INDEX_PARTITION_KEY] == "USER#alice"
+    assert settings.ATTENTION_INDEX_PARTITION_KEY not in item
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["with space.txt", "plus+sign.txt", "percent%2Bliteral.txt", "ünïcødé 文件.csv", "a&b=c?.txt"],
+)
+def test_url_encoded_keys_are_decoded(aws, context, filename):
+    key = f"incoming/alice/f1/{filename}"
+    put(key)
+    run(context, notification(s3_record(key)))
+    assert record("alice", "f1")["filename"] == filename
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"), min_size=1, max_size=40))
+def test_any_filename_round_trips_through_s3_encoding(filename):
+    from workers.notifications import Notification
+
+    parsed = Notification.model_validate_json(notification(s3_record(f"incoming/o/f/{filename}")))
+    assert parsed.Records[0].key == f"incoming/o/f/{filename}"
+
+
+def test_moto_style_event_without_sequencer_and_with_encoded_slashes(aws, context):
+    put(KEY)
+    body = notification(s3_record(KEY, sequencer=None)).replace("incoming/alice/f1/", "incoming%2Falice%2Ff1%2F")
+    run(context, body)
+    assert record("alice", "f1")["status"] == "processed"
+
+
+def test_duplicate_delivery_does_not_rewrite_record(aws, context):
+    put(KEY)
+    body = notification(s3_record(KEY))
+    run(context, body)
+    first = record("alice", "f1")
+    assert ingest.handle_s3_record(ingest.parse_body(body).Records[0]) == "duplicate"
+    run(context, body)
+    assert record("alice", "f1") == first
+
+
+def test_older_event_cannot_overwrite_newer_state(aws, context):
+    put(KEY)
+    newer_delete = s3_record(KEY, "ObjectRemoved:Delete", sequencer="0055AED6DCD90281F0")
+    older_create = s3_record(KEY, sequencer="0055AED6DCD90281E5")
+    run(context, notification(newer_delete))
+    run(context, notification(older_create))
+    assert record("alice", "f1")["status"] == "deleted"
+
+
+def test_sequencers_of_different_lengths_compare_right_padded(aws, context):
+    put(KEY)
+    # "0A1" is newer than "0A" once both are right-padded: 0A1 > 0A0.
+    run(context, notification(s3_record(KEY, sequencer="0A1")))
+    assert ingest.handle_s3_record(ingest.parse_body(notification(s3_record(KEY, sequencer="0A"))).Records[0]) == "duplicate"
+
+
+def test_a_newer_created_event_updates_the_record(aws, context):
+    put(KEY, b"hello")
+    run(context, notification(s3_record(KEY, sequencer="01")))
+    put(KEY, b"hello, again")
+    run(context, notification(s3_record(KEY, sequencer="02")))
+    assert record("alice", "f1")["size"] == len(b"hello, again")
+
+
+def test_removed_object_marks_record_deleted_and_leaves_indexes(aws, context):
+    put(KEY)
+    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
+    item = record("alice", "f1")
+    assert item["status"] == "deleted"
+    assert settings.LIST_INDEX_PARTITION_KEY not in item
+    assert item[settings.TTL_ATTRIBUTE] > 0
+
+
+def test_missing_object_is_failed_and_acknowledged(aws, context):
+    _, response = run(context, notification(s3_record(KEY)))
+    assert response == {"batchItemFailures": []}
+    item = record("alice", "f1")
+    assert item["status"] == "failed"
+    assert item["error"]["code"] == "object_missing"
+    assert item[settings.ATTENTION_INDEX_PARTITION_KEY] == "STATUS#failed"
+
+
+def test_object_over_the_size_limit_is_failed_too_large(aws, context, monkeypatch):
+    monkeypatch.setattr(settings, "MAX_FILE_SIZE", 4)
+    put(KEY, b"hello")
+    run(context, notification(s3_record(KEY)))
+    assert record("alice", "f1")["error"]["code"] == "too_large"
+
+
+def test_keys_outside_the_layout_are_ignored(aws, context):
+    for key in ("incoming/loose-file.txt", "thumbnails/alice/f1.webp", "incoming/alice//x"):
+        put(key)
+        _, response = run(context, notification(s3_record(key)))
+        assert response == {"batchItemFailures": []}
+
+
+def test_unparseable_body_is_reported_failed(aws, context):
+    put(KEY)
+    event, response = run(context, "not json at all", notification(s3_record(KEY)))
+    assert failed_ids(response) == {event["Records"][0]["messageId"]}
+    assert record("alice", "f1")["status"] == "processed"
+
+
+def test_a_body_that_is_json_but_not_a_notification_is_reported_failed(aws, context):
+    event, response = run(context, json.dumps({"Records": []}), json.dumps({"hello": 1}), s3_test_event_body())
+    assert failed_ids(response) == {r["messageId"] for r in event["Records"][:2]}
+
+
+def test_throttled_dynamodb_call_fails_only_that_record(aws, context):
+    throttled_key = "incoming/bob/f2/slow.txt"
+    put(KEY)
+    put(throttled_key)
+
+    def throttle(params, **_):
+        if "USER#bob" in str(params):
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+                 "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "UpdateItem",
+            )
+
+    clients.table().meta.client.meta.events.register("before-call.dynamodb.UpdateItem", throttle)
+    event, response = run(context, notification(s3_record(KEY)), notification(s3_record(throttled_key)))
+    assert failed_ids(response) == {event["Records"][1]["messageId"]}
+    assert record("alice", "f1")["status"] == "processed"
+    assert record("bob", "f2") is None
+
+
+def test_a_batch_where_only_some_records_fail(aws, context):
+    keys = [f"incoming/alice/f{i}/doc.txt" for i in range(5)]
+    for key in keys[::2]:
+        put(key)
+    event, response = run(context, "{broken", *(notification(s3_record(k)) for k in keys), "[]")
+    records_ = event["Records"]
+    assert failed_ids(response) == {records_[0]["messageId"], records_[-1]["messageId"]}
+    statuses = [record("alice", f"f{i}")["status"] for i in range(5)]
+    assert statuses == ["processed", "failed", "processed", "failed", "processed"]
+
+
+def test_one_message_with_several_records(aws, context):
+    keys = ["incoming/alice/a/1.txt", "incoming/alice/b/2.txt"]
+    for key in keys:
+        put(key)
+    run(context, notification(*(s3_record(k) for k in keys)))
+    assert record("alice", "a")["status"] == record("alice", "b")["status"] == "processed"
+
+
+def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context, capsys, monkeypatch):
+    # The logger bound its stream at import; point it at this test's captured stdout.
+    monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
+    run(context, notification(s3_record(KEY)))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    logs = [line for line in lines if line.get("message") == "Recorded file"]
+    assert logs and logs[0]["correlation_id"] == "f1"
+    emf = [line for line in lines if "_aws" in line]
+    by_code = [m for m in emf if m.get("code") == "object_missing"]
+    assert by_code and by_code[0]["FilesFailed"] == [1.0]
+    assert any("IngestLagMs" in m and m.get("FilesFailed") == [1.0] for m in emf)
