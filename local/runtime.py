@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -87,6 +88,8 @@ class Invocation:
 
 def _serve(conn, spec: FunctionSpec, log_path: str | None) -> None:
     """The environment's process: init once, then invoke on request."""
+    # Ctrl-C reaches the whole process group; the stack stops environments itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     env = spec.lambda_environment()
     os.environ.update(env)
     if log_path:

@@ -1,0 +1,1 @@
+"""Performance, measured as ratios taken in one run on one machine."""
