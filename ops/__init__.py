@@ -1,0 +1,3 @@
+"""The on-call CLI: status, DLQ peek and redrive, replay. Works on any stack
+whose outputs follow the contract: a deployed one (`--stack NAME`, through
+`pulumi stack output --json`) or the local one (`.local/stack.json`)."""

@@ -1,0 +1,30 @@
+"""Shared by the tests that run a whole local stack."""
+
+import time
+
+from workers.settings import IngestSettings
+
+# One-second timeouts so a poison message exhausts its receives in about 30 s.
+FAST = IngestSettings(worker_timeout_s=1, batching_window_s=0, receive_wait_s=1,
+                      reserved_concurrency=2, maximum_concurrency=2)
+
+
+def wait_for(predicate, timeout_s: float, interval_s: float = 0.2):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"not true within {timeout_s} s")
+
+
+def file_status(stack, owner: str, file_id: str) -> str | None:
+    """The record's status as a client sees it, from any stack (local.stack or ops Stack)."""
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.outputs["tableName"],
+        Key={"pk": {"S": f"USER#{owner}"}, "sk": {"S": f"FILE#{file_id}"}},
+        ConsistentRead=True,
+    ).get("Item", {})
+    # moto applies an UpdateItem field by field; a concurrent read can see it half done.
+    return item.get("status", {}).get("S")
