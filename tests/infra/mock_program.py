@@ -129,7 +129,13 @@ def run(stack: str, config: dict[str, str]) -> dict:
 def main() -> None:
     stack, config_json, out = sys.argv[1:]
     result = run(stack, json.loads(config_json))
-    Path(out).write_text(json.dumps(result, indent=1, sort_keys=True, default=str))
+    Path(out).write_text(json.dumps(result, indent=1, sort_keys=True, default=_asset))
+
+
+def _asset(value: object) -> dict:
+    if isinstance(value, (pulumi.FileArchive, pulumi.FileAsset)):
+        return {type(value).__name__: value.path}
+    raise TypeError(f"cannot record {value!r}")
 
 
 if __name__ == "__main__":
