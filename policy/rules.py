@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -244,3 +244,10 @@ RULES: dict[str, tuple[str, Rule]] = {
     "public-client-pkce": ("The dashboard's app client has no secret and uses the code flow.",
                            _each(USER_POOL_CLIENT, _client_problems)),
 }
+
+
+def policies() -> list[StackValidationPolicy]:
+    return [
+        StackValidationPolicy(name=name, description=description, validate=rule)
+        for name, (description, rule) in RULES.items()
+    ]

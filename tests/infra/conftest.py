@@ -6,23 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.request
 
 import pytest
 
 from components.packaging import LambdaPackage, build_package
-from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, run_program, stack_config
-
-PYPI = "https://pypi.org/simple/pip/"
-
-
-def pypi_unreachable() -> str | None:
-    try:
-        urllib.request.urlopen(PYPI, timeout=10).close()
-    except OSError as error:
-        return f"PyPI ({PYPI}) is unreachable, so the arm64 Lambda package cannot be built: {error}"
-    return None
-
+from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, pypi_unreachable, run_program, stack_config
 
 @pytest.fixture(scope="session")
 def package() -> LambdaPackage:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+PYPI = "https://pypi.org/simple/pip/"
 # A developer's stack: only what `docs/environments.md` tells them to set.
 EPHEMERAL_STACK = "dev-alice"
 EPHEMERAL_CONFIG = {"aws:region": "eu-west-1", "uploads:owner": "alice"}
@@ -31,6 +33,14 @@ def run_program(stack: str, config: dict[str, str], out: Path) -> subprocess.Com
         [sys.executable, str(ROOT / "tests/infra/mock_program.py"), stack, json.dumps(config), str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
+
+
+def pypi_unreachable() -> str | None:
+    try:
+        urllib.request.urlopen(PYPI, timeout=10).close()
+    except OSError as error:
+        return f"PyPI ({PYPI}) is unreachable, so the arm64 Lambda package cannot be built: {error}"
+    return None
 
 
 def of_type(stack: dict, token: str) -> list[dict]:
