@@ -1,0 +1,170 @@
+"""The HTTP API: exactly `settings.API_ROUTES`, every one behind the Cognito
+JWT authorizer, throttled, access-logged, and served by one function that
+signs URLs but never touches file bytes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import allow, kms_statements, under
+from components.lambda_function import PythonFunction, PythonFunctionArgs
+from components.packaging import LambdaPackage
+from workers import settings
+
+API_HANDLER = "workers.api.handler"
+STAGE = "$default"
+CORS_HEADERS = ["authorization", "content-type", "idempotency-key"]
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId",
+    "sourceIp": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "sub": "$context.authorizer.claims.sub",
+    "authorizerError": "$context.authorizer.error",
+    "integrationError": "$context.integrationErrorMessage",
+})
+
+
+@dataclass
+class HttpApiArgs:
+    names: settings.Names
+    bucket: aws.s3.Bucket
+    table: aws.dynamodb.Table
+    package: LambdaPackage
+    environment: Mapping[str, pulumi.Input[str]]
+    kms_key_arn: str | None
+    cors_origins: pulumi.Input[Sequence[pulumi.Input[str]]]
+    jwt_issuer: pulumi.Input[str]
+    jwt_audience: pulumi.Input[str]
+    burst_limit: int
+    rate_limit: int
+    log_retention_days: int
+
+
+class HttpApi(pulumi.ComponentResource):
+    api: aws.apigatewayv2.Api
+    stage: aws.apigatewayv2.Stage
+    handler: PythonFunction
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("uploads:api:HttpApi", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.handler = PythonFunction(
+            f"{name}-handler",
+            PythonFunctionArgs(
+                function_name=args.names.api_function,
+                handler=API_HANDLER,
+                service=settings.API_SERVICE,
+                package=args.package,
+                timeout_s=settings.API_TIMEOUT_S,
+                memory_mb=settings.API_MEMORY_MB,
+                log_retention_days=args.log_retention_days,
+                environment=args.environment,
+                statements=_api_statements(args),
+            ),
+            opts=child,
+        )
+        self.api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            name=args.names.prefix,
+            protocol_type="HTTP",
+            # API Gateway answers preflight itself, before the authorizer runs.
+            cors_configuration={
+                "allow_origins": args.cors_origins,
+                "allow_methods": sorted({route.split(" ")[0] for route in settings.API_ROUTES}),
+                "allow_headers": CORS_HEADERS,
+                "max_age": 3600,
+            },
+            opts=child,
+        )
+        authorizer = aws.apigatewayv2.Authorizer(
+            f"{name}-authorizer",
+            api_id=self.api.id,
+            name="cognito",
+            authorizer_type="JWT",
+            identity_sources=["$request.header.Authorization"],
+            jwt_configuration={"issuer": args.jwt_issuer, "audiences": [args.jwt_audience]},
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=self.handler.function.arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=settings.API_TIMEOUT_S * 1000,
+            opts=child,
+        )
+        for route_key in settings.API_ROUTES:
+            aws.apigatewayv2.Route(
+                f"{name}-route-{_slug(route_key)}",
+                api_id=self.api.id,
+                route_key=route_key,
+                target=pulumi.Output.concat("integrations/", integration.id),
+                authorization_type="JWT",
+                authorizer_id=authorizer.id,
+                opts=child,
+            )
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{args.names.prefix}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=self.api.id,
+            name=STAGE,
+            auto_deploy=True,
+            default_route_settings={
+                "throttling_burst_limit": args.burst_limit,
+                "throttling_rate_limit": args.rate_limit,
+            },
+            access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.handler.function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/*"),
+            opts=child,
+        )
+        self.url = self.api.api_endpoint
+        self.register_outputs({"apiUrl": self.url, "apiId": self.api.id})
+
+
+def _api_statements(args: HttpApiArgs) -> list[dict]:
+    bucket_arn = args.bucket.arn
+    incoming = under(bucket_arn, f"/{settings.INCOMING_PREFIX}*")
+    objects = [incoming, under(bucket_arn, f"/{settings.THUMBNAIL_PREFIX}*")]
+    indexes = [under(args.table.arn, f"/index/{index}") for index in (settings.LIST_INDEX, settings.ATTENTION_INDEX)]
+    return [
+        # PutObject is the IAM action behind presigned POST, CreateMultipartUpload,
+        # UploadPart and CompleteMultipartUpload alike.
+        allow(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], [incoming]),
+        allow(["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], objects),
+        # Deleting a file removes every version, which needs listing them.
+        allow(["s3:ListBucketVersions"], [bucket_arn], {"StringLike": {"s3:prefix": [
+            f"{settings.INCOMING_PREFIX}*", f"{settings.THUMBNAIL_PREFIX}*"]}}),
+        # DeleteItem: the idempotency utility drops its record when a request fails.
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+               "dynamodb:Query"], [args.table.arn]),
+        allow(["dynamodb:Query"], indexes),
+        *kms_statements(args.kms_key_arn),
+    ]
+
+
+def _slug(route_key: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")

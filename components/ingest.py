@@ -1,0 +1,159 @@
+"""The ingest path, owned whole: S3 notifies a queue, the queue feeds the
+worker, and what keeps failing lands in a dead-letter queue as evidence.
+
+Every timing comes from `settings.IngestSettings`; the visibility timeout is
+its derived property, never a number typed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import allow, kms_statements, under
+from components.lambda_function import PythonFunction, PythonFunctionArgs
+from components.packaging import LambdaPackage
+from workers import settings
+
+NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+WORKER_HANDLER = "workers.ingest.handler"
+
+
+@dataclass
+class IngestPipelineArgs:
+    names: settings.Names
+    ingest: settings.IngestSettings
+    bucket: aws.s3.Bucket
+    table: aws.dynamodb.Table
+    account_id: pulumi.Input[str]
+    package: LambdaPackage
+    environment: Mapping[str, pulumi.Input[str]]
+    kms_key_arn: str | None
+    log_retention_days: int
+
+
+class IngestPipeline(pulumi.ComponentResource):
+    queue: aws.sqs.Queue
+    dead_letter_queue: aws.sqs.Queue
+    worker: PythonFunction
+
+    def __init__(self, name: str, args: IngestPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("uploads:ingest:IngestPipeline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ingest = args.ingest
+
+        # SQS-managed encryption, not KMS: S3 cannot publish to a queue
+        # encrypted with the AWS-managed aws/sqs key.
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=args.names.dead_letter_queue,
+            message_retention_seconds=ingest.dlq_retention_s,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        self.queue = aws.sqs.Queue(
+            f"{name}-queue",
+            name=args.names.queue,
+            visibility_timeout_seconds=ingest.visibility_timeout_s,
+            message_retention_seconds=ingest.message_retention_s,
+            receive_wait_time_seconds=ingest.receive_wait_s,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=pulumi.Output.json_dumps({
+                "deadLetterTargetArn": self.dead_letter_queue.arn,
+                "maxReceiveCount": ingest.max_receive_count,
+            }),
+            opts=child,
+        )
+        # Only this queue may dead-letter into the DLQ.
+        aws.sqs.RedriveAllowPolicy(
+            f"{name}-dlq-redrive-allow",
+            queue_url=self.dead_letter_queue.url,
+            redrive_allow_policy=pulumi.Output.json_dumps({
+                "redrivePermission": "byQueue",
+                "sourceQueueArns": [self.queue.arn],
+            }),
+            opts=child,
+        )
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-queue-policy",
+            queue_url=self.queue.url,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "AllowUploadBucketNotifications",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": self.queue.arn,
+                    # Both conditions: a bucket ARN carries no account, so the
+                    # source account stops a same-named bucket elsewhere.
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": args.bucket.arn},
+                        "StringEquals": {"aws:SourceAccount": args.account_id},
+                    },
+                }],
+            }),
+            opts=child,
+        )
+        aws.s3.BucketNotification(
+            f"{name}-notification",
+            bucket=args.bucket.id,
+            queues=[{
+                "queue_arn": self.queue.arn,
+                "events": NOTIFIED_EVENTS,
+                "filter_prefix": settings.INCOMING_PREFIX,
+            }],
+            # S3 sends a test event on save and rejects the configuration
+            # unless the queue policy already lets it publish.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),
+        )
+
+        self.worker = PythonFunction(
+            f"{name}-worker",
+            PythonFunctionArgs(
+                function_name=args.names.ingest_function,
+                handler=WORKER_HANDLER,
+                service=settings.INGEST_SERVICE,
+                package=args.package,
+                timeout_s=ingest.worker_timeout_s,
+                memory_mb=ingest.worker_memory_mb,
+                log_retention_days=args.log_retention_days,
+                reserved_concurrency=ingest.reserved_concurrency,
+                environment=args.environment,
+                statements=[
+                    allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                           "sqs:GetQueueAttributes"], [self.queue.arn]),
+                    # GetObject covers HeadObject and ranged reads.
+                    allow(["s3:GetObject"], [under(args.bucket.arn, f"/{settings.INCOMING_PREFIX}*")]),
+                    allow(["s3:PutObject"], [under(args.bucket.arn, f"/{settings.THUMBNAIL_PREFIX}*")]),
+                    # Without ListBucket, S3 answers 403 instead of 404 for a
+                    # deleted object, and the worker could not tell "gone"
+                    # (permanent) from "denied".
+                    allow(["s3:ListBucket"], [args.bucket.arn]),
+                    allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                          [args.table.arn]),
+                    *kms_statements(args.kms_key_arn),
+                ],
+            ),
+            opts=child,
+        )
+        aws.lambda_.EventSourceMapping(
+            f"{name}-event-source",
+            event_source_arn=self.queue.arn,
+            function_name=self.worker.function.arn,
+            batch_size=ingest.batch_size,
+            maximum_batching_window_in_seconds=ingest.batching_window_s,
+            function_response_types=["ReportBatchItemFailures"],
+            # Capped at the reserved concurrency, so the poller never invokes
+            # into throttles (which would burn receives towards the DLQ).
+            scaling_config={"maximum_concurrency": ingest.maximum_concurrency},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.worker.role_policy]),
+        )
+        self.register_outputs({
+            "queueUrl": self.queue.url,
+            "deadLetterQueueUrl": self.dead_letter_queue.url,
+            "workerName": self.worker.function.name,
+        })

@@ -1,0 +1,105 @@
+"""The one way this project builds a Lambda function: Graviton, Python 3.13,
+its own log group with retention, X-Ray, Powertools settings and a role that
+grants exactly the statements the caller lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import allow, under
+from components.packaging import LambdaPackage
+from workers import settings
+
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+# X-Ray cannot be scoped to a resource; it is the one wildcard a function gets.
+# Metrics need none: Powertools writes them as EMF lines to the log group.
+TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+@dataclass
+class PythonFunctionArgs:
+    function_name: str
+    handler: str
+    # Powertools' service name: the `service` dimension of the EMF metrics.
+    service: str
+    package: LambdaPackage
+    timeout_s: int
+    memory_mb: int
+    log_retention_days: int
+    statements: Sequence[pulumi.Input[dict]]
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    log_level: str = "INFO"
+
+
+class PythonFunction(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    # Event source mappings depend on it: AWS checks the role when they are created.
+    role_policy: aws.iam.RolePolicy
+    log_group: aws.cloudwatch.LogGroup
+
+    def __init__(self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("uploads:lambda_function:PythonFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Created before the function so Lambda never auto-creates one without retention.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=args.function_name,
+            assume_role_policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }],
+            }),
+            opts=child,
+        )
+        statements = [
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"], [under(self.log_group.arn, ":*")]),
+            allow(TRACING_ACTIONS, ["*"]),
+            *args.statements,
+        ]
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            runtime=RUNTIME,
+            architectures=[ARCHITECTURE],
+            handler=args.handler,
+            code=pulumi.FileArchive(str(args.package.path)),
+            source_code_hash=args.package.sha256_b64,
+            role=self.role.arn,
+            timeout=args.timeout_s,
+            memory_size=args.memory_mb,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            tracing_config={"mode": "Active"},
+            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
+            environment={"variables": {
+                "POWERTOOLS_SERVICE_NAME": args.service,
+                "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+                "LOG_LEVEL": args.log_level,
+                **args.environment,
+            }},
+            # The policy must exist before the first invocation can log.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+        self.register_outputs({"functionArn": self.function.arn, "roleArn": self.role.arn})

@@ -1,0 +1,134 @@
+"""The stack's configuration, read once and validated before any resource
+exists, so a typo fails `pulumi preview` with the key's name instead of
+failing half-way through `pulumi up` with an AWS error."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+
+from workers import settings
+
+NAMESPACE = settings.PROJECT
+# Stack names end up in bucket names and the Cognito domain, which allow only
+# lowercase letters, digits and hyphens, and cap the length.
+STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+EPHEMERAL_STACK_PREFIX = "dev-"
+EPHEMERAL_LOG_RETENTION_DAYS = 3
+DEFAULT_LOG_RETENTION_DAYS = 90
+# The values CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# Only classes that keep objects instantly readable: downloads are plain
+# presigned GETs, which an archived object would refuse.
+COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
+# S3 bills infrequent-access classes for at least 30 days anyway.
+MIN_COLD_STORAGE_DAYS = 30
+MFA_MODES = ("OFF", "OPTIONAL", "ON")
+ALARM_PROTOCOLS = ("email", "https")
+LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d+)?$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
+
+
+class ConfigError(pulumi.RunError):
+    """A bad configuration value; the message starts with the full key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{NAMESPACE}:{key}: {problem}")
+
+
+@dataclass(frozen=True)
+class AlarmSubscription:
+    protocol: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    region: str
+    owner: str
+    # Per-developer stacks: everything can be destroyed without ceremony.
+    ephemeral: bool
+    log_retention_days: int
+    kms_key_arn: str | None
+    noncurrent_version_days: int
+    cold_storage_days: int | None
+    cold_storage_class: str
+    api_burst_limit: int
+    api_rate_limit: int
+    mfa: str
+    alarm_subscriptions: tuple[AlarmSubscription, ...]
+    # Where a developer runs the dashboard against an ephemeral stack.
+    local_origin: str
+
+
+def load_config(stack: str) -> StackConfig:
+    if not STACK_NAME.match(stack):
+        raise pulumi.RunError(
+            f"stack name {stack!r}: use 1-24 lowercase letters, digits or hyphens, starting with a letter"
+        )
+    config = pulumi.Config(NAMESPACE)
+    ephemeral = config.get_bool("ephemeral")
+    if ephemeral is None:
+        ephemeral = stack.startswith(EPHEMERAL_STACK_PREFIX)
+    retention = config.get_int("logRetentionDays")
+    if retention is None:
+        retention = EPHEMERAL_LOG_RETENTION_DAYS if ephemeral else DEFAULT_LOG_RETENTION_DAYS
+    _check("logRetentionDays", retention in LOG_RETENTION_DAYS, f"must be one of {LOG_RETENTION_DAYS}")
+    kms_key_arn = config.get("kmsKeyArn")
+    _check("kmsKeyArn", kms_key_arn is None or bool(KMS_KEY_ARN.match(kms_key_arn)), "must be a KMS key ARN")
+    cold_days = config.get_int("coldStorageDays")
+    _check("coldStorageDays", cold_days is None or cold_days >= MIN_COLD_STORAGE_DAYS,
+           f"must be at least {MIN_COLD_STORAGE_DAYS}")
+    cold_class = config.get("coldStorageClass") or COLD_STORAGE_CLASSES[0]
+    _check("coldStorageClass", cold_class in COLD_STORAGE_CLASSES, f"must be one of {COLD_STORAGE_CLASSES}")
+    mfa = config.get("mfa") or "OPTIONAL"
+    _check("mfa", mfa in MFA_MODES, f"must be one of {MFA_MODES}")
+    local_origin = config.get("localOrigin") or "http://localhost:8080"
+    _check("localOrigin", bool(LOCAL_ORIGIN.match(local_origin)), "must be an http://localhost origin")
+    return StackConfig(
+        stack=stack,
+        region=pulumi.Config("aws").require("region"),
+        owner=config.require("owner"),
+        ephemeral=ephemeral,
+        log_retention_days=retention,
+        kms_key_arn=kms_key_arn,
+        noncurrent_version_days=_positive(config, "noncurrentVersionDays", 30),
+        cold_storage_days=cold_days,
+        cold_storage_class=cold_class,
+        api_burst_limit=_positive(config, "apiBurstLimit", 100),
+        api_rate_limit=_positive(config, "apiRateLimit", 50),
+        mfa=mfa,
+        alarm_subscriptions=_subscriptions(config),
+        local_origin=local_origin,
+    )
+
+
+def _positive(config: pulumi.Config, key: str, default: int) -> int:
+    value = config.get_int(key)
+    value = default if value is None else value
+    _check(key, value > 0, f"must be a positive integer, got {value}")
+    return value
+
+
+def _subscriptions(config: pulumi.Config) -> tuple[AlarmSubscription, ...]:
+    raw = config.get_object("alarmSubscriptions") or []
+    _check("alarmSubscriptions", isinstance(raw, list), "must be a list of {protocol, endpoint}")
+    subscriptions = []
+    for index, item in enumerate(raw):
+        key = f"alarmSubscriptions[{index}]"
+        _check(key, isinstance(item, dict) and set(item) == {"protocol", "endpoint"},
+               "must be an object with exactly `protocol` and `endpoint`")
+        protocol, endpoint = item["protocol"], str(item["endpoint"])
+        _check(key, protocol in ALARM_PROTOCOLS, f"protocol must be one of {ALARM_PROTOCOLS}")
+        valid = "@" in endpoint if protocol == "email" else endpoint.startswith("https://")
+        _check(key, valid, f"endpoint {endpoint!r} is not a valid {protocol} endpoint")
+        subscriptions.append(AlarmSubscription(protocol, endpoint))
+    return tuple(subscriptions)
+
+
+def _check(key: str, ok: bool, problem: str) -> None:
+    if not ok:
+        raise ConfigError(key, problem)

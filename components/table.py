@@ -1,0 +1,63 @@
+"""The metadata table: one item per file, keyed and indexed exactly as
+`workers/settings.py` describes, so the handlers never Scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from workers import settings
+
+KEY_ATTRIBUTES = (
+    settings.PARTITION_KEY,
+    settings.SORT_KEY,
+    settings.LIST_INDEX_PARTITION_KEY,
+    settings.LIST_INDEX_SORT_KEY,
+    settings.ATTENTION_INDEX_PARTITION_KEY,
+    settings.ATTENTION_INDEX_SORT_KEY,
+)
+
+
+@dataclass
+class MetadataTableArgs:
+    table_name: str
+    deletion_protection: bool
+
+
+class MetadataTable(pulumi.ComponentResource):
+    table: aws.dynamodb.Table
+
+    def __init__(self, name: str, args: MetadataTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("uploads:table:MetadataTable", name, None, opts)
+        self.table = aws.dynamodb.Table(
+            name,
+            name=args.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=settings.PARTITION_KEY,
+            range_key=settings.SORT_KEY,
+            attributes=[{"name": attribute, "type": "S"} for attribute in KEY_ATTRIBUTES],
+            global_secondary_indexes=[
+                _index(settings.LIST_INDEX, settings.LIST_INDEX_PARTITION_KEY, settings.LIST_INDEX_SORT_KEY),
+                # Sparse: only pending and failed items carry its keys, so it
+                # stays small and on-call queries it across owners.
+                _index(settings.ATTENTION_INDEX, settings.ATTENTION_INDEX_PARTITION_KEY, settings.ATTENTION_INDEX_SORT_KEY),
+            ],
+            ttl={"attribute_name": settings.TTL_ATTRIBUTE, "enabled": True},
+            point_in_time_recovery={"enabled": True},
+            deletion_protection_enabled=args.deletion_protection,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"tableName": self.table.name, "tableArn": self.table.arn})
+
+
+def _index(name: str, partition_key: str, sort_key: str) -> dict:
+    return {
+        "name": name,
+        "key_schemas": [
+            {"attribute_name": partition_key, "key_type": "HASH"},
+            {"attribute_name": sort_key, "key_type": "RANGE"},
+        ],
+        "projection_type": "ALL",
+    }

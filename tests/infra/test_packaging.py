@@ -1,0 +1,80 @@
+"""The Lambda package, really built from PyPI for arm64 / CPython 3.13."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pytest
+
+from components.packaging import build_package
+from tests.infra.harness import ROOT, pypi_unreachable
+
+EM_AARCH64 = 183  # ELF e_machine for 64-bit ARM
+# Lambda's limits for a zip deployed directly (not through S3 or layers).
+MAX_ZIPPED = 50 * 1024 * 1024
+MAX_UNZIPPED = 250 * 1024 * 1024
+
+
+def elf_machine(data: bytes) -> int:
+    assert data[:4] == b"\x7fELF", "not an ELF file"
+    return int.from_bytes(data[18:20], "little")
+
+
+@pytest.fixture(scope="module")
+def archive(package):
+    with zipfile.ZipFile(package.path) as opened:
+        yield opened
+
+
+def test_package_holds_every_worker_module(archive):
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "workers").rglob("*.py")
+               if "__pycache__" not in path.parts}
+    assert modules <= set(archive.namelist())
+
+
+@pytest.mark.parametrize("prefix", ["pydantic_core/", "PIL/"])
+def test_compiled_dependencies_are_aarch64_builds_for_cpython_313(archive, prefix):
+    shared = [name for name in archive.namelist() if name.startswith(prefix) and ".so" in name]
+    assert shared, f"no compiled modules under {prefix}"
+    for name in shared:
+        assert elf_machine(archive.read(name)) == EM_AARCH64, name
+    assert any("cpython-313-aarch64-linux-gnu" in name for name in shared)
+
+
+def test_runtime_provided_sdk_and_bytecode_are_left_out(archive):
+    names = archive.namelist()
+    assert not any(name.split("/")[0].split("-")[0] in ("boto3", "botocore", "s3transfer") for name in names)
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+
+
+def test_entries_are_sorted_with_fixed_timestamps_and_modes(archive):
+    infos = archive.infolist()
+    assert [info.filename for info in infos] == sorted(info.filename for info in infos)
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr >> 16 for info in infos} == {0o644}
+
+
+def test_package_size_fits_lambda(package, archive):
+    zipped = package.path.stat().st_size
+    unzipped = sum(info.file_size for info in archive.infolist())
+    print(f"\nLambda package: {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped")
+    assert zipped < MAX_ZIPPED and unzipped < MAX_UNZIPPED
+
+
+def test_two_clean_builds_are_byte_identical_and_cached_by_content(tmp_path):
+    if reason := pypi_unreachable():
+        pytest.skip(reason)
+    builds = []
+    for name in ("first", "second"):
+        shutil.copytree(ROOT / "workers", tmp_path / name / "workers", ignore=shutil.ignore_patterns("__pycache__"))
+        builds.append(build_package(tmp_path / name))
+    first, second = builds
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.sha256_b64 == second.sha256_b64
+
+    built_at = first.path.stat().st_mtime_ns
+    assert build_package(tmp_path / "first").path.stat().st_mtime_ns == built_at  # reused, not rebuilt
+    (tmp_path / "first/workers/settings.py").write_text("# changed\n", encoding="utf-8")
+    changed = build_package(tmp_path / "first")
+    assert changed.path != first.path and changed.sha256_b64 != first.sha256_b64

@@ -1,0 +1,129 @@
+"""The policy pack's rules over the mocked program: the real stacks pass,
+and each deliberately weakened resource trips exactly its rule."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+
+from policy.rules import RULES, policies
+from tests.infra.harness import of_type, one
+
+
+def policy_resources(stack: dict) -> list[PolicyResource]:
+    """What the policy engine hands a stack validation, built from the mocks' record."""
+    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+    by_urn = {
+        record["urn"]: PolicyResource(record["type"], record["inputs"], record["urn"], record["name"], options,
+                                      None, None, [], {})
+        for record in stack["resources"]
+    }
+    for record in stack["resources"]:
+        resource = by_urn[record["urn"]]
+        resource.parent = by_urn.get(record["parent"])
+        resource.dependencies = [by_urn[urn] for urn in record["dependsOn"] if urn in by_urn]
+        resource.property_dependencies = {
+            prop: [by_urn[urn] for urn in urns if urn in by_urn] for prop, urns in record["propertyDependencies"].items()
+        }
+    return list(by_urn.values())
+
+
+def violations(stack: dict) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    args = StackValidationArgs(policy_resources(stack))
+    for policy in policies():
+        policy.validate(args, lambda message, urn=None, name=policy.name: found.setdefault(name, []).append(message))
+    return found
+
+
+def test_every_rule_becomes_a_policy():
+    assert [policy.name for policy in policies()] == list(RULES)
+
+
+def test_the_real_program_has_no_violations(stack):
+    assert violations(stack) == {}
+
+
+def _set(token: str, prop: str, value, **match) -> Callable[[dict], None]:
+    def mutate(stack: dict) -> None:
+        target = one(stack, token, **match) if match else of_type(stack, token)[0]
+        target["inputs"][prop] = value
+    return mutate
+
+
+def _widen_role_policy(action: str, resource: str) -> Callable[[dict], None]:
+    def mutate(stack: dict) -> None:
+        policy = of_type(stack, "aws:iam/rolePolicy:RolePolicy")[0]
+        document = json.loads(policy["inputs"]["policy"])
+        document["Statement"].append({"Effect": "Allow", "Action": [action], "Resource": [resource]})
+        policy["inputs"]["policy"] = json.dumps(document)
+    return mutate
+
+
+def _drop_explicit_dependency(stack: dict) -> None:
+    notification = one(stack, "aws:s3/bucketNotification:BucketNotification")
+    queue_policy = one(stack, "aws:sqs/queuePolicy:QueuePolicy")
+    notification["dependsOn"].remove(queue_policy["urn"])
+
+
+def _keep_only_tls_free_statements(stack: dict) -> None:
+    policy = of_type(stack, "aws:s3/bucketPolicy:BucketPolicy")[0]
+    document = json.loads(policy["inputs"]["policy"])
+    document["Statement"] = document["Statement"][1:]
+    policy["inputs"]["policy"] = json.dumps(document)
+
+
+def _lower_max_receive_count(stack: dict) -> None:
+    queue = next(q for q in of_type(stack, "aws:sqs/queue:Queue") if "redrivePolicy" in q["inputs"])
+    queue["inputs"]["redrivePolicy"] = json.dumps({**json.loads(queue["inputs"]["redrivePolicy"]), "maxReceiveCount": 2})
+
+
+def _allow_plain_http(stack: dict) -> None:
+    distribution = one(stack, "aws:cloudfront/distribution:Distribution")
+    distribution["inputs"]["defaultCacheBehavior"]["viewerProtocolPolicy"] = "allow-all"
+
+
+WEAKENINGS = {
+    "public policy allowed": ("bucket-public-access-blocked", _set(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "blockPublicPolicy", False)),
+    "ACLs enabled": ("bucket-owner-enforced", _set(
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "rule", {"objectOwnership": "ObjectWriter"})),
+    "no default encryption": ("bucket-encrypted", _set(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "rules", [])),
+    "plain HTTP allowed": ("bucket-tls-only", _keep_only_tls_free_statements),
+    "unencrypted queue": ("queue-encrypted-with-redrive", _set("aws:sqs/queue:Queue", "sqsManagedSseEnabled", False)),
+    "too few receives": ("queue-encrypted-with-redrive", _lower_max_receive_count),
+    "x86 function": ("function-hardened", _set("aws:lambda/function:Function", "architectures", ["x86_64"])),
+    "logs kept forever": ("log-retention", _set("aws:cloudwatch/logGroup:LogGroup", "retentionInDays", None)),
+    "wildcard action": ("iam-least-privilege", _widen_role_policy("s3:*", "arn:aws:s3:::uploads-dev-files")),
+    "wildcard resource": ("iam-least-privilege", _widen_role_policy("dynamodb:GetItem", "*")),
+    "whole-batch failures": ("sqs-partial-batch", _set(
+        "aws:lambda/eventSourceMapping:EventSourceMapping", "functionResponseTypes", [])),
+    "notification races the queue policy": ("notification-after-queue-policy", _drop_explicit_dependency),
+    "no point-in-time recovery": ("table-recoverable", _set(
+        "aws:dynamodb/table:Table", "pointInTimeRecovery", {"enabled": False})),
+    "open route": ("route-authorized", _set("aws:apigatewayv2/route:Route", "authorizationType", "NONE")),
+    "unthrottled stage": ("stage-throttled-logged", _set("aws:apigatewayv2/stage:Stage", "defaultRouteSettings", {})),
+    "CDN serves HTTP": ("cdn-https-headers", _allow_plain_http),
+    "alarm never says OK": ("alarm-actionable", _set("aws:cloudwatch/metricAlarm:MetricAlarm", "okActions", [])),
+    "client with a secret": ("public-client-pkce", _set(
+        "aws:cognito/userPoolClient:UserPoolClient", "generateSecret", True)),
+}
+
+
+@pytest.mark.parametrize("weakening", WEAKENINGS)
+def test_a_weakened_resource_trips_exactly_its_rule(stacks, weakening):
+    rule, mutate = WEAKENINGS[weakening]
+    stack = copy.deepcopy(stacks["dev"])
+    mutate(stack)
+    found = violations(stack)
+    assert list(found) == [rule], found
+    assert len(found[rule]) == 1
+
+
+def test_every_rule_is_exercised_by_a_weakening():
+    assert {rule for rule, _ in WEAKENINGS.values()} == set(RULES)

@@ -1,0 +1,434 @@
+"""The real `__main__.py`, run under mocks for the shared dev stack and for an
+ephemeral `dev-alice` stack, against every item of issue 5."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from components.frontend import content_type
+from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
+from workers import settings
+
+OUTPUTS = {"apiUrl", "webUrl", "bucketName", "queueUrl", "deadLetterQueueUrl", "tableName", "userPoolId",
+           "userPoolClientId", "alarmTopicArn", "region", "dashboardUrl"}
+SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
+           "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
+ACCOUNT = "123456789012"
+# Types whose names are unique per account (or globally), with the property holding the name.
+PHYSICAL_NAMES = {
+    "aws:s3/bucket:Bucket": "bucket", "aws:sqs/queue:Queue": "name", "aws:dynamodb/table:Table": "name",
+    "aws:lambda/function:Function": "name", "aws:iam/role:Role": "name", "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:apigatewayv2/api:Api": "name", "aws:cognito/userPool:UserPool": "name",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "domain", "aws:sns/topic:Topic": "name",
+    "aws:cloudwatch/dashboard:Dashboard": "dashboardName", "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:cloudfront/originAccessControl:OriginAccessControl": "name",
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "name",
+}
+
+
+def is_ephemeral(stack: dict) -> bool:
+    return stack["name"] == EPHEMERAL_STACK
+
+
+def upload_bucket(stack: dict) -> dict:
+    return one(stack, "aws:s3/bucket:Bucket", bucket=stack["outputs"]["bucketName"])
+
+
+def function(stack: dict, name: str) -> dict:
+    return one(stack, "aws:lambda/function:Function", name=name)
+
+
+def statements(stack: dict, function_name: str) -> dict[tuple[str, ...], list]:
+    role = one(stack, "aws:iam/role:Role", name=function_name)
+    policy = attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role")
+    return {tuple(s["Action"]): s["Resource"] for s in document(policy)["Statement"]}
+
+
+# --- the program as a whole ----------------------------------------------------
+def test_program_exports_the_stack_output_contract_and_logs_no_warnings(stack):
+    assert set(stack["outputs"]) == OUTPUTS
+    assert stack["outputs"]["region"] == "eu-west-1"
+    assert stack["outputs"]["dashboardUrl"].endswith(f"#dashboards/dashboard/uploads-{stack['name']}")
+    assert stack["warnings"] == []  # e.g. no deprecated pulumi-aws arguments
+
+
+def test_components_are_typed_and_parent_every_resource(stack):
+    components = {r["urn"] for r in stack["resources"] if not r["custom"]}
+    for resource in stack["resources"]:
+        if not resource["custom"]:
+            module = re.fullmatch(r"uploads:(\w+):[A-Z]\w+", resource["type"]).group(1)
+            assert (ROOT / "components" / f"{module}.py").exists()
+        elif resource["type"] != "pulumi:providers:aws":
+            assert resource["parent"] in components, f"{resource['name']} is not inside a component"
+
+
+def test_every_resource_uses_the_provider_that_tags_project_stack_and_owner(stack):
+    provider = one(stack, "pulumi:providers:aws")
+    owner = "alice" if is_ephemeral(stack) else "platform-team"
+    assert json.loads(provider["inputs"]["defaultTags"]) == {
+        "tags": {"project": "uploads", "stack": stack["name"], "owner": owner}}
+    for resource in stack["resources"]:
+        if resource["type"].startswith("aws:"):
+            assert resource["provider"].startswith(provider["urn"] + "::"), resource["name"]
+
+
+def test_every_physical_name_includes_the_stack(stack):
+    prefix = f"uploads-{stack['name']}-"
+    for token, prop in PHYSICAL_NAMES.items():
+        for resource in of_type(stack, token):
+            name = resource["inputs"][prop].removeprefix("/aws/lambda/").removeprefix("/aws/apigateway/")
+            assert name.startswith(prefix) or name == prefix[:-1], f"{token} {name}"
+
+
+# --- buckets -------------------------------------------------------------------
+def test_every_bucket_is_private_encrypted_and_tls_only(stack):
+    buckets = of_type(stack, "aws:s3/bucket:Bucket")
+    assert len(buckets) == 2  # uploads and the dashboard
+    for bucket in buckets:
+        block = attached(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket)["inputs"]
+        assert all(block[flag] is True for flag in
+                   ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        ownership = attached(stack, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket)
+        assert ownership["inputs"]["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        sse = attached(stack, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                              "BucketServerSideEncryptionConfiguration", bucket)["inputs"]["rules"]
+        assert sse[0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+        policy = attached(stack, "aws:s3/bucketPolicy:BucketPolicy", bucket)
+        deny = document(policy)["Statement"][0]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["Resource"] == [f"arn:aws:s3:::{bucket['inputs']['bucket']}",
+                                    f"arn:aws:s3:::{bucket['inputs']['bucket']}/*"]
+        assert bucket["inputs"]["forceDestroy"] is is_ephemeral(stack)
+
+
+def test_upload_bucket_is_versioned_with_lifecycle_from_config(stack):
+    bucket = upload_bucket(stack)
+    versioning = attached(stack, "aws:s3/bucketVersioning:BucketVersioning", bucket)
+    assert versioning["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
+    lifecycle = attached(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket)
+    assert versioning["urn"] in lifecycle["dependsOn"]
+    rules = {rule["id"]: rule for rule in lifecycle["inputs"]["rules"]}
+    assert rules["abort-incomplete-multipart"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    if is_ephemeral(stack):
+        assert "cold-storage" not in rules  # not configured
+    else:
+        assert rules["cold-storage"]["transitions"] == [{"days": 90, "storageClass": "STANDARD_IA"}]
+
+
+def test_upload_bucket_cors_allows_only_the_dashboard_origins_and_exposes_etag(stack):
+    cors = attached(stack, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration", upload_bucket(stack))
+    (rule,) = cors["inputs"]["corsRules"]
+    expected = [stack["outputs"]["webUrl"]] + (["http://localhost:8080"] if is_ephemeral(stack) else [])
+    assert rule["allowedOrigins"] == expected
+    assert rule["exposeHeaders"] == ["ETag"]
+
+
+# --- ingest path ---------------------------------------------------------------
+def test_queues_are_encrypted_and_redrive_to_a_longer_lived_dlq(stack):
+    names = settings.Names(stack["name"])
+    queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)["inputs"]
+    dlq = one(stack, "aws:sqs/queue:Queue", name=names.dead_letter_queue)["inputs"]
+    assert queue["sqsManagedSseEnabled"] and dlq["sqsManagedSseEnabled"]
+    redrive = json.loads(queue["redrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.dead_letter_queue}"
+    assert redrive["maxReceiveCount"] == settings.INGEST.max_receive_count >= 5
+    assert dlq["messageRetentionSeconds"] == 14 * 24 * 3600 > queue["messageRetentionSeconds"]
+    allow = json.loads(one(stack, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy")["inputs"]["redriveAllowPolicy"])
+    assert allow == {"redrivePermission": "byQueue",
+                     "sourceQueueArns": [f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}"]}
+
+
+def test_visibility_timeout_is_six_worker_timeouts_plus_the_batching_window(stack):
+    names = settings.Names(stack["name"])
+    queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)
+    worker = function(stack, names.ingest_function)
+    mapping = one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping")
+    window = mapping["inputs"]["maximumBatchingWindowInSeconds"]
+    assert queue["inputs"]["visibilityTimeoutSeconds"] == 6 * worker["inputs"]["timeout"] + window
+    assert window == settings.INGEST.batching_window_s
+
+
+def test_only_the_upload_bucket_may_send_to_the_queue(stack):
+    names = settings.Names(stack["name"])
+    queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)
+    (statement,) = document(attached(stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{stack['outputs']['bucketName']}"},
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+    }
+
+
+def test_one_notification_for_incoming_depends_on_the_queue_policy(stack):
+    notification = one(stack, "aws:s3/bucketNotification:BucketNotification")
+    (target,) = notification["inputs"]["queues"]
+    assert target["events"] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert target["filterPrefix"] == settings.INCOMING_PREFIX
+    queue_policy = one(stack, "aws:sqs/queuePolicy:QueuePolicy")
+    assert queue_policy["urn"] in notification["dependsOn"]
+    # Explicit depends_on: no input of the notification is computed from the policy.
+    assert all(queue_policy["urn"] not in deps for deps in notification["propertyDependencies"].values())
+
+
+def test_event_source_reads_the_queue_with_partial_failures_and_bounded_concurrency(stack):
+    names = settings.Names(stack["name"])
+    worker = function(stack, names.ingest_function)
+    mapping = one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping")["inputs"]
+    assert mapping["eventSourceArn"] == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}"
+    assert mapping["functionName"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{names.ingest_function}"
+    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["batchSize"] == settings.INGEST.batch_size
+    reserved = worker["inputs"]["reservedConcurrentExecutions"]
+    assert reserved == settings.INGEST.reserved_concurrency
+    assert 2 <= mapping["scalingConfig"]["maximumConcurrency"] <= reserved
+
+
+# --- functions and IAM -----------------------------------------------------------
+@pytest.mark.parametrize("which, handler, service", [
+    ("ingest_function", "workers.ingest.handler", settings.INGEST_SERVICE),
+    ("api_function", "workers.api.handler", settings.API_SERVICE),
+])
+def test_functions_are_hardened_and_configured(stack, package, which, handler, service):
+    name = getattr(settings.Names(stack["name"]), which)
+    inputs = function(stack, name)["inputs"]
+    assert inputs["architectures"] == ["arm64"] and inputs["runtime"] == "python3.13"
+    assert inputs["handler"] == handler
+    assert inputs["tracingConfig"] == {"mode": "Active"}
+    assert inputs["code"] == {"FileArchive": str(package.path)}
+    assert inputs["sourceCodeHash"] == package.sha256_b64
+    log_group = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/lambda/{name}")
+    assert inputs["loggingConfig"] == {"logFormat": "JSON", "logGroup": log_group["inputs"]["name"]}
+    assert log_group["inputs"]["retentionInDays"] == (3 if is_ephemeral(stack) else 30)
+    assert inputs["environment"]["variables"] == {
+        settings.ENV_TABLE_NAME: stack["outputs"]["tableName"],
+        settings.ENV_BUCKET_NAME: stack["outputs"]["bucketName"],
+        settings.ENV_STACK: stack["name"],
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def test_no_role_has_a_wildcard_action_or_resource_beyond_tracing(stack):
+    for policy in of_type(stack, "aws:iam/rolePolicy:RolePolicy"):
+        for statement in document(policy)["Statement"]:
+            assert not any(action == "*" or action.endswith(":*") for action in statement["Action"])
+            if "*" in statement["Resource"]:
+                assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
+    names = settings.Names(stack["name"])
+    bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
+    assert statements(stack, names.ingest_function) == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"):
+            [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{names.ingest_function}:*"],
+        ("xray:PutTraceSegments", "xray:PutTelemetryRecords"): ["*"],
+        ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"):
+            [f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}"],
+        ("s3:GetObject",): [f"{bucket}/incoming/*"],
+        ("s3:PutObject",): [f"{bucket}/thumbnails/*"],
+        ("s3:ListBucket",): [bucket],
+        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"): [table],
+    }
+
+
+def test_api_role_reaches_exactly_its_prefixes_table_and_indexes(stack):
+    names = settings.Names(stack["name"])
+    bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
+    granted = statements(stack, names.api_function)
+    assert granted[("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")] == [f"{bucket}/incoming/*"]
+    assert granted[("s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion")] == [
+        f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"]
+    assert granted[("s3:ListBucketVersions",)] == [bucket]
+    assert granted[("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                    "dynamodb:Query")] == [table]
+    assert granted[("dynamodb:Query",)] == [f"{table}/index/{settings.LIST_INDEX}",
+                                            f"{table}/index/{settings.ATTENTION_INDEX}"]
+    role = one(stack, "aws:iam/role:Role", name=names.api_function)
+    listing = next(s for s in document(attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role"))["Statement"]
+                   if s["Action"] == ["s3:ListBucketVersions"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
+    assert len(granted) == 7  # logs, tracing and the five above: nothing else
+
+
+# --- table -----------------------------------------------------------------------
+def test_table_is_on_demand_recoverable_indexed_and_expiring(stack):
+    table = one(stack, "aws:dynamodb/table:Table")["inputs"]
+    assert table["name"] == stack["outputs"]["tableName"] == settings.Names(stack["name"]).table
+    assert (table["hashKey"], table["rangeKey"]) == (settings.PARTITION_KEY, settings.SORT_KEY)
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["ttl"] == {"attributeName": settings.TTL_ATTRIBUTE, "enabled": True}
+    indexes = {index["name"]: [(k["attributeName"], k["keyType"]) for k in index["keySchemas"]]
+               for index in table["globalSecondaryIndexes"]}
+    assert indexes == {
+        settings.LIST_INDEX: [(settings.LIST_INDEX_PARTITION_KEY, "HASH"), (settings.LIST_INDEX_SORT_KEY, "RANGE")],
+        settings.ATTENTION_INDEX: [(settings.ATTENTION_INDEX_PARTITION_KEY, "HASH"),
+                                   (settings.ATTENTION_INDEX_SORT_KEY, "RANGE")],
+    }
+    assert table["deletionProtectionEnabled"] is not is_ephemeral(stack)
+
+
+# --- API and auth ----------------------------------------------------------------
+def test_every_route_of_the_contract_requires_the_cognito_jwt_authorizer(stack):
+    authorizer = one(stack, "aws:apigatewayv2/authorizer:Authorizer")
+    pool = one(stack, "aws:cognito/userPool:UserPool")
+    assert authorizer["inputs"]["jwtConfiguration"] == {
+        "issuer": f"https://cognito-idp.eu-west-1.amazonaws.com/{stack['outputs']['userPoolId']}",
+        "audiences": [stack["outputs"]["userPoolClientId"]],
+    }
+    assert pool["urn"] in authorizer["propertyDependencies"]["jwtConfiguration"]
+    routes = of_type(stack, "aws:apigatewayv2/route:Route")
+    assert sorted(r["inputs"]["routeKey"] for r in routes) == sorted(settings.API_ROUTES)
+    for route in routes:
+        assert route["inputs"]["authorizationType"] == "JWT"
+        assert authorizer["urn"] in route["propertyDependencies"]["authorizerId"]
+
+
+def test_api_allows_only_dashboard_origins_throttles_and_logs_json(stack):
+    api = one(stack, "aws:apigatewayv2/api:Api")["inputs"]
+    expected = [stack["outputs"]["webUrl"]] + (["http://localhost:8080"] if is_ephemeral(stack) else [])
+    assert api["corsConfiguration"]["allowOrigins"] == expected
+    stage = one(stack, "aws:apigatewayv2/stage:Stage")["inputs"]
+    assert stage["defaultRouteSettings"] == {"throttlingBurstLimit": 100, "throttlingRateLimit": 50}
+    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/apigateway/uploads-{stack['name']}")
+    assert stage["accessLogSettings"]["destinationArn"].endswith(access_log["inputs"]["name"])
+    assert "$context.requestId" in json.loads(stage["accessLogSettings"]["format"]).values()
+    integration = one(stack, "aws:apigatewayv2/integration:Integration")["inputs"]
+    assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
+    permission = one(stack, "aws:lambda/permission:Permission")["inputs"]
+    assert permission["sourceArn"] == f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:a1b2c3/*/*"
+
+
+def test_cognito_client_is_public_code_flow_with_dashboard_callbacks(stack):
+    pool = one(stack, "aws:cognito/userPool:UserPool")["inputs"]
+    assert pool["usernameAttributes"] == ["email"]
+    assert pool["passwordPolicy"]["minimumLength"] >= 12
+    assert pool["mfaConfiguration"] == "OPTIONAL" and pool["softwareTokenMfaConfiguration"] == {"enabled": True}
+    assert pool["deletionProtection"] == ("INACTIVE" if is_ephemeral(stack) else "ACTIVE")
+    client = one(stack, "aws:cognito/userPoolClient:UserPoolClient")["inputs"]
+    assert client["generateSecret"] is False and client["allowedOauthFlows"] == ["code"]
+    expected = [stack["outputs"]["webUrl"]] + (["http://localhost:8080"] if is_ephemeral(stack) else [])
+    assert client["callbackUrls"] == client["logoutUrls"] == expected
+    domain = one(stack, "aws:cognito/userPoolDomain:UserPoolDomain")["inputs"]
+    assert domain["domain"] == f"uploads-{stack['name']}-{ACCOUNT}"
+
+
+# --- frontend --------------------------------------------------------------------
+def test_dashboard_is_served_over_https_by_cloudfront_only_with_security_headers(stack):
+    distribution = one(stack, "aws:cloudfront/distribution:Distribution")["inputs"]
+    behavior = distribution["defaultCacheBehavior"]
+    assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
+    headers = one(stack, "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+    assert behavior["responseHeadersPolicyId"] == f"{headers['inputs']['name']}-id"
+    security = headers["inputs"]["securityHeadersConfig"]
+    assert "frame-ancestors 'none'" in security["contentSecurityPolicy"]["contentSecurityPolicy"]
+    assert security["strictTransportSecurity"]["accessControlMaxAgeSec"] >= 365 * 24 * 3600
+    assert security["contentTypeOptions"] == {"override": True}
+    assert security["frameOptions"] == {"frameOption": "DENY", "override": True}
+    oac = one(stack, "aws:cloudfront/originAccessControl:OriginAccessControl")["inputs"]
+    assert (oac["signingBehavior"], oac["signingProtocol"]) == ("always", "sigv4")
+    (origin,) = distribution["origins"]
+    assert origin["originAccessControlId"] == f"{oac['name']}-id"
+    site = one(stack, "aws:s3/bucket:Bucket", bucket=f"uploads-{stack['name']}-web-{ACCOUNT}")
+    grant = document(attached(stack, "aws:s3/bucketPolicy:BucketPolicy", site))["Statement"][1]
+    assert grant["Principal"] == {"Service": "cloudfront.amazonaws.com"} and grant["Action"] == "s3:GetObject"
+    assert grant["Condition"] == {"StringEquals": {
+        "AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"}}
+
+
+def test_site_serves_every_web_file_plus_a_generated_config(stack):
+    objects = {o["inputs"]["key"]: o["inputs"] for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
+    web = ROOT / "web"
+    files = {p.relative_to(web).as_posix(): p for p in web.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert set(objects) == set(files) | {"config.json"}
+    for key, path in files.items():
+        if key != "config.json":
+            assert objects[key]["contentType"] == content_type(path)
+    config = json.loads(objects["config.json"]["content"])
+    outputs = stack["outputs"]
+    assert config["apiUrl"] == outputs["apiUrl"] and config["userPoolClientId"] == outputs["userPoolClientId"]
+    assert config["cognitoDomain"] == f"https://uploads-{stack['name']}-{ACCOUNT}.auth.eu-west-1.amazoncognito.com"
+    assert config["redirectUris"][0] == outputs["webUrl"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("index.html", "text/html; charset=utf-8"), ("app.js", "text/javascript; charset=utf-8"),
+    ("app.mjs", "text/javascript; charset=utf-8"), ("style.css", "text/css; charset=utf-8"),
+    ("logo.svg", "image/svg+xml"), ("data.bin", "application/octet-stream"),
+])
+def test_content_types_are_explicit_for_web_assets(name, expected):
+    assert content_type(Path(name)) == expected
+
+
+# --- alarms ----------------------------------------------------------------------
+def test_ten_alarms_named_for_the_stack_notify_both_ways_and_link_their_runbook(stack):
+    topic = stack["outputs"]["alarmTopicArn"]
+    alarms = {a["inputs"]["name"]: a["inputs"] for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert set(alarms) == {f"uploads-{stack['name']}-{signal}" for signal in SIGNALS}
+    runbook = (ROOT / "docs/runbooks.md").read_text()
+    for name, alarm in alarms.items():
+        signal = name.removeprefix(f"uploads-{stack['name']}-")
+        assert alarm["alarmActions"] == alarm["okActions"] == [topic]
+        assert alarm["treatMissingData"] in {"ignore", "notBreaching"}
+        assert alarm["alarmDescription"].endswith(f"Runbook: docs/runbooks.md#{signal}")
+        assert re.search(rf"^## {re.escape(signal)}$", runbook, re.MULTILINE), f"no runbook section for {signal}"
+
+
+def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
+    alarms = {a["inputs"]["name"].split(f"uploads-{stack['name']}-")[1]: a["inputs"]
+              for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    ingest = settings.INGEST
+    assert alarms["dlq-messages"]["threshold"] == 1
+    assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * ingest.max_receive_count
+    assert alarms["worker-duration"]["threshold"] == 0.8 * ingest.worker_timeout_s * 1000
+    failed = alarms["files-failed"]["metricQueries"][0]["expression"]
+    assert settings.METRIC_FILES_FAILED in failed and f"'{settings.INGEST_SERVICE}'" in failed
+
+
+def test_dashboard_shows_every_alarm_signal_and_subscriptions_come_from_config(stack):
+    body = json.loads(one(stack, "aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
+    assert {widget["properties"]["title"] for widget in body["widgets"]} == SIGNALS
+    subscriptions = [s["inputs"] for s in of_type(stack, "aws:sns/topicSubscription:TopicSubscription")]
+    if is_ephemeral(stack):
+        assert subscriptions == []
+    else:
+        assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [("email", "uploads-oncall@example.com")]
+
+
+# --- configuration ---------------------------------------------------------------
+@pytest.mark.parametrize("key, value, message", [
+    ("uploads:mfa", "SOMETIMES", "uploads:mfa: must be one of"),
+    ("uploads:coldStorageDays", "7", "uploads:coldStorageDays: must be at least 30"),
+    ("uploads:apiRateLimit", "-1", "uploads:apiRateLimit: must be a positive integer"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "sms", "endpoint": "+15550100"}]',
+     "uploads:alarmSubscriptions[0]: protocol must be one of"),
+    ("uploads:logRetentionDays", "10", "uploads:logRetentionDays: must be one of"),
+    ("uploads:ephemeral", "maybe", "uploads:ephemeral"),
+])
+def test_bad_config_fails_before_any_resource_naming_the_key(package, tmp_path, key, value, message):
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, key: value}, tmp_path / "out.json")
+    assert completed.returncode != 0
+    assert message in completed.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_missing_owner_is_named(package, tmp_path):
+    completed = run_program(EPHEMERAL_STACK, {"aws:region": "eu-west-1"}, tmp_path / "out.json")
+    assert completed.returncode != 0 and "uploads:owner" in completed.stderr
+
+
+def test_ephemeral_can_be_switched_off_for_a_dev_stack(package, tmp_path):
+    out = tmp_path / "out.json"
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:ephemeral": "false"}, out)
+    assert completed.returncode == 0, completed.stderr
+    table = one(json.loads(out.read_text()), "aws:dynamodb/table:Table")
+    assert table["inputs"]["deletionProtectionEnabled"] is True
