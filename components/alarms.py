@@ -94,7 +94,8 @@ class OnCallAlarms(pulumi.ComponentResource):
         # so this fires for a stalled queue, not for one bad message.
         stalled_s = ingest.visibility_timeout_s * ingest.max_receive_count
         near_timeout_ms = ingest.worker_timeout_s * 1000 * DURATION_TIMEOUT_FRACTION
-        failed_files = Insights("files failed", f'SELECT SUM({settings.METRIC_FILES_FAILED}) FROM "{settings.METRICS_NAMESPACE}" WHERE service = \'{settings.INGEST_SERVICE}\'')
+        # SCHEMA(...) pins the exact dimension set: the per-code series would otherwise be counted twice.
+        failed_files = Insights("files failed", f'SELECT SUM({settings.METRIC_FILES_FAILED}) FROM SCHEMA("{settings.METRICS_NAMESPACE}", service, {settings.METRIC_STACK_DIMENSION}) WHERE service = \'{settings.INGEST_SERVICE}\' AND {settings.METRIC_STACK_DIMENSION} = \'{names.stack}\'')
         table_throttles = Insights("throttled requests", f'SELECT SUM(ThrottledRequests) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) WHERE TableName = \'{names.table}\'')
 
         self._alarm("dlq-messages", "Messages are waiting in the dead-letter queue", sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue), 1, KEEP_STATE, period_s=60)

@@ -10,6 +10,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
     POWERTOOLS_TRACE_DISABLED="true",
+    UPLOADS_STACK="test",
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)

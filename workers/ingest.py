@@ -7,6 +7,8 @@ already succeeded are idempotent, so the redelivery changes nothing for them).
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -21,6 +23,8 @@ from workers.notifications import FileKey, S3Record, TestEvent, parse_body
 logger = Logger(service=settings.INGEST_SERVICE)
 tracer = Tracer(service=settings.INGEST_SERVICE)
 metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=settings.INGEST_SERVICE)
+# Stacks share an account and a namespace; alarms select their own stack's series.
+metrics.set_default_dimensions(**{settings.METRIC_STACK_DIMENSION: os.environ[settings.ENV_STACK]})
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -131,7 +135,7 @@ def _count(status: str, error: dict | None, lag_ms: float) -> None:
         unit=MetricUnit.Count,
         value=1,
         namespace=settings.METRICS_NAMESPACE,
-        default_dimensions={"service": settings.INGEST_SERVICE},
+        default_dimensions={"service": settings.INGEST_SERVICE, **metrics.default_dimensions},
     ) as metric:
         metric.add_dimension(name="code", value=error["code"])
 

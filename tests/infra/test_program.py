@@ -392,6 +392,9 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
     assert alarms["worker-duration"]["threshold"] == 0.8 * ingest.worker_timeout_s * 1000
     failed = alarms["files-failed"]["metricQueries"][0]["expression"]
     assert settings.METRIC_FILES_FAILED in failed and f"'{settings.INGEST_SERVICE}'" in failed
+    # Only this stack's total series: not other stacks', and not the per-code series again.
+    assert f"SCHEMA(\"{settings.METRICS_NAMESPACE}\", service, stack)" in failed
+    assert f"stack = '{stack['name']}'" in failed
 
 
 def test_dashboard_shows_every_alarm_signal_and_subscriptions_come_from_config(stack):

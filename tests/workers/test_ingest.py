@@ -194,4 +194,6 @@ def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context,
     emf = [line for line in lines if "_aws" in line]
     by_code = [m for m in emf if m.get("code") == "object_missing"]
     assert by_code and by_code[0]["FilesFailed"] == [1.0]
+    assert by_code[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "stack", "code"]]
+    assert by_code[0]["stack"] == "test"
     assert any("IngestLagMs" in m and m.get("FilesFailed") == [1.0] for m in emf)
