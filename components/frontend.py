@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.iam import under
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
+from workers import settings
 
 # AWS's managed "CachingOptimized" cache policy.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -136,17 +137,13 @@ class StaticSite(pulumi.ComponentResource):
 def _content_security_policy(args: StaticSiteArgs) -> pulumi.Output[str]:
     # The API's id is unknown until it exists, and it needs this site's
     # domain first; the regional execute-api wildcard breaks that cycle.
-    connect = pulumi.Output.concat(
-        "https://", args.upload_bucket_name, ".s3.", args.region, ".amazonaws.com ",
-        "https://", args.upload_bucket_name, ".s3.amazonaws.com ",
-        "https://*.execute-api.", args.region, ".amazonaws.com ",
+    sources = pulumi.Output.all(
+        pulumi.Output.concat("https://", args.upload_bucket_name, ".s3.", args.region, ".amazonaws.com"),
+        pulumi.Output.concat("https://", args.upload_bucket_name, ".s3.amazonaws.com"),
+        f"https://*.execute-api.{args.region}.amazonaws.com",
         args.auth_url,
     )
-    return pulumi.Output.concat(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; ",
-        "connect-src 'self' ", connect, "; ",
-        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-    )
+    return sources.apply(settings.dashboard_csp)
 
 
 @dataclass

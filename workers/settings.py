@@ -180,6 +180,18 @@ API_ROUTES = (
     "DELETE /files/{fileId}",
 )
 
+# --- Dashboard -----------------------------------------------------------------
+def dashboard_csp(connect_sources: list[str]) -> str:
+    """The dashboard's Content-Security-Policy, served by CloudFront and by the
+    local stack alike. Scripts and styles only from the site itself; network
+    calls only to the site, the API, the upload bucket and the sign-in domain."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"connect-src 'self' {' '.join(connect_sources)}; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 # --- Observability -----------------------------------------------------------
 # Powertools adds a `service` dimension to every EMF metric; alarms must match it.
 INGEST_SERVICE = "ingest"

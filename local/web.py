@@ -1,0 +1,69 @@
+"""Serves the dashboard (`web/`) as CloudFront serves it in AWS: the static files,
+a `config.json` generated from the stack's outputs, and the same security headers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from workers import settings
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+class Dashboard:
+    def __init__(self, config: dict, connect_sources: list[str], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.headers = {
+            "Content-Security-Policy": settings.dashboard_csp(connect_sources),
+            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+        }
+        self._server = ThreadingHTTPServer((host, port), partial(_Handler, self, directory=str(WEB_DIR)))
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "Dashboard":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
+
+    def __init__(self, dashboard: Dashboard, *args, **kwargs) -> None:
+        self.dashboard = dashboard
+        super().__init__(*args, **kwargs)
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        for name, value in self.dashboard.headers.items():
+            self.send_header(name, value)
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] == "/config.json":
+            body = json.dumps(self.dashboard.config).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
