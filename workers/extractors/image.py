@@ -6,6 +6,8 @@ are personal data: only whether they exist is reported.
 
 from __future__ import annotations
 
+import warnings
+
 from PIL import ExifTags, Image
 
 from workers import settings
@@ -15,9 +17,10 @@ from workers.extractors.registry import Source, extractor
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "TIFF")
 _MAX_TEXT_CHARS = 128
 
-# Pillow refuses at twice this (DecompressionBombError) and warns at once this;
-# the explicit check below turns both into the same error.
+# Pillow refuses at twice this (DecompressionBombError) and only warns at once
+# this; the explicit check below makes both the same error, so the warning is noise.
 Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @extractor("image")
