@@ -21,7 +21,8 @@ for _name, _value in {
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from workers import clients  # noqa: E402 - after the fake credentials
-from workers.extractors import StoredObject  # noqa: E402
+from workers.errors import FileRejected  # noqa: E402
+from workers.extractors import StoredObject, extract  # noqa: E402
 
 BUCKET = "uploads-test-files"
 KEY = "incoming/owner-1/file-1/upload.bin"
@@ -55,3 +56,15 @@ def store(s3):
         )
 
     return put
+
+
+@pytest.fixture
+def rejection(store):
+    """rejection(data, content_type) -> the FileRejected that extraction must raise."""
+
+    def run(data: bytes, content_type: str) -> FileRejected:
+        with pytest.raises(FileRejected) as caught:
+            extract(store(data, content_type))
+        return caught.value
+
+    return run

@@ -1,6 +1,5 @@
 import pytest
 
-from workers.errors import FileRejected
 from workers.extractors import extract
 
 from . import files
@@ -41,9 +40,8 @@ def test_pdf_without_info_dictionary_reports_none_for_its_fields(store):
     assert metadata["title"] is None
 
 
-def test_truncated_pdf_fails_as_corrupt(store):
+def test_truncated_pdf_fails_as_corrupt(rejection):
     whole = files.pdf(pages=5)
-    with pytest.raises(FileRejected) as rejected:
-        extract(store(whole[: len(whole) // 3], "application/pdf"))
-    assert rejected.value.code == "corrupt"
-    assert rejected.value.message
+    rejected = rejection(whole[: len(whole) // 3], "application/pdf")
+    assert rejected.code == "corrupt"
+    assert rejected.message

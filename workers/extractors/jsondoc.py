@@ -43,13 +43,21 @@ class _Cursor:
         self._buffer = ""
         self._pos = 0
         self._eof = False
+        self._chars_read = 0
 
     def _fill(self) -> None:
         self._deadline.check()
         chunk = self._text.read(_CHUNK_CHARS)
         self._eof = not chunk
+        self._chars_read += len(chunk)
         self._buffer = self._buffer[self._pos :] + chunk
         self._pos = 0
+
+    def consumed(self, bytes_read: int) -> float:
+        """Bytes behind the cursor, given the bytes read so far: the read-ahead
+        window is large next to a scan limit, so it is not counted as scanned."""
+        ahead = len(self._buffer) - self._pos
+        return bytes_read * (self._chars_read - ahead) / max(1, self._chars_read)
 
     def peek(self) -> str:
         """The next non-whitespace character, or '' at the end."""
@@ -127,7 +135,7 @@ def _members(cursor: _Cursor, opener: str, shape: dict, source: Source) -> bool:
             shape["length"] = count
         if cursor.take("," + closer) == closer:
             return True
-        scanned = source.stream.tell()
+        scanned = cursor.consumed(source.stream.tell())
         if scanned >= settings.STREAM_SCAN_LIMIT_BYTES and scanned < source.size:
             if opener == "[":
                 del shape["length"]

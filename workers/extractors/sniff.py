@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from workers.extractors import textio
 
+EMPTY_MIME = "application/x-empty"
+
 
 @dataclass(frozen=True)
 class Sniffed:
@@ -68,7 +70,7 @@ def sniff(head: bytes, declared: str = "", *, whole: bool = True) -> Sniffed:
     `declared` only breaks a tie between two harmless readings of the same
     text: a table with one column is also plain text."""
     if not head:
-        return Sniffed("empty", "application/x-empty")
+        return Sniffed("empty", EMPTY_MIME)
     for signature, offset, kind, mime in _MAGIC:
         if head[offset : offset + len(signature)] == signature:
             if mime == "image/webp" and not head.startswith(b"RIFF"):

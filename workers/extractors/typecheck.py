@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from workers import settings
 from workers.errors import FileRejected
-from workers.extractors.sniff import Sniffed
+from workers.extractors.sniff import EMPTY_MIME, Sniffed
 
 _ALIASES = {
     "image/jpg": "image/jpeg",
@@ -43,7 +43,8 @@ def admit(sniffed: Sniffed, declared: str) -> None:
 def mismatch(sniffed_mime: str, declared: str) -> bool:
     """True when the declared type names a different format than the bytes."""
     declared = normalise(declared)
-    if declared in _GENERIC or declared == sniffed_mime:
+    # Zero bytes contradict no declared type.
+    if declared in _GENERIC or declared == sniffed_mime or sniffed_mime == EMPTY_MIME:
         return False
     # text/plain makes no claim beyond "readable text".
     return not (declared == "text/plain" and (sniffed_mime.startswith("text/") or sniffed_mime == "application/json"))
