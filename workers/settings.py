@@ -261,7 +261,7 @@ THUMBNAIL_CONTENT_TYPE = "image/webp"
 
 # CSV, TSV, text and JSON are streamed; past this many bytes their counts are
 # extrapolated (`rowsEstimated`, `linesEstimated`, `lengthEstimated`).
-STREAM_SCAN_LIMIT_BYTES = 32 * MiB
+STREAM_SCAN_LIMIT_BYTES = 16 * MiB
 CSV_MAX_FIELD_BYTES = 1 * MiB
 JSON_MAX_KEYS = 50
 # One array element or object member is decoded whole; a bigger one ends the

@@ -115,3 +115,40 @@ def overlapping_zip_bomb(entries: int = 50) -> bytes:
     )
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, entries, entries, len(central), len(local), 0)
     return local + central + end
+
+
+def big_pdf(stream_bytes: int) -> bytes:
+    """A one-page PDF carrying one large stream, with a correct xref table: the
+    metadata sits at both ends, the bulk in between."""
+    parts: list[bytes] = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
+    offsets = []
+
+    def add(body: bytes) -> None:
+        offsets.append(sum(map(len, parts)))
+        parts.append(b"%d 0 obj\n" % len(offsets) + body + b"\nendobj\n")
+
+    add(b"<< /Type /Catalog /Pages 2 0 R >>")
+    add(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    add(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>")
+    add(b"<< /Length %d >>\nstream\n" % stream_bytes + bytes(stream_bytes) + b"\nendstream")
+    add(b"<< /Title (Big report) /Producer (fixture-writer) >>")
+    xref_at = sum(map(len, parts))
+    entries = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1) + entries)
+    parts.append(b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref_at))
+    return b"".join(parts)
+
+
+def big_zip(total_bytes: int, entries: int = 4) -> bytes:
+    """Stored (uncompressed) entries: the archive is as large as its content."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as package:
+        for i in range(entries):
+            package.writestr(f"part{i}.bin", bytes(total_bytes // entries))
+    return out.getvalue()
+
+
+def big_jpeg(total_bytes: int) -> bytes:
+    """A real photo followed by appended data, as phones write motion photos."""
+    photo = image("JPEG", (640, 480), exif=True)
+    return photo + bytes(total_bytes - len(photo))
