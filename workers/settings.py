@@ -262,6 +262,8 @@ THUMBNAIL_CONTENT_TYPE = "image/webp"
 # CSV, TSV, text and JSON are streamed; past this many bytes their counts are
 # extrapolated (`rowsEstimated`, `linesEstimated`, `lengthEstimated`).
 STREAM_SCAN_LIMIT_BYTES = 16 * MiB
+# Or past this share of the time budget, whichever comes first.
+STREAM_SCAN_TIME_SHARE = 0.5
 CSV_MAX_FIELD_BYTES = 1 * MiB
 JSON_MAX_KEYS = 50
 # One array element or object member is decoded whole; a bigger one ends the

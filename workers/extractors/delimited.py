@@ -43,5 +43,5 @@ def describe(source: Source) -> dict:
             return {**metadata, "rows": count}
         source.deadline.check()
         scanned = source.stream.tell()
-        if scanned >= settings.STREAM_SCAN_LIMIT_BYTES and scanned < source.size:
+        if source.stop_scanning(scanned):
             return {**metadata, "rowsEstimated": round(count * source.size / scanned)}

@@ -136,7 +136,7 @@ def _members(cursor: _Cursor, opener: str, shape: dict, source: Source) -> bool:
         if cursor.take("," + closer) == closer:
             return True
         scanned = cursor.consumed(source.stream.tell())
-        if scanned >= settings.STREAM_SCAN_LIMIT_BYTES and scanned < source.size:
+        if source.stop_scanning(scanned):
             if opener == "[":
                 del shape["length"]
                 shape["lengthEstimated"] = round(count * source.size / scanned)

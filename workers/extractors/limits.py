@@ -14,8 +14,13 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._at = time.monotonic() + seconds
+        self._start = time.monotonic()
+        self._at = self._start + seconds
         self.expired = False
+
+    def spent(self) -> float:
+        """The share of the budget used so far."""
+        return (time.monotonic() - self._start) / self.seconds
 
     def check(self) -> None:
         if self.expired or time.monotonic() > self._at:

@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from workers import settings
 from workers.extractors.limits import Deadline
 from workers.extractors.sniff import Sniffed
 
@@ -21,6 +22,14 @@ class Source:
     size: int
     sniffed: Sniffed
     deadline: Deadline
+
+    def stop_scanning(self, scanned: float) -> bool:
+        """True when a streaming extractor should extrapolate from what it has
+        scanned: past the scan limit, or past its share of the time budget
+        (a slow CPU then yields an estimate rather than a failure)."""
+        if scanned >= self.size:
+            return False
+        return scanned >= settings.STREAM_SCAN_LIMIT_BYTES or self.deadline.spent() >= settings.STREAM_SCAN_TIME_SHARE
 
 
 Describe = Callable[[Source], dict[str, Any]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from workers import settings
 from workers.extractors import textio
 from workers.extractors.registry import Source, extractor
 
@@ -18,7 +17,7 @@ def describe(source: Source) -> dict:
         source.deadline.check()
         newlines += chunk.count("\n")
         last = chunk[-1]
-        if source.stream.tell() >= settings.STREAM_SCAN_LIMIT_BYTES and source.stream.tell() < source.size:
-            scanned = source.stream.tell()
+        scanned = source.stream.tell()
+        if source.stop_scanning(scanned):
             return {"encoding": source.sniffed.encoding, "linesEstimated": round(newlines * source.size / scanned)}
     return {"encoding": source.sniffed.encoding, "lines": newlines + (last != "\n")}
