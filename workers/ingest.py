@@ -74,8 +74,10 @@ def handle_s3_record(event: S3Record) -> str:
             )
         )
         status, metadata, error = settings.STATUS_PROCESSED, extraction.metadata, None
+        thumbnail_key = extraction.thumbnail_key
     except FileRejected as rejected:
         status, metadata, error = settings.STATUS_FAILED, None, rejected.as_error()
+        thumbnail_key = None
 
     written_at = records.now()
     applied = records.apply_object_state(
@@ -90,6 +92,7 @@ def handle_s3_record(event: S3Record) -> str:
         metadata=metadata,
         error=error,
         at=written_at,
+        thumbnail_key=thumbnail_key,
     )
     if not applied:
         logger.info("A newer event had already been applied; left the record as it was")

@@ -89,6 +89,7 @@ def apply_object_state(
     metadata: dict[str, Any] | None,
     error: dict[str, str] | None,
     at: datetime,
+    thumbnail_key: str | None = None,
 ) -> bool:
     """Record what the worker learned about an object. Returns False when a newer
     event (or a delete) had already been applied, which leaves the item as it was."""
@@ -108,6 +109,7 @@ def apply_object_state(
         ":vid": version_id,
         ":metadata": to_dynamo(metadata),
         ":error": error,
+        ":thumb": thumbnail_key,
         ":now": stamp,
         ":gsi1pk": settings.user_pk(file_key.owner_id),
         ":gsi1sk": f"{stamp}#{file_key.file_id}",
@@ -124,6 +126,7 @@ def apply_object_state(
         "versionId = :vid",
         "metadata = :metadata",
         "#error = :error",
+        "thumbnailKey = :thumb",
         "seq = :seq",
         "updatedAt = :now",
         "createdAt = if_not_exists(createdAt, :now)",

@@ -206,3 +206,91 @@ METRIC_INGEST_LAG = "IngestLagMs"
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_BUCKET_NAME = "BUCKET_NAME"
 ENV_STACK = "UPLOADS_STACK"
+
+# --- Extraction (added by extract) ---
+# Kinds the worker accepts, decided by sniffing the bytes. A sniffed kind outside
+# this list fails with `unsupported_type`; `binary` covers every recognised or
+# unrecognised format that has no extractor of its own.
+ACCEPTED_KINDS = (
+    "image",
+    "pdf",
+    "csv",
+    "tsv",
+    "json",
+    "text",
+    "zip",
+    "docx",
+    "xlsx",
+    "pptx",
+    "binary",
+    "empty",
+)
+# Content a browser or viewer would execute. Declared as one of the types below,
+# it is a disguise (`type_mismatch`), not a mislabel.
+ACTIVE_CONTENT_KINDS = ("html", "svg", "script", "executable")
+DISGUISE_TARGET_TYPES = ("image/", "application/pdf")
+
+# Sniffing reads this much from the start of the object.
+SNIFF_BYTES = 64 * 1024
+
+# The ranged reader: fixed-size blocks in an LRU cache, with sequential
+# read-ahead growing to at most half the cache so a run never evicts itself.
+RANGE_BLOCK_SIZE = 256 * 1024
+RANGE_CACHE_BLOCKS = 32
+RANGE_MAX_READAHEAD_BLOCKS = RANGE_CACHE_BLOCKS // 2
+
+
+@dataclass(frozen=True)
+class ExtractBudget:
+    """What one extractor may spend on one file. Time is checked on every read and
+    in every parse loop. Fetched bytes are capped in the reader, which also
+    caps what a parser that slurps the rest of the file can hold. Memory is
+    bounded by those caps and the per-kind structure limits below, and
+    measured against `memory_bytes` in tests."""
+
+    seconds: float
+    fetch_bytes: int
+    memory_bytes: int
+
+
+# A full batch of worst-case files must still fit in one invocation, with a
+# fifth of the timeout left for the records and metrics.
+EXTRACT_SECONDS = INGEST.worker_timeout_s * 0.8 / INGEST.batch_size
+EXTRACT_BUDGETS = {
+    # Decoding a thumbnail holds the whole bitmap.
+    "image": ExtractBudget(seconds=EXTRACT_SECONDS, fetch_bytes=48 * MiB, memory_bytes=192 * MiB),
+    # Streaming kinds fetch up to the scan limit; a damaged PDF makes pypdf
+    # search the whole file for its objects, holding what it read twice.
+    "default": ExtractBudget(seconds=EXTRACT_SECONDS, fetch_bytes=48 * MiB, memory_bytes=128 * MiB),
+}
+
+# Images: Pillow's decompression-bomb guard, as an error rather than a warning.
+IMAGE_MAX_PIXELS = 200_000_000
+THUMBNAIL_MAX_PIXELS = 24_000_000
+THUMBNAIL_MAX_BYTES = 32 * MiB  # thumbnails read the whole object
+THUMBNAIL_SIZE = (256, 256)
+THUMBNAIL_QUALITY = 75
+THUMBNAIL_CONTENT_TYPE = "image/webp"
+
+# CSV, TSV, text and JSON are streamed; past this many bytes their counts are
+# extrapolated (`rowsEstimated`, `linesEstimated`, `lengthEstimated`).
+STREAM_SCAN_LIMIT_BYTES = 16 * MiB
+# Or past this share of the time budget, whichever comes first.
+STREAM_SCAN_TIME_SHARE = 0.5
+CSV_MAX_FIELD_BYTES = 1 * MiB
+JSON_MAX_KEYS = 50
+# One array element or object member is decoded whole; a bigger one ends the
+# scan, leaving validity undetermined.
+JSON_MAX_VALUE_BYTES = 8 * MiB
+
+# Archives: judged from the central directory alone, never extracted.
+ZIP_MAX_ENTRIES = 100_000
+ZIP_MAX_CENTRAL_DIRECTORY_BYTES = 16 * MiB
+ZIP_MAX_UNCOMPRESSED_BYTES = 20 * GiB
+ZIP_MAX_RATIO = 200
+# Below this many uncompressed bytes a high ratio is harmless (a small file of zeros).
+ZIP_RATIO_FLOOR_BYTES = 100 * MiB
+
+METRIC_BYTES_FETCHED = "BytesFetched"
+METRIC_RANGE_REQUESTS = "RangeRequests"
+METRIC_THUMBNAIL_BYTES_FETCHED = "ThumbnailBytesFetched"

@@ -1,9 +1,41 @@
-"""Metadata extraction: from a stored object to the `metadata` of its record."""
+"""Metadata extraction: from a stored object to the `metadata` of its record.
+
+Sniff the first bytes, admit or reject the kind, run the kind's extractor over
+a ranged reader, and for images write a thumbnail. Every `metadata` carries
+`kind` and `sniffedType`, plus `declaredType` when the declared Content-Type
+names another format (a harmless mismatch; harmful ones are rejected).
+
+Failures: an extractor's own `FileRejected` stands. Any other exception from a
+parser means the bytes are `corrupt`, except when the reader shows the real
+cause: an S3 error (re-raised, so the message is retried), or a spent time or
+read budget (`too_large`). Parsers often catch and wrap exceptions, which is
+why the reader keeps those causes rather than relying on what propagates.
+"""
 
 from __future__ import annotations
 
+import importlib
+import io
+import pkgutil
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from workers import clients, settings
+from workers.errors import FileRejected
+from workers.extractors import registry, thumbnail, typecheck
+from workers.extractors.limits import Deadline
+from workers.extractors.reader import ObjectVersion, S3RangeReader
+from workers.extractors.sniff import sniff
+
+logger = Logger(service=settings.INGEST_SERVICE, child=True)
+# Metrics instances share one metric set; the worker's handler flushes it.
+metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=settings.INGEST_SERVICE)
+
+_MAX_MESSAGE_CHARS = 300
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -26,4 +58,105 @@ class Extraction:
 
 def extract(obj: StoredObject) -> Extraction:
     """Describe the object. Raises `FileRejected` when the file cannot be accepted."""
-    return Extraction(metadata={"kind": "binary", "size": obj.size, "declaredType": obj.content_type})
+    job = _Job(obj)
+    try:
+        return job.run()
+    finally:
+        job.report()
+
+
+class _Job:
+    def __init__(self, obj: StoredObject) -> None:
+        self.obj = obj
+        self.client = clients.s3()
+        self.version = ObjectVersion(obj.bucket, obj.key, obj.size, obj.version_id, obj.etag)
+        default = settings.EXTRACT_BUDGETS["default"]
+        self.reader = S3RangeReader(self.client, self.version, Deadline(default.seconds), fetch_limit=default.fetch_bytes)
+        self.thumbnail_reader: S3RangeReader | None = None
+
+    def run(self) -> Extraction:
+        stream = io.BufferedReader(self.reader)
+        head = stream.read(settings.SNIFF_BYTES)
+        sniffed = sniff(head, typecheck.normalise(self.obj.content_type), whole=len(head) == self.obj.size)
+        typecheck.admit(sniffed, self.obj.content_type)
+        # The budget depends on the kind, known only now; the head stays cached.
+        budget = settings.EXTRACT_BUDGETS.get(sniffed.kind, settings.EXTRACT_BUDGETS["default"])
+        self.reader.deadline = Deadline(budget.seconds)
+        self.reader.fetch_limit = budget.fetch_bytes
+        stream.seek(0)
+        source = registry.Source(stream, self.obj.size, sniffed, self.reader.deadline)
+        described = _guarded(self.reader, sniffed.kind, lambda: registry.describer(sniffed.kind)(source))
+        metadata = {"kind": sniffed.kind, "sniffedType": sniffed.mime, **described}
+        # An archive may turn out to be an office document of a kind not accepted.
+        if metadata["kind"] not in settings.ACCEPTED_KINDS:
+            raise FileRejected("unsupported_type", f"Files of type {metadata['sniffedType']} are not accepted")
+        if typecheck.mismatch(metadata["sniffedType"], self.obj.content_type):
+            metadata["declaredType"] = self.obj.content_type
+        thumbnail_key = None
+        if metadata["kind"] == "image" and thumbnail.wanted(metadata, self.obj.size):
+            thumbnail_key = self._thumbnail()
+        return Extraction(metadata=metadata, thumbnail_key=thumbnail_key)
+
+    def _thumbnail(self) -> str:
+        # Shares the image's deadline: the thumbnail is part of its budget.
+        self.thumbnail_reader = S3RangeReader(
+            self.client, self.version, self.reader.deadline, fetch_limit=settings.THUMBNAIL_MAX_BYTES
+        )
+        stream = io.BufferedReader(self.thumbnail_reader)
+        data = _guarded(self.thumbnail_reader, "image", lambda: thumbnail.render(stream))
+        key = thumbnail.key_for(self.obj.key)
+        thumbnail.store(self.client, self.obj.bucket, key, data)
+        return key
+
+    def report(self) -> None:
+        stats = self.reader.stats
+        thumb = self.thumbnail_reader.stats if self.thumbnail_reader else None
+        logger.info(
+            "Read the object",
+            extra={
+                "bytesFetched": stats.bytes_fetched,
+                "rangeRequests": stats.requests,
+                "thumbnailBytesFetched": thumb.bytes_fetched if thumb else 0,
+                "thumbnailRangeRequests": thumb.requests if thumb else 0,
+            },
+        )
+        metrics.add_metric(name=settings.METRIC_BYTES_FETCHED, unit=MetricUnit.Bytes, value=stats.bytes_fetched)
+        metrics.add_metric(name=settings.METRIC_RANGE_REQUESTS, unit=MetricUnit.Count, value=stats.requests)
+        if thumb:
+            metrics.add_metric(
+                name=settings.METRIC_THUMBNAIL_BYTES_FETCHED, unit=MetricUnit.Bytes, value=thumb.bytes_fetched
+            )
+
+
+def _guarded(reader: S3RangeReader, kind: str, parse: Callable[[], T]) -> T:
+    """Run a parser over `reader` and classify whatever it raises (see the module doc)."""
+    try:
+        result = parse()
+    except FileRejected:
+        _raise_underlying(reader)
+        raise
+    except (MemoryError, RecursionError) as error:
+        _raise_underlying(reader)
+        raise FileRejected("too_large", f"The {kind} is too complex to process: {type(error).__name__}") from error
+    except Exception as error:
+        _raise_underlying(reader)
+        logger.warning("The parser rejected the file", extra={"kind": kind}, exc_info=True)
+        detail = str(error) or type(error).__name__
+        raise FileRejected("corrupt", f"Not a readable {kind} file: {detail}"[:_MAX_MESSAGE_CHARS]) from error
+    _raise_underlying(reader)
+    return result
+
+
+def _raise_underlying(reader: S3RangeReader) -> None:
+    if reader.failure is not None:
+        raise reader.failure
+    if reader.refusal is not None:
+        raise reader.refusal
+    if reader.deadline.expired:
+        raise reader.deadline.rejection()
+
+
+# Every module in this package is imported, so an extractor registers itself
+# by existing; see registry.py.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,0 +1,154 @@
+"""Generated fixture files: real ones built with the libraries that write each
+format, and hostile ones built by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+import zipfile
+import zlib
+
+from PIL import ExifTags, Image
+from pypdf import PdfWriter
+
+
+def image(fmt: str = "PNG", size=(64, 48), *, mode: str = "RGB", exif: bool = False, gps: bool = False) -> bytes:
+    picture = Image.new(mode, size, color="teal" if mode != "1" else 1)
+    options = {}
+    if exif:
+        tags = Image.Exif()
+        tags[ExifTags.Base.Make] = "Canon\x00"
+        tags[ExifTags.Base.Model] = "EOS R5 "
+        tags[ExifTags.Base.Orientation] = 6
+        tags.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2024:05:17 10:42:00"
+        if gps:
+            tags.get_ifd(ExifTags.IFD.GPSInfo).update({1: "N", 2: (48.0, 51.0, 29.1234), 3: "E", 4: (2.0, 17.0, 40.0)})
+        options["exif"] = tags
+    out = io.BytesIO()
+    picture.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def animated_gif(frames: int = 3) -> bytes:
+    pictures = [Image.new("RGB", (16, 16), color=(40 * i, 0, 0)) for i in range(frames)]
+    out = io.BytesIO()
+    pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:])
+    return out.getvalue()
+
+
+def pdf(pages: int = 3, *, password: str | None = None, metadata: dict | None = None) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=200, height=200)
+    writer.add_metadata(
+        metadata
+        if metadata is not None
+        else {
+            "/Title": "Quarterly report",
+            "/Author": "Ada Lovelace",
+            "/Producer": "fixture-writer",
+            "/CreationDate": "D:20240517104200+02'00'",
+        }
+    )
+    if password is not None:
+        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def archive(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as package:
+        for name, data in entries.items():
+            package.writestr(name, data)
+    return out.getvalue()
+
+
+def ooxml(main_part: str) -> bytes:
+    """The smallest package that names its kind: content types plus the main part."""
+    return archive({"[Content_Types].xml": b"<Types/>", "_rels/.rels": b"<Relationships/>", main_part: b"<x/>"})
+
+
+def delimited(rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-8") -> bytes:
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bomb(side: int = 20_000) -> bytes:
+    """A real decompression bomb: a 1-bit side x side image of zeros, a few
+    hundred kilobytes compressed, `side`² pixels decoded."""
+    row = b"\x00" * (1 + (side + 7) // 8)
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
+
+
+def zip_bomb(uncompressed: int = 1024 * 1024 * 1024) -> bytes:
+    """A real zip bomb: one entry of zeros, deflated about a thousandfold."""
+    out = io.BytesIO()
+    chunk = b"\x00" * (4 * 1024 * 1024)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as package:
+        with package.open("zeros.bin", "w", force_zip64=True) as entry:
+            for _ in range(uncompressed // len(chunk)):
+                entry.write(chunk)
+    return out.getvalue()
+
+
+def overlapping_zip_bomb(entries: int = 50) -> bytes:
+    """Fifield's non-recursive bomb, reduced: many central-directory entries
+    that all point at the same compressed data."""
+    data = zlib.compress(b"\x00" * (1024 * 1024))[2:-4]
+    name = b"a"
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), 1024 * 1024, len(name), 0) + name + data
+    central = b"".join(
+        struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), 1024 * 1024, len(name), 0, 0, 0, 0, 0, 0)
+        + name
+        for _ in range(entries)
+    )
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, entries, entries, len(central), len(local), 0)
+    return local + central + end
+
+
+def big_pdf(stream_bytes: int) -> bytes:
+    """A one-page PDF carrying one large stream, with a correct xref table: the
+    metadata sits at both ends, the bulk in between."""
+    parts: list[bytes] = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
+    offsets = []
+
+    def add(body: bytes) -> None:
+        offsets.append(sum(map(len, parts)))
+        parts.append(b"%d 0 obj\n" % len(offsets) + body + b"\nendobj\n")
+
+    add(b"<< /Type /Catalog /Pages 2 0 R >>")
+    add(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    add(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>")
+    add(b"<< /Length %d >>\nstream\n" % stream_bytes + bytes(stream_bytes) + b"\nendstream")
+    add(b"<< /Title (Big report) /Producer (fixture-writer) >>")
+    xref_at = sum(map(len, parts))
+    entries = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1) + entries)
+    parts.append(b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref_at))
+    return b"".join(parts)
+
+
+def big_zip(total_bytes: int, entries: int = 4) -> bytes:
+    """Stored (uncompressed) entries: the archive is as large as its content."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as package:
+        for i in range(entries):
+            package.writestr(f"part{i}.bin", bytes(total_bytes // entries))
+    return out.getvalue()
+
+
+def big_jpeg(total_bytes: int) -> bytes:
+    """A real photo followed by appended data, as phones write motion photos."""
+    photo = image("JPEG", (640, 480), exif=True)
+    return photo + bytes(total_bytes - len(photo))

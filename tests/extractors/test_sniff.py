@@ -1,0 +1,89 @@
+import pytest
+
+from workers import settings
+from workers.extractors import extract
+from workers.extractors.sniff import sniff
+
+from . import files
+
+HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("head", "kind", "mime"),
+    [
+        (files.image("PNG"), "image", "image/png"),
+        (files.image("WEBP"), "image", "image/webp"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "binary", "application/octet-stream"),
+        (b"%PDF-1.7\n", "pdf", "application/pdf"),
+        (b"PK\x03\x04rest", "zip", "application/zip"),
+        (b"MZ\x90\x00\x03\x00", "executable", "application/vnd.microsoft.portable-executable"),
+        (b"\x7fELF\x02\x01\x01", "executable", "application/x-elf"),
+        (b"\x1f\x8b\x08\x00", "binary", "application/gzip"),
+        (b"\x00\x01\x02\x03garbage", "binary", "application/octet-stream"),
+        (b"", "empty", "application/x-empty"),
+        (HTML, "html", "text/html"),
+        (b"  \n<p>hello</p>", "html", "text/html"),
+        (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "svg", "image/svg+xml"),
+        (b"#!/bin/sh\nrm -rf /\n", "script", "text/x-script"),
+        (b'{"a": 1}', "json", "application/json"),
+        (b"a,b\n1,2\n3,4\n", "csv", "text/csv"),
+        (b"just some prose.\nWith, a comma.\n", "text", "text/plain"),
+        (b"<price> is not a tag we know\n", "text", "text/plain"),
+    ],
+)
+def test_sniffing_goes_by_the_bytes(head, kind, mime):
+    sniffed = sniff(head)
+    assert (sniffed.kind, sniffed.mime) == (kind, mime)
+
+
+def test_html_disguised_as_png_fails_as_type_mismatch(rejection):
+    rejected = rejection(HTML, "image/png")
+    assert rejected.code == "type_mismatch"
+    assert "text/html" in rejected.message
+
+
+@pytest.mark.parametrize(
+    ("body", "declared"),
+    [
+        (b"<svg onload='alert(1)'></svg>", "image/jpeg"),
+        (b"#!/usr/bin/env python\nimport os\n", "application/pdf"),
+        (b"MZ\x90\x00" + b"\x00" * 100, "image/gif"),
+    ],
+)
+def test_active_content_declared_as_image_or_pdf_is_a_type_mismatch(rejection, body, declared):
+    rejected = rejection(body, declared)
+    assert rejected.code == "type_mismatch"
+
+
+def test_active_content_declared_as_itself_is_unsupported(rejection):
+    rejected = rejection(HTML, "text/html")
+    assert rejected.code == "unsupported_type"
+
+
+def test_kinds_off_the_allowlist_are_unsupported(rejection, monkeypatch):
+    monkeypatch.setattr(settings, "ACCEPTED_KINDS", tuple(k for k in settings.ACCEPTED_KINDS if k != "pdf"))
+    rejected = rejection(files.pdf(), "application/pdf")
+    assert rejected.code == "unsupported_type"
+
+
+def test_harmless_mismatch_is_processed_keeping_both_types(store):
+    metadata = extract(store(files.image("PNG"), "image/jpeg; charset=binary")).metadata
+    assert (metadata["kind"], metadata["format"]) == ("image", "PNG")
+    assert (metadata["sniffedType"], metadata["declaredType"]) == ("image/png", "image/jpeg; charset=binary")
+
+
+@pytest.mark.parametrize("declared", ["application/octet-stream", "image/jpg", "IMAGE/JPEG"])
+def test_generic_or_aliased_declared_types_are_not_mismatches(store, declared):
+    assert "declaredType" not in extract(store(files.image("JPEG"), declared)).metadata
+
+
+def test_empty_file_is_processed_as_empty_without_reading_it(store):
+    extraction = extract(store(b"", "text/plain"))
+    assert extraction.metadata == {"kind": "empty", "sniffedType": "application/x-empty", "size": 0}
+
+
+def test_unknown_bytes_are_binary_with_their_size(store):
+    body = bytes(range(256)) * 40
+    metadata = extract(store(body, "application/octet-stream")).metadata
+    assert metadata == {"kind": "binary", "sniffedType": "application/octet-stream", "size": len(body)}

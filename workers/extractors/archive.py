@@ -1,0 +1,82 @@
+"""ZIP archives and the OOXML documents built on them, judged from the central
+directory alone: nothing is ever decompressed.
+
+The end-of-central-directory record is read first, so the directory's size and
+entry count are known and capped before zipfile loads it into memory.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+
+from workers import settings
+from workers.errors import FileRejected
+from workers.extractors.registry import Source, extractor
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_MAX_COMMENT = 0xFFFF
+# The part that names an OOXML package's kind, and the kind it names.
+_OOXML = (
+    ("word/document.xml", "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("xl/workbook.xml", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("ppt/presentation.xml", "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+)
+
+
+@extractor("zip")
+def describe(source: Source) -> dict:
+    entries, directory_bytes = _directory_size(source.stream, source.size)
+    if entries > settings.ZIP_MAX_ENTRIES:
+        raise FileRejected("archive_bomb", f"{entries} entries is over the {settings.ZIP_MAX_ENTRIES}-entry limit")
+    if directory_bytes > settings.ZIP_MAX_CENTRAL_DIRECTORY_BYTES:
+        raise FileRejected("too_large", f"A {directory_bytes}-byte central directory is over the limit")
+    source.stream.seek(0)
+    infos = zipfile.ZipFile(source.stream).infolist()
+    source.deadline.check()
+    uncompressed = sum(info.file_size for info in infos)
+    compressed = sum(info.compress_size for info in infos)
+    ratio = round(uncompressed / compressed, 2) if compressed else 1.0
+    _reject_bomb(uncompressed, compressed, ratio, source.size)
+    names = {info.filename for info in infos}
+    metadata = {"entries": len(infos), "uncompressedSize": uncompressed, "compressionRatio": ratio}
+    if "[Content_Types].xml" in names:
+        for part, kind, mime in _OOXML:
+            if part in names:
+                return {**metadata, "kind": kind, "sniffedType": mime}
+    return metadata
+
+
+def _reject_bomb(uncompressed: int, compressed: int, ratio: float, archive_size: int) -> None:
+    if uncompressed > settings.ZIP_MAX_UNCOMPRESSED_BYTES:
+        raise FileRejected("archive_bomb", f"Expands to {uncompressed} bytes, over the {settings.ZIP_MAX_UNCOMPRESSED_BYTES}-byte limit")
+    if uncompressed > settings.ZIP_RATIO_FLOOR_BYTES and ratio > settings.ZIP_MAX_RATIO:
+        raise FileRejected("archive_bomb", f"Compression ratio {ratio:g} is over the limit of {settings.ZIP_MAX_RATIO}")
+    # Entries that share their compressed bytes (the overlapping-file bomb)
+    # claim more compressed data than the archive holds.
+    if compressed > archive_size:
+        raise FileRejected("archive_bomb", "Entries overlap: they claim more compressed bytes than the archive holds")
+
+
+def _directory_size(stream: io.BufferedIOBase, size: int) -> tuple[int, int]:
+    """(entries, central directory bytes) from the end records, zip64 included."""
+    tail_start = max(0, size - _EOCD.size - _MAX_COMMENT)
+    stream.seek(tail_start)
+    tail = stream.read(size - tail_start)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        raise FileRejected("corrupt", "No end-of-central-directory record: the archive is truncated or not a ZIP")
+    _, _, _, _, entries, directory_bytes, _, _ = _EOCD.unpack_from(tail, at)
+    locator_at = at - _EOCD64_LOCATOR.size
+    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+        _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
+        stream.seek(eocd64_offset)
+        record = stream.read(_EOCD64.size)
+        if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
+            raise FileRejected("corrupt", "The zip64 end record is missing or damaged")
+        fields = _EOCD64.unpack(record)
+        entries, directory_bytes = fields[7], fields[8]
+    return entries, directory_bytes
