@@ -197,3 +197,38 @@ def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context,
     assert by_code[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "stack", "code"]]
     assert by_code[0]["stack"] == "test"
     assert any("IngestLagMs" in m and m.get("FilesFailed") == [1.0] for m in emf)
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), "teal").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_an_image_gets_a_thumbnail_that_is_deleted_with_the_file(aws, context):
+    key = "incoming/alice/img/photo.png"
+    put(key, png_bytes(), "image/png")
+    run(context, notification(s3_record(key, sequencer="01")))
+    item = record("alice", "img")
+    assert item["metadata"]["kind"] == "image" and item["metadata"]["width"] == 640
+    thumbnail = item["thumbnailKey"]
+    assert thumbnail.startswith(settings.THUMBNAIL_PREFIX)
+    assert clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)["ContentType"] == "image/webp"
+
+    run(context, notification(s3_record(key, "ObjectRemoved:Delete", sequencer="02")))
+    with pytest.raises(ClientError):
+        clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)
+
+
+def test_html_disguised_as_png_is_failed_as_a_type_mismatch(aws, context):
+    key = "incoming/alice/evil/cat.png"
+    put(key, b"<!doctype html><html><script>alert(1)</script></html>", "image/png")
+    _, response = run(context, notification(s3_record(key)))
+    assert response == {"batchItemFailures": []}
+    item = record("alice", "evil")
+    assert item["status"] == "failed" and item["error"]["code"] == "type_mismatch"
+    assert item["thumbnailKey"] is None
