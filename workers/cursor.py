@@ -31,7 +31,11 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Only the canonical spelling is accepted, so every changed character is detected.
+    if _b64encode(data) != text:
+        raise ValueError("not canonical base64")
+    return data
 
 
 def _mac(secret: bytes, owner_id: str, payload: str) -> bytes:
