@@ -342,7 +342,12 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             log.info("%s %s -> %s in %.0f ms", self.command, urlsplit(self.path).path, response.status,
                      (time.monotonic() - started) * 1000)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+        def __getattr__(self, name: str):
+            # Every method (`do_QUERY` included) reaches the router, which answers
+            # 404 for the unrouted ones, as API Gateway does.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
             """Replaced by the one line in `_serve`, which leaves out the query string."""

@@ -20,10 +20,7 @@ from typing import Annotated, Optional
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -72,8 +69,17 @@ _ERRORS = {
 }
 
 
-def _responses(ok: int, description: str, *errors: int, body: bool = True) -> dict:
+# Where a new file's id can be used next; clients and stateful fuzzers follow these.
+_FILE_LINKS = {
+    operation: {"operationId": operation, "parameters": {"fileId": "$response.body#/fileId"}}
+    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "completeUpload", "abortUpload")
+}
+
+
+def _responses(ok: int, description: str, *errors: int, body: bool = True, links: dict | None = None) -> dict:
     documented = {ok: {"description": description} if body else {"description": description, "content": {}}}
+    if links:
+        documented[ok]["links"] = links
     documented[401] = {"description": _ERRORS[401], "content": {"application/json": {"model": Unauthorized}}}
     for status in errors:
         documented[status] = {"description": _ERRORS[status], "content": {"application/json": {"model": ErrorBody}}}
@@ -130,7 +136,8 @@ def _issue(owner: str, request: dict) -> dict:
 # --- Routes ---------------------------------------------------------------------
 
 
-@app.post("/uploads", operation_id="createUpload", status_code=201, responses=_responses(201, "The upload ticket", 400, 413, 415, 409, 422))
+@app.post("/uploads", operation_id="createUpload", status_code=201, responses=_responses(201, "The upload ticket", 400, 413, 415, 409, 422,
+                                                                links=_FILE_LINKS))
 def create_upload(
     request: CreateUpload,
     idempotency_key: Annotated[
@@ -170,7 +177,11 @@ def abort_upload(fileId: FileId) -> Response[None]:  # noqa: N803
 @app.get("/files", operation_id="listFiles", responses=_responses(200, "The caller's files, newest first", 400))
 def list_files(
     limit: Annotated[int, Query(ge=1, le=settings.LIST_MAX_LIMIT)] = settings.LIST_DEFAULT_LIMIT,
-    cursor: Annotated[Optional[str], Query(min_length=1, max_length=1024, description="nextCursor of the previous page")] = None,
+    cursor: Annotated[
+        Optional[str],
+        Query(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", max_length=1024,
+              description="nextCursor of the previous page, as given"),
+    ] = None,
 ) -> FileList:
     return FileList.model_validate(files.list_files(_caller(), limit, cursor, _cursor_secret))
 
@@ -194,12 +205,12 @@ def delete_file(fileId: FileId) -> Response[None]:  # noqa: N803
 # --- Errors ---------------------------------------------------------------------
 
 
+def error_body(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
+
+
 def error_response(status: int, code: str, message: str) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": {"code": code, "message": message}}),
-    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message))
 
 
 @app.exception_handler(ApiError)
@@ -216,9 +227,10 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     return error_response(400, "invalid_request", f"{field}: {first.get('msg', 'is invalid')}")
 
 
-@app.exception_handler(RequestUnsupportedContentType)
-def _unsupported_body(exc: RequestUnsupportedContentType) -> Response:
-    return error_response(415, "unsupported_media_type", "body: send application/json")
+@app.exception_handler(UnicodeDecodeError)
+def _undecodable_body(exc: UnicodeDecodeError) -> Response:
+    # API Gateway passes a body that is not UTF-8 as base64; JSON cannot be in it.
+    return error_response(400, "invalid_request", "body: is not UTF-8 JSON")
 
 
 @app.exception_handler(IdempotencyValidationError)
@@ -240,7 +252,22 @@ def _no_route(exc: NotFoundError) -> Response:
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     _IDEMPOTENCY.register_lambda_context(context)
+    if not _is_json_or_empty(event):
+        # Refused before Powertools would try to parse a form or multipart body.
+        return {
+            "statusCode": 415,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": error_body("unsupported_media_type", "body: send application/json"),
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)
+
+
+def _is_json_or_empty(event: dict) -> bool:
+    if not event.get("body"):
+        return True
+    content_type = (event.get("headers") or {}).get("content-type", content_types.APPLICATION_JSON)
+    return content_type.split(";", 1)[0].strip().lower() == content_types.APPLICATION_JSON
 
 
 # --- OpenAPI --------------------------------------------------------------------

@@ -25,8 +25,8 @@ class _Model(BaseModel):
 class CreateUpload(_Model):
     filename: str = Field(min_length=1, max_length=settings.MAX_DISPLAY_FILENAME_CHARS)
     contentType: ContentType
-    # The limit is the API's 413, not a 400, so it is documented but not validated here.
-    size: int = Field(ge=1, json_schema_extra={"maximum": settings.MAX_FILE_SIZE})
+    # Over the limit is the API's 413, not a validation 400, so it is described, not a schema maximum.
+    size: int = Field(ge=1, description=f"Bytes; at most {settings.MAX_FILE_SIZE}, else 413")
 
 
 class PostUpload(_Model):
