@@ -124,6 +124,7 @@ def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -
     if len(set(numbers)) != len(numbers):
         raise ApiError(400, "invalid_request", "parts: each partNumber may appear once")
     try:
+        _check_parts_uploaded(item, parts)
         clients.s3().complete_multipart_upload(
             Bucket=clients.bucket_name(),
             Key=item["key"],
@@ -138,6 +139,20 @@ def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -
             raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
         raise
     return {"fileId": file_id, "status": item["status"]}
+
+
+def _check_parts_uploaded(item: dict[str, Any], parts: list[tuple[int, str]]) -> None:
+    """Name the first part S3 does not hold with that ETag, instead of leaving the
+    client to decode a failed CompleteMultipartUpload."""
+    uploaded: dict[int, str] = {}
+    pages = clients.s3().get_paginator("list_parts").paginate(
+        Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
+    )
+    for page in pages:
+        uploaded.update({part["PartNumber"]: part["ETag"].strip('"') for part in page.get("Parts", [])})
+    for number, etag in parts:
+        if uploaded.get(number) != etag.strip('"'):
+            raise ApiError(400, "invalid_parts", f"parts: part {number} was not uploaded with that etag")
 
 
 def abort_upload(owner_id: str, file_id: str) -> None:

@@ -370,3 +370,19 @@ def test_a_body_that_is_not_utf8_is_400(aws):
                       body=b"\xff\xfe{", claims={"sub": ALICE}, source_ip="1.2.3.4")
     response = api.handler(event, Context())
     assert response["statusCode"] == 400
+
+
+def test_completing_twice_before_the_worker_ran_is_409(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    upload = ticket["upload"]
+    s3 = boto3.client("s3")
+    etags = []
+    for number in range(1, upload["partCount"] + 1):
+        size = min(upload["partSize"], BIG["size"] - (number - 1) * upload["partSize"])
+        put = s3.upload_part(Bucket=NAMES.bucket, Key=ticket["key"], UploadId=upload["uploadId"],
+                             PartNumber=number, Body=b"x" * size)
+        etags.append({"partNumber": number, "etag": put["ETag"]})
+    path = f"/uploads/{ticket['fileId']}/complete"
+    assert alice("POST", path, {"parts": etags})[0] == 200
+    status, body = alice("POST", path, {"parts": etags})
+    assert status == 409 and body["error"]["code"] == "not_pending"
