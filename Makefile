@@ -18,6 +18,10 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The API's schemathesis run with a bigger profile than the one in `make test`.
+fuzz: $(STAMP)
+	API_FUZZ_EXAMPLES=200 $(PY) -m pytest tests/e2e/api/test_fuzz.py -s
+
 bench: $(STAMP)
 	$(PY) -m bench
 

@@ -12,13 +12,14 @@ from local.stack import LocalStack
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--moto-port", type=int, default=4566, help="port for the AWS emulator (0: any free one)")
+    parser.add_argument("--api-port", type=int, default=4000, help="port for the HTTP API (0: any free one)")
     args = parser.parse_args()
 
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
-    stack = LocalStack(moto_port=args.moto_port)
+    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port)
     stack.start()
     try:
         print(banner(stack), flush=True)
@@ -43,12 +44,20 @@ uploads: the local stack is up (stack "{stack.stack}")
                        timeout {ingest.worker_timeout_s}s, visibility {ingest.visibility_timeout_s}s
                        logs: {stack.log_dir / 'ingest.log'}
   table                {out['tableName']}
+  HTTP API             {out['apiUrl']}   JWT authorizer, CORS for {stack.dashboard_origin}
+                       logs: {stack.log_dir / 'api.log'}
+  user pool            {out['userPoolId']}  app client {out['userPoolClientId']}
+  demo user            {out['demoUser']['username']}  (password in {stack.stack_file})
   outputs              {stack.stack_file}
 
 Try it (another terminal):
   export AWS_ENDPOINT_URL={out['awsEndpointUrl']} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={out['region']}
   .venv/bin/python -c "import boto3; boto3.client('s3').put_object(Bucket='{out['bucketName']}', Key='incoming/demo-user/demo-file/hello.txt', Body=b'hello')"
   .venv/bin/python -c "import boto3; print(boto3.client('dynamodb').scan(TableName='{out['tableName']}')['Items'])"
+
+Call the API as the demo user:
+  TOKEN=$(.venv/bin/python -m local.token)
+  curl -s -H "Authorization: Bearer $TOKEN" {out['apiUrl']}/files
 
 Ctrl-C stops everything.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import boto3
 
-from local import provision
+from local import cognito, provision
 from local.esm import EventSourceMapping
+from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.runtime import ExecutionEnvironment, FunctionSpec
 from workers import settings
 from workers.settings import IngestSettings, Names
@@ -41,6 +43,11 @@ class LocalStack:
     stack: str = "local"
     host: str = "127.0.0.1"
     moto_port: int = 0
+    api_port: int = 0
+    # Where the dashboard is served from in development; CORS allows exactly this.
+    dashboard_origin: str = "http://localhost:8080"
+    # Concurrent API invocations, each in its own execution environment.
+    api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
     outputs: dict = field(default_factory=dict)
 
@@ -49,6 +56,7 @@ class LocalStack:
         self.names = Names(self.stack)
         self._moto: subprocess.Popen | None = None
         self._mapping: EventSourceMapping | None = None
+        self._gateway: Gateway | None = None
 
     @property
     def stack_file(self) -> Path:
@@ -86,7 +94,7 @@ class LocalStack:
 
         queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
         provision.create_table(self.client("dynamodb"), self.names)
-        provision.create_bucket(self.client("s3"), self.names, queue_arn)
+        provision.create_bucket(self.client("s3"), self.names, queue_arn, cors_origins=[self.dashboard_origin])
         self.outputs.update(
             bucketName=self.names.bucket,
             queueUrl=queue_url,
@@ -111,6 +119,7 @@ class LocalStack:
             [ExecutionEnvironment(worker, self.log_dir / "ingest.log") for _ in range(self.ingest.maximum_concurrency)],
         )
         self._mapping.start()
+        self._start_api()
         self._write_outputs()
         return self
 
@@ -135,6 +144,38 @@ class LocalStack:
                 time.sleep(0.1)
         raise RuntimeError(f"moto did not listen on {self.host}:{port} within 30 s")
 
+    def _start_api(self) -> None:
+        pool = cognito.create_user_pool(self.client("cognito-idp"), self.names, REGION, self.outputs["awsEndpointUrl"])
+        # A fresh signing key per start: it exists only in the emulator's memory.
+        self.client("ssm").put_parameter(
+            Name=settings.cursor_secret_parameter(self.names), Value=secrets.token_hex(32), Type="SecureString"
+        )
+        api = FunctionSpec(
+            name=self.names.api_function,
+            handler="workers.api.handler",
+            timeout_s=settings.API_TIMEOUT_S,
+            memory_mb=settings.API_MEMORY_MB,
+            region=REGION,
+            environment={
+                **self.function_environment(),
+                "POWERTOOLS_SERVICE_NAME": settings.API_SERVICE,
+                settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(self.names),
+            },
+        )
+        self._gateway = Gateway(
+            JwtAuthorizer(pool.issuer, [pool.client_id], pool.jwks_url),
+            Cors(origins=(self.dashboard_origin,)),
+            [ExecutionEnvironment(api, self.log_dir / "api.log") for _ in range(self.api_concurrency)],
+            host=self.host,
+            port=self.api_port,
+        ).start()
+        self.outputs.update(
+            apiUrl=self._gateway.url,
+            userPoolId=pool.pool_id,
+            userPoolClientId=pool.client_id,
+            demoUser=cognito.create_user(self.client("cognito-idp"), pool.pool_id, cognito.DEMO_USERNAME),
+        )
+
     def _write_outputs(self) -> None:
         partial = self.stack_file.with_suffix(".json.tmp")
         partial.write_text(json.dumps(self.outputs, indent=2) + "\n")
@@ -146,6 +187,9 @@ class LocalStack:
         return self._mapping
 
     def stop(self) -> None:
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
         if self._mapping is not None:
             self._mapping.stop()
             self._mapping = None

@@ -35,6 +35,12 @@ def table():
     return boto3.resource("dynamodb", config=_CONFIG).Table(os.environ[settings.ENV_TABLE_NAME])
 
 
+@functools.cache
+def dynamodb():
+    """The low-level client, for libraries that speak DynamoDB's typed JSON."""
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
 def bucket_name() -> str:
     return os.environ[settings.ENV_BUCKET_NAME]
 
@@ -43,3 +49,4 @@ def reset() -> None:
     """Forget cached clients (a new environment or a new mock)."""
     s3.cache_clear()
     table.cache_clear()
+    dynamodb.cache_clear()

@@ -112,7 +112,7 @@ def apply_object_state(
         ":thumb": thumbnail_key,
         ":now": stamp,
         ":gsi1pk": settings.user_pk(file_key.owner_id),
-        ":gsi1sk": f"{stamp}#{file_key.file_id}",
+        ":gsi1sk": list_sort_key(stamp, file_key.file_id),
     }
     sets = [
         "#status = :status",
@@ -188,3 +188,88 @@ def attention_pk(status: str) -> str:
 
 def deletion_ttl(at: datetime) -> int:
     return int((at + timedelta(days=settings.DELETED_RECORD_TTL_DAYS)).timestamp())
+
+
+# --- Written by the API ---------------------------------------------------------
+
+
+def create_pending(table, file_key: FileKey, *, content_type: str, size: int, upload: dict[str, Any],
+                   at: datetime) -> dict[str, Any]:
+    """The record an upload ticket starts as. It carries no `seq`, so the worker's
+    first event for the object always applies; `filename` is the declared name,
+    which the worker keeps (it only fills the name in when it is missing)."""
+    stamp = iso(at)
+    item = {
+        **key_of(file_key.owner_id, file_key.file_id),
+        "ownerId": file_key.owner_id,
+        "fileId": file_key.file_id,
+        "key": file_key.key,
+        "filename": file_key.filename,
+        "contentType": content_type,
+        "size": size,
+        "status": settings.STATUS_PENDING,
+        "metadata": None,
+        "error": None,
+        "upload": upload,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        settings.LIST_INDEX_PARTITION_KEY: settings.user_pk(file_key.owner_id),
+        settings.LIST_INDEX_SORT_KEY: list_sort_key(stamp, file_key.file_id),
+        settings.ATTENTION_INDEX_PARTITION_KEY: attention_pk(settings.STATUS_PENDING),
+        settings.ATTENTION_INDEX_SORT_KEY: f"{stamp}#{file_key.file_id}",
+    }
+    table.put_item(Item=to_dynamo(item), ConditionExpression=f"attribute_not_exists({settings.PARTITION_KEY})")
+    return item
+
+
+def list_sort_key(created_at: str, file_id: str) -> str:
+    return f"{created_at}#{file_id}"
+
+
+def query_owner_files(table, owner_id: str, limit: int,
+                      after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Up to `limit` of the owner's files, newest first, from the list index.
+    `after` is (list sort key, file id) of the last item of the previous page.
+    Deleted records have left the index, so no filter is needed."""
+    params: dict[str, Any] = {
+        "IndexName": settings.LIST_INDEX,
+        "KeyConditionExpression": f"{settings.LIST_INDEX_PARTITION_KEY} = :owner",
+        "ExpressionAttributeValues": {":owner": settings.user_pk(owner_id)},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if after is not None:
+        sort_key, file_id = after
+        params["ExclusiveStartKey"] = {
+            **key_of(owner_id, file_id),
+            settings.LIST_INDEX_PARTITION_KEY: settings.user_pk(owner_id),
+            settings.LIST_INDEX_SORT_KEY: sort_key,
+        }
+    return [from_dynamo(item) for item in table.query(**params).get("Items", [])]
+
+
+def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> bool:
+    """Hide the file from the API and let TTL reap the record. Returns False when
+    there is no such record (it never existed, or TTL already took it)."""
+    old = _conditional_update(
+        table,
+        Key=key_of(owner_id, file_id),
+        UpdateExpression=(
+            f"SET #status = :deleted, updatedAt = :now, {settings.TTL_ATTRIBUTE} = :ttl "
+            f"REMOVE {settings.LIST_INDEX_PARTITION_KEY}, {settings.LIST_INDEX_SORT_KEY}, "
+            f"{settings.ATTENTION_INDEX_PARTITION_KEY}, {settings.ATTENTION_INDEX_SORT_KEY}"
+        ),
+        ConditionExpression=f"attribute_exists({settings.PARTITION_KEY})",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":deleted": settings.STATUS_DELETED, ":now": iso(at), ":ttl": deletion_ttl(at)},
+    )
+    return old is not None
+
+
+def set_upload_id(table, owner_id: str, file_id: str, upload_id: str) -> None:
+    table.update_item(
+        Key=key_of(owner_id, file_id),
+        UpdateExpression="SET #upload.uploadId = :id",
+        ExpressionAttributeNames={"#upload": "upload"},
+        ExpressionAttributeValues={":id": upload_id},
+    )

@@ -294,3 +294,29 @@ ZIP_RATIO_FLOOR_BYTES = 100 * MiB
 METRIC_BYTES_FETCHED = "BytesFetched"
 METRIC_RANGE_REQUESTS = "RangeRequests"
 METRIC_THUMBNAIL_BYTES_FETCHED = "ThumbnailBytesFetched"
+
+# --- API (added by api) ---
+# The key that signs listing cursors is a SecureString in SSM Parameter Store.
+# The function is told the parameter's name, never the value, so the secret is in
+# no template, environment dump or log; rotating it only invalidates open cursors.
+ENV_CURSOR_SECRET_PARAMETER = "CURSOR_SECRET_PARAMETER"
+
+
+def cursor_secret_parameter(names: Names) -> str:
+    return f"/{PROJECT}/{names.stack}/api/cursor-secret"
+
+
+def user_pool_name(names: Names) -> str:
+    return f"{names.prefix}-users"
+
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# The name a client declares is shown back verbatim; this only bounds the item size.
+MAX_DISPLAY_FILENAME_CHARS = 1024
+# One call presigns at most this many part URLs; a client asks again for the rest.
+MAX_PART_URLS_PER_REQUEST = 100
+# What the HTTP API's CORS configuration allows from the dashboard's origin.
+API_CORS_ALLOW_HEADERS = ("authorization", "content-type", "idempotency-key")
+API_CORS_ALLOW_METHODS = ("GET", "POST", "DELETE")
+API_CORS_MAX_AGE_S = 600

@@ -1,0 +1,78 @@
+"""The user pool on the emulator: pool, app client and a demo user.
+
+moto's Cognito issues real RS256 tokens whose `iss` is AWS's own
+`https://cognito-idp.{region}.amazonaws.com/{poolId}`, and serves the signing
+keys at `{endpoint}/{poolId}/.well-known/jwks.json`. The gateway's authorizer
+is configured with that issuer, exactly as the deployed HTTP API is; only the
+place the keys are fetched from differs, because the issuer's host is not
+reachable locally.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from workers import settings
+from workers.settings import Names
+
+DEMO_USERNAME = "demo@example.com"
+
+
+@dataclass(frozen=True)
+class UserPool:
+    pool_id: str
+    client_id: str
+    issuer: str
+    jwks_url: str
+
+
+def create_user_pool(cognito, names: Names, region: str, endpoint: str) -> UserPool:
+    pool_id = cognito.create_user_pool(
+        PoolName=settings.user_pool_name(names),
+        UsernameAttributes=["email"],
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 12,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=f"{names.prefix}-dashboard",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return UserPool(
+        pool_id=pool_id,
+        client_id=client_id,
+        issuer=f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+        jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
+    )
+
+
+def create_user(cognito, pool_id: str, username: str) -> dict[str, str]:
+    """A confirmed user with a fresh random password, ready to sign in."""
+    # The suffix guarantees each character class the password policy asks for.
+    password = secrets.token_urlsafe(18) + "aA1!"
+    cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=username,
+        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+    return {"username": username, "password": password}
+
+
+def sign_in(cognito, client_id: str, user: dict[str, str]) -> dict[str, str]:
+    """USER_PASSWORD_AUTH, as the dashboard does it: the AuthenticationResult's tokens."""
+    return cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
+    )["AuthenticationResult"]

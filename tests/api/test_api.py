@@ -1,0 +1,388 @@
+"""Every route of the API handler, on moto, with payload 2.0 events."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import requests
+
+from workers import files, records, settings
+from workers.notifications import FileKey
+
+from .conftest import ALICE, NAMES
+
+TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": 5}
+BIG = {"filename": "video.bin", "contentType": "application/octet-stream", "size": settings.MULTIPART_THRESHOLD + 1}
+
+
+def _uploaded(caller, body=TEXT, data=b"hello", status=settings.STATUS_PROCESSED) -> str:
+    """A ticket whose object exists and whose record the worker has processed."""
+    _, ticket = caller("POST", "/uploads", body)
+    s3 = boto3.client("s3")
+    put = s3.put_object(Bucket=NAMES.bucket, Key=ticket["key"], Body=data, ContentType=body["contentType"])
+    records.apply_object_state(
+        boto3.resource("dynamodb").Table(NAMES.table),
+        FileKey.parse(ticket["key"]),
+        "1".zfill(64),
+        status=status, size=len(data), content_type=body["contentType"], etag=put["ETag"].strip('"'),
+        version_id=put.get("VersionId"), metadata={"kind": "text"}, error=None, at=records.now(),
+    )
+    return ticket["fileId"]
+
+
+# --- POST /uploads --------------------------------------------------------------
+
+
+def test_small_file_gets_a_presigned_post_pinned_to_key_size_and_type(alice):
+    status, ticket = alice("POST", "/uploads", TEXT)
+    assert status == 201
+    upload = ticket["upload"]
+    assert upload["method"] == "POST"
+    assert upload["fields"]["key"] == ticket["key"]
+    assert upload["fields"]["Content-Type"] == "text/plain"
+    assert ticket["key"] == f"incoming/{ALICE}/{ticket['fileId']}/notes.txt"
+    import base64, json
+
+    policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+    assert ["content-length-range", 1, 5] in policy["conditions"]
+    assert {"key": ticket["key"]} in policy["conditions"]
+    assert {"Content-Type": "text/plain"} in policy["conditions"]
+
+
+def test_ticket_writes_a_pending_record_first(alice):
+    _, ticket = alice("POST", "/uploads", TEXT)
+    status, file = alice("GET", f"/files/{ticket['fileId']}")
+    assert status == 200
+    assert file["status"] == "pending" and file["filename"] == "notes.txt" and file["size"] == 5
+
+
+def test_presigned_post_uploads_the_declared_bytes(alice):
+    _, ticket = alice("POST", "/uploads", TEXT)
+    upload = ticket["upload"]
+    response = requests.post(upload["url"], data=upload["fields"], files={"file": ("notes.txt", b"hello")})
+    assert response.status_code in (200, 204)
+    body = boto3.client("s3").get_object(Bucket=NAMES.bucket, Key=ticket["key"])["Body"].read()
+    assert body == b"hello"
+
+
+def test_large_file_gets_a_multipart_upload(alice):
+    status, ticket = alice("POST", "/uploads", BIG)
+    assert status == 201
+    upload = ticket["upload"]
+    assert upload["method"] == "MULTIPART" and upload["uploadId"]
+    assert upload["partSize"] >= settings.MIN_PART_SIZE
+    assert upload["partCount"] * upload["partSize"] >= BIG["size"]
+
+
+def test_part_plan_stays_within_s3_limits_for_the_largest_file():
+    part_size, part_count = files.plan_parts(settings.MAX_FILE_SIZE)
+    assert part_size >= settings.MIN_PART_SIZE and part_count <= settings.MAX_PARTS
+    assert part_size * part_count >= settings.MAX_FILE_SIZE
+
+
+def test_unsafe_name_is_cleaned_for_the_key_but_kept_for_display(alice):
+    name = "../../etc/\x00pa\u202essw\nd..txt"
+    _, ticket = alice("POST", "/uploads", {**TEXT, "filename": name})
+    assert ticket["key"].split("/", 3)[3] == "etcpasswdtxt"
+    _, file = alice("GET", f"/files/{ticket['fileId']}")
+    assert file["filename"] == name
+
+
+def test_file_over_the_limit_is_413(alice):
+    status, body = alice("POST", "/uploads", {**TEXT, "size": settings.MAX_FILE_SIZE + 1})
+    assert status == 413 and body["error"]["code"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({**TEXT, "contentType": "text/html"}, "contentType"),
+        ({**TEXT, "size": 0}, "size"),
+        ({**TEXT, "size": "five"}, "size"),
+        ({"contentType": "text/plain", "size": 5}, "filename"),
+        ({**TEXT, "filename": ""}, "filename"),
+        ({**TEXT, "owner": "someone-else"}, "owner"),
+    ],
+)
+def test_invalid_ticket_request_is_400_naming_the_field(alice, body, field):
+    status, response = alice("POST", "/uploads", body)
+    assert status == 400
+    assert response["error"]["code"] == "invalid_request"
+    assert response["error"]["message"].startswith(f"{field}:")
+
+
+def test_same_idempotency_key_returns_the_same_ticket_and_one_file(alice):
+    key = {"idempotency-key": "retry-1"}
+    first = alice("POST", "/uploads", TEXT, headers=key)
+    second = alice("POST", "/uploads", TEXT, headers=key)
+    assert first == second and first[0] == 201
+    _, listing = alice("GET", "/files")
+    assert [f["fileId"] for f in listing["items"]] == [first[1]["fileId"]]
+
+
+def test_idempotency_key_is_scoped_to_the_caller(alice, bob):
+    key = {"idempotency-key": "shared"}
+    _, a = alice("POST", "/uploads", TEXT, headers=key)
+    _, b = bob("POST", "/uploads", TEXT, headers=key)
+    assert a["fileId"] != b["fileId"]
+
+
+def test_reusing_an_idempotency_key_for_another_request_is_refused(alice):
+    key = {"idempotency-key": "retry-2"}
+    alice("POST", "/uploads", TEXT, headers=key)
+    status, body = alice("POST", "/uploads", {**TEXT, "size": 6}, headers=key)
+    assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
+
+
+# --- Multipart ------------------------------------------------------------------
+
+
+def test_multipart_parts_and_complete_assemble_the_object(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
+    data = bytes(range(256)) * (BIG["size"] // 256) + b"x" * (BIG["size"] % 256)
+    numbers = list(range(1, ticket["upload"]["partCount"] + 1))
+    status, body = alice("POST", f"/uploads/{file_id}/parts", {"partNumbers": numbers[::-1]})
+    assert status == 200 and [p["partNumber"] for p in body["parts"]] == numbers
+    etags = []
+    for part in body["parts"]:
+        start = (part["partNumber"] - 1) * part_size
+        response = requests.put(part["url"], data=data[start : start + part_size])
+        assert response.status_code == 200
+        etags.append({"partNumber": part["partNumber"], "etag": response.headers["ETag"]})
+    status, done = alice("POST", f"/uploads/{file_id}/complete", {"parts": etags[::-1]})
+    assert (status, done) == (200, {"fileId": file_id, "status": "pending"})
+    stored = boto3.client("s3").get_object(Bucket=NAMES.bucket, Key=ticket["key"])["Body"].read()
+    assert stored == data
+
+
+def test_part_numbers_beyond_the_upload_are_400(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/parts", {"partNumbers": [ticket["upload"]["partCount"] + 1]})
+    assert status == 400 and body["error"]["message"].startswith("partNumbers:")
+
+
+def test_completing_a_file_that_is_not_pending_is_409(alice):
+    file_id = _uploaded(alice)
+    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})
+    assert status == 409 and body["error"]["code"] == "not_pending"
+
+
+def test_completing_a_post_upload_is_409(alice):
+    _, ticket = alice("POST", "/uploads", TEXT)
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})
+    assert status == 409 and body["error"]["code"] == "not_multipart"
+
+
+def test_completing_with_wrong_etags_is_400(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": '"nope"'}]})
+    assert status == 400 and body["error"]["code"] == "invalid_parts"
+
+
+def test_abort_discards_the_upload_and_is_harmless_twice(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    file_id = ticket["fileId"]
+    assert alice("DELETE", f"/uploads/{file_id}") == (204, None)
+    assert alice("DELETE", f"/uploads/{file_id}") == (204, None)
+    assert alice("GET", f"/files/{file_id}")[0] == 404
+    uploads = boto3.client("s3").list_multipart_uploads(Bucket=NAMES.bucket).get("Uploads", [])
+    assert ticket["upload"]["uploadId"] not in [u["UploadId"] for u in uploads]
+
+
+def test_aborting_a_finished_upload_is_409(alice):
+    file_id = _uploaded(alice)
+    status, body = alice("DELETE", f"/uploads/{file_id}")
+    assert status == 409 and body["error"]["code"] == "not_pending"
+
+
+# --- Listing --------------------------------------------------------------------
+
+
+def test_listing_pages_through_the_callers_files_newest_first(alice, bob):
+    ids = [alice("POST", "/uploads", TEXT)[1]["fileId"] for _ in range(5)]
+    bob("POST", "/uploads", TEXT)
+    seen, cursor = [], None
+    while True:
+        query = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page = alice("GET", "/files", query=query)
+        assert status == 200 and len(page["items"]) <= 2
+        seen += [f["fileId"] for f in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+
+
+def test_listing_limit_defaults_and_bounds(alice):
+    assert alice("GET", "/files")[0] == 200
+    for bad in ("0", "101", "ten"):
+        status, body = alice("GET", "/files", query=f"limit={bad}")
+        assert status == 400 and body["error"]["message"].startswith("limit:")
+
+
+def test_deleted_files_leave_the_listing(alice):
+    file_id = _uploaded(alice)
+    alice("DELETE", f"/files/{file_id}")
+    assert alice("GET", "/files")[1]["items"] == []
+
+
+def _first_cursor(caller) -> str:
+    for _ in range(2):
+        caller("POST", "/uploads", TEXT)
+    return caller("GET", "/files", query="limit=1")[1]["nextCursor"]
+
+
+def test_a_tampered_cursor_is_400(alice):
+    cursor = _first_cursor(alice)
+    payload, signature = cursor.split(".")
+    forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    for bad in (forged, cursor + "x", "garbage", cursor.split(".")[0]):
+        status, body = alice("GET", "/files", query=f"cursor={bad}")
+        assert status == 400 and body["error"]["message"].startswith("cursor:"), bad
+
+
+def test_another_callers_cursor_is_400(alice, bob):
+    cursor = _first_cursor(alice)
+    status, body = bob("GET", "/files", query=f"cursor={cursor}")
+    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+
+
+# --- One file -------------------------------------------------------------------
+
+
+def test_get_returns_the_file_shape(alice):
+    file_id = _uploaded(alice)
+    status, file = alice("GET", f"/files/{file_id}")
+    assert status == 200
+    assert set(file) == {"fileId", "filename", "contentType", "size", "status", "createdAt", "updatedAt",
+                         "metadata", "error"}
+    assert file["status"] == "processed" and file["metadata"] == {"kind": "text"}
+
+
+def test_malformed_file_id_is_400(alice):
+    status, body = alice("GET", "/files/not-an-id")
+    assert status == 400 and body["error"]["message"].startswith("fileId:")
+
+
+def test_download_is_an_attachment_of_the_exact_bytes(alice):
+    file_id = _uploaded(alice, {**TEXT, "filename": "résumé <1>.html", "contentType": "text/plain"}, b"<b>hi</b>")
+    status, body = alice("POST", f"/files/{file_id}/download")
+    assert status == 200
+    response = requests.get(body["url"])
+    assert response.content == b"<b>hi</b>"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20%3C1%3E.html" in disposition
+
+
+def test_download_before_upload_is_409(alice):
+    _, ticket = alice("POST", "/uploads", TEXT)
+    status, body = alice("POST", f"/files/{ticket['fileId']}/download")
+    assert status == 409 and body["error"]["code"] == "not_uploaded"
+
+
+def test_delete_removes_every_version_and_the_thumbnail(alice):
+    file_id = _uploaded(alice)
+    table = boto3.resource("dynamodb").Table(NAMES.table)
+    item = records.get(table, ALICE, file_id)
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=NAMES.bucket, Key=item["key"], Body=b"second version")
+    thumbnail = f"{settings.THUMBNAIL_PREFIX}{ALICE}/{file_id}.webp"
+    s3.put_object(Bucket=NAMES.bucket, Key=thumbnail, Body=b"thumb")
+    table.update_item(Key=records.key_of(ALICE, file_id), UpdateExpression="SET thumbnailKey = :t",
+                      ExpressionAttributeValues={":t": thumbnail})
+
+    assert alice("DELETE", f"/files/{file_id}") == (204, None)
+
+    left = s3.list_object_versions(Bucket=NAMES.bucket)
+    assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == []
+    deleted = records.get(table, ALICE, file_id)
+    assert deleted["status"] == settings.STATUS_DELETED and deleted[settings.TTL_ATTRIBUTE] > 0
+    assert alice("GET", f"/files/{file_id}")[0] == 404
+
+
+def test_second_delete_is_harmless(alice):
+    file_id = _uploaded(alice)
+    assert alice("DELETE", f"/files/{file_id}") == (204, None)
+    assert alice("DELETE", f"/files/{file_id}") == (204, None)
+
+
+def test_missing_file_is_404(alice):
+    missing = "0" * 32
+    for method, path in [("GET", f"/files/{missing}"), ("DELETE", f"/files/{missing}"),
+                         ("POST", f"/files/{missing}/download")]:
+        status, body = alice(method, path)
+        assert status == 404 and body == {"error": {"code": "not_found", "message": "No such file"}}
+
+
+# --- Ownership ------------------------------------------------------------------
+
+
+def test_someone_elses_file_answers_exactly_like_a_missing_one(alice, bob):
+    file_id = _uploaded(alice)
+    _, multipart = alice("POST", "/uploads", BIG)
+    missing = "0" * 32
+    part = {"parts": [{"partNumber": 1, "etag": "x"}]}
+    for method, path, body in [
+        ("GET", "/files/{}", None),
+        ("POST", "/files/{}/download", None),
+        ("DELETE", "/files/{}", None),
+        ("POST", "/uploads/{}/complete", part),
+        ("POST", "/uploads/{}/parts", {"partNumbers": [1]}),
+        ("DELETE", "/uploads/{}", None),
+    ]:
+        target = multipart["fileId"] if "/uploads/" in path else file_id
+        assert bob(method, path.format(target), body) == alice(method, path.format(missing), body), (method, path)
+        assert bob(method, path.format(target), body)[0] == 404
+    assert alice("GET", f"/files/{file_id}")[1]["status"] == "processed"
+
+
+def test_the_caller_comes_from_the_token_never_the_body(alice):
+    _, ticket = alice("POST", "/uploads", {**TEXT})
+    assert ticket["key"].startswith(f"incoming/{ALICE}/")
+
+
+def test_an_event_without_claims_is_401(aws):
+    from local.gateway import api_event
+    from workers import api
+
+    from .conftest import Context
+
+    event = api_event(method="GET", path="/files", query="", headers=[], body=b"", claims={}, source_ip="1.2.3.4")
+    response = api.handler(event, Context())
+    assert response["statusCode"] == 401
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/plain"])
+def test_a_body_that_is_not_json_is_415(alice, content_type):
+    status, body = alice("POST", "/uploads", TEXT, headers={"content-type": content_type})
+    assert status == 415 and body["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_body_that_is_not_utf8_is_400(aws):
+    from local.gateway import api_event
+    from workers import api
+
+    from .conftest import Context
+
+    event = api_event(method="POST", path="/uploads", query="", headers=[("content-type", "application/json")],
+                      body=b"\xff\xfe{", claims={"sub": ALICE}, source_ip="1.2.3.4")
+    response = api.handler(event, Context())
+    assert response["statusCode"] == 400
+
+
+def test_completing_twice_before_the_worker_ran_is_409(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    upload = ticket["upload"]
+    s3 = boto3.client("s3")
+    etags = []
+    for number in range(1, upload["partCount"] + 1):
+        size = min(upload["partSize"], BIG["size"] - (number - 1) * upload["partSize"])
+        put = s3.upload_part(Bucket=NAMES.bucket, Key=ticket["key"], UploadId=upload["uploadId"],
+                             PartNumber=number, Body=b"x" * size)
+        etags.append({"partNumber": number, "etag": put["ETag"]})
+    path = f"/uploads/{ticket['fileId']}/complete"
+    assert alice("POST", path, {"parts": etags})[0] == 200
+    status, body = alice("POST", path, {"parts": etags})
+    assert status == 409 and body["error"]["code"] == "not_pending"

@@ -1,0 +1,20 @@
+import json
+from pathlib import Path
+
+from workers import settings
+from workers.api import app, openapi_document
+
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_committed_openapi_document_is_current():
+    assert json.loads(COMMITTED.read_text()) == openapi_document(), (
+        "docs/openapi.json is stale: run `python -m workers.api --openapi > docs/openapi.json`"
+    )
+
+
+def test_the_api_implements_exactly_the_settings_routes():
+    document = openapi_document()
+    routes = {f"{method.upper()} {path}" for path, operations in document["paths"].items() for method in operations}
+    assert routes == set(settings.API_ROUTES)
+    assert len(app._static_routes) + len(app._dynamic_routes) == len(settings.API_ROUTES)

@@ -1,0 +1,113 @@
+"""A client's whole journey over HTTP: sign in, upload, wait, list, download, delete."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import requests
+
+from workers import settings
+
+POLL_S = 0.2
+
+
+def _wait_for_status(api, file_id: str, timeout_s: float = 30) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        file = api("GET", f"/files/{file_id}").json()
+        if file["status"] != "pending":
+            return file
+        time.sleep(POLL_S)
+    raise AssertionError(f"{file_id} still pending after {timeout_s}s")
+
+
+def _upload_small(api, name: str, data: bytes) -> str:
+    ticket = api("POST", "/uploads", json={"filename": name, "contentType": "text/plain", "size": len(data)})
+    assert ticket.status_code == 201
+    upload = ticket.json()["upload"]
+    assert upload["method"] == "POST"
+    sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, data)}, timeout=30)
+    assert sent.status_code in (200, 204)
+    return ticket.json()["fileId"]
+
+
+def test_presigned_post_upload_is_processed_downloaded_and_deleted(api):
+    data = "héllo, wörld\n".encode()
+    started = time.monotonic()
+    file_id = _upload_small(api, "grüße.txt", data)
+    file = _wait_for_status(api, file_id)
+    print(f"\npresigned POST upload to processed: {time.monotonic() - started:.2f}s")
+    assert file["status"] == "processed" and file["size"] == len(data) and file["filename"] == "grüße.txt"
+
+    link = api("POST", f"/files/{file_id}/download").json()
+    fetched = requests.get(link["url"], timeout=30)
+    assert fetched.content == data
+    assert fetched.headers["content-disposition"].startswith("attachment;")
+
+    assert api("DELETE", f"/files/{file_id}").status_code == 204
+    assert api("GET", f"/files/{file_id}").status_code == 404
+    # The bytes are gone (S3 answers 403 or 404 for a missing object, depending on permissions).
+    assert requests.get(link["url"], timeout=30).status_code in (403, 404)
+    assert api("DELETE", f"/files/{file_id}").status_code == 204
+
+
+def test_multipart_upload_of_a_large_file(api):
+    size = settings.MULTIPART_THRESHOLD + 3 * settings.MiB
+    data = os.urandom(size)
+    started = time.monotonic()
+    ticket = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
+                                            "size": size}).json()
+    upload, file_id = ticket["upload"], ticket["fileId"]
+    assert upload["method"] == "MULTIPART"
+    numbers = list(range(1, upload["partCount"] + 1))
+    urls = api("POST", f"/uploads/{file_id}/parts", json={"partNumbers": numbers}).json()["parts"]
+    parts = []
+    for part in urls:
+        offset = (part["partNumber"] - 1) * upload["partSize"]
+        sent = requests.put(part["url"], data=data[offset : offset + upload["partSize"]], timeout=60)
+        assert sent.status_code == 200
+        parts.append({"partNumber": part["partNumber"], "etag": sent.headers["ETag"]})
+    done = api("POST", f"/uploads/{file_id}/complete", json={"parts": parts})
+    uploaded = time.monotonic()
+    assert done.status_code == 200 and done.json() == {"fileId": file_id, "status": "pending"}
+    file = _wait_for_status(api, file_id)
+    print(f"\nmultipart {size / settings.MiB:.0f} MiB: upload {uploaded - started:.2f}s, "
+          f"then processed after {time.monotonic() - uploaded:.2f}s")
+    assert file["status"] == "processed" and file["size"] == size
+
+    fetched = requests.get(api("POST", f"/files/{file_id}/download").json()["url"], timeout=60)
+    assert fetched.content == data
+    assert api("POST", f"/uploads/{file_id}/complete", json={"parts": parts}).status_code == 409
+    assert api("DELETE", f"/files/{file_id}").status_code == 204
+
+
+def test_listing_pages_through_every_file_newest_first(api):
+    ids = [_upload_small(api, f"page-{i}.txt", b"x") for i in range(5)]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api("GET", "/files", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += [f["fileId"] for f in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert [i for i in seen if i in ids] == ids[::-1]
+
+
+def test_gateway_answers_cors_for_the_dashboard_only(api, stack):
+    origin = stack.dashboard_origin
+    preflight = api("OPTIONS", "/files", headers={"Origin": origin, "Access-Control-Request-Method": "GET",
+                                                  "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert "authorization" in preflight.headers["access-control-allow-headers"]
+    assert api("GET", "/files", headers={"Origin": origin}).headers["access-control-allow-origin"] == origin
+    stranger = api("GET", "/files", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_unknown_routes_are_404_like_api_gateway(api):
+    response = api("GET", "/nope")
+    assert (response.status_code, response.json()) == (404, {"message": "Not Found"})

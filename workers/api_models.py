@@ -1,0 +1,116 @@
+"""The HTTP API's wire contract: JSON bodies in camelCase, as pydantic models.
+
+The API validates requests against these and the OpenAPI document is generated
+from them, so the contract, the validation and the docs are one thing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workers import settings
+
+ContentType = Literal[settings.ALLOWED_CONTENT_TYPES]  # type: ignore[valid-type]
+PartNumber = Annotated[int, Field(ge=1, le=settings.MAX_PARTS)]
+Status = Literal[settings.STATUS_PENDING, settings.STATUS_PROCESSED, settings.STATUS_FAILED]
+
+
+class _Model(BaseModel):
+    # Unknown fields are refused: a typo in a request fails loudly.
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateUpload(_Model):
+    filename: str = Field(min_length=1, max_length=settings.MAX_DISPLAY_FILENAME_CHARS)
+    contentType: ContentType
+    # Over the limit is the API's 413, not a validation 400, so it is described, not a schema maximum.
+    size: int = Field(ge=1, description=f"Bytes; at most {settings.MAX_FILE_SIZE}, else 413")
+
+
+class PostUpload(_Model):
+    method: Literal["POST"]
+    url: str
+    fields: dict[str, str] = Field(description="Send these form fields first, then the file as `file`")
+
+
+class MultipartUpload(_Model):
+    method: Literal["MULTIPART"]
+    uploadId: str
+    partSize: int = Field(description="Every part but the last has exactly this many bytes")
+    partCount: int
+
+
+class Ticket(_Model):
+    fileId: str
+    key: str
+    expiresAt: str
+    upload: Union[PostUpload, MultipartUpload] = Field(discriminator="method")
+
+
+class PartsRequest(_Model):
+    partNumbers: list[PartNumber] = Field(min_length=1, max_length=settings.MAX_PART_URLS_PER_REQUEST)
+
+
+class PartUrl(_Model):
+    partNumber: int
+    url: str
+
+
+class PartsResponse(_Model):
+    parts: list[PartUrl]
+
+
+class CompletedPart(_Model):
+    partNumber: PartNumber
+    etag: str = Field(min_length=1, max_length=1024)
+
+
+class CompleteRequest(_Model):
+    parts: list[CompletedPart] = Field(min_length=1, max_length=settings.MAX_PARTS)
+
+
+class CompleteResponse(_Model):
+    fileId: str
+    status: Status
+
+
+class ErrorDetail(_Model):
+    code: str
+    message: str
+
+
+class File(_Model):
+    fileId: str
+    filename: str
+    contentType: Optional[str]
+    size: Optional[int]
+    status: Status
+    createdAt: str
+    updatedAt: str
+    metadata: Optional[dict[str, Any]]
+    error: Optional[ErrorDetail]
+
+
+class FileList(_Model):
+    items: list[File]
+    nextCursor: Optional[str]
+
+
+class Download(_Model):
+    url: str
+    expiresAt: str
+
+
+class ErrorBody(_Model):
+    error: ErrorDetail
+
+
+class GatewayError(BaseModel):
+    """What API Gateway itself answers, e.g. when its JWT authorizer refuses a token."""
+
+    message: str
+
+
+Unauthorized = Union[GatewayError, ErrorBody]
