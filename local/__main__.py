@@ -13,13 +13,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--moto-port", type=int, default=4566, help="port for the AWS emulator (0: any free one)")
     parser.add_argument("--api-port", type=int, default=4000, help="port for the HTTP API (0: any free one)")
+    parser.add_argument("--web-port", type=int, default=8080, help="port for the dashboard (0: any free one)")
+    parser.add_argument("--sign-in-port", type=int, default=4001, help="port for the Hosted UI (0: any free one)")
     args = parser.parse_args()
 
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
-    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port)
+    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, web_port=args.web_port,
+                       hosted_ui_port=args.sign_in_port)
     stack.start()
     try:
         print(banner(stack), flush=True)
@@ -36,6 +39,9 @@ def banner(stack: LocalStack) -> str:
     return f"""
 uploads: the local stack is up (stack "{stack.stack}")
 
+  Dashboard            {out['webUrl']}
+                       sign in as {out['demoUser']['username']} (password in {stack.stack_file})
+
   AWS emulator (moto)  {out['awsEndpointUrl']}   S3, SQS, DynamoDB
   bucket               {out['bucketName']}  (notifies the queue for incoming/)
   queue -> DLQ         {out['queueUrl']}
@@ -47,6 +53,7 @@ uploads: the local stack is up (stack "{stack.stack}")
   HTTP API             {out['apiUrl']}   JWT authorizer, CORS for {stack.dashboard_origin}
                        logs: {stack.log_dir / 'api.log'}
   user pool            {out['userPoolId']}  app client {out['userPoolClientId']}
+  Hosted UI (sign-in)  {out['hostedUiUrl']}   code flow with PKCE
   demo user            {out['demoUser']['username']}  (password in {stack.stack_file})
   outputs              {stack.stack_file}
 

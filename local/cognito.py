@@ -27,7 +27,7 @@ class UserPool:
     jwks_url: str
 
 
-def create_user_pool(cognito, names: Names, region: str, endpoint: str) -> UserPool:
+def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboard_url: str) -> UserPool:
     pool_id = cognito.create_user_pool(
         PoolName=settings.user_pool_name(names),
         UsernameAttributes=["email"],
@@ -46,6 +46,13 @@ def create_user_pool(cognito, names: Names, region: str, endpoint: str) -> UserP
         ClientName=f"{names.prefix}-dashboard",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        # The Hosted UI's code flow, as the deployed app client has it.
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email"],
+        SupportedIdentityProviders=["COGNITO"],
+        CallbackURLs=[dashboard_url],
+        LogoutURLs=[dashboard_url],
     )["UserPoolClient"]["ClientId"]
     return UserPool(
         pool_id=pool_id,

@@ -61,7 +61,8 @@ class HostedUI:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def client(self, client_id: str) -> dict | None:

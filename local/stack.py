@@ -18,7 +18,9 @@ import boto3
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.gateway import Cors, Gateway, JwtAuthorizer
+from local.hosted_ui import HostedUI
 from local.runtime import ExecutionEnvironment, FunctionSpec
+from local.web import Dashboard
 from workers import settings
 from workers.settings import IngestSettings, Names
 
@@ -44,8 +46,8 @@ class LocalStack:
     host: str = "127.0.0.1"
     moto_port: int = 0
     api_port: int = 0
-    # Where the dashboard is served from in development; CORS allows exactly this.
-    dashboard_origin: str = "http://localhost:8080"
+    web_port: int = 0
+    hosted_ui_port: int = 0
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
@@ -57,6 +59,14 @@ class LocalStack:
         self._moto: subprocess.Popen | None = None
         self._mapping: EventSourceMapping | None = None
         self._gateway: Gateway | None = None
+        self._dashboard: Dashboard | None = None
+        self._hosted_ui: HostedUI | None = None
+
+    @property
+    def dashboard_origin(self) -> str:
+        """Where the dashboard is served; CORS (API and bucket) allows exactly this."""
+        assert self._dashboard is not None, "the stack is not started"
+        return self._dashboard.url
 
     @property
     def stack_file(self) -> Path:
@@ -91,6 +101,9 @@ class LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
+        # Bound first: the bucket's CORS, the API's CORS and the app client's
+        # callback URL all name the dashboard's origin.
+        self._dashboard = Dashboard(host=self.host, port=self.web_port)
 
         queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
         provision.create_table(self.client("dynamodb"), self.names)
@@ -120,6 +133,7 @@ class LocalStack:
         )
         self._mapping.start()
         self._start_api()
+        self._start_dashboard()
         self._write_outputs()
         return self
 
@@ -145,7 +159,8 @@ class LocalStack:
         raise RuntimeError(f"moto did not listen on {self.host}:{port} within 30 s")
 
     def _start_api(self) -> None:
-        pool = cognito.create_user_pool(self.client("cognito-idp"), self.names, REGION, self.outputs["awsEndpointUrl"])
+        pool = cognito.create_user_pool(self.client("cognito-idp"), self.names, REGION, self.outputs["awsEndpointUrl"],
+                                        self.dashboard_url)
         # A fresh signing key per start: it exists only in the emulator's memory.
         self.client("ssm").put_parameter(
             Name=settings.cursor_secret_parameter(self.names), Value=secrets.token_hex(32), Type="SecureString"
@@ -176,6 +191,25 @@ class LocalStack:
             demoUser=cognito.create_user(self.client("cognito-idp"), pool.pool_id, cognito.DEMO_USERNAME),
         )
 
+    @property
+    def dashboard_url(self) -> str:
+        return self.dashboard_origin + "/"
+
+    def _start_dashboard(self) -> None:
+        self._hosted_ui = HostedUI(self.client("cognito-idp"), self.outputs["userPoolId"],
+                                   host=self.host, port=self.hosted_ui_port).start()
+        # What components/frontend.py writes as config.json for a deployed stack.
+        config = {
+            "apiUrl": self.outputs["apiUrl"],
+            "cognitoDomain": self._hosted_ui.url,
+            "userPoolId": self.outputs["userPoolId"],
+            "userPoolClientId": self.outputs["userPoolClientId"],
+            "redirectUris": [self.dashboard_url],
+            "region": REGION,
+        }
+        self._dashboard.serve(config, [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
+        self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
+
     def _write_outputs(self) -> None:
         partial = self.stack_file.with_suffix(".json.tmp")
         partial.write_text(json.dumps(self.outputs, indent=2) + "\n")
@@ -187,6 +221,10 @@ class LocalStack:
         return self._mapping
 
     def stop(self) -> None:
+        for server in (self._dashboard, self._hosted_ui):
+            if server is not None:
+                server.stop()
+        self._dashboard = self._hosted_ui = None
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None

@@ -15,29 +15,33 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 class Dashboard:
-    def __init__(self, config: dict, connect_sources: list[str], host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config
-        self.headers = {
-            "Content-Security-Policy": settings.dashboard_csp(connect_sources),
-            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        }
+    """Bound at construction, so its origin is known before what must name it
+    exists; serving starts once the config it hands out is complete."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config: dict = {}
+        self.headers: dict[str, str] = {}
         self._server = ThreadingHTTPServer((host, port), partial(_Handler, self, directory=str(WEB_DIR)))
         self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        # The origin a developer types; CORS and the Hosted UI's callback name it.
+        return f"http://localhost:{self._server.server_address[1]}"
 
-    def start(self) -> "Dashboard":
+    def serve(self, config: dict, connect_sources: list[str]) -> None:
+        self.config = config
+        self.headers = {
+            "Content-Security-Policy": settings.dashboard_csp(connect_sources),
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+        }
         self._thread.start()
-        return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
 
