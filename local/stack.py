@@ -28,10 +28,11 @@ REGION = "us-east-1"
 # moto accepts any credentials; these only have to look like credentials.
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
-# The same derivations as production with shorter clocks, so a retry takes
-# seconds and a poison message reaches the DLQ in about a minute.
+# The same derivations as production with shorter clocks: a retry comes back in
+# half a minute and a poison message reaches the DLQ in under three. The timeout
+# still leaves room for the extractors' per-file budget on real photos and PDFs.
 LOCAL_INGEST = IngestSettings(
-    worker_timeout_s=2,
+    worker_timeout_s=5,
     batching_window_s=1,
     receive_wait_s=1,
     reserved_concurrency=2,

@@ -9,21 +9,12 @@ import shutil
 import pytest
 from PIL import Image
 
-from local.stack import LocalStack
-from tests.local.stack_helpers import FAST
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed "
                                 "(apt-get install -y chromium; .ci/run does this)")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with LocalStack(state_dir=tmp_path_factory.mktemp("web"), moto_port=0, ingest=FAST) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
