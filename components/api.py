@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, kms_statements, under
+from components.iam import allow, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
+from components.secret import GeneratedSecret, GeneratedSecretArgs
 from workers import settings
 
 API_HANDLER = "workers.api.handler"
 STAGE = "$default"
-CORS_HEADERS = ["authorization", "content-type", "idempotency-key"]
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
     "sourceIp": "$context.identity.sourceIp",
@@ -54,11 +54,22 @@ class HttpApi(pulumi.ComponentResource):
     api: aws.apigatewayv2.Api
     stage: aws.apigatewayv2.Stage
     handler: PythonFunction
+    # The key that signs listing cursors.
+    cursor_secret: GeneratedSecret
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("uploads:api:HttpApi", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.cursor_secret = GeneratedSecret(
+            f"{name}-cursor-secret",
+            GeneratedSecretArgs(
+                parameter_name=settings.cursor_secret_parameter(args.names),
+                description="HMAC key for the API's listing cursors; replacing it only invalidates open cursors",
+                kms_key_arn=args.kms_key_arn,
+            ),
+            opts=child,
+        )
         self.handler = PythonFunction(
             f"{name}-handler",
             PythonFunctionArgs(
@@ -69,8 +80,12 @@ class HttpApi(pulumi.ComponentResource):
                 timeout_s=settings.API_TIMEOUT_S,
                 memory_mb=settings.API_MEMORY_MB,
                 log_retention_days=args.log_retention_days,
-                environment=args.environment,
-                statements=_api_statements(args),
+                environment={
+                    **args.environment,
+                    # The name only: the function reads the value at run time.
+                    settings.ENV_CURSOR_SECRET_PARAMETER: self.cursor_secret.parameter.name,
+                },
+                statements=_api_statements(args, self.cursor_secret),
             ),
             opts=child,
         )
@@ -78,12 +93,13 @@ class HttpApi(pulumi.ComponentResource):
             f"{name}-api",
             name=args.names.prefix,
             protocol_type="HTTP",
-            # API Gateway answers preflight itself, before the authorizer runs.
+            # API Gateway answers preflight itself, before the authorizer runs; the
+            # local gateway answers it from the same settings.
             cors_configuration={
                 "allow_origins": args.cors_origins,
-                "allow_methods": sorted({route.split(" ")[0] for route in settings.API_ROUTES}),
-                "allow_headers": CORS_HEADERS,
-                "max_age": 3600,
+                "allow_methods": list(settings.API_CORS_ALLOW_METHODS),
+                "allow_headers": list(settings.API_CORS_ALLOW_HEADERS),
+                "max_age": settings.API_CORS_MAX_AGE_S,
             },
             opts=child,
         )
@@ -145,24 +161,28 @@ class HttpApi(pulumi.ComponentResource):
         self.register_outputs({"apiUrl": self.url, "apiId": self.api.id})
 
 
-def _api_statements(args: HttpApiArgs) -> list[dict]:
+def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[dict]:
     bucket_arn = args.bucket.arn
     incoming = under(bucket_arn, f"/{settings.INCOMING_PREFIX}*")
-    objects = [incoming, under(bucket_arn, f"/{settings.THUMBNAIL_PREFIX}*")]
-    indexes = [under(args.table.arn, f"/index/{index}") for index in (settings.LIST_INDEX, settings.ATTENTION_INDEX)]
+    thumbnails = under(bucket_arn, f"/{settings.THUMBNAIL_PREFIX}*")
     return [
-        # PutObject is the IAM action behind presigned POST, CreateMultipartUpload,
-        # UploadPart and CompleteMultipartUpload alike.
+        # Presigned URLs act with the signer's rights, so the role holds what the
+        # clients' uploads and downloads need. PutObject is the action behind
+        # presigned POST, CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
         allow(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], [incoming]),
-        allow(["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], objects),
-        # Deleting a file removes every version, which needs listing them.
+        # Downloads are pinned to the version the worker examined.
+        allow(["s3:GetObject", "s3:GetObjectVersion"], [incoming]),
+        # Deleting a file removes every version of the object and of its thumbnail:
+        # DeleteObjects wants DeleteObject on each key and DeleteObjectVersion on each version.
+        allow(["s3:DeleteObject", "s3:DeleteObjectVersion"], [incoming, thumbnails]),
         allow(["s3:ListBucketVersions"], [bucket_arn], {"StringLike": {"s3:prefix": [
             f"{settings.INCOMING_PREFIX}*", f"{settings.THUMBNAIL_PREFIX}*"]}}),
         # DeleteItem: the idempotency utility drops its record when a request fails.
-        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-               "dynamodb:Query"], [args.table.arn]),
-        allow(["dynamodb:Query"], indexes),
-        *kms_statements(args.kms_key_arn),
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+              [args.table.arn]),
+        allow(["dynamodb:Query"], [under(args.table.arn, f"/index/{settings.LIST_INDEX}")]),
+        *cursor_secret.read_statements(),
+        *s3_kms_statements(args.kms_key_arn),
     ]
 
 

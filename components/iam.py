@@ -21,8 +21,12 @@ def under(arn: pulumi.Output[str], suffix: str) -> pulumi.Output[str]:
     return arn.apply(lambda value: f"{value}{suffix}")
 
 
-def kms_statements(kms_key_arn: str | None) -> list[dict]:
-    """Reading and writing SSE-KMS objects needs the key too, and only that key."""
+def s3_kms_statements(kms_key_arn: str | None) -> list[dict]:
+    """Reading and writing SSE-KMS objects needs the key too, and only that key,
+    and only through S3: the role cannot use it directly or via another service."""
     if kms_key_arn is None:
         return []
-    return [allow(["kms:Decrypt", "kms:GenerateDataKey"], [kms_key_arn])]
+    # SSE-KMS needs the key in the bucket's region, which is the key ARN's.
+    region = kms_key_arn.split(":")[3]
+    return [allow(["kms:Decrypt", "kms:GenerateDataKey"], [kms_key_arn],
+                  {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}})]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, kms_statements, under
+from components.iam import allow, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from workers import settings
@@ -135,7 +135,7 @@ class IngestPipeline(pulumi.ComponentResource):
                     allow(["s3:ListBucket"], [args.bucket.arn]),
                     allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
                           [args.table.arn]),
-                    *kms_statements(args.kms_key_arn),
+                    *s3_kms_statements(args.kms_key_arn),
                 ],
             ),
             opts=child,

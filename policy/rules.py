@@ -33,6 +33,7 @@ STAGE = "aws:apigatewayv2/stage:Stage"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 USER_POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
+PARAMETER = "aws:ssm/parameter:Parameter"
 
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MIN_MAX_RECEIVE_COUNT = 5
@@ -215,6 +216,12 @@ def _client_problems(client: PolicyResource) -> Iterable[str]:
         yield "must use the authorization code flow (with PKCE) only"
 
 
+def _parameter_problems(parameter: PolicyResource) -> Iterable[str]:
+    # The stack keeps only secrets in Parameter Store; plain configuration is code.
+    if parameter.props.get("type") != "SecureString":
+        yield "must be a SecureString"
+
+
 log_retention = _each(LOG_GROUP, lambda group: [] if group.props.get("retentionInDays") else ["needs a retention period"])
 
 # name -> (description, rule), in the order a reviewer reads the checklist.
@@ -243,6 +250,8 @@ RULES: dict[str, tuple[str, Rule]] = {
                          _each(ALARM, _alarm_problems)),
     "public-client-pkce": ("The dashboard's app client has no secret and uses the code flow.",
                            _each(USER_POOL_CLIENT, _client_problems)),
+    "parameter-encrypted": ("SSM parameters are SecureStrings, encrypted with KMS.",
+                            _each(PARAMETER, _parameter_problems)),
 }
 
 

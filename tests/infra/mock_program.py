@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import runpy
+import string
 import sys
 from pathlib import Path
 
@@ -36,10 +37,10 @@ class CloudMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.inputs[(args.typ, args.name)] = args.inputs
         name = args.inputs.get("name") or args.inputs.get("bucket") or args.name
-        state = {**args.inputs, **self._computed(args.typ, name)}
+        state = {**args.inputs, **self._computed(args.typ, name, args.inputs)}
         return state.get("id", f"{name}-id"), state
 
-    def _computed(self, typ: str, name: str) -> dict:
+    def _computed(self, typ: str, name: str, inputs: dict) -> dict:
         region, account = self.region, ACCOUNT_ID
         service = typ.split(":")[1].split("/")[0]
         computed = {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}
@@ -67,6 +68,12 @@ class CloudMocks(pulumi.runtime.Mocks):
             computed = {"id": f"{region}_AbCdEf123"}
         elif typ == "aws:sns/topic:Topic":
             computed = {"arn": f"arn:aws:sns:{region}:{account}:{name}"}
+        elif typ == "aws:ssm/parameter:Parameter":
+            # A hierarchical name keeps its leading slash as the ARN's separator.
+            computed = {"arn": f"arn:aws:ssm:{region}:{account}:parameter{name}"}
+        elif typ == "random:index/randomPassword:RandomPassword":
+            alphabet = string.ascii_letters + string.digits
+            computed = {"result": "".join(alphabet[i % len(alphabet)] for i in range(int(inputs["length"])))}
         return computed
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -112,6 +112,7 @@ WEAKENINGS = {
     "alarm never says OK": ("alarm-actionable", _set("aws:cloudwatch/metricAlarm:MetricAlarm", "okActions", [])),
     "client with a secret": ("public-client-pkce", _set(
         "aws:cognito/userPoolClient:UserPoolClient", "generateSecret", True)),
+    "plaintext parameter": ("parameter-encrypted", _set("aws:ssm/parameter:Parameter", "type", "String")),
 }
 
 

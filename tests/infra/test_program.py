@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import rpc
 
 from components.frontend import content_type
 from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
@@ -42,10 +43,15 @@ def function(stack: dict, name: str) -> dict:
     return one(stack, "aws:lambda/function:Function", name=name)
 
 
-def statements(stack: dict, function_name: str) -> dict[tuple[str, ...], list]:
+def role_statements(stack: dict, function_name: str) -> list[dict]:
     role = one(stack, "aws:iam/role:Role", name=function_name)
-    policy = attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role")
-    return {tuple(s["Action"]): s["Resource"] for s in document(policy)["Statement"]}
+    return document(attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role"))["Statement"]
+
+
+def statements(stack: dict, function_name: str) -> dict[tuple[str, ...], list]:
+    granted = {tuple(s["Action"]): s["Resource"] for s in role_statements(stack, function_name)}
+    assert len(granted) == len(role_statements(stack, function_name)), "two statements with the same actions"
+    return granted
 
 
 # --- the program as a whole ----------------------------------------------------
@@ -213,6 +219,8 @@ def test_functions_are_hardened_and_configured(stack, package, which, handler, s
         "POWERTOOLS_SERVICE_NAME": service,
         "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
         "LOG_LEVEL": "INFO",
+        **({settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(settings.Names(stack["name"]))}
+           if which == "api_function" else {}),
     }
 
 
@@ -240,23 +248,61 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
     }
 
 
-def test_api_role_reaches_exactly_its_prefixes_table_and_indexes(stack):
+def test_api_role_covers_exactly_the_calls_the_api_makes_and_the_urls_it_signs(stack):
     names = settings.Names(stack["name"])
     bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
-    granted = statements(stack, names.api_function)
-    assert granted[("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")] == [f"{bucket}/incoming/*"]
-    assert granted[("s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion")] == [
-        f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"]
-    assert granted[("s3:ListBucketVersions",)] == [bucket]
-    assert granted[("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Query")] == [table]
-    assert granted[("dynamodb:Query",)] == [f"{table}/index/{settings.LIST_INDEX}",
-                                            f"{table}/index/{settings.ATTENTION_INDEX}"]
-    role = one(stack, "aws:iam/role:Role", name=names.api_function)
-    listing = next(s for s in document(attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role"))["Statement"]
-                   if s["Action"] == ["s3:ListBucketVersions"])
+    assert statements(stack, names.api_function) == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"):
+            [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{names.api_function}:*"],
+        ("xray:PutTraceSegments", "xray:PutTelemetryRecords"): ["*"],
+        ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"): [f"{bucket}/incoming/*"],
+        ("s3:GetObject", "s3:GetObjectVersion"): [f"{bucket}/incoming/*"],
+        ("s3:DeleteObject", "s3:DeleteObjectVersion"): [f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"],
+        ("s3:ListBucketVersions",): [bucket],
+        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"): [table],
+        ("dynamodb:Query",): [f"{table}/index/{settings.LIST_INDEX}"],
+        ("ssm:GetParameter",):
+            [f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{settings.cursor_secret_parameter(names)}"],
+    }
+    listing = next(s for s in role_statements(stack, names.api_function) if s["Action"] == ["s3:ListBucketVersions"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
-    assert len(granted) == 7  # logs, tracing and the five above: nothing else
+
+
+def test_cursor_secret_is_generated_at_deploy_time_and_stored_as_a_secure_string(stack):
+    names = settings.Names(stack["name"])
+    password = one(stack, "random:index/randomPassword:RandomPassword")
+    assert password["inputs"]["length"] >= 64 and password["inputs"]["special"] is False
+    parameter = one(stack, "aws:ssm/parameter:Parameter", name=settings.cursor_secret_parameter(names))
+    assert parameter["inputs"]["type"] == "SecureString"
+    assert "keyId" not in parameter["inputs"]  # SSM's own aws/ssm key, which needs no grant
+    # The value is the generated password, and travels as a Pulumi secret.
+    assert parameter["propertyDependencies"]["value"] == [password["urn"]]
+    assert parameter["inputs"]["value"][rpc._special_sig_key] == rpc._special_secret_sig
+    api = function(stack, names.api_function)
+    assert api["inputs"]["environment"]["variables"][settings.ENV_CURSOR_SECRET_PARAMETER] == \
+        parameter["inputs"]["name"]
+
+
+def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_through_its_services(package, tmp_path):
+    key = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    out = tmp_path / "out.json"
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:kmsKeyArn": key}, out)
+    assert completed.returncode == 0, completed.stderr
+    stack = json.loads(out.read_text())
+    names = settings.Names(EPHEMERAL_STACK)
+    parameter = one(stack, "aws:ssm/parameter:Parameter")
+    assert parameter["inputs"]["keyId"] == key
+    via_s3 = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [key],
+              "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}}
+    api = role_statements(stack, names.api_function)
+    assert [s for s in api if s["Action"][0].startswith("kms:")] == [
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key], "Condition": {"StringEquals": {
+            "kms:EncryptionContext:PARAMETER_ARN":
+                f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{settings.cursor_secret_parameter(names)}"}}},
+        via_s3,
+    ]
+    worker = role_statements(stack, names.ingest_function)
+    assert [s for s in worker if s["Action"][0].startswith("kms:")] == [via_s3]
 
 
 # --- table -----------------------------------------------------------------------
@@ -293,10 +339,20 @@ def test_every_route_of_the_contract_requires_the_cognito_jwt_authorizer(stack):
         assert authorizer["urn"] in route["propertyDependencies"]["authorizerId"]
 
 
-def test_api_allows_only_dashboard_origins_throttles_and_logs_json(stack):
-    api = one(stack, "aws:apigatewayv2/api:Api")["inputs"]
-    expected = [stack["outputs"]["webUrl"]] + (["http://localhost:8080"] if is_ephemeral(stack) else [])
-    assert api["corsConfiguration"]["allowOrigins"] == expected
+def test_api_cors_allows_only_dashboard_origins_as_the_local_gateway_does(stack):
+    cors = one(stack, "aws:apigatewayv2/api:Api")["inputs"]["corsConfiguration"]
+    origins = [stack["outputs"]["webUrl"]] + (["http://localhost:8080"] if is_ephemeral(stack) else [])
+    assert cors == {
+        "allowOrigins": origins,
+        "allowMethods": list(settings.API_CORS_ALLOW_METHODS),
+        "allowHeaders": list(settings.API_CORS_ALLOW_HEADERS),
+        "maxAge": settings.API_CORS_MAX_AGE_S,
+    }
+    assert {route.split(" ")[0] for route in settings.API_ROUTES} <= set(cors["allowMethods"])
+    assert settings.IDEMPOTENCY_KEY_HEADER.lower() in cors["allowHeaders"]
+
+
+def test_api_throttles_and_logs_json(stack):
     stage = one(stack, "aws:apigatewayv2/stage:Stage")["inputs"]
     assert stage["defaultRouteSettings"] == {"throttlingBurstLimit": 100, "throttlingRateLimit": 50}
     access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/apigateway/uploads-{stack['name']}")
