@@ -7,9 +7,9 @@ import os
 import platform
 from pathlib import Path
 
-from bench import ingest_batching
+from bench import extraction_reads, ingest_batching
 
-BENCHMARKS = {"ingest_batching": ingest_batching.run}
+BENCHMARKS = {"ingest_batching": ingest_batching.run, "extraction_reads": extraction_reads.run}
 
 
 def main() -> None:
