@@ -10,16 +10,6 @@ import pulumi_aws as aws
 
 from workers import settings
 
-KEY_ATTRIBUTES = (
-    settings.PARTITION_KEY,
-    settings.SORT_KEY,
-    settings.LIST_INDEX_PARTITION_KEY,
-    settings.LIST_INDEX_SORT_KEY,
-    settings.ATTENTION_INDEX_PARTITION_KEY,
-    settings.ATTENTION_INDEX_SORT_KEY,
-)
-
-
 @dataclass
 class MetadataTableArgs:
     table_name: str
@@ -37,13 +27,10 @@ class MetadataTable(pulumi.ComponentResource):
             billing_mode="PAY_PER_REQUEST",
             hash_key=settings.PARTITION_KEY,
             range_key=settings.SORT_KEY,
-            attributes=[{"name": attribute, "type": "S"} for attribute in KEY_ATTRIBUTES],
-            global_secondary_indexes=[
-                _index(settings.LIST_INDEX, settings.LIST_INDEX_PARTITION_KEY, settings.LIST_INDEX_SORT_KEY),
-                # Sparse: only pending and failed items carry its keys, so it
-                # stays small and on-call queries it across owners.
-                _index(settings.ATTENTION_INDEX, settings.ATTENTION_INDEX_PARTITION_KEY, settings.ATTENTION_INDEX_SORT_KEY),
-            ],
+            attributes=[{"name": attribute, "type": "S"} for attribute in settings.KEY_ATTRIBUTES],
+            # The attention index is sparse: only pending and failed items carry
+            # its keys, so it stays small and on-call queries it across owners.
+            global_secondary_indexes=[_index(index, *keys) for index, keys in settings.INDEXES.items()],
             ttl={"attribute_name": settings.TTL_ATTRIBUTE, "enabled": True},
             point_in_time_recovery={"enabled": True},
             deletion_protection_enabled=args.deletion_protection,

@@ -23,26 +23,15 @@ def create_table(dynamodb, names: Names) -> str:
             "Projection": {"ProjectionType": "ALL"},
         }
 
-    keys = [
-        settings.PARTITION_KEY,
-        settings.SORT_KEY,
-        settings.LIST_INDEX_PARTITION_KEY,
-        settings.LIST_INDEX_SORT_KEY,
-        settings.ATTENTION_INDEX_PARTITION_KEY,
-        settings.ATTENTION_INDEX_SORT_KEY,
-    ]
     dynamodb.create_table(
         TableName=names.table,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[attribute(k) for k in keys],
+        AttributeDefinitions=[attribute(k) for k in settings.KEY_ATTRIBUTES],
         KeySchema=[
             {"AttributeName": settings.PARTITION_KEY, "KeyType": "HASH"},
             {"AttributeName": settings.SORT_KEY, "KeyType": "RANGE"},
         ],
-        GlobalSecondaryIndexes=[
-            index(settings.LIST_INDEX, settings.LIST_INDEX_PARTITION_KEY, settings.LIST_INDEX_SORT_KEY),
-            index(settings.ATTENTION_INDEX, settings.ATTENTION_INDEX_PARTITION_KEY, settings.ATTENTION_INDEX_SORT_KEY),
-        ],
+        GlobalSecondaryIndexes=[index(name, *keys) for name, keys in settings.INDEXES.items()],
     )
     dynamodb.update_time_to_live(
         TableName=names.table,

@@ -72,6 +72,13 @@ LIST_INDEX_SORT_KEY = "gsi1sk"  # {createdAt}#{fileId}
 ATTENTION_INDEX = "byAttention"
 ATTENTION_INDEX_PARTITION_KEY = "gsi2pk"  # STATUS#{pending|failed}
 ATTENTION_INDEX_SORT_KEY = "gsi2sk"  # {updatedAt}#{fileId}
+# Every index as (partition key, sort key), and every attribute a key uses:
+# what the table declares, deployed by Pulumi and on the local stack alike.
+INDEXES = {
+    LIST_INDEX: (LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY),
+    ATTENTION_INDEX: (ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY),
+}
+KEY_ATTRIBUTES = (PARTITION_KEY, SORT_KEY, *(attribute for keys in INDEXES.values() for attribute in keys))
 TTL_ATTRIBUTE = "expiresAt"
 # Deleted records linger this long (for audit and late events) before TTL reaps them.
 DELETED_RECORD_TTL_DAYS = 30
