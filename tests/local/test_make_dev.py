@@ -1,0 +1,48 @@
+"""`make dev` as a developer runs it: `python -m local` comes up, writes the
+stack file, and Ctrl-C stops every process it started."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.local.stack_helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dev(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local", "--moto-port", "0", "--api-port", "0", "--web-port", "0", "--sign-in-port", "0"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    yield process, tmp_path / ".local" / "stack.json"
+    if process.poll() is None:
+        process.kill()
+
+
+def test_ctrl_c_stops_everything_cleanly(dev):
+    process, stack_file = dev
+    wait_for(stack_file.exists, 60)
+    outputs = json.loads(stack_file.read_text())
+    for key in ("apiUrl", "webUrl", "bucketName", "queueUrl", "deadLetterQueueUrl", "tableName", "userPoolId",
+                "userPoolClientId", "region", "awsEndpointUrl", "demoUser"):
+        assert key in outputs
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children, "moto and the execution environments run as child processes"
+
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "Dashboard" in output and "Stopped." in output
+    assert not stack_file.exists()
+    # multiprocessing's resource tracker leaves when its pipe closes, a moment later.
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, [c.cmdline() for c in alive]
