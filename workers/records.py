@@ -133,17 +133,15 @@ def apply_object_state(
         f"{settings.LIST_INDEX_PARTITION_KEY} = :gsi1pk",
         f"{settings.LIST_INDEX_SORT_KEY} = if_not_exists({settings.LIST_INDEX_SORT_KEY}, :gsi1sk)",
     ]
-    update = "SET " + ", ".join(sets)
-    attention = f"{settings.ATTENTION_INDEX_PARTITION_KEY}, {settings.ATTENTION_INDEX_SORT_KEY}"
+    # The object arrived: an unused ticket's expiry no longer applies.
+    removes = [settings.TTL_ATTRIBUTE]
     if status in settings.ATTENTION_STATUSES:
         values[":gsi2pk"] = attention_pk(status)
         values[":gsi2sk"] = f"{stamp}#{file_key.file_id}"
-        update += (
-            f", {settings.ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk"
-            f", {settings.ATTENTION_INDEX_SORT_KEY} = :gsi2sk"
-        )
+        sets += [f"{settings.ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{settings.ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
     else:
-        update += f" REMOVE {attention}"
+        removes += [settings.ATTENTION_INDEX_PARTITION_KEY, settings.ATTENTION_INDEX_SORT_KEY]
+    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
     old = _conditional_update(
         table,
         Key=key_of(file_key.owner_id, file_key.file_id),
@@ -217,6 +215,8 @@ def create_pending(table, file_key: FileKey, *, content_type: str, size: int, up
         settings.LIST_INDEX_SORT_KEY: list_sort_key(stamp, file_key.file_id),
         settings.ATTENTION_INDEX_PARTITION_KEY: attention_pk(settings.STATUS_PENDING),
         settings.ATTENTION_INDEX_SORT_KEY: f"{stamp}#{file_key.file_id}",
+        # A ticket nobody uses expires; the worker removes this when the object arrives.
+        settings.TTL_ATTRIBUTE: int((at + timedelta(days=settings.PENDING_RECORD_TTL_DAYS)).timestamp()),
     }
     table.put_item(Item=to_dynamo(item), ConditionExpression=f"attribute_not_exists({settings.PARTITION_KEY})")
     return item

@@ -82,6 +82,9 @@ KEY_ATTRIBUTES = (PARTITION_KEY, SORT_KEY, *(attribute for keys in INDEXES.value
 TTL_ATTRIBUTE = "expiresAt"
 # Deleted records linger this long (for audit and late events) before TTL reaps them.
 DELETED_RECORD_TTL_DAYS = 30
+# An upload ticket whose object never arrives: the bucket's lifecycle aborts its
+# multipart upload after a day, and its pending record expires a day after that.
+PENDING_RECORD_TTL_DAYS = 2
 
 
 def user_pk(owner_id: str) -> str:

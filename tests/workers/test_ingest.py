@@ -232,3 +232,16 @@ def test_html_disguised_as_png_is_failed_as_a_type_mismatch(aws, context):
     item = record("alice", "evil")
     assert item["status"] == "failed" and item["error"]["code"] == "type_mismatch"
     assert item["thumbnailKey"] is None
+
+
+def test_an_arriving_object_clears_its_tickets_expiry(aws, context):
+    from workers import records
+    from workers.notifications import FileKey
+
+    records.create_pending(clients.table(), FileKey.parse(KEY), content_type="text/plain", size=5,
+                           upload={"method": "POST"}, at=records.now())
+    assert record("alice", "f1")[settings.TTL_ATTRIBUTE] > 0
+    put(KEY)
+    run(context, notification(s3_record(KEY)))
+    item = record("alice", "f1")
+    assert item["status"] == "processed" and settings.TTL_ATTRIBUTE not in item
