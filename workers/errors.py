@@ -24,6 +24,11 @@ class FileRejected(Exception):
         return {"code": self.code, "message": self.message}
 
 
+class OutOfTime(Exception):
+    """The invocation, not the file, ran out of time: the record is retried in a
+    later batch instead of being failed for something that is not its fault."""
+
+
 def error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 

@@ -14,14 +14,12 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from workers import clients, cursor, filenames, records, settings
+from workers import clients, cursor, filenames, objects, records, settings
 from workers.errors import error_code
 from workers.notifications import FileKey
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
-# S3 caps DeleteObjects at 1,000 keys per call.
-_DELETE_BATCH = 1000
 
 
 class ApiError(Exception):
@@ -186,21 +184,9 @@ def _discard(owner_id: str, item: dict[str, Any]) -> None:
             if error_code(exc) != "NoSuchUpload":
                 raise
     for key in filter(None, (item["key"], item.get("thumbnailKey"))):
-        _delete_all_versions(s3, bucket, key)
+        objects.delete_all_versions(s3, bucket, key)
     if item["status"] != settings.STATUS_DELETED:
         records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
-
-
-def _delete_all_versions(s3, bucket: str, key: str) -> None:
-    # The bucket is versioned: a plain DeleteObject would only hide the bytes
-    # behind a delete marker. Removing every version (and marker) erases them.
-    versions = []
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
-        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            if entry["Key"] == key:
-                versions.append({"Key": key, "VersionId": entry["VersionId"]})
-    for start in range(0, len(versions), _DELETE_BATCH):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": versions[start : start + _DELETE_BATCH], "Quiet": True})
 
 
 def get_file(owner_id: str, file_id: str) -> dict[str, Any]:

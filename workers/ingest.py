@@ -8,6 +8,7 @@ already succeeded are idempotent, so the redelivery changes nothing for them).
 from __future__ import annotations
 
 import os
+import time
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -15,8 +16,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from workers import clients, records, settings
-from workers.errors import FileRejected, is_not_found
+from workers import clients, objects, records, settings
+from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extractors import StoredObject, extract
 from workers.notifications import FileKey, S3Record, TestEvent, parse_body
 
@@ -28,18 +29,22 @@ metrics.set_default_dimensions(**{settings.METRIC_STACK_DIMENSION: os.environ[se
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context) -> None:
+    _forget_file()
     message = parse_body(record.body)
     if isinstance(message, TestEvent):
         logger.info("Acknowledged S3 test event")
         return
     for s3_record in message.Records:
-        handle_s3_record(s3_record)
+        not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - settings.RECORD_RESERVE_S
+        handle_s3_record(s3_record, not_after)
 
 
 @tracer.capture_method
-def handle_s3_record(event: S3Record) -> str:
-    """Apply one S3 event to the file's record. Returns what happened, for logs and tests."""
+def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
+    """Apply one S3 event to the file's record. Returns what happened, for logs and tests.
+    `not_after` is when extraction must stop for the invocation to finish in time."""
+    _forget_file()
     file_key = FileKey.parse(event.key)
     if file_key is None:
         logger.warning("Ignored an object outside the upload layout", extra={"key": event.key})
@@ -54,10 +59,15 @@ def handle_s3_record(event: S3Record) -> str:
         return "ignored"
 
     table = clients.table()
-    if records.is_superseded(records.get(table, file_key.owner_id, file_key.file_id), event.order):
+    item = records.get(table, file_key.owner_id, file_key.file_id)
+    if item and item.get("status") == settings.STATUS_DELETED:
+        return _discard_late_object(file_key, event)
+    if records.is_superseded(item, event.order):
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
 
+    if not_after is not None and not_after - time.monotonic() < settings.MIN_EXTRACT_S:
+        raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
     head: dict = {}
     try:
         head = _head(event)
@@ -71,7 +81,8 @@ def handle_s3_record(event: S3Record) -> str:
                 size=head["ContentLength"],
                 content_type=head.get("ContentType", "application/octet-stream"),
                 etag=head.get("ETag", "").strip('"'),
-            )
+            ),
+            not_after,
         )
         status, metadata, error = settings.STATUS_PROCESSED, extraction.metadata, None
         thumbnail_key = extraction.thumbnail_key
@@ -102,6 +113,12 @@ def handle_s3_record(event: S3Record) -> str:
     return status
 
 
+def _forget_file() -> None:
+    """Log keys of one file must not tag the next record's lines."""
+    logger.set_correlation_id(None)
+    logger.remove_keys(["fileId", "eventName"])
+
+
 def _head(event: S3Record) -> dict:
     params = {"Bucket": event.s3.bucket.name, "Key": event.key}
     if event.s3.object.versionId:
@@ -115,15 +132,27 @@ def _head(event: S3Record) -> dict:
 
 
 def _remove(file_key: FileKey, event: S3Record) -> str:
-    old = records.apply_removal(clients.table(), file_key, event.order, records.now())
-    if old is None:
+    table, s3 = clients.table(), clients.s3()
+    item = records.get(table, file_key.owner_id, file_key.file_id)
+    if records.is_superseded_removal(item, event.order):
+        logger.info("Skipped a duplicate or superseded removal")
+        return "duplicate"
+    # Before the record changes, so a failure here retries the whole removal.
+    if item and item.get("thumbnailKey"):
+        objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
+    if not records.apply_removal(table, file_key, event.order, records.now()):
         logger.info("A newer event had already been applied; left the record as it was")
         return "superseded"
-    thumbnail = old.get("thumbnailKey")
-    if thumbnail:
-        clients.s3().delete_object(Bucket=event.s3.bucket.name, Key=thumbnail)
     logger.info("Marked file deleted")
     return settings.STATUS_DELETED
+
+
+def _discard_late_object(file_key: FileKey, event: S3Record) -> str:
+    """An object that arrived for a file already deleted (a presigned POST used
+    after its ticket was cancelled): its bytes must not outlive the file."""
+    objects.delete_all_versions(clients.s3(), event.s3.bucket.name, file_key.key)
+    logger.info("Deleted an object that arrived after its file was deleted")
+    return "discarded"
 
 
 def _count(status: str, error: dict | None, lag_ms: float) -> None:
@@ -143,7 +172,7 @@ def _count(status: str, error: dict | None, lag_ms: float) -> None:
         metric.add_dimension(name="code", value=error["code"])
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:

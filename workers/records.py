@@ -66,6 +66,15 @@ def is_superseded(item: dict[str, Any] | None, order: str) -> bool:
     return item.get("status") == settings.STATUS_DELETED or item.get("seq", "") >= order
 
 
+def is_superseded_removal(item: dict[str, Any] | None, order: str) -> bool:
+    """Like `is_superseded`, but a removal wins a tie: with the event-time
+    fallback, a create and a delete can share a millisecond, and then the
+    object is gone."""
+    if item is None:
+        return False
+    return item.get("status") == settings.STATUS_DELETED or item.get("seq", "") > order
+
+
 def _conditional_update(table, **kwargs) -> dict[str, Any] | None:
     """Run an UpdateItem; return the old item, or None when the condition said no."""
     try:
@@ -153,9 +162,9 @@ def apply_object_state(
     return old is not None
 
 
-def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> dict[str, Any] | None:
+def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
     """Mark the file deleted; it leaves both indexes and TTL reaps it later.
-    Returns the item as it was before, or None when a newer event had won."""
+    Returns False when a newer event had won, or the file was already deleted."""
     old = _conditional_update(
         table,
         Key=key_of(file_key.owner_id, file_key.file_id),
@@ -165,7 +174,8 @@ def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> dict[st
             f"REMOVE {settings.LIST_INDEX_PARTITION_KEY}, {settings.LIST_INDEX_SORT_KEY}, "
             f"{settings.ATTENTION_INDEX_PARTITION_KEY}, {settings.ATTENTION_INDEX_SORT_KEY}"
         ),
-        ConditionExpression=_NEWER,
+        # Removal wins a tie (see is_superseded_removal); deleted stays deleted.
+        ConditionExpression=f"(attribute_not_exists(seq) OR seq <= :seq) AND {_NOT_DELETED}",
         ExpressionAttributeNames={"#status": "status", "#key": "key"},
         ExpressionAttributeValues={
             ":deleted": settings.STATUS_DELETED,
@@ -177,7 +187,7 @@ def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> dict[st
             ":ttl": deletion_ttl(at),
         },
     )
-    return from_dynamo(old) if old is not None else None
+    return old is not None
 
 
 def attention_pk(status: str) -> str:

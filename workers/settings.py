@@ -266,6 +266,10 @@ class ExtractBudget:
 # A full batch of worst-case files must still fit in one invocation, with a
 # fifth of the timeout left for the records and metrics.
 EXTRACT_SECONDS = INGEST.worker_timeout_s * 0.8 / INGEST.batch_size
+# What a record keeps back from the invocation's remaining time to write itself;
+# with less than the minimum left to extract, the record waits for a later batch.
+RECORD_RESERVE_S = 0.25
+MIN_EXTRACT_S = 0.25
 EXTRACT_BUDGETS = {
     # Decoding a thumbnail holds the whole bitmap.
     "image": ExtractBudget(seconds=EXTRACT_SECONDS, fetch_bytes=48 * MiB, memory_bytes=192 * MiB),

@@ -1,5 +1,6 @@
 import json
 import sys
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -245,3 +246,48 @@ def test_an_arriving_object_clears_its_tickets_expiry(aws, context):
     run(context, notification(s3_record(KEY)))
     item = record("alice", "f1")
     assert item["status"] == "processed" and settings.TTL_ATTRIBUTE not in item
+
+
+def test_a_create_and_a_delete_in_the_same_millisecond_end_deleted(aws, context):
+    put(KEY)
+    run(context, notification(s3_record(KEY, sequencer=None)))
+    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer=None)))
+    assert record("alice", "f1")["status"] == "deleted"
+
+
+def test_a_duplicate_removal_changes_nothing(aws, context):
+    put(KEY)
+    run(context, notification(s3_record(KEY, sequencer="01")))
+    removal = notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02"))
+    run(context, removal)
+    first = record("alice", "f1")
+    run(context, removal)
+    assert record("alice", "f1") == first
+
+
+def test_an_object_arriving_after_its_file_was_deleted_is_discarded(aws, context):
+    put(KEY)
+    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
+    put(KEY, b"late bytes from a still-valid presigned POST")
+    run(context, notification(s3_record(KEY, sequencer="03")))
+    assert record("alice", "f1")["status"] == "deleted"
+    versions = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=KEY)
+    assert not versions.get("Versions") and not versions.get("DeleteMarkers")
+
+
+def test_a_record_is_retried_when_the_invocation_has_too_little_time_left(aws, context):
+    put(KEY)
+    context._deadline = time.time() + settings.RECORD_RESERVE_S + settings.MIN_EXTRACT_S / 2
+    event, response = run(context, notification(s3_record(KEY)), s3_test_event_body())
+    assert failed_ids(response) == {event["Records"][0]["messageId"]}
+    assert record("alice", "f1") is None
+
+
+def test_log_keys_of_one_file_do_not_tag_the_next_record(aws, context, capsys, monkeypatch):
+    monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
+    put(KEY)
+    run(context, notification(s3_record(KEY)), s3_test_event_body())
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    test_event_log = next(line for line in lines if line.get("message") == "Acknowledged S3 test event")
+    assert "fileId" not in test_event_log and test_event_log.get("correlation_id") is None

@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from workers import clients, settings
-from workers.errors import FileRejected
+from workers.errors import FileRejected, OutOfTime
 from workers.extractors import registry, thumbnail, typecheck
 from workers.extractors.limits import Deadline
 from workers.extractors.reader import ObjectVersion, S3RangeReader
@@ -56,9 +56,11 @@ class Extraction:
     thumbnail_key: str | None = None
 
 
-def extract(obj: StoredObject) -> Extraction:
-    """Describe the object. Raises `FileRejected` when the file cannot be accepted."""
-    job = _Job(obj)
+def extract(obj: StoredObject, not_after: float | None = None) -> Extraction:
+    """Describe the object. Raises `FileRejected` when the file cannot be accepted,
+    and `OutOfTime` when `not_after` (the invocation's limit, a `time.monotonic()`
+    instant) ends the work before the file's own budget does."""
+    job = _Job(obj, not_after)
     try:
         return job.run()
     finally:
@@ -66,12 +68,13 @@ def extract(obj: StoredObject) -> Extraction:
 
 
 class _Job:
-    def __init__(self, obj: StoredObject) -> None:
+    def __init__(self, obj: StoredObject, not_after: float | None) -> None:
         self.obj = obj
+        self.not_after = not_after
         self.client = clients.s3()
         self.version = ObjectVersion(obj.bucket, obj.key, obj.size, obj.version_id, obj.etag)
         default = settings.EXTRACT_BUDGETS["default"]
-        self.reader = S3RangeReader(self.client, self.version, Deadline(default.seconds), fetch_limit=default.fetch_bytes)
+        self.reader = S3RangeReader(self.client, self.version, Deadline(default.seconds, not_after), fetch_limit=default.fetch_bytes)
         self.thumbnail_reader: S3RangeReader | None = None
 
     def run(self) -> Extraction:
@@ -81,7 +84,7 @@ class _Job:
         typecheck.admit(sniffed, self.obj.content_type)
         # The budget depends on the kind, known only now; the head stays cached.
         budget = settings.EXTRACT_BUDGETS.get(sniffed.kind, settings.EXTRACT_BUDGETS["default"])
-        self.reader.deadline = Deadline(budget.seconds)
+        self.reader.deadline = Deadline(budget.seconds, self.not_after)
         self.reader.fetch_limit = budget.fetch_bytes
         stream.seek(0)
         source = registry.Source(stream, self.obj.size, sniffed, self.reader.deadline)
@@ -132,7 +135,7 @@ def _guarded(reader: S3RangeReader, kind: str, parse: Callable[[], T]) -> T:
     """Run a parser over `reader` and classify whatever it raises (see the module doc)."""
     try:
         result = parse()
-    except FileRejected:
+    except (FileRejected, OutOfTime):
         _raise_underlying(reader)
         raise
     except (MemoryError, RecursionError) as error:

@@ -1,0 +1,27 @@
+"""Removing an object for good from the versioned bucket."""
+
+from __future__ import annotations
+
+# S3's cap on keys in one DeleteObjects call.
+_DELETE_BATCH = 1000
+
+
+class DeleteFailed(Exception):
+    """S3 refused to delete some versions; the caller's message is retried."""
+
+
+def delete_all_versions(s3, bucket: str, key: str) -> None:
+    """Remove every version and delete marker of `key`. A plain DeleteObject
+    would only hide the bytes behind a delete marker. Idempotent."""
+    versions = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            if entry["Key"] == key:
+                versions.append({"Key": key, "VersionId": entry["VersionId"]})
+    for start in range(0, len(versions), _DELETE_BATCH):
+        # Quiet mode lists only the failures, and S3 answers 200 even when there are some.
+        errors = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": versions[start : start + _DELETE_BATCH], "Quiet": True}
+        ).get("Errors", [])
+        if errors:
+            raise DeleteFailed(f"{len(errors)} versions of {key} were not deleted: {errors[0].get('Code')}")
