@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, s3_kms_statements, under
+from components.iam import allow, delete_for_good_statements, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from components.secret import GeneratedSecret, GeneratedSecretArgs
@@ -164,7 +164,6 @@ class HttpApi(pulumi.ComponentResource):
 def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[dict]:
     bucket_arn = args.bucket.arn
     incoming = under(bucket_arn, f"/{settings.INCOMING_PREFIX}*")
-    thumbnails = under(bucket_arn, f"/{settings.THUMBNAIL_PREFIX}*")
     return [
         # Presigned URLs act with the signer's rights, so the role holds what the
         # clients' uploads and downloads need. PutObject is the action behind
@@ -172,11 +171,8 @@ def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[d
         allow(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], [incoming]),
         # Downloads are pinned to the version the worker examined.
         allow(["s3:GetObject", "s3:GetObjectVersion"], [incoming]),
-        # Deleting a file removes every version of the object and of its thumbnail:
-        # DeleteObjects wants DeleteObject on each key and DeleteObjectVersion on each version.
-        allow(["s3:DeleteObject", "s3:DeleteObjectVersion"], [incoming, thumbnails]),
-        allow(["s3:ListBucketVersions"], [bucket_arn], {"StringLike": {"s3:prefix": [
-            f"{settings.INCOMING_PREFIX}*", f"{settings.THUMBNAIL_PREFIX}*"]}}),
+        # Deleting a file removes every version of the object and of its thumbnail.
+        *delete_for_good_statements(bucket_arn, [settings.INCOMING_PREFIX, settings.THUMBNAIL_PREFIX]),
         # DeleteItem: the idempotency utility drops its record when a request fails.
         allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
               [args.table.arn]),

@@ -21,6 +21,16 @@ def under(arn: pulumi.Output[str], suffix: str) -> pulumi.Output[str]:
     return arn.apply(lambda value: f"{value}{suffix}")
 
 
+def delete_for_good_statements(bucket_arn: pulumi.Output[str], prefixes: Sequence[str]) -> list[dict]:
+    """What `workers.objects.delete_all_versions` needs under `prefixes`: list the
+    key's versions, then DeleteObjects, which wants DeleteObject on each key and
+    DeleteObjectVersion on each version."""
+    return [
+        allow(["s3:DeleteObject", "s3:DeleteObjectVersion"], [under(bucket_arn, f"/{p}*") for p in prefixes]),
+        allow(["s3:ListBucketVersions"], [bucket_arn], {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}),
+    ]
+
+
 def s3_kms_statements(kms_key_arn: str | None) -> list[dict]:
     """Reading and writing SSE-KMS objects needs the key too, and only that key,
     and only through S3: the role cannot use it directly or via another service."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, s3_kms_statements, under
+from components.iam import allow, delete_for_good_statements, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from workers import settings
@@ -126,15 +126,19 @@ class IngestPipeline(pulumi.ComponentResource):
                 statements=[
                     allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                            "sqs:GetQueueAttributes"], [self.queue.arn]),
-                    # GetObject covers HeadObject and ranged reads.
-                    allow(["s3:GetObject"], [under(args.bucket.arn, f"/{settings.INCOMING_PREFIX}*")]),
+                    # GetObject covers HeadObject and ranged reads; events name the
+                    # version (the bucket is versioned), which needs GetObjectVersion.
+                    allow(["s3:GetObject", "s3:GetObjectVersion"],
+                          [under(args.bucket.arn, f"/{settings.INCOMING_PREFIX}*")]),
                     allow(["s3:PutObject"], [under(args.bucket.arn, f"/{settings.THUMBNAIL_PREFIX}*")]),
+                    # Thumbnails of deleted files, and objects that arrive for a
+                    # file already deleted, are removed with all their versions.
+                    *delete_for_good_statements(args.bucket.arn, [settings.INCOMING_PREFIX, settings.THUMBNAIL_PREFIX]),
                     # Without ListBucket, S3 answers 403 instead of 404 for a
                     # deleted object, and the worker could not tell "gone"
                     # (permanent) from "denied".
                     allow(["s3:ListBucket"], [args.bucket.arn]),
-                    allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-                          [args.table.arn]),
+                    allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [args.table.arn]),
                     *s3_kms_statements(args.kms_key_arn),
                 ],
             ),

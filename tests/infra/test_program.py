@@ -241,11 +241,15 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
         ("xray:PutTraceSegments", "xray:PutTelemetryRecords"): ["*"],
         ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"):
             [f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}"],
-        ("s3:GetObject",): [f"{bucket}/incoming/*"],
+        ("s3:GetObject", "s3:GetObjectVersion"): [f"{bucket}/incoming/*"],
         ("s3:PutObject",): [f"{bucket}/thumbnails/*"],
+        ("s3:DeleteObject", "s3:DeleteObjectVersion"): [f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"],
+        ("s3:ListBucketVersions",): [bucket],
         ("s3:ListBucket",): [bucket],
-        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"): [table],
+        ("dynamodb:GetItem", "dynamodb:UpdateItem"): [table],
     }
+    listing = next(s for s in role_statements(stack, names.ingest_function) if s["Action"] == ["s3:ListBucketVersions"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
 
 
 def test_api_role_covers_exactly_the_calls_the_api_makes_and_the_urls_it_signs(stack):
