@@ -162,7 +162,7 @@ def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # no
     return PartsResponse(parts=files.presign_parts(_caller(), fileId, request.partNumbers))
 
 
-@app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 415))
+@app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
 def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:  # noqa: N803
     parts = [(part.partNumber, part.etag) for part in request.parts]
     return CompleteResponse.model_validate(files.complete_upload(_caller(), fileId, parts))

@@ -141,16 +141,21 @@ def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -
 
 def _check_parts_uploaded(item: dict[str, Any], parts: list[tuple[int, str]]) -> None:
     """Name the first part S3 does not hold with that ETag, instead of leaving the
-    client to decode a failed CompleteMultipartUpload."""
-    uploaded: dict[int, str] = {}
+    client to decode a failed CompleteMultipartUpload. Part URLs cannot pin a
+    size, so this is also where the declared size is enforced: the parts may
+    not add up to more (a part can be uploaded again to fix it)."""
+    uploaded: dict[int, tuple[str, int]] = {}
     pages = clients.s3().get_paginator("list_parts").paginate(
         Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
     )
     for page in pages:
-        uploaded.update({part["PartNumber"]: part["ETag"].strip('"') for part in page.get("Parts", [])})
+        uploaded.update({part["PartNumber"]: (part["ETag"].strip('"'), part["Size"]) for part in page.get("Parts", [])})
     for number, etag in parts:
-        if uploaded.get(number) != etag.strip('"'):
+        if uploaded.get(number, ("", 0))[0] != etag.strip('"'):
             raise ApiError(400, "invalid_parts", f"parts: part {number} was not uploaded with that etag")
+    total = sum(uploaded[number][1] for number, _ in parts)
+    if total > item["size"]:
+        raise ApiError(413, "too_large", f"parts: they hold {total} bytes, more than the declared {item['size']}")
 
 
 def abort_upload(owner_id: str, file_id: str) -> None:

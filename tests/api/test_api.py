@@ -156,6 +156,19 @@ def test_multipart_parts_and_complete_assemble_the_object(alice):
     assert stored == data
 
 
+def test_parts_that_add_up_to_more_than_the_declared_size_are_413(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
+    numbers = list(range(1, ticket["upload"]["partCount"] + 1))
+    _, body = alice("POST", f"/uploads/{file_id}/parts", {"partNumbers": numbers})
+    # Full-size parts only: the last one overshoots the declared size.
+    etags = [{"partNumber": p["partNumber"], "etag": requests.put(p["url"], data=b"x" * part_size).headers["ETag"]}
+             for p in body["parts"]]
+    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": etags})
+    assert status == 413 and body["error"]["code"] == "too_large"
+    assert body["error"]["message"].startswith("parts:")
+
+
 def test_part_numbers_beyond_the_upload_are_400(alice):
     _, ticket = alice("POST", "/uploads", BIG)
     status, body = alice("POST", f"/uploads/{ticket['fileId']}/parts", {"partNumbers": [ticket["upload"]["partCount"] + 1]})
