@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-OAUTH_SCOPES = ["openid", "email", "profile"]
+from workers import settings
+
 
 
 @dataclass
@@ -46,7 +47,7 @@ class UserAuth(pulumi.ComponentResource):
             # Invite-only: anyone who signs up can store files at our cost.
             admin_create_user_config={"allow_admin_create_user_only": True},
             password_policy={
-                "minimum_length": 12,
+                "minimum_length": settings.PASSWORD_MIN_LENGTH,
                 "require_lowercase": True,
                 "require_uppercase": True,
                 "require_numbers": True,
@@ -67,7 +68,7 @@ class UserAuth(pulumi.ComponentResource):
             generate_secret=False,
             allowed_oauth_flows_user_pool_client=True,
             allowed_oauth_flows=["code"],
-            allowed_oauth_scopes=OAUTH_SCOPES,
+            allowed_oauth_scopes=list(settings.OAUTH_SCOPES),
             supported_identity_providers=["COGNITO"],
             callback_urls=args.callback_urls,
             logout_urls=args.callback_urls,

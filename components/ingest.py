@@ -18,7 +18,6 @@ from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from workers import settings
 
-NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 WORKER_HANDLER = "workers.ingest.handler"
 
 
@@ -103,7 +102,7 @@ class IngestPipeline(pulumi.ComponentResource):
             bucket=args.bucket.id,
             queues=[{
                 "queue_arn": self.queue.arn,
-                "events": NOTIFIED_EVENTS,
+                "events": list(settings.NOTIFIED_EVENTS),
                 "filter_prefix": settings.INCOMING_PREFIX,
             }],
             # S3 sends a test event on save and rejects the configuration

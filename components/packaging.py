@@ -63,6 +63,13 @@ def build_package(root: Path) -> LambdaPackage:
     if not target.exists():
         deps = _install_dependencies(requirements, build / "deps" / deps_key[:20])
         _write_zip(target, _files(deps, deps) + sources)
+        # Only the current build is worth keeping; any other is rebuilt on demand.
+        for stale in build.glob("lambda-*.zip"):
+            if stale != target:
+                stale.unlink(missing_ok=True)
+        for stale in (build / "deps").iterdir():
+            if stale != deps and not stale.name.startswith("."):
+                shutil.rmtree(stale, ignore_errors=True)
     return LambdaPackage(target, base64.b64encode(hashlib.sha256(target.read_bytes()).digest()).decode())
 
 

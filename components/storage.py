@@ -10,13 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
+from workers import settings
 
-# Browsers upload straight to S3: presigned POST for small files, presigned
-# UploadPart PUTs for multipart, and GET for downloads.
-CORS_METHODS = ["GET", "HEAD", "POST", "PUT"]
-CORS_HEADERS = ["content-type", "content-md5", "x-amz-*"]
-# The dashboard needs each part's ETag to complete a multipart upload.
-CORS_EXPOSE = ["ETag"]
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 
 
@@ -84,10 +79,10 @@ class UploadStorage(pulumi.ComponentResource):
             bucket=self.bucket.id,
             cors_rules=[{
                 "allowed_origins": args.cors_origins,
-                "allowed_methods": CORS_METHODS,
-                "allowed_headers": CORS_HEADERS,
-                "expose_headers": CORS_EXPOSE,
-                "max_age_seconds": 3600,
+                "allowed_methods": list(settings.BUCKET_CORS_METHODS),
+                "allowed_headers": list(settings.BUCKET_CORS_HEADERS),
+                "expose_headers": list(settings.BUCKET_CORS_EXPOSE),
+                "max_age_seconds": settings.BUCKET_CORS_MAX_AGE_S,
             }],
             opts=child,
         )

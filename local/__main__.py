@@ -23,7 +23,11 @@ def main() -> None:
 
     stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, web_port=args.web_port,
                        hosted_ui_port=args.sign_in_port)
-    stack.start()
+    try:
+        stack.start()
+    except OSError as error:
+        raise SystemExit(f"The local stack could not start: {error}.\n"
+                         "Is another `make dev` running? Other ports: python -m local --help") from None
     try:
         print(banner(stack), flush=True)
         stopping.wait()

@@ -33,7 +33,7 @@ def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboar
         UsernameAttributes=["email"],
         Policies={
             "PasswordPolicy": {
-                "MinimumLength": 12,
+                "MinimumLength": settings.PASSWORD_MIN_LENGTH,
                 "RequireUppercase": True,
                 "RequireLowercase": True,
                 "RequireNumbers": True,
@@ -49,7 +49,7 @@ def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboar
         # The Hosted UI's code flow, as the deployed app client has it.
         AllowedOAuthFlowsUserPoolClient=True,
         AllowedOAuthFlows=["code"],
-        AllowedOAuthScopes=["openid", "email"],
+        AllowedOAuthScopes=list(settings.OAUTH_SCOPES),
         SupportedIdentityProviders=["COGNITO"],
         CallbackURLs=[dashboard_url],
         LogoutURLs=[dashboard_url],
@@ -77,7 +77,8 @@ def create_user(cognito, pool_id: str, username: str) -> dict[str, str]:
 
 
 def sign_in(cognito, client_id: str, user: dict[str, str]) -> dict[str, str]:
-    """USER_PASSWORD_AUTH, as the dashboard does it: the AuthenticationResult's tokens."""
+    """USER_PASSWORD_AUTH, as scripts and the tests sign in (the dashboard uses
+    the Hosted UI's code flow): the AuthenticationResult's tokens."""
     return cognito.initiate_auth(
         ClientId=client_id,
         AuthFlow="USER_PASSWORD_AUTH",

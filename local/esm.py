@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from local.runtime import ExecutionEnvironment, Invocation
 from workers.settings import IngestSettings
@@ -87,7 +87,7 @@ class MappingStats:
     invocations: int = 0
     deleted: int = 0
     failed: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
+    largest_batch: int = 0
 
 
 class EventSourceMapping:
@@ -176,4 +176,4 @@ class EventSourceMapping:
             self.stats.invocations += 1
             self.stats.deleted += len(done)
             self.stats.failed += len(failed)
-            self.stats.batch_sizes.append(len(batch))
+            self.stats.largest_batch = max(self.stats.largest_batch, len(batch))

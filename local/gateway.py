@@ -28,12 +28,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
 
-from local.runtime import ExecutionEnvironment
+from local.runtime import ACCOUNT_ID, ExecutionEnvironment
 from workers import settings
 
 log = logging.getLogger("local.gateway")
 
-ACCOUNT_ID = "123456789012"
 API_ID = "local"
 _UNAUTHORIZED = {"message": "Unauthorized"}
 _NOT_FOUND = {"message": "Not Found"}

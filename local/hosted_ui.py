@@ -176,16 +176,25 @@ def _handler_for(ui: HostedUI):
 </form>"""), "text/html; charset=utf-8")
 
         def _login(self, form: dict[str, str]) -> None:
-            if self._checked(form):
-                self._error_page(400, self._checked(form))
+            problem = self._checked(form)
+            if problem:
+                self._error_page(400, problem)
                 return
             try:
-                result = ui.cognito.initiate_auth(
+                answer = ui.cognito.initiate_auth(
                     ClientId=form["client_id"], AuthFlow="USER_PASSWORD_AUTH",
                     AuthParameters={"USERNAME": form.get("username", ""), "PASSWORD": form.get("password", "")},
-                )["AuthenticationResult"]
+                )
             except (ui.cognito.exceptions.NotAuthorizedException, ui.cognito.exceptions.UserNotFoundException):
                 self._authorize(form, "Incorrect username or password.")
+                return
+            except ui.cognito.exceptions.ClientError as error:
+                self._authorize(form, f"Sign-in failed: {error.response['Error'].get('Message', 'unknown error')}")
+                return
+            result = answer.get("AuthenticationResult")
+            if result is None:
+                # A challenge (a new password, MFA) needs pages this emulation does not have.
+                self._authorize(form, f"This user must first answer the {answer.get('ChallengeName')} challenge.")
                 return
             code = ui.issue_code(_Grant(form["client_id"], form["redirect_uri"], form["code_challenge"], result,
                                         time.time() + CODE_LIFETIME_S))

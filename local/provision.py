@@ -85,10 +85,10 @@ def create_bucket(s3, names: Names, queue_arn: str | None, cors_origins: list[st
                 "CORSRules": [
                     {
                         "AllowedOrigins": list(cors_origins),
-                        "AllowedMethods": ["GET", "PUT", "POST"],
-                        "AllowedHeaders": ["*"],
-                        "ExposeHeaders": ["ETag"],
-                        "MaxAgeSeconds": 3600,
+                        "AllowedMethods": list(settings.BUCKET_CORS_METHODS),
+                        "AllowedHeaders": list(settings.BUCKET_CORS_HEADERS),
+                        "ExposeHeaders": list(settings.BUCKET_CORS_EXPOSE),
+                        "MaxAgeSeconds": settings.BUCKET_CORS_MAX_AGE_S,
                     }
                 ]
             },
@@ -100,7 +100,7 @@ def create_bucket(s3, names: Names, queue_arn: str | None, cors_origins: list[st
                 "QueueConfigurations": [
                     {
                         "QueueArn": queue_arn,
-                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                        "Events": list(settings.NOTIFIED_EVENTS),
                         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.INCOMING_PREFIX}]}},
                     }
                 ]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_ACCOUNT = "123456789012"
+# moto's default account: what ARNs on the local stack carry.
+ACCOUNT_ID = "123456789012"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class FunctionSpec:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{_ACCOUNT}:function:{self.name}"
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
 
     def lambda_environment(self) -> dict[str, str]:
         """The variables Lambda sets for every function, plus the function's own."""

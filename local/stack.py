@@ -99,6 +99,15 @@ class LocalStack:
         }
 
     def start(self) -> "LocalStack":
+        try:
+            return self._start()
+        except BaseException:
+            # A half-started stack (a port in use, say) must not leave moto or
+            # environments running behind it.
+            self.stop()
+            raise
+
+    def _start(self) -> "LocalStack":
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
@@ -142,12 +151,12 @@ class LocalStack:
         """moto in a process of its own: its state is global per process, so a
         stack must not share it with anything else (tests using mock_aws, another stack)."""
         port = self.moto_port or _free_port(self.host)
-        log = open(self.log_dir / "moto.log", "ab")
-        self._moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_dir / "moto.log", "ab") as log:
+            self._moto = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._moto.poll() is not None:

@@ -124,7 +124,6 @@ def apply_object_state(
         ":gsi1sk": list_sort_key(stamp, file_key.file_id),
     }
     sets = [
-        "#status = :status",
         "ownerId = :owner",
         "fileId = :fid",
         "#key = :key",
@@ -150,6 +149,9 @@ def apply_object_state(
         sets += [f"{settings.ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{settings.ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
     else:
         removes += [settings.ATTENTION_INDEX_PARTITION_KEY, settings.ATTENTION_INDEX_SORT_KEY]
+    # Status last: readers poll on it, and the local emulator applies SET
+    # actions one by one, so everything else is in place when it flips.
+    sets.append("#status = :status")
     update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
     old = _conditional_update(
         table,

@@ -21,15 +21,30 @@ SPEC = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 EXCLUDED_CHECKS = "positive_data_acceptance,unsupported_method,ensure_resource_availability"
 
 
-def test_schemathesis_finds_no_server_error_or_schema_violation(stack, tokens):
+def test_schemathesis_finds_no_server_error_or_schema_violation(stack, tokens, tmp_path):
     examples = os.environ.get("API_FUZZ_EXAMPLES", "20")
     schemathesis = Path(sys.executable).with_name("schemathesis")
+    # The token reaches schemathesis through its environment, never its command
+    # line (visible to every process) or this test's output.
+    config = tmp_path / "schemathesis.toml"
+    config.write_text('headers = { Authorization = "Bearer ${UPLOADS_FUZZ_TOKEN}" }\n')
     started = time.monotonic()
-    result = subprocess.run(
+    result = _run(schemathesis, config, stack, examples, tokens)
+    if result.returncode and _only_crashed(result.stdout):
+        # schemathesis itself sometimes crashes in its own code (seen here:
+        # "SystemError: AST constructor recursion depth mismatch") without having
+        # found anything; that says nothing about the API, so it gets one more go.
+        result = _run(schemathesis, config, stack, examples, tokens)
+    summary = result.stdout[result.stdout.rfind("SUMMARY"):]
+    print(f"\nschemathesis, {examples} examples per operation, {time.monotonic() - started:.1f}s\n{summary}")
+    assert result.returncode == 0, result.stdout[-8000:].replace(tokens["AccessToken"], "<token>")
+
+
+def _run(schemathesis: Path, config: Path, stack, examples: str, tokens) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [
-            str(schemathesis), "run", str(SPEC),
+            str(schemathesis), "--config-file", str(config), "run", str(SPEC),
             "--url", stack.outputs["apiUrl"],
-            "--header", f"Authorization: Bearer {tokens['AccessToken']}",
             "--checks", "all",
             "--exclude-checks", EXCLUDED_CHECKS,
             "--max-examples", examples,
@@ -40,7 +55,10 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(stack, tokens):
         capture_output=True,
         text=True,
         timeout=1800,
+        env={**os.environ, "UPLOADS_FUZZ_TOKEN": tokens["AccessToken"]},
     )
-    summary = result.stdout[result.stdout.rfind("SUMMARY"):]
-    print(f"\nschemathesis, {examples} examples per operation, {time.monotonic() - started:.1f}s\n{summary}")
-    assert result.returncode == 0, result.stdout[-8000:]
+
+
+def _only_crashed(stdout: str) -> bool:
+    summary = stdout[stdout.rfind("SUMMARY"):]
+    return "Runtime Error" in summary and "Failures:" not in summary
