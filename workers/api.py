@@ -243,6 +243,14 @@ def _idempotency_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response
     return error_response(409, "idempotency_in_progress", "Idempotency-Key: the first request is still running")
 
 
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # Still an error body the client can parse; the details stay in the log
+    # (and the API's 5xx alarm counts it).
+    logger.exception("Unhandled error")
+    return error_response(500, "internal_error", "Something went wrong on our side; try again later")
+
+
 @app.not_found
 def _no_route(exc: NotFoundError) -> Response:
     return error_response(404, "not_found", "No such route")

@@ -399,3 +399,13 @@ def test_completing_twice_before_the_worker_ran_is_409(alice):
     assert alice("POST", path, {"parts": etags})[0] == 200
     status, body = alice("POST", path, {"parts": etags})
     assert status == 409 and body["error"]["code"] == "not_pending"
+
+
+def test_an_unexpected_failure_is_a_500_with_the_error_shape(alice, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the table is on fire")
+
+    monkeypatch.setattr(files, "list_files", broken)
+    status, body = alice("GET", "/files")
+    assert status == 500
+    assert body == {"error": {"code": "internal_error", "message": "Something went wrong on our side; try again later"}}
