@@ -57,6 +57,8 @@ def test_a_poison_message_lands_in_the_dlq_while_good_messages_are_processed(sta
 
 def test_the_stack_file_is_removed_when_the_stack_stops(tmp_path):
     stack = LocalStack(state_dir=tmp_path, moto_port=0, ingest=FAST).start()
-    assert stack.stack_file.exists()
-    stack.stop()
+    try:
+        assert stack.stack_file.exists()
+    finally:
+        stack.stop()
     assert not stack.stack_file.exists()
