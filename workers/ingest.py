@@ -137,6 +137,11 @@ def _remove(file_key: FileKey, event: S3Record) -> str:
     if records.is_superseded_removal(item, event.order):
         logger.info("Skipped a duplicate or superseded removal")
         return "duplicate"
+    if _exists(event):
+        # The bucket is versioned: removing an older version (by hand, say)
+        # leaves the file in place.
+        logger.info("A version was removed but the object still exists; the file stays")
+        return "ignored"
     # Before the record changes, so a failure here retries the whole removal.
     if item and item.get("thumbnailKey"):
         objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
@@ -145,6 +150,16 @@ def _remove(file_key: FileKey, event: S3Record) -> str:
         return "superseded"
     logger.info("Marked file deleted")
     return settings.STATUS_DELETED
+
+
+def _exists(event: S3Record) -> bool:
+    try:
+        clients.s3().head_object(Bucket=event.s3.bucket.name, Key=event.key)
+        return True
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
 
 
 def _discard_late_object(file_key: FileKey, event: S3Record) -> str:

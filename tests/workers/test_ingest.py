@@ -18,6 +18,13 @@ def run(context, *bodies):
     return event, ingest.handler(event, context)
 
 
+def delete(key: str) -> None:
+    """Remove every version, as a user's delete through the API does."""
+    from workers import objects
+
+    objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
+
+
 def failed_ids(response) -> set[str]:
     return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
@@ -79,6 +86,7 @@ def test_duplicate_delivery_does_not_rewrite_record(aws, context):
 
 def test_older_event_cannot_overwrite_newer_state(aws, context):
     put(KEY)
+    delete(KEY)
     newer_delete = s3_record(KEY, "ObjectRemoved:Delete", sequencer="0055AED6DCD90281F0")
     older_create = s3_record(KEY, sequencer="0055AED6DCD90281E5")
     run(context, notification(newer_delete))
@@ -104,6 +112,7 @@ def test_a_newer_created_event_updates_the_record(aws, context):
 def test_removed_object_marks_record_deleted_and_leaves_indexes(aws, context):
     put(KEY)
     run(context, notification(s3_record(KEY, sequencer="01")))
+    delete(KEY)
     run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
     item = record("alice", "f1")
     assert item["status"] == "deleted"
@@ -220,6 +229,7 @@ def test_an_image_gets_a_thumbnail_that_is_deleted_with_the_file(aws, context):
     assert thumbnail.startswith(settings.THUMBNAIL_PREFIX)
     assert clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)["ContentType"] == "image/webp"
 
+    delete(key)
     run(context, notification(s3_record(key, "ObjectRemoved:Delete", sequencer="02")))
     with pytest.raises(ClientError):
         clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)
@@ -251,6 +261,7 @@ def test_an_arriving_object_clears_its_tickets_expiry(aws, context):
 def test_a_create_and_a_delete_in_the_same_millisecond_end_deleted(aws, context):
     put(KEY)
     run(context, notification(s3_record(KEY, sequencer=None)))
+    delete(KEY)
     run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer=None)))
     assert record("alice", "f1")["status"] == "deleted"
 
@@ -259,6 +270,7 @@ def test_a_duplicate_removal_changes_nothing(aws, context):
     put(KEY)
     run(context, notification(s3_record(KEY, sequencer="01")))
     removal = notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02"))
+    delete(KEY)
     run(context, removal)
     first = record("alice", "f1")
     run(context, removal)
@@ -268,6 +280,7 @@ def test_a_duplicate_removal_changes_nothing(aws, context):
 def test_an_object_arriving_after_its_file_was_deleted_is_discarded(aws, context):
     put(KEY)
     run(context, notification(s3_record(KEY, sequencer="01")))
+    delete(KEY)
     run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
     put(KEY, b"late bytes from a still-valid presigned POST")
     run(context, notification(s3_record(KEY, sequencer="03")))
@@ -291,3 +304,31 @@ def test_log_keys_of_one_file_do_not_tag_the_next_record(aws, context, capsys, m
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     test_event_log = next(line for line in lines if line.get("message") == "Acknowledged S3 test event")
     assert "fileId" not in test_event_log and test_event_log.get("correlation_id") is None
+
+
+def test_removing_an_older_version_leaves_the_file(aws, context):
+    first = put(KEY, b"v1")
+    put(KEY, b"v2")
+    run(context, notification(s3_record(KEY, sequencer="01")))
+    clients.s3().delete_object(Bucket=clients.bucket_name(), Key=KEY, VersionId=first["VersionId"])
+    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02", version_id=first["VersionId"])))
+    assert record("alice", "f1")["status"] == "processed"
+
+
+def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, context):
+    put(KEY, b"the newest bytes")
+    newer, older = s3_record(KEY, sequencer="0055AED6DCD90281F0"), s3_record(KEY, sequencer="0055AED6DCD90281E5")
+    run(context, notification(newer))
+    first = record("alice", "f1")
+    assert ingest.handle_s3_record(ingest.parse_body(notification(older)).Records[0]) == "duplicate"
+    # Past the early check too: the conditional write itself refuses it.
+    from workers import records
+    from workers.notifications import FileKey
+
+    applied = records.apply_object_state(
+        clients.table(), FileKey.parse(KEY), ingest.parse_body(notification(older)).Records[0].order,
+        status="failed", size=1, content_type="text/plain", etag="x", version_id=None, metadata=None,
+        error={"code": "corrupt", "message": "stale"}, at=records.now(),
+    )
+    assert applied is False
+    assert record("alice", "f1") == first
