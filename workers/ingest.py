@@ -54,10 +54,13 @@ def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
 
     if event.is_removed:
         return _remove(file_key, event)
-    if not event.is_created:
-        logger.info("Ignored an event type the worker does not act on")
-        return "ignored"
+    if event.is_created:
+        return _create(file_key, event, not_after)
+    logger.info("Ignored an event type the worker does not act on")
+    return "ignored"
 
+
+def _create(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
     table = clients.table()
     item = records.get(table, file_key.owner_id, file_key.file_id)
     if item and item.get("status") == settings.STATUS_DELETED:
@@ -65,9 +68,22 @@ def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
     if records.is_superseded(item, event.order):
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
-
     if not_after is not None and not_after - time.monotonic() < settings.MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
+
+    state = _examine(file_key, event, not_after)
+    written_at = records.now()
+    if not records.apply_object_state(table, file_key, event.order, at=written_at, **state):
+        logger.info("A newer event had already been applied; left the record as it was")
+        return "superseded"
+    _count(state["status"], state["error"], lag_ms=(written_at - event.eventTime).total_seconds() * 1000)
+    logger.info("Recorded file", extra={"status": state["status"], "error": state["error"]})
+    return state["status"]
+
+
+def _examine(file_key: FileKey, event: S3Record, not_after: float | None) -> dict:
+    """What the record should say about the object: processed with its metadata,
+    or failed with the reason the file itself cannot be accepted."""
     head: dict = {}
     try:
         head = _head(event)
@@ -84,33 +100,18 @@ def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
             ),
             not_after,
         )
-        status, metadata, error = settings.STATUS_PROCESSED, extraction.metadata, None
-        thumbnail_key = extraction.thumbnail_key
+        outcome = {"status": settings.STATUS_PROCESSED, "metadata": extraction.metadata, "error": None,
+                   "thumbnail_key": extraction.thumbnail_key}
     except FileRejected as rejected:
-        status, metadata, error = settings.STATUS_FAILED, None, rejected.as_error()
-        thumbnail_key = None
-
-    written_at = records.now()
-    applied = records.apply_object_state(
-        table,
-        file_key,
-        event.order,
-        status=status,
-        size=head.get("ContentLength"),
-        content_type=head.get("ContentType"),
-        etag=head.get("ETag", "").strip('"') or None,
-        version_id=head.get("VersionId"),
-        metadata=metadata,
-        error=error,
-        at=written_at,
-        thumbnail_key=thumbnail_key,
-    )
-    if not applied:
-        logger.info("A newer event had already been applied; left the record as it was")
-        return "superseded"
-    _count(status, error, lag_ms=(written_at - event.eventTime).total_seconds() * 1000)
-    logger.info("Recorded file", extra={"status": status, "error": error})
-    return status
+        outcome = {"status": settings.STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
+                   "thumbnail_key": None}
+    return {
+        **outcome,
+        "size": head.get("ContentLength"),
+        "content_type": head.get("ContentType"),
+        "etag": head.get("ETag", "").strip('"') or None,
+        "version_id": head.get("VersionId"),
+    }
 
 
 def _forget_file() -> None:
