@@ -98,6 +98,30 @@ class LocalStack:
             **_CREDENTIALS,
         }
 
+    def worker_spec(self) -> FunctionSpec:
+        return FunctionSpec(
+            name=self.names.ingest_function,
+            handler="workers.ingest.handler",
+            timeout_s=self.ingest.worker_timeout_s,
+            memory_mb=self.ingest.worker_memory_mb,
+            region=REGION,
+            environment={**self.function_environment(), "POWERTOOLS_SERVICE_NAME": settings.INGEST_SERVICE},
+        )
+
+    def api_spec(self) -> FunctionSpec:
+        return FunctionSpec(
+            name=self.names.api_function,
+            handler="workers.api.handler",
+            timeout_s=settings.API_TIMEOUT_S,
+            memory_mb=settings.API_MEMORY_MB,
+            region=REGION,
+            environment={
+                **self.function_environment(),
+                "POWERTOOLS_SERVICE_NAME": settings.API_SERVICE,
+                settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(self.names),
+            },
+        )
+
     def start(self) -> "LocalStack":
         try:
             return self._start()
@@ -125,14 +149,7 @@ class LocalStack:
             tableName=self.names.table,
         )
 
-        worker = FunctionSpec(
-            name=self.names.ingest_function,
-            handler="workers.ingest.handler",
-            timeout_s=self.ingest.worker_timeout_s,
-            memory_mb=self.ingest.worker_memory_mb,
-            region=REGION,
-            environment={**self.function_environment(), "POWERTOOLS_SERVICE_NAME": settings.INGEST_SERVICE},
-        )
+        worker = self.worker_spec()
         self._mapping = EventSourceMapping(
             self.client("sqs"),
             queue_url,
@@ -175,18 +192,7 @@ class LocalStack:
         self.client("ssm").put_parameter(
             Name=settings.cursor_secret_parameter(self.names), Value=secrets.token_hex(32), Type="SecureString"
         )
-        api = FunctionSpec(
-            name=self.names.api_function,
-            handler="workers.api.handler",
-            timeout_s=settings.API_TIMEOUT_S,
-            memory_mb=settings.API_MEMORY_MB,
-            region=REGION,
-            environment={
-                **self.function_environment(),
-                "POWERTOOLS_SERVICE_NAME": settings.API_SERVICE,
-                settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(self.names),
-            },
-        )
+        api = self.api_spec()
         self._gateway = Gateway(
             JwtAuthorizer(pool.issuer, [pool.client_id], pool.jwks_url),
             Cors(origins=(self.dashboard_origin,)),

@@ -495,3 +495,18 @@ def test_ephemeral_can_be_switched_off_for_a_dev_stack(package, tmp_path):
     assert completed.returncode == 0, completed.stderr
     table = one(json.loads(out.read_text()), "aws:dynamodb/table:Table")
     assert table["inputs"]["deletionProtectionEnabled"] is True
+
+
+def test_the_local_stack_gives_each_handler_the_same_environment_variable_names(stack):
+    from local.stack import LocalStack
+
+    local = LocalStack(stack=stack["name"])
+    local.outputs = {"awsEndpointUrl": "http://127.0.0.1:1"}
+    # What only the emulator needs: where it is, and credentials Lambda's role would give.
+    local_only = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    names = settings.Names(stack["name"])
+    for spec in (local.worker_spec(), local.api_spec()):
+        deployed = function(stack, spec.name)["inputs"]["environment"]["variables"]
+        assert set(spec.environment) - local_only == set(deployed), spec.name
+        assert spec.handler == function(stack, spec.name)["inputs"]["handler"]
+    assert {local.worker_spec().name, local.api_spec().name} == {names.ingest_function, names.api_function}
