@@ -50,7 +50,8 @@ api = HttpApi("api", HttpApiArgs(
     auth.issuer, auth.client.id, config.api_burst_limit, config.api_rate_limit, config.log_retention_days), opts)
 SiteContent("web-content", SiteContentArgs(site.bucket, ROOT / "web", {
     "apiUrl": api.url, "cognitoDomain": auth.hosted_ui_url, "userPoolId": auth.user_pool.id,
-    "userPoolClientId": auth.client.id, "redirectUris": origins, "region": config.region}), opts)
+    "userPoolClientId": auth.client.id, "redirectUris": origins, "region": config.region,
+    "scopes": list(settings.OAUTH_SCOPES)}), opts)
 alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(names, settings.INGEST, config.region, api.api.id,
                                                  config.alarm_subscriptions), opts)
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ FORMAT_VERSION = "1"
 # A fixed timestamp and mode make the zip depend on content only.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
+STALE_AFTER_S = 3600
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,21 @@ def build_package(root: Path) -> LambdaPackage:
     if not target.exists():
         deps = _install_dependencies(requirements, build / "deps" / deps_key[:20])
         _write_zip(target, _files(deps, deps) + sources)
-        # Only the current build is worth keeping; any other is rebuilt on demand.
-        for stale in build.glob("lambda-*.zip"):
-            if stale != target:
-                stale.unlink(missing_ok=True)
-        for stale in (build / "deps").iterdir():
-            if stale != deps and not stale.name.startswith("."):
-                shutil.rmtree(stale, ignore_errors=True)
+        _prune(build, keep={target, deps})
     return LambdaPackage(target, base64.b64encode(hashlib.sha256(target.read_bytes()).digest()).decode())
+
+
+def _prune(build: Path, keep: set[Path]) -> None:
+    """Old builds are rebuilt on demand; an hour's grace leaves alone one that a
+    concurrent run (a preview beside a test run) may still be reading."""
+    cutoff = time.time() - STALE_AFTER_S
+    for stale in [*build.glob("lambda-*.zip"), *(build / "deps").iterdir()]:
+        if stale in keep or stale.name.startswith(".") or stale.stat().st_mtime > cutoff:
+            continue
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def _install_dependencies(requirements: Path, target: Path) -> Path:

@@ -222,6 +222,7 @@ class LocalStack:
             "userPoolClientId": self.outputs["userPoolClientId"],
             "redirectUris": [self.dashboard_url],
             "region": REGION,
+            "scopes": list(settings.OAUTH_SCOPES),
         }
         self._dashboard.serve(config, [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)

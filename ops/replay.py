@@ -15,23 +15,31 @@ from workers import records, settings
 from workers.records import iso, now
 
 
+# What a copy in place must carry over: REPLACE keeps only what is named.
+_KEPT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
+
+
 def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
+    """Replay one file; says what happened, and never raises for one file's
+    S3 error, so a batch replay reports each file instead of stopping."""
     item = records.get(stack.table(), owner_id, file_id)
     if item is None or item.get("status") == settings.STATUS_DELETED:
         return "no such file"
     s3, bucket, key = stack.client("s3"), stack["bucketName"], item["key"]
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
+        source = {"Bucket": bucket, "Key": key, **({"VersionId": head["VersionId"]} if head.get("VersionId") else {})}
+        # The managed copy switches to a multipart copy above 5 GB, where CopyObject stops.
+        s3.copy(source, bucket, key, ExtraArgs={
+            "MetadataDirective": "REPLACE",
+            "Metadata": {**head.get("Metadata", {}), "replayed-at": iso(now())},
+            **{name: head[name] for name in _KEPT_HEADERS if head.get(name)},
+        })
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+        code = exc.response["Error"]["Code"]
+        if code in {"404", "NoSuchKey", "NotFound"}:
+            if item.get("status") == settings.STATUS_PENDING:
+                return "no object yet: the upload was never finished"
             return "object gone: nothing to replay"
-        raise
-    s3.copy_object(
-        Bucket=bucket,
-        Key=key,
-        CopySource={"Bucket": bucket, "Key": key, **({"VersionId": head["VersionId"]} if head.get("VersionId") else {})},
-        MetadataDirective="REPLACE",
-        ContentType=head.get("ContentType", "application/octet-stream"),
-        Metadata={**head.get("Metadata", {}), "replayed-at": iso(now())},
-    )
+        return f"error: {code}"
     return "replayed"

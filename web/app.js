@@ -4,13 +4,17 @@
 import { accessToken, completeSignIn, signIn, signOut, username } from "./auth.js";
 import { createClient } from "./api.js";
 
-const POLL_MS = 2000;
+// Pending files are polled one by one, starting fast and backing off.
+const POLL_FIRST_MS = 1000;
+const POLL_MAX_MS = 30000;
+const PARALLEL_FILES = 3;
 const $ = (id) => document.getElementById(id);
 
 let config;
 let api;
 let cursor = null;
 let pollTimer = null;
+let pollDelay = POLL_FIRST_MS;
 
 function show(text, kind = "error") {
   const box = $("message");
@@ -60,6 +64,7 @@ function button(label, onClick) {
 
 function renderRow(file) {
   const row = document.createElement("tr");
+  row.dataset.status = file.status;
   row.dataset.fileId = file.fileId;
   cell(row, file.filename, "name");
   cell(row, formatSize(file.size));
@@ -90,12 +95,32 @@ async function loadFiles({ append = false } = {}) {
   cursor = page.nextCursor;
   $("more").hidden = !cursor;
   $("empty").hidden = body.rows.length > 0;
-  schedulePoll(page.items.some((f) => f.status === "pending"));
+  pollDelay = POLL_FIRST_MS;
+  schedulePoll();
 }
 
-function schedulePoll(needed) {
+// Only the rows still pending are asked about, in place, so pages added with
+// "Load more" stay; a hidden tab does not poll at all.
+function schedulePoll() {
   clearTimeout(pollTimer);
-  if (needed) pollTimer = setTimeout(() => loadFiles().catch(report), POLL_MS);
+  if (!document.querySelector("#files tbody tr[data-status=pending]")) return;
+  pollTimer = setTimeout(pollPending, pollDelay);
+  pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
+}
+
+async function pollPending() {
+  if (document.hidden) return;
+  const rows = [...document.querySelectorAll("#files tbody tr[data-status=pending]")];
+  for (const row of rows) {
+    try {
+      const file = await api.getFile(row.dataset.fileId);
+      if (file.status !== "pending") row.replaceWith(renderRow(file));
+    } catch (error) {
+      if (error.status === 404) row.remove();
+      else return report(error);
+    }
+  }
+  schedulePoll();
 }
 
 async function download(file) {
@@ -114,32 +139,37 @@ async function remove(file, row) {
   }
 }
 
+async function uploadOne(file) {
+  const item = document.createElement("li");
+  const name = document.createElement("span");
+  name.textContent = file.name;
+  const bar = document.createElement("progress");
+  bar.max = 1;
+  bar.value = 0;
+  item.append(name, bar);
+  $("uploads").append(item);
+  try {
+    await api.upload(file, (fraction) => { bar.value = fraction; });
+    item.remove();
+  } catch (error) {
+    bar.remove();
+    const reason = document.createElement("span");
+    reason.className = "reason";
+    reason.textContent = error.message;
+    item.append(reason);
+  }
+}
+
 async function uploadAll(files) {
-  await Promise.all([...files].map(async (file) => {
-    const item = document.createElement("li");
-    const name = document.createElement("span");
-    name.textContent = file.name;
-    const bar = document.createElement("progress");
-    bar.max = 1;
-    bar.value = 0;
-    item.append(name, bar);
-    $("uploads").append(item);
-    try {
-      await api.upload(file, (fraction) => { bar.value = fraction; });
-      item.remove();
-    } catch (error) {
-      bar.remove();
-      const reason = document.createElement("span");
-      reason.className = "reason";
-      reason.textContent = error.message;
-      item.append(reason);
-    }
-  }));
+  const queue = [...files];
+  const worker = async () => { while (queue.length) await uploadOne(queue.shift()); };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, queue.length) }, worker));
   await loadFiles();
 }
 
 function report(error) {
   if (error.status === 401) {
+    $("session").hidden = true;
     $("signed-in").hidden = true;
     $("signed-out").hidden = false;
   }
@@ -159,6 +189,13 @@ function wireUploads() {
   $("refresh").addEventListener("click", () => loadFiles().catch(report));
   $("more").addEventListener("click", () => loadFiles({ append: true }).catch(report));
 }
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && api) {
+    pollDelay = POLL_FIRST_MS;
+    schedulePoll();
+  }
+});
 
 async function main() {
   config = await (await fetch("config.json", { cache: "no-store" })).json();

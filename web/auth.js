@@ -31,13 +31,15 @@ export async function signIn(config) {
     response_type: "code",
     client_id: config.userPoolClientId,
     redirect_uri: redirectUri(config),
-    scope: "openid email",
+    scope: config.scopes.join(" "),
     state,
     code_challenge_method: "S256",
     code_challenge: await challengeFor(verifier),
   });
   window.location.assign(`${config.cognitoDomain}/oauth2/authorize?${params}`);
 }
+
+let refreshing = null;
 
 async function tokenRequest(config, body) {
   const response = await fetch(`${config.cognitoDomain}/oauth2/token`, {
@@ -78,18 +80,31 @@ export function current() {
   return JSON.parse(sessionStorage.getItem(STORE) || "null");
 }
 
+// The access token, refreshed when it has expired. Null means "sign in again":
+// no session, or a refresh token Cognito no longer accepts.
 export async function accessToken(config) {
   const tokens = current();
   if (!tokens) return null;
   if (Date.now() < tokens.expiresAt) return tokens.accessToken;
   if (!tokens.refreshToken) return null;
-  return (await tokenRequest(config, { grant_type: "refresh_token", refresh_token: tokens.refreshToken })).accessToken;
+  // Parallel requests (multipart parts) share one refresh.
+  refreshing ??= tokenRequest(config, { grant_type: "refresh_token", refresh_token: tokens.refreshToken })
+    .then((fresh) => fresh.accessToken)
+    .catch(() => {
+      sessionStorage.removeItem(STORE);
+      return null;
+    })
+    .finally(() => { refreshing = null; });
+  return refreshing;
 }
 
 export function username() {
   const tokens = current();
   if (!tokens?.idToken) return "";
-  const claims = JSON.parse(atob(tokens.idToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  const payload = tokens.idToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  // atob gives bytes; claims are UTF-8 (a name or an email may not be ASCII).
+  const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+  const claims = JSON.parse(new TextDecoder().decode(bytes));
   return claims.email || claims["cognito:username"] || claims.sub;
 }
 

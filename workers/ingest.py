@@ -7,6 +7,7 @@ already succeeded are idempotent, so the redelivery changes nothing for them).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -29,14 +30,14 @@ metrics.set_default_dimensions(**{settings.METRIC_STACK_DIMENSION: os.environ[se
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord, lambda_context) -> None:
+def record_handler(record: SQSRecord, lambda_context, reserve_s: float = settings.RECORD_RESERVE_S) -> None:
     _forget_file()
     message = parse_body(record.body)
     if isinstance(message, TestEvent):
         logger.info("Acknowledged S3 test event")
         return
     for s3_record in message.Records:
-        not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - settings.RECORD_RESERVE_S
+        not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - reserve_s
         handle_s3_record(s3_record, not_after)
 
 
@@ -53,14 +54,15 @@ def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
     logger.append_keys(fileId=file_key.file_id, eventName=event.eventName)
 
     if event.is_removed:
-        return _remove(file_key, event)
+        return _remove(file_key, event, not_after)
     if event.is_created:
-        return _create(file_key, event, not_after)
+        return _create(file_key, event, not_after, event.s3.object.versionId)
     logger.info("Ignored an event type the worker does not act on")
     return "ignored"
 
 
-def _create(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
+def _create(file_key: FileKey, event: S3Record, not_after: float | None, version_id: str | None) -> str:
+    """Describe the object (`version_id`, or the current one) and record it."""
     table = clients.table()
     item = records.get(table, file_key.owner_id, file_key.file_id)
     if item and item.get("status") == settings.STATUS_DELETED:
@@ -71,7 +73,7 @@ def _create(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
     if not_after is not None and not_after - time.monotonic() < settings.MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
 
-    state = _examine(file_key, event, not_after)
+    state = _examine(file_key, event.s3.bucket.name, version_id, not_after)
     written_at = records.now()
     if not records.apply_object_state(table, file_key, event.order, at=written_at, **state):
         logger.info("A newer event had already been applied; left the record as it was")
@@ -81,17 +83,17 @@ def _create(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
     return state["status"]
 
 
-def _examine(file_key: FileKey, event: S3Record, not_after: float | None) -> dict:
+def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None) -> dict:
     """What the record should say about the object: processed with its metadata,
     or failed with the reason the file itself cannot be accepted."""
     head: dict = {}
     try:
-        head = _head(event)
+        head = _head(bucket, file_key.key, version_id)
         if head["ContentLength"] > settings.MAX_FILE_SIZE:
             raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {settings.MAX_FILE_SIZE}-byte limit")
         extraction = extract(
             StoredObject(
-                bucket=event.s3.bucket.name,
+                bucket=bucket,
                 key=file_key.key,
                 version_id=head.get("VersionId"),
                 size=head["ContentLength"],
@@ -120,10 +122,8 @@ def _forget_file() -> None:
     logger.remove_keys(["fileId", "eventName"])
 
 
-def _head(event: S3Record) -> dict:
-    params = {"Bucket": event.s3.bucket.name, "Key": event.key}
-    if event.s3.object.versionId:
-        params["VersionId"] = event.s3.object.versionId
+def _head(bucket: str, key: str, version_id: str | None) -> dict:
+    params = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     try:
         return clients.s3().head_object(**params)
     except ClientError as exc:
@@ -132,17 +132,20 @@ def _head(event: S3Record) -> dict:
         raise
 
 
-def _remove(file_key: FileKey, event: S3Record) -> str:
+def _remove(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
     table, s3 = clients.table(), clients.s3()
     item = records.get(table, file_key.owner_id, file_key.file_id)
     if records.is_superseded_removal(item, event.order):
         logger.info("Skipped a duplicate or superseded removal")
         return "duplicate"
-    if _exists(event):
-        # The bucket is versioned: removing an older version (by hand, say)
-        # leaves the file in place.
-        logger.info("A version was removed but the object still exists; the file stays")
-        return "ignored"
+    current = _current_version(event)
+    if current is not None:
+        # The bucket is versioned: a version was removed by hand, and the file lives on.
+        if item and item.get("versionId") == current:
+            logger.info("An older version was removed; the file is as recorded")
+            return "ignored"
+        logger.info("The recorded version was removed; describing the one now current")
+        return _create(file_key, event, not_after, current)
     # Before the record changes, so a failure here retries the whole removal.
     if item and item.get("thumbnailKey"):
         objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
@@ -153,13 +156,13 @@ def _remove(file_key: FileKey, event: S3Record) -> str:
     return settings.STATUS_DELETED
 
 
-def _exists(event: S3Record) -> bool:
+def _current_version(event: S3Record) -> str | None:
+    """The version id the key now has, "" where versioning is off, None when gone."""
     try:
-        clients.s3().head_object(Bucket=event.s3.bucket.name, Key=event.key)
-        return True
+        return clients.s3().head_object(Bucket=event.s3.bucket.name, Key=event.key).get("VersionId", "")
     except ClientError as exc:
         if is_not_found(exc):
-            return False
+            return None
         raise
 
 
@@ -192,4 +195,7 @@ def _count(status: str, error: dict | None, lag_ms: float) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    reserve_s = min(settings.RECORD_RESERVE_S,
+                    context.get_remaining_time_in_millis() / 1000 * settings.RECORD_RESERVE_SHARE)
+    return process_partial_response(event=event, record_handler=functools.partial(record_handler, reserve_s=reserve_s),
+                                    processor=processor, context=context)

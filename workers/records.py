@@ -228,7 +228,7 @@ def create_pending(table, file_key: FileKey, *, content_type: str, size: int, up
         settings.ATTENTION_INDEX_PARTITION_KEY: attention_pk(settings.STATUS_PENDING),
         settings.ATTENTION_INDEX_SORT_KEY: f"{stamp}#{file_key.file_id}",
         # A ticket nobody uses expires; the worker removes this when the object arrives.
-        settings.TTL_ATTRIBUTE: int((at + timedelta(days=settings.PENDING_RECORD_TTL_DAYS)).timestamp()),
+        settings.TTL_ATTRIBUTE: int((at + timedelta(seconds=settings.PENDING_RECORD_TTL_S)).timestamp()),
     }
     table.put_item(Item=to_dynamo(item), ConditionExpression=f"attribute_not_exists({settings.PARTITION_KEY})")
     return item

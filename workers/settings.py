@@ -84,9 +84,6 @@ KEY_ATTRIBUTES = (PARTITION_KEY, SORT_KEY, *(attribute for keys in INDEXES.value
 TTL_ATTRIBUTE = "expiresAt"
 # Deleted records linger this long (for audit and late events) before TTL reaps them.
 DELETED_RECORD_TTL_DAYS = 30
-# An upload ticket whose object never arrives: the bucket's lifecycle aborts its
-# multipart upload after a day, and its pending record expires a day after that.
-PENDING_RECORD_TTL_DAYS = 2
 
 
 def user_pk(owner_id: str) -> str:
@@ -140,6 +137,11 @@ class IngestSettings:
 
 
 INGEST = IngestSettings()
+
+# An upload ticket whose object never arrives expires, but only after every
+# message about it could have been delivered: it may wait its retention in the
+# queue and again in the DLQ before a redrive, and the record must still be there.
+PENDING_RECORD_TTL_S = INGEST.message_retention_s + INGEST.dlq_retention_s + 24 * 3600
 
 API_TIMEOUT_S = 10
 API_MEMORY_MB = 512
@@ -278,9 +280,11 @@ class ExtractBudget:
 # A full batch of worst-case files must still fit in one invocation, with a
 # fifth of the timeout left for the records and metrics.
 EXTRACT_SECONDS = INGEST.worker_timeout_s * 0.8 / INGEST.batch_size
-# What a record keeps back from the invocation's remaining time to write itself;
-# with less than the minimum left to extract, the record waits for a later batch.
-RECORD_RESERVE_S = 0.25
+# What a record keeps back from the invocation's remaining time to store its
+# thumbnail, write itself and flush metrics: 2 s, or a quarter of a short
+# timeout. With less than the minimum left to extract, it waits for a later batch.
+RECORD_RESERVE_S = 2.0
+RECORD_RESERVE_SHARE = 0.25
 MIN_EXTRACT_S = 0.25
 EXTRACT_BUDGETS = {
     # Decoding a thumbnail holds the whole bitmap.

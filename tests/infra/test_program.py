@@ -11,6 +11,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.frontend import content_type
+from tests.e2e.web.test_dashboard import DASHBOARD_CONFIG_KEYS
 from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
 from workers import settings
 
@@ -418,6 +419,9 @@ def test_site_serves_every_web_file_plus_a_generated_config(stack):
     assert config["apiUrl"] == outputs["apiUrl"] and config["userPoolClientId"] == outputs["userPoolClientId"]
     assert config["cognitoDomain"] == f"https://uploads-{stack['name']}-{ACCOUNT}.auth.eu-west-1.amazoncognito.com"
     assert config["redirectUris"][0] == outputs["webUrl"]
+    assert config["scopes"] == list(settings.OAUTH_SCOPES)
+    # The local stack's config.json has the same keys (tests/e2e/web checks it there).
+    assert set(config) == DASHBOARD_CONFIG_KEYS
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -291,7 +291,8 @@ def test_an_object_arriving_after_its_file_was_deleted_is_discarded(aws, context
 
 def test_a_record_is_retried_when_the_invocation_has_too_little_time_left(aws, context):
     put(KEY)
-    context._deadline = time.time() + settings.RECORD_RESERVE_S + settings.MIN_EXTRACT_S / 2
+    # A quarter goes to the reserve, leaving less than the minimum to extract.
+    context._deadline = time.time() + settings.MIN_EXTRACT_S
     event, response = run(context, notification(s3_record(KEY)), s3_test_event_body())
     assert failed_ids(response) == {event["Records"][0]["messageId"]}
     assert record("alice", "f1") is None
@@ -332,3 +333,15 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
     )
     assert applied is False
     assert record("alice", "f1") == first
+
+
+def test_removing_the_recorded_version_describes_the_one_now_current(aws, context):
+    put(KEY, b"version one")
+    second = put(KEY, b"version two, longer")
+    run(context, notification(s3_record(KEY, sequencer="01")))
+    assert record("alice", "f1")["versionId"] == second["VersionId"]
+    clients.s3().delete_object(Bucket=clients.bucket_name(), Key=KEY, VersionId=second["VersionId"])
+    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02", version_id=second["VersionId"])))
+    item = record("alice", "f1")
+    assert item["status"] == "processed" and item["size"] == len(b"version one")
+    assert item["versionId"] != second["VersionId"]

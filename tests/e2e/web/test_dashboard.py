@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
+# What the dashboard reads from config.json, deployed (tests/infra) and local alike.
+DASHBOARD_CONFIG_KEYS = {"apiUrl", "cognitoDomain", "userPoolId", "userPoolClientId", "redirectUris", "region", "scopes"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -59,8 +61,18 @@ def row(page, filename):
     return page.locator("#files tbody tr", has=page.locator("td.name", has_text=filename))
 
 
+def test_config_json_has_what_the_dashboard_reads(stack):
+    import requests
+
+    config = requests.get(stack.outputs["webUrl"] + "config.json", timeout=10).json()
+    assert set(config) == DASHBOARD_CONFIG_KEYS
+    assert config["cognitoDomain"] == stack.outputs["hostedUiUrl"]
+
+
 def test_a_wrong_password_is_refused_by_the_hosted_ui(page, stack):
     page.goto(stack.outputs["webUrl"])
+    page.wait_for_selector("#signed-out:not([hidden])")
+    assert not page.is_visible("#session") and not page.is_visible("#sign-out")
     page.click("#sign-in")
     page.fill("input[name=username]", stack.outputs["demoUser"]["username"])
     page.fill("input[name=password]", "not-the-password")
@@ -103,3 +115,4 @@ def test_sign_out_returns_to_the_signed_out_page(page, stack):
     sign_in(page, stack)
     page.click("#sign-out")
     page.wait_for_selector("#signed-out:not([hidden])")
+    assert not page.is_visible("#sign-out")
