@@ -88,6 +88,8 @@ class MappingStats:
     deleted: int = 0
     failed: int = 0
     largest_batch: int = 0
+    # Batches where some messages succeeded and others were reported failed.
+    partial_batches: int = 0
 
 
 class EventSourceMapping:
@@ -177,3 +179,4 @@ class EventSourceMapping:
             self.stats.deleted += len(done)
             self.stats.failed += len(failed)
             self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+            self.stats.partial_batches += bool(done) and bool(failed)

@@ -4,8 +4,9 @@ import time
 
 from workers.settings import IngestSettings
 
-# One-second timeouts so a poison message exhausts its receives in about 30 s.
-FAST = IngestSettings(worker_timeout_s=1, batching_window_s=0, receive_wait_s=1,
+# One-second clocks: a poison message exhausts its receives in about 35 s, and
+# messages sent within a second of each other share a batch.
+FAST = IngestSettings(worker_timeout_s=1, batching_window_s=1, receive_wait_s=1,
                       reserved_concurrency=2, maximum_concurrency=2)
 
 
