@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from ops.outputs import Stack
 from workers import records, settings
+from workers.errors import error_code, is_not_found
 from workers.records import iso, now
 
 
@@ -36,10 +37,9 @@ def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
             **{name: head[name] for name in _KEPT_HEADERS if head.get(name)},
         })
     except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code in {"404", "NoSuchKey", "NotFound"}:
+        if is_not_found(exc):
             if item.get("status") == settings.STATUS_PENDING:
                 return "no object yet: the upload was never finished"
             return "object gone: nothing to replay"
-        return f"error: {code}"
+        return f"error: {error_code(exc)}"
     return "replayed"

@@ -2,7 +2,6 @@
 runbooks describe."""
 
 import json
-from datetime import datetime, timezone
 from urllib.parse import quote_plus
 
 import pytest
@@ -27,7 +26,7 @@ def stack(running):
 
 
 def created_event(stack: Stack, key: str) -> str:
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = records.iso(records.now())
     return json.dumps({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": stack["region"], "eventTime": now,
         "eventName": "ObjectCreated:Put",
