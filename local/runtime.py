@@ -5,7 +5,8 @@ serves one invocation at a time, with the function's environment variables and a
 Lambda-shaped context. Module state (Powertools' logger, metrics and batch
 processor, cached clients) therefore belongs to one environment, exactly as in
 Lambda, and concurrent invocations need several environments. An invocation that
-outlives the function timeout kills its environment, as Lambda does; the next
+outlives the function timeout, or whose processes together use more than the
+function's memory size, kills its environment, as Lambda does; the next
 invocation gets a fresh one.
 """
 
@@ -22,6 +23,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 # moto's default account: what ARNs on the local stack carry.
 ACCOUNT_ID = "123456789012"
@@ -119,6 +122,34 @@ def _serve(conn, spec: FunctionSpec, log_path: str | None) -> None:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+# How often a running invocation's memory is measured against its limit.
+_WATCH_INTERVAL_S = 0.05
+
+
+class _Watched:
+    """Lambda's memory limit: the execution environment and every process it
+    started share the function's memory size, and reaching it kills them all.
+    Proportional set size counts pages a forked child shares with its parent
+    once, as the kernel's accounting does."""
+
+    def __init__(self, pid: int, memory_mb: int) -> None:
+        self._process = psutil.Process(pid)
+        self._limit = memory_mb * 1024 * 1024
+
+    def exceeded(self) -> bool:
+        try:
+            processes = [self._process, *self._process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return False
+        used = 0
+        for process in processes:
+            try:
+                used += process.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return used > self._limit
+
+
 class ExecutionEnvironment:
     def __init__(self, spec: FunctionSpec, log_path: Path | None = None) -> None:
         self.spec = spec
@@ -150,10 +181,17 @@ class ExecutionEnvironment:
         started = time.time()
         deadline = started + self.spec.timeout_s
         self._conn.send((event, request_id, deadline))
-        if not self._conn.poll(self.spec.timeout_s):
-            self.stop()
-            return Invocation(request_id, error=f"Task timed out after {self.spec.timeout_s:.2f} seconds",
-                              duration_ms=(time.time() - started) * 1000)
+        limit = _Watched(self._process.pid, self.spec.memory_mb)
+        while not self._conn.poll(_WATCH_INTERVAL_S):
+            if limit.exceeded():
+                self.stop()
+                return Invocation(request_id, duration_ms=(time.time() - started) * 1000,
+                                  error=f"Runtime exited with error: signal: killed (used more than "
+                                        f"{self.spec.memory_mb} MB, the function's memory size)")
+            if time.time() >= deadline:
+                self.stop()
+                return Invocation(request_id, error=f"Task timed out after {self.spec.timeout_s:.2f} seconds",
+                                  duration_ms=(time.time() - started) * 1000)
         try:
             status, payload = self._conn.recv()
         except EOFError:
@@ -166,6 +204,12 @@ class ExecutionEnvironment:
 
     def stop(self) -> None:
         if self._process is not None:
+            # Lambda ends the whole sandbox: an extraction child goes with it.
+            try:
+                for child in psutil.Process(self._process.pid).children(recursive=True):
+                    child.kill()
+            except psutil.NoSuchProcess:
+                pass
             self._process.kill()
             self._process.join(5)
         self._process = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 
 import boto3
 from botocore.config import Config
@@ -30,6 +31,34 @@ def s3():
     return boto3.client("s3", config=_CONFIG)
 
 
+# A ranged read must give up while the invocation can still report the file.
+_READ_ATTEMPTS = 2
+# Per-attempt read timeouts a reader client can have: few, so each is built once.
+_READ_TIMEOUTS_S = (1.0, 2.0, 4.0, 8.0)
+
+
+def ranged_reader(not_after: float | None):
+    """The S3 client for one extraction, with timeouts that fit in the time left
+    before `not_after` (a `time.monotonic()` instant): a stalled GET must not
+    block past the invocation's end with botocore's retries stacked on top.
+
+    Extraction runs in a forked child (workers/isolation.py). These clients
+    are built in the parent and only ever used in children, so the parent's
+    copy never holds a connection that a child could share."""
+    left = _CONFIG.read_timeout * _READ_ATTEMPTS if not_after is None else not_after - time.monotonic()
+    fitting = [timeout for timeout in _READ_TIMEOUTS_S if timeout * _READ_ATTEMPTS <= left]
+    return _reader(fitting[-1] if fitting else _READ_TIMEOUTS_S[0])
+
+
+@functools.cache
+def _reader(read_timeout_s: float):
+    return boto3.client("s3", config=_CONFIG.merge(Config(
+        read_timeout=read_timeout_s,
+        connect_timeout=min(_CONFIG.connect_timeout, read_timeout_s),
+        retries={"mode": "standard", "max_attempts": _READ_ATTEMPTS},
+    )))
+
+
 @functools.cache
 def table():
     return boto3.resource("dynamodb", config=_CONFIG).Table(os.environ[settings.ENV_TABLE_NAME])
@@ -48,5 +77,6 @@ def bucket_name() -> str:
 def reset() -> None:
     """Forget cached clients (a new environment or a new mock)."""
     s3.cache_clear()
+    _reader.cache_clear()
     table.cache_clear()
     dynamodb.cache_clear()

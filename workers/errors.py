@@ -23,6 +23,10 @@ class FileRejected(Exception):
     def as_error(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
+    def __reduce__(self):
+        # Crosses the pipe from the extraction child (workers/isolation.py).
+        return type(self), (self.code, self.message)
+
 
 class OutOfTime(Exception):
     """The invocation, not the file, ran out of time: the record is retried in a

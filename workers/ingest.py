@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from workers import clients, objects, records, settings
+from workers import clients, isolated, objects, records, settings
 from workers.errors import FileRejected, OutOfTime, is_not_found
-from workers.extractors import StoredObject, extract
+from workers.extractors import Extraction, StoredObject
 from workers.notifications import FileKey, S3Record, TestEvent, parse_body
 
 logger = Logger(service=settings.INGEST_SERVICE)
@@ -63,19 +63,34 @@ def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
 
 def _create(file_key: FileKey, event: S3Record, not_after: float | None, version_id: str | None) -> str:
     """Describe the object (`version_id`, or the current one) and record it."""
-    table = clients.table()
-    item = records.get(table, file_key.owner_id, file_key.file_id)
-    if item and item.get("status") == settings.STATUS_DELETED:
-        return _discard_late_object(file_key, event)
-    if records.is_superseded(item, event.order):
-        logger.info("Skipped a duplicate or superseded event")
-        return "duplicate"
     if not_after is not None and not_after - time.monotonic() < settings.MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
-
-    state = _examine(file_key, event.s3.bucket.name, version_id, not_after)
+    table = clients.table()
+    attempt = records.begin_attempt(table, file_key, event.order)
+    if not attempt.started:
+        if attempt.item and attempt.item.get("status") == settings.STATUS_DELETED:
+            return _discard_late_object(file_key, event)
+        logger.info("Skipped a duplicate or superseded event")
+        return "duplicate"
+    previous_thumbnail = attempt.item.get("thumbnailKey")
+    thumbnail_key = file_key.thumbnail_key(event.order)
+    if attempt.count >= settings.INGEST.quarantine_after_starts:
+        state = _quarantined(file_key, event.s3.bucket.name, version_id, attempt.count)
+    else:
+        try:
+            state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key)
+        except OutOfTime:
+            # Not the file's fault: this start must not count towards quarantine.
+            records.undo_attempt(table, file_key)
+            raise
+    if previous_thumbnail and previous_thumbnail != state["thumbnail_key"]:
+        # Superseded by this event whatever happens next; a newer event has its own key.
+        objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
     written_at = records.now()
     if not records.apply_object_state(table, file_key, event.order, at=written_at, **state):
+        if state["thumbnail_key"]:
+            # Lost to a newer event or a delete: nothing will ever point at it.
+            objects.delete_all_versions(clients.s3(), event.s3.bucket.name, state["thumbnail_key"])
         logger.info("A newer event had already been applied; left the record as it was")
         return "superseded"
     _count(state["status"], state["error"], lag_ms=(written_at - event.eventTime).total_seconds() * 1000)
@@ -83,37 +98,70 @@ def _create(file_key: FileKey, event: S3Record, not_after: float | None, version
     return state["status"]
 
 
-def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None) -> dict:
+def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None,
+             thumbnail_key: str) -> dict:
     """What the record should say about the object: processed with its metadata,
-    or failed with the reason the file itself cannot be accepted."""
+    or failed with the reason the file itself cannot be accepted. A thumbnail
+    is stored under `thumbnail_key` before the record names it."""
     head: dict = {}
     try:
         head = _head(bucket, file_key.key, version_id)
         if head["ContentLength"] > settings.MAX_FILE_SIZE:
             raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {settings.MAX_FILE_SIZE}-byte limit")
-        extraction = extract(
-            StoredObject(
-                bucket=bucket,
-                key=file_key.key,
-                version_id=head.get("VersionId"),
-                size=head["ContentLength"],
-                content_type=head.get("ContentType", "application/octet-stream"),
-                etag=head.get("ETag", "").strip('"'),
-            ),
-            not_after,
-        )
+        extraction = isolated.extract(_stored(bucket, file_key, head), not_after)
+        _count_reads(extraction)
+        if extraction.thumbnail is not None:
+            clients.s3().put_object(Bucket=bucket, Key=thumbnail_key, Body=extraction.thumbnail,
+                                    ContentType=settings.THUMBNAIL_CONTENT_TYPE)
         outcome = {"status": settings.STATUS_PROCESSED, "metadata": extraction.metadata, "error": None,
-                   "thumbnail_key": extraction.thumbnail_key}
+                   "thumbnail_key": thumbnail_key if extraction.thumbnail is not None else None}
     except FileRejected as rejected:
         outcome = {"status": settings.STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
                    "thumbnail_key": None}
+    return {**outcome, **_described(head)}
+
+
+def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts: int) -> dict:
+    """The state of a file that took the worker down with it every time it was
+    tried: failed for good, never extracted again (until `ops replay`)."""
+    logger.error("Quarantined a file whose processing never finished", extra={"starts": starts})
+    try:
+        head = _head(bucket, file_key.key, version_id)
+    except FileRejected as rejected:
+        return {"status": settings.STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
+                "thumbnail_key": None, **_described({})}
+    message = (f"Processing this file stopped the worker {starts - 1} times without finishing, "
+               "so it will not be tried again")
+    return {"status": settings.STATUS_FAILED, "metadata": None, "thumbnail_key": None,
+            "error": {"code": isolated.QUARANTINE_CODE, "message": message}, **_described(head)}
+
+
+def _stored(bucket: str, file_key: FileKey, head: dict) -> StoredObject:
+    return StoredObject(
+        bucket=bucket,
+        key=file_key.key,
+        version_id=head.get("VersionId"),
+        size=head["ContentLength"],
+        content_type=head.get("ContentType", "application/octet-stream"),
+        etag=head.get("ETag", "").strip('"'),
+    )
+
+
+def _described(head: dict) -> dict:
     return {
-        **outcome,
         "size": head.get("ContentLength"),
         "content_type": head.get("ContentType"),
         "etag": head.get("ETag", "").strip('"') or None,
         "version_id": head.get("VersionId"),
     }
+
+
+def _count_reads(extraction: Extraction) -> None:
+    metrics.add_metric(name=settings.METRIC_BYTES_FETCHED, unit=MetricUnit.Bytes, value=extraction.reads.bytes_fetched)
+    metrics.add_metric(name=settings.METRIC_RANGE_REQUESTS, unit=MetricUnit.Count, value=extraction.reads.requests)
+    if extraction.thumbnail_reads:
+        metrics.add_metric(name=settings.METRIC_THUMBNAIL_BYTES_FETCHED, unit=MetricUnit.Bytes,
+                           value=extraction.thumbnail_reads.bytes_fetched)
 
 
 def _forget_file() -> None:

@@ -104,3 +104,10 @@ class FileKey:
         if len(parts) != 3 or not all(parts):
             return None
         return cls(key, *parts)
+
+    def thumbnail_key(self, order: str) -> str:
+        """thumbnails/{ownerId}/{fileId}/{order}.webp: one per version of the
+        file, so a write that loses to a newer event can remove its own
+        thumbnail without touching the winner's. Outside the upload prefix, so
+        storing one does not notify the queue."""
+        return f"{settings.THUMBNAIL_PREFIX}{self.owner_id}/{self.file_id}/{order.rstrip('0') or '0'}.webp"

@@ -9,10 +9,12 @@ expected outcome of such a write, not an error.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from workers import settings
@@ -20,6 +22,8 @@ from workers.errors import is_condition_failed
 from workers.notifications import FileKey
 
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
+# Extraction starts not yet followed by a recorded state (see begin_attempt).
+ATTEMPTS = "attempts"
 # Deleted is terminal: a late ObjectCreated must never resurrect a deleted file.
 _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 
@@ -59,20 +63,67 @@ def get(table, owner_id: str, file_id: str) -> dict[str, Any] | None:
     return from_dynamo(item) if item else None
 
 
-def is_superseded(item: dict[str, Any] | None, order: str) -> bool:
-    """True when the item already reflects this event or a newer one."""
-    if item is None:
-        return False
-    return item.get("status") == settings.STATUS_DELETED or item.get("seq", "") >= order
-
-
 def is_superseded_removal(item: dict[str, Any] | None, order: str) -> bool:
-    """Like `is_superseded`, but a removal wins a tie: with the event-time
-    fallback, a create and a delete can share a millisecond, and then the
-    object is gone."""
+    """True when the item already reflects a newer event, or the file was
+    deleted. A removal wins a tie: with the event-time fallback, a create and
+    a delete can share a millisecond, and then the object is gone."""
     if item is None:
         return False
     return item.get("status") == settings.STATUS_DELETED or item.get("seq", "") > order
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of noting an extraction attempt: `started` is False when the
+    item already reflects this event or a newer one (or the file was deleted),
+    and `item` is the record as it stands."""
+
+    started: bool
+    item: dict[str, Any] | None
+    # Starts of extraction since the file's record last changed, this one included.
+    count: int = 0
+
+
+def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
+    """Durably count an extraction attempt before it starts, unless the event
+    is stale. A start that never finishes (the process died) leaves the count
+    up, which is how a file that kills the worker is recognised and
+    quarantined; every applied state resets it. One call serves as the read
+    of the record too."""
+    try:
+        new = table.update_item(
+            Key=key_of(file_key.owner_id, file_key.file_id),
+            UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
+            ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":zero": 0, ":one": 1, ":seq": order, ":deleted": settings.STATUS_DELETED},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
+    except ClientError as exc:
+        if not is_condition_failed(exc):
+            raise
+        old = exc.response.get("Item")
+        return Attempt(started=False, item=_deserialize(old) if old else None)
+    item = from_dynamo(new)
+    return Attempt(started=True, item=item, count=item[ATTEMPTS])
+
+
+def undo_attempt(table, file_key: FileKey) -> None:
+    """Take back a start that ended for a reason other than the file."""
+    _conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression=f"ADD {ATTEMPTS} :minus",
+        ConditionExpression=f"{ATTEMPTS} > :zero",
+        ExpressionAttributeValues={":minus": -1, ":zero": 0},
+    )
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's typed JSON, as an error response carries it."""
+    deserializer = TypeDeserializer()
+    return from_dynamo({name: deserializer.deserialize(value) for name, value in item.items()})
 
 
 def _conditional_update(table, **kwargs) -> dict[str, Any] | None:
@@ -101,7 +152,8 @@ def apply_object_state(
     thumbnail_key: str | None = None,
 ) -> bool:
     """Record what the worker learned about an object. Returns False when a newer
-    event (or a delete) had already been applied, which leaves the item as it was."""
+    event (or a delete) had already been applied, which leaves the item as it was.
+    The attempt count goes: whatever state this is, the attempt finished."""
     stamp = iso(at)
     names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
     values: dict[str, Any] = {
@@ -142,7 +194,7 @@ def apply_object_state(
         f"{settings.LIST_INDEX_SORT_KEY} = if_not_exists({settings.LIST_INDEX_SORT_KEY}, :gsi1sk)",
     ]
     # The object arrived: an unused ticket's expiry no longer applies.
-    removes = [settings.TTL_ATTRIBUTE]
+    removes = [settings.TTL_ATTRIBUTE, ATTEMPTS]
     if status in settings.ATTENTION_STATUSES:
         values[":gsi2pk"] = attention_pk(status)
         values[":gsi2sk"] = f"{stamp}#{file_key.file_id}"

@@ -118,10 +118,17 @@ class IngestSettings:
     message_retention_s: int = 4 * 24 * 3600
     dlq_retention_s: int = 14 * 24 * 3600
     receive_wait_s: int = 20
+    # A file whose extraction has started this many times without ever
+    # finishing (each time the worker died with it) is failed for good. Below
+    # max_receive_count, so its batch-mates are retried at most this many times
+    # less one, and never reach the DLQ because of it.
+    quarantine_after_starts: int = 3
 
     def __post_init__(self) -> None:
         if self.max_receive_count < 5:
             raise ValueError("max_receive_count must be at least 5")
+        if not 2 <= self.quarantine_after_starts < self.max_receive_count:
+            raise ValueError("quarantine_after_starts must be in [2, max_receive_count)")
         if not 2 <= self.maximum_concurrency <= self.reserved_concurrency:
             raise ValueError("maximum_concurrency must be in [2, reserved_concurrency]")
         if self.batch_size > 10 and self.batching_window_s < 1:

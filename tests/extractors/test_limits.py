@@ -17,7 +17,6 @@ def test_a_spent_budget_rejects_the_file_as_too_large():
 def test_an_invocation_limit_before_the_budget_is_the_batchs_problem_not_the_files():
     deadline = Deadline(60.0, not_after=time.monotonic())
     time.sleep(0.001)
-    assert deadline.cut
     with pytest.raises(OutOfTime):
         deadline.check()
 
@@ -25,6 +24,28 @@ def test_an_invocation_limit_before_the_budget_is_the_batchs_problem_not_the_fil
 def test_an_invocation_limit_after_the_budget_changes_nothing():
     deadline = Deadline(0.0, not_after=time.monotonic() + 60)
     time.sleep(0.001)
-    assert not deadline.cut
     with pytest.raises(FileRejected):
         deadline.check()
+
+
+def test_time_spent_waiting_on_s3_does_not_count_against_the_file():
+    deadline = Deadline(0.05)
+    waiting_since = time.monotonic()
+    time.sleep(0.1)
+    deadline.exclude(time.monotonic() - waiting_since)
+    deadline.check()
+
+
+def test_waiting_on_s3_past_the_invocation_limit_is_out_of_time():
+    deadline = Deadline(0.05, not_after=time.monotonic() + 0.02)
+    time.sleep(0.05)
+    deadline.exclude(0.05)
+    with pytest.raises(OutOfTime):
+        deadline.check()
+
+
+def test_a_resized_budget_keeps_the_time_already_spent():
+    deadline = Deadline(60.0)
+    time.sleep(0.02)
+    with pytest.raises(FileRejected):
+        deadline.resized(0.01).check()

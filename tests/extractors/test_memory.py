@@ -49,7 +49,7 @@ def peak_of(run) -> int:
 def test_streaming_a_200_mb_file_stays_within_the_memory_budget(tmp_path, monkeypatch, kind, make, content_type):
     path = tmp_path / "object"
     path.write_bytes(make(SIZE))
-    monkeypatch.setattr(clients, "s3", lambda: FileBackedS3(path))
+    monkeypatch.setattr(clients, "ranged_reader", lambda not_after: FileBackedS3(path))
     obj = StoredObject("bucket", "incoming/o/f/big", None, path.stat().st_size, content_type, "etag")
     results = []
     peak = peak_of(lambda: results.append(extract(obj)))

@@ -53,7 +53,7 @@ def test_large_object_is_described_from_a_bounded_read(store, kind, caplog):
     with caplog.at_level("INFO"):
         extraction = extract(obj)
     assert extraction.metadata["kind"] == kind
-    assert extraction.thumbnail_key is None
+    assert extraction.thumbnail is None
     read = next(r for r in caplog.records if r.getMessage() == "Read the object")
     print(f"\n{kind}: {read.bytesFetched} bytes in {read.rangeRequests} requests for {obj.size} bytes")
     assert read.bytesFetched <= bound

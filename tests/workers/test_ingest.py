@@ -209,6 +209,14 @@ def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context,
     assert any("IngestLagMs" in m and m.get("FilesFailed") == [1.0] for m in emf)
 
 
+def test_reads_of_a_processed_file_are_reported_as_metrics(aws, context, capsys, monkeypatch):
+    monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
+    put(KEY, b"a,b\n1,2\n", "text/csv")
+    run(context, notification(s3_record(KEY)))
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("BytesFetched") == [8.0] and m.get("RangeRequests") == [1.0] for m in emf)
+
+
 def png_bytes() -> bytes:
     import io
 

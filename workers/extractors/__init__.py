@@ -1,7 +1,9 @@
 """Metadata extraction: from a stored object to the `metadata` of its record.
 
 Sniff the first bytes, admit or reject the kind, run the kind's extractor over
-a ranged reader, and for images write a thumbnail. Every `metadata` carries
+a ranged reader, and for images render a thumbnail. Nothing here writes: the
+caller decides where the thumbnail goes and when, so that a record and its
+thumbnail can never disagree (see workers/ingest.py). Every `metadata` carries
 `kind` and `sniffedType`, plus `declaredType` when the declared Content-Type
 names another format (a harmless mismatch; harmful ones are rejected).
 
@@ -20,19 +22,16 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from workers import clients, settings
 from workers.errors import FileRejected, OutOfTime
 from workers.extractors import registry, thumbnail, typecheck
 from workers.extractors.limits import Deadline
-from workers.extractors.reader import ObjectVersion, S3RangeReader
+from workers.extractors.reader import ObjectVersion, ReadStats, S3RangeReader
 from workers.extractors.sniff import sniff
 
 logger = Logger(service=settings.INGEST_SERVICE, child=True)
-# Metrics instances share one metric set; the worker's handler flushes it.
-metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=settings.INGEST_SERVICE)
 
 _MAX_MESSAGE_CHARS = 300
 T = TypeVar("T")
@@ -53,25 +52,29 @@ class StoredObject:
 @dataclass(frozen=True)
 class Extraction:
     metadata: dict[str, Any]
-    thumbnail_key: str | None = None
+    # A WebP for images small enough to decode; None for everything else.
+    thumbnail: bytes | None
+    reads: ReadStats
+    thumbnail_reads: ReadStats | None = None
 
 
-def extract(obj: StoredObject, not_after: float | None = None) -> Extraction:
-    """Describe the object. Raises `FileRejected` when the file cannot be accepted,
-    and `OutOfTime` when `not_after` (the invocation's limit, a `time.monotonic()`
-    instant) ends the work before the file's own budget does."""
-    job = _Job(obj, not_after)
+def extract(obj: StoredObject, not_after: float | None = None, client=None) -> Extraction:
+    """Describe the object, reading it with `client` (a fitting one by default).
+    Raises `FileRejected` when the file cannot be accepted, and `OutOfTime`
+    when `not_after` (the invocation's limit, a `time.monotonic()` instant)
+    ends the work before the file's own budget does."""
+    job = _Job(obj, not_after, client or clients.ranged_reader(not_after))
     try:
         return job.run()
     finally:
-        job.report()
+        job.log_reads()
 
 
 class _Job:
-    def __init__(self, obj: StoredObject, not_after: float | None) -> None:
+    def __init__(self, obj: StoredObject, not_after: float | None, client) -> None:
         self.obj = obj
         self.not_after = not_after
-        self.client = clients.s3()
+        self.client = client
         self.version = ObjectVersion(obj.bucket, obj.key, obj.size, obj.version_id, obj.etag)
         default = settings.EXTRACT_BUDGETS["default"]
         self.reader = S3RangeReader(self.client, self.version, Deadline(default.seconds, not_after), fetch_limit=default.fetch_bytes)
@@ -84,7 +87,7 @@ class _Job:
         typecheck.admit(sniffed, self.obj.content_type)
         # The budget depends on the kind, known only now; the head stays cached.
         budget = settings.EXTRACT_BUDGETS.get(sniffed.kind, settings.EXTRACT_BUDGETS["default"])
-        self.reader.deadline = Deadline(budget.seconds, self.not_after)
+        self.reader.deadline = self.reader.deadline.resized(budget.seconds)
         self.reader.fetch_limit = budget.fetch_bytes
         stream.seek(0)
         source = registry.Source(stream, self.obj.size, sniffed, self.reader.deadline)
@@ -95,23 +98,21 @@ class _Job:
             raise FileRejected("unsupported_type", f"Files of type {metadata['sniffedType']} are not accepted")
         if typecheck.mismatch(metadata["sniffedType"], self.obj.content_type):
             metadata["declaredType"] = self.obj.content_type
-        thumbnail_key = None
+        rendered = None
         if metadata["kind"] == "image" and thumbnail.wanted(metadata, self.obj.size):
-            thumbnail_key = self._thumbnail()
-        return Extraction(metadata=metadata, thumbnail_key=thumbnail_key)
+            rendered = self._thumbnail()
+        return Extraction(metadata=metadata, thumbnail=rendered, reads=self.reader.stats,
+                          thumbnail_reads=self.thumbnail_reader.stats if self.thumbnail_reader else None)
 
-    def _thumbnail(self) -> str:
+    def _thumbnail(self) -> bytes:
         # Shares the image's deadline: the thumbnail is part of its budget.
         self.thumbnail_reader = S3RangeReader(
             self.client, self.version, self.reader.deadline, fetch_limit=settings.THUMBNAIL_MAX_BYTES
         )
         stream = io.BufferedReader(self.thumbnail_reader)
-        data = _guarded(self.thumbnail_reader, "image", lambda: thumbnail.render(stream))
-        key = thumbnail.key_for(self.obj.key)
-        thumbnail.store(self.client, self.obj.bucket, key, data)
-        return key
+        return _guarded(self.thumbnail_reader, "image", lambda: thumbnail.render(stream))
 
-    def report(self) -> None:
+    def log_reads(self) -> None:
         stats = self.reader.stats
         thumb = self.thumbnail_reader.stats if self.thumbnail_reader else None
         logger.info(
@@ -123,12 +124,6 @@ class _Job:
                 "thumbnailRangeRequests": thumb.requests if thumb else 0,
             },
         )
-        metrics.add_metric(name=settings.METRIC_BYTES_FETCHED, unit=MetricUnit.Bytes, value=stats.bytes_fetched)
-        metrics.add_metric(name=settings.METRIC_RANGE_REQUESTS, unit=MetricUnit.Count, value=stats.requests)
-        if thumb:
-            metrics.add_metric(
-                name=settings.METRIC_THUMBNAIL_BYTES_FETCHED, unit=MetricUnit.Bytes, value=thumb.bytes_fetched
-            )
 
 
 def _guarded(reader: S3RangeReader, kind: str, parse: Callable[[], T]) -> T:
@@ -138,9 +133,12 @@ def _guarded(reader: S3RangeReader, kind: str, parse: Callable[[], T]) -> T:
     except (FileRejected, OutOfTime):
         _raise_underlying(reader)
         raise
-    except (MemoryError, RecursionError) as error:
+    except MemoryError as error:
         _raise_underlying(reader)
-        raise FileRejected("too_large", f"The {kind} is too complex to process: {type(error).__name__}") from error
+        raise FileRejected("too_large", f"The {kind} needs more memory than one file may use") from error
+    except RecursionError as error:
+        _raise_underlying(reader)
+        raise FileRejected("too_large", f"The {kind} is too deeply nested to process") from error
     except Exception as error:
         _raise_underlying(reader)
         logger.warning("The parser rejected the file", extra={"kind": kind}, exc_info=True)

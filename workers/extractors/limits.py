@@ -8,33 +8,58 @@ from workers.errors import FileRejected, OutOfTime
 
 
 class Deadline:
-    """Raises `too_large` once the budget is spent. Expiry is sticky, so a parser
-    that swallows the first exception still fails on its next read, and the
-    caller can tell afterwards that the budget, not the file, ended the work.
+    """Raises `too_large` once the file's budget is spent. Expiry is sticky, so a
+    parser that swallows the first exception still fails on its next read, and
+    the caller can tell afterwards that the budget, not the file, ended the work.
 
-    `not_after` (a `time.monotonic()` instant) is the invocation's own limit. When
-    it comes before the budget would end, running out is the batch's problem,
-    not the file's, and raises `OutOfTime` so the record is retried."""
+    The budget counts the file's own work only: time spent waiting on S3 is
+    `excluded`, because a slow S3 says nothing about the file.
+
+    `not_after` (a `time.monotonic()` instant) is the invocation's own limit, and
+    it counts everything. Reaching it first is the batch's problem, not the
+    file's, and raises `OutOfTime` so the record is retried."""
 
     def __init__(self, seconds: float, not_after: float | None = None) -> None:
         self._start = time.monotonic()
-        self._at = self._start + seconds
-        self.cut = not_after is not None and not_after < self._at
-        if self.cut:
-            self._at = not_after
-        self.seconds = self._at - self._start
-        self.expired = False
+        self.seconds = seconds
+        self._not_after = not_after
+        self._excluded = 0.0
+        self._rejection: FileRejected | OutOfTime | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self._rejection is not None
+
+    def resized(self, seconds: float) -> "Deadline":
+        """The same clock with another budget: what was spent so far still counts."""
+        resized = Deadline(seconds, self._not_after)
+        resized._start, resized._excluded, resized._rejection = self._start, self._excluded, self._rejection
+        return resized
+
+    def exclude(self, seconds: float) -> None:
+        """Give back time the file did not cause (waiting on S3)."""
+        self._excluded += seconds
 
     def spent(self) -> float:
         """The share of the budget used so far."""
-        return (time.monotonic() - self._start) / self.seconds
+        return self._used(time.monotonic()) / self.seconds if self.seconds > 0 else 1.0
 
     def check(self) -> None:
-        if self.expired or time.monotonic() > self._at:
-            self.expired = True
-            raise self.rejection()
+        if self._rejection is None:
+            now = time.monotonic()
+            if self._not_after is not None and now > self._not_after:
+                self._rejection = OutOfTime("The invocation's time ran out before this file's budget did")
+            elif self._used(now) > self.seconds:
+                self._rejection = FileRejected(
+                    "too_large", f"Processing took longer than the {self.seconds:g}-second budget"
+                )
+        if self._rejection is not None:
+            raise self._rejection
 
     def rejection(self) -> FileRejected | OutOfTime:
-        if self.cut:
-            return OutOfTime("The invocation's time ran out before this file's budget did")
-        return FileRejected("too_large", f"Processing took longer than the {self.seconds:g}-second budget")
+        if self._rejection is None:
+            raise RuntimeError("the deadline has not expired")
+        return self._rejection
+
+    def _used(self, now: float) -> float:
+        return now - self._start - self._excluded

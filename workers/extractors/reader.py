@@ -9,6 +9,7 @@ request, so a scan costs few requests, while random access fetches one block.
 from __future__ import annotations
 
 import io
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -131,6 +132,7 @@ class S3RangeReader(io.RawIOBase):
             params["VersionId"] = self._version.version_id
         elif self._version.etag:
             params["IfMatch"] = f'"{self._version.etag}"'
+        waiting_since = time.monotonic()
         try:
             data = self._client.get_object(**params)["Body"].read()
             if len(data) != last - first + 1:
@@ -138,6 +140,8 @@ class S3RangeReader(io.RawIOBase):
         except Exception as exc:
             self.failure = self.failure or exc
             raise
+        finally:
+            self.deadline.exclude(time.monotonic() - waiting_since)
         self.stats.bytes_fetched += len(data)
         self.stats.requests += 1
         return data

@@ -1,0 +1,199 @@
+"""One file's blast radius is that file: hard limits, quarantine, and the
+thumbnail that must never outlive its record."""
+
+import os
+import signal
+import time
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from tests.workers.conftest import put, record
+from tests.workers.s3_events import notification, s3_record, sqs_event
+from tests.workers.test_ingest import png_bytes
+from workers import clients, ingest, isolated, objects, records, settings
+from workers.extractors import registry
+from workers.notifications import FileKey
+
+
+def hostile_text(monkeypatch, behaviour):
+    """Files whose text starts with HOSTILE misbehave inside the parser, where
+    no cooperative deadline is checked: as a parser stuck in C code would."""
+    honest = registry.describer("text")
+
+    def describe(source):
+        if source.stream.peek(7)[:7] == b"HOSTILE":
+            behaviour()
+        return honest(source)
+
+    monkeypatch.setattr(registry, "describer", lambda kind: describe if kind == "text" else registry._BY_KIND[kind])
+
+
+def spin():
+    while True:
+        pass
+
+
+def hog():
+    return bytearray(4 * 1024 * 1024 * 1024)
+
+
+def crash():
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def batch(context, files: dict[str, bytes]) -> dict:
+    bodies = []
+    for index, (name, body) in enumerate(files.items()):
+        key = f"incoming/alice/{name}/{name}.txt"
+        put(key, body)
+        bodies.append(notification(s3_record(key, sequencer=f"{index + 1:02d}")))
+    return ingest.handler(sqs_event(*bodies), context)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code", "says"),
+    [(spin, "too_large", "CPU time"), (hog, "too_large", "memory"), (crash, "processing_crashed", "SIGSEGV")],
+)
+def test_a_file_that_breaks_its_parser_fails_alone(aws, context, monkeypatch, behaviour, code, says):
+    hostile_text(monkeypatch, behaviour)
+    monkeypatch.setattr(settings, "EXTRACT_SECONDS", 1)
+    response = batch(context, {"before": b"fine\n", "evil": b"HOSTILE\n", "after": b"also fine\n"})
+    assert response == {"batchItemFailures": []}
+    evil = record("alice", "evil")
+    assert evil["status"] == "failed" and evil["error"]["code"] == code and says in evil["error"]["message"]
+    assert record("alice", "before")["status"] == record("alice", "after")["status"] == "processed"
+
+
+def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extracted(aws, context, monkeypatch):
+    hostile_text(monkeypatch, lambda: pytest.fail("a quarantined file must not be extracted"))
+    key = "incoming/alice/evil/evil.txt"
+    put(key, b"HOSTILE\n")
+    event = s3_record(key, sequencer="01")
+    # Each time, the worker died with the file (Lambda's memory kill, say) and
+    # the message came back: the starts were noted, never finished.
+    for _ in range(settings.INGEST.quarantine_after_starts - 1):
+        records.begin_attempt(clients.table(), FileKey.parse(key), "01".ljust(64, "0"))
+    response = ingest.handler(sqs_event(notification(event)), context)
+    assert response == {"batchItemFailures": []}
+    item = record("alice", "evil")
+    assert item["status"] == "failed" and item["error"]["code"] == isolated.QUARANTINE_CODE
+    assert item["size"] == len(b"HOSTILE\n")
+    assert records.ATTEMPTS not in item
+
+
+def test_a_finished_file_starts_its_count_again(aws, context):
+    key = "incoming/alice/f1/notes.txt"
+    put(key, b"hello\n")
+    for sequencer in ("01", "02", "03", "04"):
+        ingest.handler(sqs_event(notification(s3_record(key, sequencer=sequencer))), context)
+        assert record("alice", "f1")["status"] == "processed"
+
+
+def test_the_quarantine_comes_before_the_dead_letter_queue():
+    assert settings.INGEST.quarantine_after_starts < settings.INGEST.max_receive_count
+
+
+class SlowS3:
+    """An S3 that answers every ranged GET, slowly."""
+
+    def __init__(self, delay_s: float) -> None:
+        self._client = clients.s3()
+        self._delay_s = delay_s
+
+    def get_object(self, **params):
+        time.sleep(self._delay_s)
+        return self._client.get_object(**params)
+
+
+def test_a_slow_s3_is_not_recorded_as_a_bad_file(aws, context, monkeypatch):
+    monkeypatch.setattr(settings, "EXTRACT_SECONDS", 0.1)
+    monkeypatch.setattr(settings, "EXTRACT_BUDGETS", {kind: budget.__class__(0.1, budget.fetch_bytes, budget.memory_bytes)
+                                                      for kind, budget in settings.EXTRACT_BUDGETS.items()})
+    monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(0.3))
+    put("incoming/alice/f1/a.csv", b"a,b\n1,2\n3,4\n", "text/csv")
+    response = batch_of_keys(context, "incoming/alice/f1/a.csv")
+    assert response == {"batchItemFailures": []}
+    assert record("alice", "f1")["status"] == "processed"
+
+
+def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_it(aws, monkeypatch):
+    from local.runtime import FunctionSpec, LambdaContext
+
+    monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(3))
+    put("incoming/alice/f1/a.csv", b"a,b\n1,2\n", "text/csv")
+    spec = FunctionSpec(name="f", handler="workers.ingest.handler", timeout_s=2.5, memory_mb=1024, region="us-east-1")
+    short = LambdaContext(spec, spec.lambda_environment(), "req-2", time.time() + 2.5)
+    # A batch whose every record failed is an invocation error: all of it comes back.
+    with pytest.raises(BatchProcessingError):
+        batch_of_keys(short, "incoming/alice/f1/a.csv")
+    item = record("alice", "f1")
+    assert item.get("status") != "failed" and not item.get(records.ATTEMPTS)
+
+
+def batch_of_keys(context, *keys):
+    bodies = [notification(s3_record(key, sequencer=f"{i + 1:02d}")) for i, key in enumerate(keys)]
+    return ingest.handler(sqs_event(*bodies), context)
+
+
+def thumbnails_of(file_id: str) -> list[str]:
+    listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=f"{settings.THUMBNAIL_PREFIX}alice/{file_id}/")
+    return [entry["Key"] for entry in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+
+
+def test_a_delete_between_thumbnail_and_record_leaves_no_thumbnail(aws, context, monkeypatch):
+    key = "incoming/alice/img/photo.png"
+    put(key, png_bytes(), "image/png")
+    extract = isolated.extract
+
+    def extract_then_delete(obj, not_after):
+        extraction = extract(obj, not_after)
+        objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
+        ingest.handle_s3_record(ingest.S3Record.model_validate(s3_record(key, "ObjectRemoved:Delete", sequencer="02")))
+        return extraction
+
+    monkeypatch.setattr(isolated, "extract", extract_then_delete)
+    batch_of_keys(context, key)
+    assert record("alice", "img")["status"] == "deleted"
+    assert thumbnails_of("img") == []
+
+
+def test_overwriting_an_image_with_text_removes_its_thumbnail(aws, context):
+    key = "incoming/alice/img/photo.png"
+    put(key, png_bytes(), "image/png")
+    ingest.handler(sqs_event(notification(s3_record(key, sequencer="01"))), context)
+    assert len(thumbnails_of("img")) == 1
+    put(key, b"not an image after all\n", "text/plain")
+    ingest.handler(sqs_event(notification(s3_record(key, sequencer="02"))), context)
+    assert record("alice", "img")["thumbnailKey"] is None
+    assert thumbnails_of("img") == []
+
+
+def test_overwriting_an_image_with_another_keeps_only_the_new_thumbnail(aws, context):
+    key = "incoming/alice/img/photo.png"
+    put(key, png_bytes(), "image/png")
+    ingest.handler(sqs_event(notification(s3_record(key, sequencer="01"))), context)
+    put(key, png_bytes(), "image/png")
+    ingest.handler(sqs_event(notification(s3_record(key, sequencer="02"))), context)
+    assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]
+
+
+def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aws, context):
+    key = "incoming/alice/img/photo.png"
+    put(key, png_bytes(), "image/png")
+    extract = isolated.extract
+    newer = s3_record(key, sequencer="02")
+
+    landed = []
+
+    def extract_while_a_newer_event_lands(obj, not_after):
+        extraction = extract(obj, not_after)
+        if not landed:
+            landed.append(newer)
+            ingest.handle_s3_record(ingest.S3Record.model_validate(newer))
+        return extraction
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(isolated, "extract", extract_while_a_newer_event_lands)
+        ingest.handle_s3_record(ingest.S3Record.model_validate(s3_record(key, sequencer="01")))
+    assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]

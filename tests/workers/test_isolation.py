@@ -1,0 +1,76 @@
+import os
+import signal
+import time
+
+import pytest
+
+from workers import isolation
+from workers.errors import FileRejected
+
+LIMITS = isolation.Limits(cpu_seconds=1, memory_bytes=64 * 1024 * 1024)
+
+
+def spin():
+    while True:
+        pass
+
+
+def hog():
+    return bytearray(512 * 1024 * 1024)
+
+
+def crash():
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def reject():
+    raise FileRejected("corrupt", "Not a readable file")
+
+
+def test_a_result_comes_back_from_the_child_with_its_peak_memory():
+    value, peak = isolation.run(lambda: {"rows": 3, "blob": b"x" * 1_000_000}, LIMITS, wall_seconds=10)
+    assert value == {"rows": 3, "blob": b"x" * 1_000_000}
+    assert peak >= 0
+
+
+def test_an_exception_the_child_raises_is_raised_as_itself():
+    with pytest.raises(FileRejected) as rejected:
+        isolation.run(reject, LIMITS, wall_seconds=10)
+    assert rejected.value.code == "corrupt"
+
+
+def test_work_spinning_past_its_cpu_time_is_stopped_by_the_kernel():
+    started = time.monotonic()
+    with pytest.raises(isolation.CpuLimitExceeded):
+        isolation.run(spin, LIMITS, wall_seconds=30)
+    assert time.monotonic() - started < 10
+
+
+def test_work_allocating_past_its_memory_is_refused():
+    with pytest.raises(isolation.MemoryLimitExceeded) as over:
+        isolation.run(hog, LIMITS, wall_seconds=10)
+    assert "64 MiB" in over.value.detail
+
+
+def test_a_crash_in_the_child_leaves_the_caller_standing():
+    with pytest.raises(isolation.Crashed) as crashed:
+        isolation.run(crash, LIMITS, wall_seconds=10)
+    assert "SIGSEGV" in crashed.value.detail
+
+
+def test_waiting_past_the_wall_clock_is_stopped_and_not_blamed_on_the_file():
+    with pytest.raises(isolation.Stopped):
+        isolation.run(lambda: time.sleep(30), LIMITS, wall_seconds=0.3)
+
+
+def test_the_child_does_not_outlive_a_stop(tmp_path):
+    pid_file = tmp_path / "pid"
+
+    def note_pid_and_sleep():
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(30)
+
+    with pytest.raises(isolation.Stopped):
+        isolation.run(note_pid_and_sleep, LIMITS, wall_seconds=0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)

@@ -1,0 +1,203 @@
+"""Running one file's extraction where it cannot hurt the rest of the batch.
+
+The work runs in a forked child process with hard limits the kernel enforces:
+address space (`RLIMIT_AS`) and CPU time (`RLIMIT_CPU`). A parser that
+allocates past its share gets a MemoryError or dies; one that spins in C code,
+where no cooperative deadline is checked, is stopped by SIGXCPU. Time spent
+waiting on S3 is not CPU time, so a slow S3 never counts against the file.
+The parent also stops the child at the invocation's own limit, which is the
+batch's problem rather than the file's.
+
+Lambda has no /dev/shm, so `multiprocessing` pools and queues are out; a plain
+`os.fork` and an `os.pipe` are all this needs, and both work there. The child
+must not share the parent's HTTP connections, so whatever it needs it builds
+itself (see `clients.reset`).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import pickle
+import resource
+import select
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+_MiB = 1024 * 1024
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may use: seconds of CPU, and bytes of memory on top of
+    what the process already held when the child was forked."""
+
+    cpu_seconds: float
+    memory_bytes: int
+
+
+class IsolationFailure(Exception):
+    """The child did not return: `reason` says which limit or signal ended it."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class CpuLimitExceeded(IsolationFailure):
+    def __init__(self, limits: Limits) -> None:
+        super().__init__("cpu", f"it used more than {_cpu_seconds(limits)} s of CPU time")
+
+
+class MemoryLimitExceeded(IsolationFailure):
+    def __init__(self, limits: Limits) -> None:
+        super().__init__("memory", f"it needed more than {limits.memory_bytes // _MiB} MiB of memory")
+
+
+class Crashed(IsolationFailure):
+    def __init__(self, detail: str) -> None:
+        super().__init__("crashed", detail)
+
+
+class Stopped(IsolationFailure):
+    """Stopped at the caller's wall-clock limit: not the file's fault."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped", "stopped at the invocation's time limit")
+
+
+class ChildError(Exception):
+    """An exception the child raised that could not cross the pipe as itself."""
+
+
+def run(work: Callable[[], T], limits: Limits, wall_seconds: float) -> tuple[T, int]:
+    """Run `work()` in a child; return its result and the child's peak memory
+    growth in bytes. Exceptions the child raises are raised here. Raises an
+    `IsolationFailure` when a limit or a signal ended the child first."""
+    # Anything buffered now would be written twice: once by each process.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+        os.close(read_end)
+        _child(work, limits, write_end)
+    os.close(write_end)
+    try:
+        payload, finished = _collect(read_end, time.monotonic() + wall_seconds)
+    finally:
+        os.close(read_end)
+    if not finished:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if not finished:
+        raise Stopped()
+    if payload:
+        kind, value, peak = pickle.loads(payload)
+        if kind == "raised":
+            if isinstance(value, MemoryError):
+                raise MemoryLimitExceeded(limits) from value
+            raise value
+        return value, peak
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number == signal.SIGXCPU:
+            raise CpuLimitExceeded(limits)
+        if number == signal.SIGKILL:
+            # What a kernel or cgroup out-of-memory kill looks like from here.
+            raise MemoryLimitExceeded(limits)
+        raise Crashed(f"it stopped the process with signal {signal.Signals(number).name}")
+    raise Crashed(f"it stopped the process with exit status {os.WEXITSTATUS(status)}")
+
+
+def _collect(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Everything the child writes, read as it comes so a big result cannot
+    fill the pipe and block it; False when the deadline came first."""
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"", False
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, _READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # pragma: no cover
+    # A collection would walk, and so copy, every page inherited from the parent.
+    gc.disable()
+    code = 0
+    try:
+        start_rss = _rss_bytes()
+        _limit(limits)
+        try:
+            message = ("returned", work())
+        except BaseException as exc:  # everything must cross back, or the parent sees a crash
+            message = ("raised", _portable(exc))
+        peak = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start_rss)
+        data = _dumps((*message, peak))
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(data)
+    except BaseException:
+        code = 70
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Never return into the parent's code, run its atexit hooks or flush its buffers.
+        os._exit(code)
+
+
+def _limit(limits: Limits) -> None:  # pragma: no cover
+    seconds = _cpu_seconds(limits)
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    ceiling = _address_space_bytes() + limits.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+
+
+def _cpu_seconds(limits: Limits) -> int:
+    return max(1, math.ceil(limits.cpu_seconds))
+
+
+def _portable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return ChildError("".join(traceback.format_exception_only(type(exc), exc)).strip())
+
+
+def _dumps(message: tuple) -> bytes:
+    try:
+        return pickle.dumps(message)
+    except Exception:
+        kind, value, peak = message
+        return pickle.dumps(("raised", ChildError(f"the result could not be returned: {value!r:.200}"), peak))
+
+
+def _status_field(name: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(name + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{name} is not in /proc/self/status")
+
+
+def _rss_bytes() -> int:
+    return _status_field("VmRSS")
+
+
+def _address_space_bytes() -> int:
+    return _status_field("VmSize")
