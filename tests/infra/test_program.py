@@ -419,6 +419,14 @@ def test_dashboard_is_served_over_https_by_cloudfront_only_with_security_headers
         "AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"}}
 
 
+def test_the_dashboard_may_reach_the_upload_bucket_only_at_the_regional_host_presigned_urls_name(stack):
+    csp = one(stack, "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")["inputs"]["securityHeadersConfig"]
+    connect = re.search(r"connect-src ([^;]*)", csp["contentSecurityPolicy"]["contentSecurityPolicy"]).group(1).split()
+    bucket = stack["outputs"]["bucketName"]
+    assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in connect
+    assert f"https://{bucket}.s3.amazonaws.com" not in connect
+
+
 def test_site_serves_every_web_file_plus_a_generated_config(stack):
     objects = {o["inputs"]["key"]: o["inputs"] for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
     web = ROOT / "web"
