@@ -41,7 +41,7 @@ table = MetadataTable("metadata", MetadataTableArgs(names.table, deletion_protec
 environment = {settings.ENV_TABLE_NAME: table.table.name, settings.ENV_BUCKET_NAME: storage.bucket.bucket,
                settings.ENV_STACK: config.stack}
 ingest = IngestPipeline("ingest", IngestPipelineArgs(
-    names, settings.INGEST, storage.bucket, table.table, account_id, package, environment,
+    names, config.ingest, storage.bucket, table.table, account_id, package, environment,
     config.kms_key_arn, config.log_retention_days), opts)
 auth = UserAuth("auth", UserAuthArgs(names.prefix, auth_domain, config.region, origins, config.mfa,
                                      deletion_protection=not config.ephemeral), opts)
@@ -52,7 +52,7 @@ SiteContent("web-content", SiteContentArgs(site.bucket, ROOT / "web", {
     "apiUrl": api.url, "cognitoDomain": auth.hosted_ui_url, "userPoolId": auth.user_pool.id,
     "userPoolClientId": auth.client.id, "redirectUris": origins, "region": config.region,
     "scopes": list(settings.OAUTH_SCOPES)}), opts)
-alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(names, settings.INGEST, config.region, api.api.id,
+alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(names, config.ingest, config.region, api.api.id,
                                                  config.alarm_subscriptions), opts)
 
 pulumi.export("apiUrl", api.url)

@@ -101,7 +101,7 @@ class OnCallAlarms(pulumi.ComponentResource):
         self._alarm("dlq-messages", "Messages are waiting in the dead-letter queue", sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue), 1, KEEP_STATE, period_s=60)
         self._alarm("queue-stalled", "The oldest ingest message is older than its retries can explain", sqs("ApproximateAgeOfOldestMessage", names.queue), stalled_s, KEEP_STATE)
         self._alarm("worker-errors", "Ingest worker invocations are failing", function("Errors", names.ingest_function), 3, QUIET_IS_OK)
-        self._alarm("worker-throttles", "The ingest worker is throttled despite its reserved concurrency", function("Throttles", names.ingest_function), 1, QUIET_IS_OK)
+        self._alarm("worker-throttles", "Lambda refuses to invoke the ingest worker", function("Throttles", names.ingest_function), 1, QUIET_IS_OK)
         self._alarm("worker-duration", "Ingest worker p99 duration is close to its timeout", function("Duration", names.ingest_function, "p99"), near_timeout_ms, QUIET_IS_OK, periods=3)
         self._alarm("api-5xx", "The API answers with server errors", http_api("5xx", args.api_id), 5, QUIET_IS_OK)
         self._alarm("api-latency", "API p99 latency is high", http_api("Latency", args.api_id, "p99"), API_P99_LATENCY_MS, QUIET_IS_OK, periods=3)

@@ -139,7 +139,6 @@ def _content_security_policy(args: StaticSiteArgs) -> pulumi.Output[str]:
     # domain first; the regional execute-api wildcard breaks that cycle.
     sources = pulumi.Output.all(
         pulumi.Output.concat("https://", args.upload_bucket_name, ".s3.", args.region, ".amazonaws.com"),
-        pulumi.Output.concat("https://", args.upload_bucket_name, ".s3.amazonaws.com"),
         f"https://*.execute-api.{args.region}.amazonaws.com",
         args.auth_url,
     )

@@ -150,7 +150,7 @@ class IngestPipeline(pulumi.ComponentResource):
             batch_size=ingest.batch_size,
             maximum_batching_window_in_seconds=ingest.batching_window_s,
             function_response_types=["ReportBatchItemFailures"],
-            # Capped at the reserved concurrency, so the poller never invokes
+            # Within the reserved concurrency, if any, so the poller never invokes
             # into throttles (which would burn receives towards the DLQ).
             scaling_config={"maximum_concurrency": ingest.maximum_concurrency},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.worker.role_policy]),

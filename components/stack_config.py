@@ -4,6 +4,7 @@ failing half-way through `pulumi up` with an AWS error."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ class StackConfig:
     alarm_subscriptions: tuple[AlarmSubscription, ...]
     # Where a developer runs the dashboard against an ephemeral stack.
     local_origin: str
+    ingest: settings.IngestSettings
 
 
 def load_config(stack: str) -> StackConfig:
@@ -103,7 +105,16 @@ def load_config(stack: str) -> StackConfig:
         mfa=mfa,
         alarm_subscriptions=_subscriptions(config),
         local_origin=local_origin,
+        ingest=_ingest(config),
     )
+
+
+def _ingest(config: pulumi.Config) -> settings.IngestSettings:
+    reserved = config.get_int("workerReservedConcurrency")
+    minimum = settings.INGEST.maximum_concurrency
+    _check("workerReservedConcurrency", reserved is None or reserved >= minimum,
+           f"must be at least the event source's maximum concurrency, {minimum}; leave it unset to reserve none")
+    return dataclasses.replace(settings.INGEST, reserved_concurrency=reserved)
 
 
 def _positive(config: pulumi.Config, key: str, default: int) -> int:

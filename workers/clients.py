@@ -23,6 +23,11 @@ _CONFIG = Config(
     read_timeout=10,
     # SigV4 everywhere; presigned URLs must not fall back to SigV2.
     signature_version="s3v4",
+    # Presigned URLs name the bucket's regional host. botocore otherwise signs
+    # the global one, which answers a new bucket with a redirect for up to a
+    # day, and a browser's CORS preflight cannot follow a redirect. An
+    # AWS_ENDPOINT_URL given as an IP address (the local stack) stays path-style.
+    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
 )
 
 

@@ -23,8 +23,8 @@ _MAX_EXTENSION_BYTES = 16
 
 
 def safe_name(declared: str) -> str:
-    """The last segment of an upload's key: no separators, control characters or
-    `..`, at most MAX_FILENAME_BYTES of UTF-8, unicode kept."""
+    """The last segment of an upload's key: no separators, control characters,
+    `..` or dots alone, at most MAX_FILENAME_BYTES of UTF-8, unicode kept."""
     name = unicodedata.normalize("NFC", declared)
     name = "".join(
         ch for ch in name if ch not in _SEPARATORS and unicodedata.category(ch) not in _STRIPPED_CATEGORIES
@@ -33,7 +33,11 @@ def safe_name(declared: str) -> str:
     while ".." in name:
         name = name.replace("..", "")
     name = name.strip()
-    return _truncate(name, settings.MAX_FILENAME_BYTES) or FALLBACK_NAME
+    # A segment of dots alone is a dot segment to a browser, which drops it
+    # from the URL, so the presigned signature no longer matches.
+    if not name.strip("."):
+        return FALLBACK_NAME
+    return _truncate(name, settings.MAX_FILENAME_BYTES)
 
 
 def _truncate(name: str, limit: int) -> str:

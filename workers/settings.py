@@ -113,7 +113,9 @@ class IngestSettings:
     batch_size: int = 10
     batching_window_s: int = 2
     max_receive_count: int = 5
-    reserved_concurrency: int = 5
+    # Per stack (`uploads:workerReservedConcurrency`): accounts with a reduced
+    # concurrency quota refuse any reservation. None reserves nothing.
+    reserved_concurrency: int | None = None
     maximum_concurrency: int = 2
     message_retention_s: int = 4 * 24 * 3600
     dlq_retention_s: int = 14 * 24 * 3600
@@ -129,8 +131,10 @@ class IngestSettings:
             raise ValueError("max_receive_count must be at least 5")
         if not 2 <= self.quarantine_after_starts < self.max_receive_count:
             raise ValueError("quarantine_after_starts must be in [2, max_receive_count)")
-        if not 2 <= self.maximum_concurrency <= self.reserved_concurrency:
-            raise ValueError("maximum_concurrency must be in [2, reserved_concurrency]")
+        if self.maximum_concurrency < 2:
+            raise ValueError("maximum_concurrency must be at least 2 (the event source mapping's minimum)")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < self.maximum_concurrency:
+            raise ValueError("reserved_concurrency must be at least maximum_concurrency, or None")
         if self.batch_size > 10 and self.batching_window_s < 1:
             raise ValueError("batch_size above 10 needs a batching window (AWS rule)")
         if self.dlq_retention_s <= self.message_retention_s:

@@ -1,3 +1,6 @@
+import posixpath
+
+import pytest
 from hypothesis import given, strategies as st
 
 from workers import settings
@@ -31,6 +34,24 @@ def test_any_name_gives_one_bounded_key_segment(declared):
     name = safe_name(declared)
     assert name and "/" not in name and "\\" not in name and ".." not in name
     assert len(name.encode("utf-8")) <= settings.MAX_FILENAME_BYTES
+
+
+@pytest.mark.parametrize("declared", [".", "...", ".....", " . ", "./.", "\u202e.\u202e", ".. ."])
+def test_names_of_dots_alone_give_the_fallback(declared):
+    assert safe_name(declared) == FALLBACK_NAME
+
+
+# Dots, separators, spaces and invisible characters, the parts of a name that
+# stripping rearranges, mixed with arbitrary text.
+_HOSTILE_NAMES = st.text(alphabet=st.sampled_from("./\\ \u202e\x00a"), min_size=1, max_size=40) | st.text(min_size=1)
+
+
+@given(_HOSTILE_NAMES)
+def test_a_key_ending_in_any_safe_name_survives_browser_dot_segment_removal(declared):
+    name = safe_name(declared)
+    assert name.strip(".") and "/" not in name and "\\" not in name
+    key = f"/incoming/owner-1/file-1/{name}"
+    assert posixpath.normpath(key) == key
 
 
 def test_disposition_is_an_attachment_with_an_rfc_6266_name():

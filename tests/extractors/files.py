@@ -152,3 +152,13 @@ def big_jpeg(total_bytes: int) -> bytes:
     """A real photo followed by appended data, as phones write motion photos."""
     photo = image("JPEG", (640, 480), exif=True)
     return photo + bytes(total_bytes - len(photo))
+
+
+def zip_claiming(claimed: int, entries: int) -> bytes:
+    """Empty, nameless entries whose end record claims `claimed` of them:
+    zipfile reads every header in the directory whatever the claim. They share
+    one local header, as nothing here reads past the directory."""
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) * entries
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, claimed, claimed, len(central), len(local), 0)
+    return local + central + end

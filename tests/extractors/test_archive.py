@@ -74,3 +74,22 @@ def test_zip64_end_record_is_followed(store, monkeypatch):
     assert b"PK\x06\x06" in out.getvalue()
     metadata = extract(store(out.getvalue(), "application/zip")).metadata
     assert (metadata["entries"], metadata["uncompressedSize"]) == (3, 9)
+
+
+def test_zip_whose_end_record_understates_300000_entries_fails_as_archive_bomb(rejection):
+    rejected = rejection(files.zip_claiming(1, 300_000), "application/zip")
+    assert rejected.code == "archive_bomb"
+    assert "300000 entries" in rejected.message
+
+
+def test_zip_count_over_the_cap_is_found_in_the_directory_not_the_claim(rejection, monkeypatch):
+    monkeypatch.setattr(settings, "ZIP_MAX_ENTRIES", 10)
+    rejected = rejection(files.zip_claiming(3, 11), "application/zip")
+    assert rejected.code == "archive_bomb"
+
+
+def test_zip_whose_claim_wrapped_past_65535_is_described_by_its_real_entries(store, monkeypatch):
+    # Writers without zip64 store the count modulo 65536; readers ignore it.
+    monkeypatch.setattr(settings, "ZIP_MAX_ENTRIES", 10)
+    metadata = extract(store(files.zip_claiming(2, 5), "application/zip")).metadata
+    assert metadata["entries"] == 5

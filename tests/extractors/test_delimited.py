@@ -60,3 +60,14 @@ def test_unterminated_quote_fails_at_the_field_limit_instead_of_filling_memory(r
     rejected = rejection(body, "text/csv")
     assert rejected.code == "corrupt"
     assert "field larger than field limit" in rejected.message
+
+
+def test_a_row_of_too_many_short_fields_is_refused_as_too_large(rejection):
+    rejected = rejection(b"a,b\r\n" + b"1," * 100_000 + b"\r\n", "text/csv")
+    assert rejected.code == "too_large"
+    assert "fields" in rejected.message
+
+
+def test_a_field_near_the_field_limit_still_fits_in_its_row(store):
+    body = b"a,b\r\n1," + b"x" * (settings.CSV_MAX_FIELD_BYTES - 16) + b"\r\n2,3\r\n"
+    assert extract(store(body, "text/csv")).metadata["rows"] == 2

@@ -82,3 +82,38 @@ def test_bombs_are_refused_within_the_memory_budget(store, name, make, content_t
     print(f"\n{name}: peak {peak / 2**20:.2f} MiB for a {obj.size}-byte file")
     assert errors[0].code == code
     assert peak < settings.EXTRACT_BUDGETS[budget].memory_bytes
+
+
+
+def refusal_of(tmp_path, monkeypatch, body: bytes, content_type: str):
+    """(the error extraction raised, peak bytes) for `body` served from a file."""
+    path = tmp_path / "object"
+    path.write_bytes(body)
+    monkeypatch.setattr(clients, "s3", lambda: FileBackedS3(path))
+    obj = StoredObject("bucket", "incoming/o/f/upload", None, len(body), content_type, "etag")
+    errors = []
+
+    def run():
+        try:
+            extract(obj)
+        except Exception as error:  # noqa: BLE001 - recorded and asserted by the caller
+            errors.append(error)
+
+    peak = peak_of(run)
+    print(f"\npeak {peak / 2**20:.1f} MiB for {len(body)} bytes")
+    return (errors or [None])[0], peak
+
+
+@pytest.mark.parametrize("mib", [12, 40])
+def test_one_endless_csv_row_is_refused_as_too_large_within_64_mib(tmp_path, monkeypatch, mib):
+    error, peak = refusal_of(tmp_path, monkeypatch, b"ab," * (mib * 2**20 // 3), "text/csv")
+    assert error.code == "too_large"
+    assert "row longer than" in error.message
+    assert peak < 64 * 2**20
+
+
+def test_a_csv_row_of_many_short_quoted_lines_is_refused_as_too_large_within_64_mib(tmp_path, monkeypatch):
+    # Quoted newlines keep every line short while the row grows without end.
+    error, peak = refusal_of(tmp_path, monkeypatch, b"a,b\r\n" + b'"\nab",' * (12 * 2**20 // 6), "text/csv")
+    assert error.code == "too_large"
+    assert peak < 64 * 2**20

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from workers import settings
@@ -87,3 +89,41 @@ def test_unknown_bytes_are_binary_with_their_size(store):
     body = bytes(range(256)) * 40
     metadata = extract(store(body, "application/octet-stream")).metadata
     assert metadata == {"kind": "binary", "sniffedType": "application/octet-stream", "size": len(body)}
+
+
+@pytest.mark.parametrize("unit", ['"\n', ',"', '" ,', ";'a", '"a",\n"', "\t'\n"])
+def test_crafted_text_that_makes_csv_sniffer_quadratic_is_sniffed_within_a_second(unit):
+    head = (unit * (settings.SNIFF_BYTES // len(unit))).encode()
+    started = time.perf_counter()
+    sniff(head, whole=False)
+    assert time.perf_counter() - started < 1
+
+
+def test_sniffing_calls_the_deadline_check_as_it_reads_rows():
+    calls = []
+    head = files.delimited([["a", "b"]] * 1000)
+    assert sniff(head, check=lambda: calls.append(1)).delimiter == ","
+    assert calls
+
+
+def test_sniffing_stops_when_the_deadline_check_raises():
+    def spent():
+        raise TimeoutError("spent")
+
+    with pytest.raises(TimeoutError):
+        sniff(files.delimited([["a", "b"]] * 10), check=spent)
+
+
+@pytest.mark.parametrize(
+    ("head", "delimiter"),
+    [
+        (b"a;b;c\n1;2;3\n", ";"),
+        (b"a|b\n1|2\n", "|"),
+        (b'name,note\n"Ada","x;y"\n"Bob","z;w"\n', ","),
+        (b"a,b;c\n1,2;3\n", ","),
+        (b"one row,only\n", None),
+        (b"a,b\n1,2,3\n", None),
+    ],
+)
+def test_the_delimiter_is_the_one_on_which_the_rows_agree(head, delimiter):
+    assert sniff(head).delimiter == delimiter

@@ -192,9 +192,22 @@ def test_event_source_reads_the_queue_with_partial_failures_and_bounded_concurre
     assert mapping["functionName"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{names.ingest_function}"
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["batchSize"] == settings.INGEST.batch_size
-    reserved = worker["inputs"]["reservedConcurrentExecutions"]
-    assert reserved == settings.INGEST.reserved_concurrency
-    assert 2 <= mapping["scalingConfig"]["maximumConcurrency"] <= reserved
+    assert mapping["scalingConfig"]["maximumConcurrency"] == settings.INGEST.maximum_concurrency
+    reserved = worker["inputs"].get("reservedConcurrentExecutions")
+    if is_ephemeral(stack):
+        # Unset: no reservation, which a new account's reduced quota cannot refuse.
+        assert reserved is None
+    else:
+        assert reserved == 5  # Pulumi.dev.yaml
+        assert 2 <= mapping["scalingConfig"]["maximumConcurrency"] <= reserved
+
+
+def test_the_worker_reserves_the_configured_concurrency(package, tmp_path):
+    out = tmp_path / "out.json"
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:workerReservedConcurrency": "3"}, out)
+    assert completed.returncode == 0, completed.stderr
+    worker = function(json.loads(out.read_text()), settings.Names(EPHEMERAL_STACK).ingest_function)
+    assert worker["inputs"]["reservedConcurrentExecutions"] == 3
 
 
 # --- functions and IAM -----------------------------------------------------------
@@ -406,6 +419,14 @@ def test_dashboard_is_served_over_https_by_cloudfront_only_with_security_headers
         "AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"}}
 
 
+def test_the_dashboard_may_reach_the_upload_bucket_only_at_the_regional_host_presigned_urls_name(stack):
+    csp = one(stack, "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")["inputs"]["securityHeadersConfig"]
+    connect = re.search(r"connect-src ([^;]*)", csp["contentSecurityPolicy"]["contentSecurityPolicy"]).group(1).split()
+    bucket = stack["outputs"]["bucketName"]
+    assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in connect
+    assert f"https://{bucket}.s3.amazonaws.com" not in connect
+
+
 def test_site_serves_every_web_file_plus_a_generated_config(stack):
     objects = {o["inputs"]["key"]: o["inputs"] for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
     web = ROOT / "web"
@@ -480,6 +501,9 @@ def test_dashboard_shows_every_alarm_signal_and_subscriptions_come_from_config(s
      "uploads:alarmSubscriptions[0]: protocol must be one of"),
     ("uploads:logRetentionDays", "10", "uploads:logRetentionDays: must be one of"),
     ("uploads:ephemeral", "maybe", "uploads:ephemeral"),
+    ("uploads:workerReservedConcurrency", "1", "uploads:workerReservedConcurrency: must be at least"),
+    ("uploads:workerReservedConcurrency", "-1", "uploads:workerReservedConcurrency: must be at least"),
+    ("uploads:workerReservedConcurrency", "many", "uploads:workerReservedConcurrency"),
 ])
 def test_bad_config_fails_before_any_resource_naming_the_key(package, tmp_path, key, value, message):
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, key: value}, tmp_path / "out.json")

@@ -1,8 +1,10 @@
 """ZIP archives and the OOXML documents built on them, judged from the central
 directory alone: nothing is ever decompressed.
 
-The end-of-central-directory record is read first, so the directory's size and
-entry count are known and capped before zipfile loads it into memory.
+The end-of-central-directory record is read first, so the directory's size is
+known and capped before zipfile loads it into memory. The entry count the
+record claims is not trusted: zipfile parses every header in the directory
+whatever the claim, so the headers are counted, and capped, first.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import zipfile
 
 from workers import settings
 from workers.errors import FileRejected
+from workers.extractors.limits import Deadline
 from workers.extractors.registry import Source, extractor
 
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")
+# A central-directory header: the fixed part, then name, extra field and comment.
+_CENTRAL_HEADER = struct.Struct("<4s24x3H12x")
+_CENTRAL_SIGNATURE = b"PK\x01\x02"
+# Headers walked between two checks of the deadline.
+_HEADERS_PER_STEP = 10_000
 _MAX_COMMENT = 0xFFFF
 # The part that names an OOXML package's kind, and the kind it names.
 _OOXML = (
@@ -29,11 +37,13 @@ _OOXML = (
 
 @extractor("zip")
 def describe(source: Source) -> dict:
-    entries, directory_bytes = _directory_size(source.stream, source.size)
-    if entries > settings.ZIP_MAX_ENTRIES:
-        raise FileRejected("archive_bomb", f"{entries} entries is over the {settings.ZIP_MAX_ENTRIES}-entry limit")
+    directory_bytes, directory_end = _directory_size(source.stream, source.size)
     if directory_bytes > settings.ZIP_MAX_CENTRAL_DIRECTORY_BYTES:
         raise FileRejected("too_large", f"A {directory_bytes}-byte central directory is over the limit")
+    source.stream.seek(directory_end - directory_bytes)
+    entries = _count_entries(source.stream.read(directory_bytes), source.deadline)
+    if entries > settings.ZIP_MAX_ENTRIES:
+        raise FileRejected("archive_bomb", f"{entries} entries is over the {settings.ZIP_MAX_ENTRIES}-entry limit")
     source.stream.seek(0)
     infos = zipfile.ZipFile(source.stream).infolist()
     source.deadline.check()
@@ -61,15 +71,37 @@ def _reject_bomb(uncompressed: int, compressed: int, ratio: float, archive_size:
         raise FileRejected("archive_bomb", "Entries overlap: they claim more compressed bytes than the archive holds")
 
 
+def _count_entries(directory: bytes, deadline: Deadline) -> int:
+    """The headers in the central directory, counted the way zipfile reads
+    them. A count that disagrees with the end record's claim is not itself
+    refused: writers without zip64 store the count modulo 65536, and every
+    reader ignores it; only the real count is capped."""
+    entries = at = 0
+    while at < len(directory):
+        if entries % _HEADERS_PER_STEP == 0:
+            deadline.check()
+        if len(directory) - at < _CENTRAL_HEADER.size:
+            raise FileRejected("corrupt", "The central directory ends inside a header")
+        signature, name, extra, comment = _CENTRAL_HEADER.unpack_from(directory, at)
+        if signature != _CENTRAL_SIGNATURE:
+            raise FileRejected("corrupt", "The central directory holds something other than file headers")
+        at += _CENTRAL_HEADER.size + name + extra + comment
+        entries += 1
+    return entries
+
+
 def _directory_size(stream: io.BufferedIOBase, size: int) -> tuple[int, int]:
-    """(entries, central directory bytes) from the end records, zip64 included."""
+    """(central directory bytes, where the directory ends) from the end records,
+    zip64 included. Like zipfile, the directory is taken to end where the end
+    records begin, so data prepended to the archive does not move it."""
     tail_start = max(0, size - _EOCD.size - _MAX_COMMENT)
     stream.seek(tail_start)
     tail = stream.read(size - tail_start)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _EOCD.size:
         raise FileRejected("corrupt", "No end-of-central-directory record: the archive is truncated or not a ZIP")
-    _, _, _, _, entries, directory_bytes, _, _ = _EOCD.unpack_from(tail, at)
+    _, _, _, _, _, directory_bytes, _, _ = _EOCD.unpack_from(tail, at)
+    directory_end = tail_start + at
     locator_at = at - _EOCD64_LOCATOR.size
     if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
         _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
@@ -78,5 +110,5 @@ def _directory_size(stream: io.BufferedIOBase, size: int) -> tuple[int, int]:
         if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
             raise FileRejected("corrupt", "The zip64 end record is missing or damaged")
         fields = _EOCD64.unpack(record)
-        entries, directory_bytes = fields[7], fields[8]
-    return entries, directory_bytes
+        directory_bytes, directory_end = fields[8], eocd64_offset
+    return directory_bytes, directory_end

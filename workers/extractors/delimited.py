@@ -1,16 +1,21 @@
 """CSV and TSV: delimiter, encoding, header and row count, streamed in constant memory.
 
 The csv module does the quoting, so a quoted newline stays inside its row.
-Memory is one text chunk plus one row, and a row is bounded by the field size
-limit, so an unterminated quote cannot swallow the file into memory.
+Memory is one text chunk plus one row. The csv module holds a whole row before
+it yields it, and its field size limit bounds one field, not how many there
+are; so the lines it is fed are counted per row, and a row over the character
+or field bound is refused before it is read any further.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from itertools import islice
 
 from workers import settings
+from workers.errors import FileRejected
 from workers.extractors import textio
 from workers.extractors.registry import Source, extractor
 
@@ -19,6 +24,12 @@ _ROWS_PER_STEP = 4096
 # Header names kept on the record; a DynamoDB item is capped at 400 KB.
 _MAX_COLUMNS = 200
 _MAX_NAME_CHARS = 256
+# Room for one field at the field size limit and the rest of its row.
+_MAX_ROW_CHARS = 2 * settings.CSV_MAX_FIELD_BYTES
+# Short fields cost far more memory than their characters (a str object
+# each): a row of two-character fields at the character bound would hold
+# about 40 MiB.
+_MAX_FIELDS = 65_536
 
 # Process-wide in the csv module; this is the only module that parses CSV.
 csv.field_size_limit(settings.CSV_MAX_FIELD_BYTES)
@@ -27,7 +38,7 @@ csv.field_size_limit(settings.CSV_MAX_FIELD_BYTES)
 @extractor("csv", "tsv")
 def describe(source: Source) -> dict:
     sniffed = source.sniffed
-    rows = csv.reader(textio.open_text(source.stream, sniffed.encoding, newline=""), delimiter=sniffed.delimiter)
+    rows = _rows(textio.open_text(source.stream, sniffed.encoding, newline=""), sniffed.delimiter)
     header = next(rows, [])
     metadata = {
         "delimiter": sniffed.delimiter,
@@ -45,3 +56,42 @@ def describe(source: Source) -> dict:
         scanned = source.stream.tell()
         if source.stop_scanning(scanned):
             return {**metadata, "rowsEstimated": round(count * source.size / scanned)}
+
+
+def _rows(text: io.TextIOBase, delimiter: str) -> Iterator[list[str]]:
+    feed = _RowFeed(text, delimiter)
+    for row in csv.reader(feed, delimiter=delimiter):
+        feed.row_ended()
+        yield row
+
+
+class _RowFeed:
+    """The lines csv.reader pulls, never more than one row's bound at a time.
+    The reader pulls lines until a row ends, a quoted newline included, so
+    counting between two rows bounds the row. Delimiters are counted in the
+    raw text, quoted ones too: an upper bound on the fields, found without
+    parsing twice."""
+
+    def __init__(self, text: io.TextIOBase, delimiter: str) -> None:
+        self._text = text
+        self._delimiter = delimiter
+        self.row_ended()
+
+    def row_ended(self) -> None:
+        self._chars = 0
+        self._delimiters = 0
+
+    def __iter__(self) -> _RowFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(_MAX_ROW_CHARS + 1 - self._chars)
+        if not line:
+            raise StopIteration
+        self._chars += len(line)
+        self._delimiters += line.count(self._delimiter)
+        if self._chars > _MAX_ROW_CHARS:
+            raise FileRejected("too_large", f"The file has a row longer than {_MAX_ROW_CHARS} characters")
+        if self._delimiters >= _MAX_FIELDS:
+            raise FileRejected("too_large", f"The file has a row of more than {_MAX_FIELDS} fields")
+        return line
