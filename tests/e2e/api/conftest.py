@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
 import requests
 
 from local import cognito
+from local.runtime import ExecutionEnvironment
 from local.stack import LocalStack
+
+POLL_S = 0.2
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +34,8 @@ class Api:
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
+        # Read from the token, as the gateway reads it; only set for a real one.
+        self.sub = jwt.decode(token, options={"verify_signature": False})["sub"] if token else None
 
     def __call__(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
@@ -36,3 +44,47 @@ class Api:
 @pytest.fixture(scope="session")
 def api(stack, tokens) -> Api:
     return Api(stack.outputs["apiUrl"], tokens["AccessToken"])
+
+
+@pytest.fixture(scope="session")
+def other_api(stack) -> Api:
+    """A second user of the same pool, created the way the demo user is."""
+    pool = stack.client("cognito-idp")
+    user = cognito.create_user(pool, stack.outputs["userPoolId"], "mallory@example.com")
+    signed_in = cognito.sign_in(pool, stack.outputs["userPoolClientId"], user)
+    return Api(stack.outputs["apiUrl"], signed_in["AccessToken"])
+
+
+@pytest.fixture
+def invocations(monkeypatch) -> list[dict]:
+    """The events the API function is invoked with during one test."""
+    events: list[dict] = []
+    invoke = ExecutionEnvironment.invoke
+
+    def recording(environment, event):
+        if environment.spec.handler == "workers.api.handler":
+            events.append(event)
+        return invoke(environment, event)
+
+    monkeypatch.setattr(ExecutionEnvironment, "invoke", recording)
+    return events
+
+
+def upload_small(api: Api, name: str, data: bytes, content_type: str = "text/plain") -> str:
+    ticket = api("POST", "/uploads", json={"filename": name, "contentType": content_type, "size": len(data)})
+    assert ticket.status_code == 201, ticket.text
+    upload = ticket.json()["upload"]
+    assert upload["method"] == "POST"
+    sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, data)}, timeout=30)
+    assert sent.status_code in (200, 204)
+    return ticket.json()["fileId"]
+
+
+def wait_for_status(api: Api, file_id: str, timeout_s: float = 30) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        file = api("GET", f"/files/{file_id}").json()
+        if file["status"] != "pending":
+            return file
+        time.sleep(POLL_S)
+    raise AssertionError(f"{file_id} still pending after {timeout_s}s")
