@@ -102,7 +102,9 @@ class JwtAuthorizer:
             log.info("rejected a token: %s", type(exc).__name__)
             return None
         audience = claims.get("aud", claims.get("client_id"))
-        audiences = set(audience) if isinstance(audience, list) else {audience}
+        # Only strings name an audience: any other value in a signed token matches
+        # nothing, instead of failing the request without an answer.
+        audiences = {a for a in (audience if isinstance(audience, list) else [audience]) if isinstance(a, str)}
         if not audiences & self.audiences:
             log.info("rejected a token: audience")
             return None
