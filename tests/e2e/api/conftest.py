@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
+from urllib.parse import unquote
 
 import jwt
 import pytest
@@ -88,3 +91,24 @@ def wait_for_status(api: Api, file_id: str, timeout_s: float = 30) -> dict:
             return file
         time.sleep(POLL_S)
     raise AssertionError(f"{file_id} still pending after {timeout_s}s")
+
+
+# What a browser runs or renders as a page, in the origin that serves it.
+ACTIVE_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                        "text/javascript", "application/javascript")
+# RFC 6266 as filenames.attachment_disposition writes it: a quoted ASCII
+# fallback with no quote, backslash or control character, then the UTF-8 name
+# percent-encoded. A CR or LF cannot hide in either part.
+_SAFE_DISPOSITION = re.compile(r"""attachment; filename="[^"\\\x00-\x1f\x7f]*"; filename\*=UTF-8''[A-Za-z0-9%._~-]+""")
+
+
+def assert_a_safe_attachment(response: requests.Response) -> None:
+    """The response of a download URL saves a file and renders nothing."""
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    assert _SAFE_DISPOSITION.fullmatch(disposition), disposition
+    assert response.headers["content-type"].split(";")[0].strip().lower() not in ACTIVE_CONTENT_TYPES
+    assert "set-cookie" not in response.headers
+    saved_as = unquote(disposition.split("filename*=UTF-8''", 1)[1])
+    assert "/" not in saved_as and "\\" not in saved_as and ".." not in saved_as, saved_as
+    assert not [ch for ch in saved_as if unicodedata.category(ch) in ("Cc", "Cf", "Cs")], saved_as
