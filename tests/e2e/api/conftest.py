@@ -76,11 +76,16 @@ def invocations(monkeypatch) -> list[dict]:
 def upload_small(api: Api, name: str, data: bytes, content_type: str = "text/plain") -> str:
     ticket = api("POST", "/uploads", json={"filename": name, "contentType": content_type, "size": len(data)})
     assert ticket.status_code == 201, ticket.text
-    upload = ticket.json()["upload"]
-    assert upload["method"] == "POST"
-    sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, data)}, timeout=30)
-    assert sent.status_code in (200, 204)
+    post_object(ticket.json(), data)
     return ticket.json()["fileId"]
+
+
+def post_object(ticket: dict, data: bytes) -> None:
+    """Upload the bytes of a presigned POST ticket, as the dashboard does."""
+    upload = ticket["upload"]
+    assert upload["method"] == "POST"
+    sent = requests.post(upload["url"], data=upload["fields"], files={"file": ("file", data)}, timeout=30)
+    assert sent.status_code in (200, 204)
 
 
 def wait_for_status(api: Api, file_id: str, timeout_s: float = 30) -> dict:
