@@ -34,11 +34,15 @@ class Api:
 
     def __init__(self, base_url: str, token: str | None) -> None:
         self.base_url = base_url
+        self.token = token
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
-        # Read from the token, as the gateway reads it; only set for a real one.
-        self.sub = jwt.decode(token, options={"verify_signature": False})["sub"] if token else None
+
+    @property
+    def sub(self) -> str:
+        """The caller's id, read from the token as the gateway reads it."""
+        return jwt.decode(self.token, options={"verify_signature": False})["sub"]
 
     def __call__(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
