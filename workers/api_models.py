@@ -25,7 +25,7 @@ class _Model(BaseModel):
 class _Request(_Model):
     # A field takes only its own JSON type: `true`, `"5"` or `5.0` is not a size
     # or a part number, whatever pydantic could coerce it to.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(strict=True)
 
 
 class CreateUpload(_Request):
