@@ -1,6 +1,7 @@
 """API Gateway's HTTP API, emulated: what happens between a client and the API function.
 
 - Routes exactly `settings.API_ROUTES`; anything else is 404 `{"message":"Not Found"}`.
+  A request whose Content-Length is not a length is 400 `{"message":"Bad Request"}`.
 - CORS for the dashboard's origin, answered by the gateway: preflights never
   reach the function, and the function's own CORS headers are replaced.
 - The JWT authorizer: the token's signature against the issuer's JWKS, `iss`,
@@ -37,6 +38,7 @@ API_ID = "local"
 _UNAUTHORIZED = {"message": "Unauthorized"}
 _NOT_FOUND = {"message": "Not Found"}
 _FAILED = {"message": "Internal Server Error"}
+_BAD_REQUEST = {"message": "Bad Request"}
 # API Gateway hands these to the function as text; every other body is base64.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/x-www-form-urlencoded")
@@ -102,7 +104,9 @@ class JwtAuthorizer:
             log.info("rejected a token: %s", type(exc).__name__)
             return None
         audience = claims.get("aud", claims.get("client_id"))
-        audiences = set(audience) if isinstance(audience, list) else {audience}
+        # Only strings name an audience: any other value in a signed token matches
+        # nothing, instead of failing the request without an answer.
+        audiences = {a for a in (audience if isinstance(audience, list) else [audience]) if isinstance(a, str)}
         if not audiences & self.audiences:
             log.info("rejected a token: audience")
             return None
@@ -319,16 +323,29 @@ class Gateway:
             return _json_response(500, _FAILED)
 
 
+def _content_length(header: str | None) -> int | None:
+    """The body's length, or None when the header is not a length at all."""
+    if header is None:
+        return 0
+    stripped = header.strip()
+    return int(stripped) if stripped.isascii() and stripped.isdigit() else None
+
+
 def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
             started = time.monotonic()
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            response = gateway.handle(self.command, self.path, list(self.headers.items()), body,
-                                      self.client_address[0])
+            length = _content_length(self.headers.get("content-length"))
+            if length is None:
+                # The body's end is unknown, so the connection cannot carry another request.
+                self.close_connection = True
+                response = _json_response(400, _BAD_REQUEST)
+            else:
+                body = self.rfile.read(length) if length else b""
+                response = gateway.handle(self.command, self.path, list(self.headers.items()), body,
+                                          self.client_address[0])
             self.send_response(response.status)
             for name, value in response.headers:
                 if name not in ("content-length", "connection"):

@@ -233,6 +233,13 @@ def _undecodable_body(exc: UnicodeDecodeError) -> Response:
     return error_response(400, "invalid_request", "body: is not UTF-8 JSON")
 
 
+@app.exception_handler(RecursionError)
+def _too_deeply_nested(exc: RecursionError) -> Response:
+    # Python's JSON parser recurses per level; a body of a few hundred KB of
+    # brackets exhausts the stack before validation sees it.
+    return error_response(400, "invalid_request", "body: is nested too deeply")
+
+
 @app.exception_handler(IdempotencyValidationError)
 def _idempotency_key_reused(exc: IdempotencyValidationError) -> Response:
     return error_response(422, "idempotency_key_reused", "Idempotency-Key: it was used with a different request")

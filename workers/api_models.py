@@ -22,7 +22,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CreateUpload(_Model):
+class _Request(_Model):
+    # A field takes only its own JSON type: `true`, `"5"` or `5.0` is not a size
+    # or a part number, whatever pydantic could coerce it to.
+    model_config = ConfigDict(strict=True)
+
+
+class CreateUpload(_Request):
     filename: str = Field(min_length=1, max_length=settings.MAX_DISPLAY_FILENAME_CHARS)
     contentType: ContentType
     # Over the limit is the API's 413, not a validation 400, so it is described, not a schema maximum.
@@ -49,7 +55,7 @@ class Ticket(_Model):
     upload: Union[PostUpload, MultipartUpload] = Field(discriminator="method")
 
 
-class PartsRequest(_Model):
+class PartsRequest(_Request):
     partNumbers: list[PartNumber] = Field(min_length=1, max_length=settings.MAX_PART_URLS_PER_REQUEST)
 
 
@@ -62,12 +68,12 @@ class PartsResponse(_Model):
     parts: list[PartUrl]
 
 
-class CompletedPart(_Model):
+class CompletedPart(_Request):
     partNumber: PartNumber
     etag: str = Field(min_length=1, max_length=1024)
 
 
-class CompleteRequest(_Model):
+class CompleteRequest(_Request):
     parts: list[CompletedPart] = Field(min_length=1, max_length=settings.MAX_PARTS)
 
 

@@ -242,6 +242,7 @@ def download(owner_id: str, file_id: str) -> dict[str, Any]:
         "Bucket": clients.bucket_name(),
         "Key": item["key"],
         "ResponseContentDisposition": filenames.attachment_disposition(item["filename"]),
+        "ResponseContentType": _served_type(item.get("contentType")),
     }
     # Pin the version the worker examined, so the bytes are the ones described.
     if item.get("versionId"):
@@ -249,3 +250,12 @@ def download(owner_id: str, file_id: str) -> dict[str, Any]:
     url = clients.s3().generate_presigned_url("get_object", Params=params, ExpiresIn=settings.DOWNLOAD_URL_EXPIRY_S)
     expires_at = records.iso(records.now() + timedelta(seconds=settings.DOWNLOAD_URL_EXPIRY_S))
     return {"url": url, "expiresAt": expires_at}
+
+
+def _served_type(content_type: str | None) -> str:
+    """The Content-Type a download is served with. S3 would answer with the type
+    the object was stored under, and a presigned GET cannot add `nosniff`; so
+    only a type a client may declare (none of them renders as a page) is passed
+    on, in case an object got another one past the ticket's pinned type."""
+    return content_type if content_type in settings.ALLOWED_CONTENT_TYPES else "application/octet-stream"
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 import requests
@@ -409,3 +411,33 @@ def test_an_unexpected_failure_is_a_500_with_the_error_shape(alice, monkeypatch)
     status, body = alice("GET", "/files")
     assert status == 500
     assert body == {"error": {"code": "internal_error", "message": "Something went wrong on our side; try again later"}}
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/uploads", {**TEXT, "size": True}, "size"),
+        ("/uploads", {**TEXT, "size": "5"}, "size"),
+        ("/uploads", {**TEXT, "size": 5.0}, "size"),
+        ("/uploads/{}/parts", {"partNumbers": ["1"]}, "partNumbers"),
+        ("/uploads/{}/parts", {"partNumbers": [True]}, "partNumbers"),
+        ("/uploads/{}/complete", {"parts": [{"partNumber": 1.0, "etag": "x"}]}, "parts.partNumber"),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_400_even_when_it_could_be_coerced(alice, path, body, field):
+    _, ticket = alice("POST", "/uploads", BIG)
+    status, response = alice("POST", path.format(ticket["fileId"]), body)
+    assert status == 400 and response["error"]["message"].startswith(f"{field}:")
+
+
+def test_a_deeply_nested_body_is_400_not_500(aws):
+    from local.gateway import api_event
+    from workers import api
+
+    from .conftest import Context
+
+    nested = b'{"filename":' + b"[" * 100_000 + b"]" * 100_000 + b',"contentType":"text/plain","size":1}'
+    event = api_event(method="POST", path="/uploads", query="", headers=[("content-type", "application/json")],
+                      body=nested, claims={"sub": ALICE}, source_ip="1.2.3.4")
+    response = api.handler(event, Context())
+    assert response["statusCode"] == 400 and json.loads(response["body"])["error"]["code"] == "invalid_request"

@@ -9,34 +9,14 @@ import requests
 
 from workers import settings
 
-POLL_S = 0.2
-
-
-def _wait_for_status(api, file_id: str, timeout_s: float = 30) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        file = api("GET", f"/files/{file_id}").json()
-        if file["status"] != "pending":
-            return file
-        time.sleep(POLL_S)
-    raise AssertionError(f"{file_id} still pending after {timeout_s}s")
-
-
-def _upload_small(api, name: str, data: bytes) -> str:
-    ticket = api("POST", "/uploads", json={"filename": name, "contentType": "text/plain", "size": len(data)})
-    assert ticket.status_code == 201
-    upload = ticket.json()["upload"]
-    assert upload["method"] == "POST"
-    sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, data)}, timeout=30)
-    assert sent.status_code in (200, 204)
-    return ticket.json()["fileId"]
+from .conftest import upload_small, wait_for_status
 
 
 def test_presigned_post_upload_is_processed_downloaded_and_deleted(api):
     data = "héllo, wörld\n".encode()
     started = time.monotonic()
-    file_id = _upload_small(api, "grüße.txt", data)
-    file = _wait_for_status(api, file_id)
+    file_id = upload_small(api, "grüße.txt", data)
+    file = wait_for_status(api, file_id)
     print(f"\npresigned POST upload to processed: {time.monotonic() - started:.2f}s")
     assert file["status"] == "processed" and file["size"] == len(data) and file["filename"] == "grüße.txt"
 
@@ -71,7 +51,7 @@ def test_multipart_upload_of_a_large_file(api):
     done = api("POST", f"/uploads/{file_id}/complete", json={"parts": parts})
     uploaded = time.monotonic()
     assert done.status_code == 200 and done.json() == {"fileId": file_id, "status": "pending"}
-    file = _wait_for_status(api, file_id)
+    file = wait_for_status(api, file_id)
     print(f"\nmultipart {size / settings.MiB:.0f} MiB: upload {uploaded - started:.2f}s, "
           f"then processed after {time.monotonic() - uploaded:.2f}s")
     assert file["status"] == "processed" and file["size"] == size
@@ -83,7 +63,7 @@ def test_multipart_upload_of_a_large_file(api):
 
 
 def test_listing_pages_through_every_file_newest_first(api):
-    ids = [_upload_small(api, f"page-{i}.txt", b"x") for i in range(5)]
+    ids = [upload_small(api, f"page-{i}.txt", b"x") for i in range(5)]
     seen, cursor = [], None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}

@@ -1,0 +1,91 @@
+"""No user reaches another user's file or upload through any route of the API.
+
+Driven by `settings.API_ROUTES`: a route added there without an attempt below
+fails here, so ownership is decided for every route, not remembered."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from workers import settings
+
+from .conftest import upload_small, wait_for_status
+
+CONTENT = b"only the owner may touch this\n"
+BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": settings.MULTIPART_THRESHOLD + 1}
+# How the other user calls each route that names a file; each is tried on the
+# owner's processed file and on the owner's unfinished multipart upload.
+ON_A_FILE = {
+    "POST /uploads/{fileId}/parts": {"json": {"partNumbers": [1]}},
+    "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"'}]}},
+    "DELETE /uploads/{fileId}": {},
+    "GET /files/{fileId}": {},
+    "POST /files/{fileId}/download": {},
+    "DELETE /files/{fileId}": {},
+}
+# The routes that name no file; what the other user tries on them is in the tests below.
+WITHOUT_A_FILE = ("POST /uploads", "GET /files")
+
+
+@pytest.fixture(scope="module")
+def owners(api) -> dict:
+    """The owner's processed file, unfinished multipart upload, listing cursor and idempotency key."""
+    file_id = upload_small(api, "mine.txt", CONTENT)
+    assert wait_for_status(api, file_id)["status"] == "processed"
+    upload = api("POST", "/uploads", json=BIG).json()
+    key = "the-owners-key"
+    api("POST", "/uploads", json={"filename": "k.txt", "contentType": "text/plain", "size": 1},
+        headers={settings.IDEMPOTENCY_KEY_HEADER: key})
+    cursor = api("GET", "/files", params={"limit": 1}).json()["nextCursor"]
+    assert cursor
+    return {"file": file_id, "upload": upload["fileId"], "cursor": cursor, "idempotency_key": key}
+
+
+def _call(client, route: str, file_id: str) -> requests.Response:
+    method, path = route.split(" ", 1)
+    return client(method, path.replace("{fileId}", file_id), **ON_A_FILE[route])
+
+
+@pytest.mark.parametrize("route", settings.API_ROUTES)
+def test_every_route_is_tried_by_another_user(route):
+    assert route in ON_A_FILE or route in WITHOUT_A_FILE, f"{route}: add how another user attacks it"
+
+
+@pytest.mark.parametrize("route", ON_A_FILE)
+@pytest.mark.parametrize("target", ["file", "upload"])
+def test_another_users_file_answers_404_exactly_like_a_missing_one(api, other_api, owners, route, target):
+    stolen = _call(other_api, route, owners[target])
+    missing = _call(other_api, route, uuid.uuid4().hex)
+    assert stolen.status_code == 404
+    assert stolen.json() == missing.json() == {"error": {"code": "not_found", "message": "No such file"}}
+
+
+def test_another_users_attempts_leave_the_owners_file_and_upload_untouched(api, other_api, owners):
+    for route in ON_A_FILE:
+        for target in ("file", "upload"):
+            _call(other_api, route, owners[target])
+    link = api("POST", f"/files/{owners['file']}/download").json()
+    assert requests.get(link["url"], timeout=30).content == CONTENT
+    assert api("GET", f"/files/{owners['upload']}").json()["status"] == "pending"
+    assert api("POST", f"/uploads/{owners['upload']}/parts", json={"partNumbers": [1]}).status_code == 200
+
+
+def test_another_users_listing_holds_none_of_the_owners_files(api, other_api, owners):
+    upload_small(other_api, "theirs.txt", b"x")
+    listed = other_api("GET", "/files", params={"limit": settings.LIST_MAX_LIMIT}).json()["items"]
+    assert listed and not {owners["file"], owners["upload"]} & {f["fileId"] for f in listed}
+
+
+def test_another_user_cannot_page_on_with_the_owners_cursor(other_api, owners):
+    response = other_api("GET", "/files", params={"cursor": owners["cursor"]})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_another_user_reusing_the_owners_idempotency_key_gets_a_ticket_of_their_own(other_api, owners):
+    response = other_api("POST", "/uploads", json={"filename": "k.txt", "contentType": "text/plain", "size": 1},
+                         headers={settings.IDEMPOTENCY_KEY_HEADER: owners["idempotency_key"]})
+    assert response.status_code == 201
+    assert response.json()["key"].startswith(f"{settings.INCOMING_PREFIX}{other_api.sub}/")
