@@ -49,3 +49,22 @@ def test_a_resized_budget_keeps_the_time_already_spent():
     time.sleep(0.02)
     with pytest.raises(FileRejected):
         deadline.resized(0.01).check()
+
+
+def test_time_spent_sniffing_counts_against_the_files_budget(store, monkeypatch):
+    import workers.extractors as extractors
+    from workers import settings
+
+    real_sniff = extractors.sniff
+
+    def slow_sniff(*args, **kwargs):
+        time.sleep(0.3)
+        return real_sniff(*args, **kwargs)
+
+    monkeypatch.setattr(extractors, "sniff", slow_sniff)
+    monkeypatch.setattr(settings, "EXTRACT_BUDGETS", {
+        kind: budget.__class__(0.2, budget.fetch_bytes, budget.memory_bytes)
+        for kind, budget in settings.EXTRACT_BUDGETS.items()})
+    with pytest.raises(FileRejected) as rejected:
+        extractors.extract(store(b"plain words\n" * 10, "text/plain"))
+    assert rejected.value.code == "too_large"

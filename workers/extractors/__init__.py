@@ -83,7 +83,9 @@ class _Job:
     def run(self) -> Extraction:
         stream = io.BufferedReader(self.reader)
         head = stream.read(settings.SNIFF_BYTES)
-        sniffed = sniff(head, typecheck.normalise(self.obj.content_type), whole=len(head) == self.obj.size)
+        # Sniffing is the file's work too: it spends the same budget.
+        sniffed = sniff(head, typecheck.normalise(self.obj.content_type), whole=len(head) == self.obj.size,
+                        check=self.reader.deadline.check)
         typecheck.admit(sniffed, self.obj.content_type)
         # The budget depends on the kind, known only now; the head stays cached.
         budget = settings.EXTRACT_BUDGETS.get(sniffed.kind, settings.EXTRACT_BUDGETS["default"])
