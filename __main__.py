@@ -1,6 +1,7 @@
 """The uploads system on AWS. This file is the architecture: read the config,
 build one component per concern, wire them, export the stack outputs that
-`.local/stack.json` mirrors. Resource details live in `components/`."""
+`.local/stack.json` shares (`contract/outputs.py`). Resource details live in
+`components/`; names, schemas and settings in `contract/`."""
 
 from pathlib import Path
 
@@ -16,53 +17,52 @@ from components.packaging import build_package
 from components.stack_config import load_config
 from components.storage import UploadStorage, UploadStorageArgs
 from components.table import MetadataTable, MetadataTableArgs
-from workers import settings
+from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
+from contract.names import PROJECT, Names
+from contract.outputs import DashboardConfig, DeployedOutputs
 
 ROOT = Path(__file__).parent
 config = load_config(pulumi.get_stack())
-names = settings.Names(config.stack)
-tags = {"project": settings.PROJECT, "stack": config.stack, "owner": config.owner}
+names = Names(config.stack)
+tags = {"project": PROJECT, "stack": config.stack, "owner": config.owner}
 provider = aws.Provider("aws", region=config.region, default_tags={"tags": tags})
 opts = pulumi.ResourceOptions(providers=[provider])
 account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
-# Bucket names and Cognito domains are global across accounts; the account id keeps ours unique.
-upload_bucket_name = pulumi.Output.concat(names.bucket, "-", account_id)
-auth_domain = pulumi.Output.concat(names.prefix, "-", account_id)
+auth_domain = account_id.apply(names.auth_domain)
 package = build_package(ROOT)
 
-site = StaticSite("web", StaticSiteArgs(pulumi.Output.concat(names.prefix, "-web-", account_id), config.ephemeral,
-                                        config.region, upload_bucket_name, hosted_ui_url(auth_domain, config.region)), opts)
+site = StaticSite("web", StaticSiteArgs(
+    bucket_name=account_id.apply(names.site_bucket), force_destroy=config.ephemeral, region=config.region,
+    upload_bucket_name=account_id.apply(names.upload_bucket), auth_url=hosted_ui_url(auth_domain, config.region)), opts)
 # Ephemeral stacks also serve a dashboard run on the developer's machine.
 origins = [site.url, config.local_origin] if config.ephemeral else [site.url]
 storage = UploadStorage("files", UploadStorageArgs(
-    upload_bucket_name, config.ephemeral, config.kms_key_arn, origins,
-    config.noncurrent_version_days, config.cold_storage_days, config.cold_storage_class), opts)
-table = MetadataTable("metadata", MetadataTableArgs(names.table, deletion_protection=not config.ephemeral), opts)
-environment = {settings.ENV_TABLE_NAME: table.table.name, settings.ENV_BUCKET_NAME: storage.bucket.bucket,
-               settings.ENV_STACK: config.stack}
+    bucket_name=account_id.apply(names.upload_bucket), force_destroy=config.ephemeral, kms_key_arn=config.kms_key_arn,
+    cors_origins=origins, noncurrent_version_days=config.noncurrent_version_days,
+    cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class), opts)
+table = MetadataTable("metadata", MetadataTableArgs(table_name=names.table, deletion_protection=not config.ephemeral), opts)
+variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack}
 ingest = IngestPipeline("ingest", IngestPipelineArgs(
-    names, config.ingest, storage.bucket, table.table, account_id, package, environment,
-    config.kms_key_arn, config.log_retention_days), opts)
-auth = UserAuth("auth", UserAuthArgs(names.prefix, auth_domain, config.region, origins, config.mfa,
-                                     deletion_protection=not config.ephemeral), opts)
+    names=names, ingest=config.ingest, bucket=storage.bucket, table=table.table, account_id=account_id,
+    package=package, variables=variables, kms_key_arn=config.kms_key_arn, log_retention_days=config.log_retention_days), opts)
+auth = UserAuth("auth", UserAuthArgs(
+    names=names, domain_prefix=auth_domain, region=config.region, callback_urls=origins, mfa=config.mfa,
+    deletion_protection=not config.ephemeral), opts)
 api = HttpApi("api", HttpApiArgs(
-    names, storage.bucket, table.table, package, environment, config.kms_key_arn, origins,
-    auth.issuer, auth.client.id, config.api_burst_limit, config.api_rate_limit, config.log_retention_days), opts)
-SiteContent("web-content", SiteContentArgs(site.bucket, ROOT / "web", {
-    "apiUrl": api.url, "cognitoDomain": auth.hosted_ui_url, "userPoolId": auth.user_pool.id,
-    "userPoolClientId": auth.client.id, "redirectUris": origins, "region": config.region,
-    "scopes": list(settings.OAUTH_SCOPES)}), opts)
-alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(names, config.ingest, config.region, api.api.id,
-                                                 config.alarm_subscriptions), opts)
+    names=names, bucket=storage.bucket, table=table.table, package=package, variables=variables,
+    kms_key_arn=config.kms_key_arn, cors_origins=origins, jwt_issuer=auth.issuer, jwt_audience=auth.client.id,
+    burst_limit=config.api_burst_limit, rate_limit=config.api_rate_limit, log_retention_days=config.log_retention_days), opts)
+SiteContent("web-content", SiteContentArgs(bucket=site.bucket, web_dir=ROOT / "web", config=DashboardConfig(
+    api_url=api.url, cognito_domain=auth.hosted_ui_url, user_pool_id=auth.user_pool.id,
+    user_pool_client_id=auth.client.id, redirect_uris=origins, region=config.region)), opts)
+alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(
+    names=names, ingest=config.ingest, region=config.region, api_id=api.api.id,
+    subscriptions=config.alarm_subscriptions), opts)
 
-pulumi.export("apiUrl", api.url)
-pulumi.export("webUrl", site.url)
-pulumi.export("bucketName", storage.bucket.bucket)
-pulumi.export("queueUrl", ingest.queue.url)
-pulumi.export("deadLetterQueueUrl", ingest.dead_letter_queue.url)
-pulumi.export("tableName", table.table.name)
-pulumi.export("userPoolId", auth.user_pool.id)
-pulumi.export("userPoolClientId", auth.client.id)
-pulumi.export("alarmTopicArn", alarms.topic.arn)
-pulumi.export("region", config.region)
-pulumi.export("dashboardUrl", alarms.dashboard_url)
+for key, value in DeployedOutputs(
+    api_url=api.url, web_url=site.url, bucket_name=storage.bucket.bucket, queue_url=ingest.queue.url,
+    dead_letter_queue_url=ingest.dead_letter_queue.url, table_name=table.table.name, user_pool_id=auth.user_pool.id,
+    user_pool_client_id=auth.client.id, region=config.region, alarm_topic_arn=alarms.topic.arn,
+    monitoring_url=alarms.monitoring_url,
+).as_dict().items():
+    pulumi.export(key, value)

@@ -7,7 +7,7 @@ import tempfile
 import time
 
 from local.stack import LocalStack
-from workers.settings import IngestSettings
+from contract.ingest import IngestSettings
 
 OBJECTS = 60
 

@@ -1,4 +1,4 @@
-"""What pages on-call, and the dashboard that shows the same signals.
+"""What pages on-call, and the CloudWatch monitoring board that shows the same signals.
 
 Metric factories say what to measure; `_alarm` says when to page. Every alarm
 is built by `_alarm` alone, so naming, actions, missing-data treatment and the
@@ -14,7 +14,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.stack_config import AlarmSubscription
-from workers import settings
+from contract.ingest import IngestSettings
+from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, STACK_DIMENSION
+from contract.names import Names
 
 RUNBOOK = "docs/runbooks.md"
 # SQS stops publishing metrics for a queue that has been idle for hours; a
@@ -60,8 +62,8 @@ def http_api(name: str, api_id: pulumi.Input[str], stat: str = "Sum") -> Metric:
 
 @dataclass
 class OnCallAlarmsArgs:
-    names: settings.Names
-    ingest: settings.IngestSettings
+    names: Names
+    ingest: IngestSettings
     region: str
     api_id: pulumi.Input[str]
     subscriptions: Sequence[AlarmSubscription]
@@ -69,7 +71,7 @@ class OnCallAlarmsArgs:
 
 class OnCallAlarms(pulumi.ComponentResource):
     topic: aws.sns.Topic
-    dashboard_url: pulumi.Output[str]
+    monitoring_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: OnCallAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("uploads:alarms:OnCallAlarms", name, None, opts)
@@ -95,7 +97,7 @@ class OnCallAlarms(pulumi.ComponentResource):
         stalled_s = ingest.visibility_timeout_s * ingest.max_receive_count
         near_timeout_ms = ingest.worker_timeout_s * 1000 * DURATION_TIMEOUT_FRACTION
         # SCHEMA(...) pins the exact dimension set: the per-code series would otherwise be counted twice.
-        failed_files = Insights("files failed", f'SELECT SUM({settings.METRIC_FILES_FAILED}) FROM SCHEMA("{settings.METRICS_NAMESPACE}", service, {settings.METRIC_STACK_DIMENSION}) WHERE service = \'{settings.INGEST_SERVICE}\' AND {settings.METRIC_STACK_DIMENSION} = \'{names.stack}\'')
+        failed_files = Insights("files failed", f'SELECT SUM({FILES_FAILED}) FROM SCHEMA("{NAMESPACE}", service, {STACK_DIMENSION}) WHERE service = \'{INGEST_SERVICE}\' AND {STACK_DIMENSION} = \'{names.stack}\'')
         table_throttles = Insights("throttled requests", f'SELECT SUM(ThrottledRequests) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) WHERE TableName = \'{names.table}\'')
 
         self._alarm("dlq-messages", "Messages are waiting in the dead-letter queue", sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue), 1, KEEP_STATE, period_s=60)
@@ -109,17 +111,18 @@ class OnCallAlarms(pulumi.ComponentResource):
         self._alarm("table-throttles", "DynamoDB is throttling requests to the metadata table", table_throttles, 1, QUIET_IS_OK)
         self._alarm("files-failed", "Uploaded files are failing to process", failed_files, 5, QUIET_IS_OK, period_s=900)
 
-        dashboard = aws.cloudwatch.Dashboard(
+        # "Dashboard" is CloudWatch's word; in this project the dashboard is the web UI.
+        board = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=self._prefix,
             dashboard_body=pulumi.Output.json_dumps({"widgets": self._widgets}),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.dashboard_url = pulumi.Output.concat(
+        self.monitoring_url = pulumi.Output.concat(
             "https://", args.region, ".console.aws.amazon.com/cloudwatch/home?region=", args.region,
-            "#dashboards/dashboard/", dashboard.dashboard_name,
+            "#dashboards/dashboard/", board.dashboard_name,
         )
-        self.register_outputs({"alarmTopicArn": self.topic.arn, "dashboardUrl": self.dashboard_url})
+        self.register_outputs({"alarmTopicArn": self.topic.arn, "monitoringUrl": self.monitoring_url})
 
     def _alarm(self, signal: str, summary: str, source: Metric | Insights, threshold: float, missing: str,
                *, periods: int = 1, period_s: int = 300) -> None:

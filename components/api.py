@@ -1,4 +1,4 @@
-"""The HTTP API: exactly `settings.API_ROUTES`, every one behind the Cognito
+"""The HTTP API: exactly `API_ROUTES`, every one behind the Cognito
 JWT authorizer, throttled, access-logged, and served by one function that
 signs URLs but never touches file bytes."""
 
@@ -16,9 +16,12 @@ from components.iam import allow, delete_for_good_statements, s3_kms_statements,
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from components.secret import GeneratedSecret, GeneratedSecretArgs
-from workers import settings
+from contract.functions import API, ENV_CURSOR_SECRET_PARAMETER
+from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES
+from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
+from contract.names import Names
+from contract.table import LIST_INDEX
 
-API_HANDLER = "workers.api.handler"
 STAGE = "$default"
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
@@ -36,11 +39,12 @@ ACCESS_LOG_FORMAT = json.dumps({
 
 @dataclass
 class HttpApiArgs:
-    names: settings.Names
+    names: Names
     bucket: aws.s3.Bucket
     table: aws.dynamodb.Table
     package: LambdaPackage
-    environment: Mapping[str, pulumi.Input[str]]
+    # Values for the function's environment variables.
+    variables: Mapping[str, pulumi.Input[str]]
     kms_key_arn: str | None
     cors_origins: pulumi.Input[Sequence[pulumi.Input[str]]]
     jwt_issuer: pulumi.Input[str]
@@ -64,7 +68,7 @@ class HttpApi(pulumi.ComponentResource):
         self.cursor_secret = GeneratedSecret(
             f"{name}-cursor-secret",
             GeneratedSecretArgs(
-                parameter_name=settings.cursor_secret_parameter(args.names),
+                parameter_name=args.names.cursor_secret_parameter,
                 description="HMAC key for the API's listing cursors; replacing it only invalidates open cursors",
                 kms_key_arn=args.kms_key_arn,
             ),
@@ -73,17 +77,14 @@ class HttpApi(pulumi.ComponentResource):
         self.handler = PythonFunction(
             f"{name}-handler",
             PythonFunctionArgs(
-                function_name=args.names.api_function,
-                handler=API_HANDLER,
-                service=settings.API_SERVICE,
+                names=args.names,
+                spec=API,
                 package=args.package,
-                timeout_s=settings.API_TIMEOUT_S,
-                memory_mb=settings.API_MEMORY_MB,
                 log_retention_days=args.log_retention_days,
-                environment={
-                    **args.environment,
+                variables={
+                    **args.variables,
                     # The name only: the function reads the value at run time.
-                    settings.ENV_CURSOR_SECRET_PARAMETER: self.cursor_secret.parameter.name,
+                    ENV_CURSOR_SECRET_PARAMETER: self.cursor_secret.parameter.name,
                 },
                 statements=_api_statements(args, self.cursor_secret),
             ),
@@ -94,12 +95,12 @@ class HttpApi(pulumi.ComponentResource):
             name=args.names.prefix,
             protocol_type="HTTP",
             # API Gateway answers preflight itself, before the authorizer runs; the
-            # local gateway answers it from the same settings.
+            # local gateway answers it from the same contract.
             cors_configuration={
                 "allow_origins": args.cors_origins,
-                "allow_methods": list(settings.API_CORS_ALLOW_METHODS),
-                "allow_headers": list(settings.API_CORS_ALLOW_HEADERS),
-                "max_age": settings.API_CORS_MAX_AGE_S,
+                "allow_methods": list(API_CORS_ALLOW_METHODS),
+                "allow_headers": list(API_CORS_ALLOW_HEADERS),
+                "max_age": API_CORS_MAX_AGE_S,
             },
             opts=child,
         )
@@ -118,10 +119,10 @@ class HttpApi(pulumi.ComponentResource):
             integration_type="AWS_PROXY",
             integration_uri=self.handler.function.arn,
             payload_format_version="2.0",
-            timeout_milliseconds=settings.API_TIMEOUT_S * 1000,
+            timeout_milliseconds=API.timeout_s * 1000,
             opts=child,
         )
-        for route_key in settings.API_ROUTES:
+        for route_key in API_ROUTES:
             aws.apigatewayv2.Route(
                 f"{name}-route-{_slug(route_key)}",
                 api_id=self.api.id,
@@ -163,7 +164,7 @@ class HttpApi(pulumi.ComponentResource):
 
 def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[dict]:
     bucket_arn = args.bucket.arn
-    incoming = under(bucket_arn, f"/{settings.INCOMING_PREFIX}*")
+    incoming = under(bucket_arn, f"/{INCOMING_PREFIX}*")
     return [
         # Presigned URLs act with the signer's rights, so the role holds what the
         # clients' uploads and downloads need. PutObject is the action behind
@@ -172,11 +173,11 @@ def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[d
         # Downloads are pinned to the version the worker examined.
         allow(["s3:GetObject", "s3:GetObjectVersion"], [incoming]),
         # Deleting a file removes every version of the object and of its thumbnail.
-        *delete_for_good_statements(bucket_arn, [settings.INCOMING_PREFIX, settings.THUMBNAIL_PREFIX]),
+        *delete_for_good_statements(bucket_arn, [INCOMING_PREFIX, THUMBNAIL_PREFIX]),
         # DeleteItem: the idempotency utility drops its record when a request fails.
         allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
               [args.table.arn]),
-        allow(["dynamodb:Query"], [under(args.table.arn, f"/index/{settings.LIST_INDEX}")]),
+        allow(["dynamodb:Query"], [under(args.table.arn, f"/index/{LIST_INDEX}")]),
         *cursor_secret.read_statements(),
         *s3_kms_statements(args.kms_key_arn),
     ]

@@ -4,19 +4,22 @@ because a browser cannot keep one)."""
 
 from __future__ import annotations
 
+
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from contract.http import OAUTH_SCOPES, PASSWORD_POLICY, issuer
+from contract.names import Names
 
-from workers import settings
 
 
 
 @dataclass
 class UserAuthArgs:
-    pool_name: str
+    names: Names
     # Globally unique per region: becomes https://<prefix>.auth.<region>.amazoncognito.com.
     domain_prefix: pulumi.Input[str]
     region: str
@@ -41,19 +44,12 @@ class UserAuth(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.user_pool = aws.cognito.UserPool(
             f"{name}-pool",
-            name=args.pool_name,
+            name=args.names.user_pool,
             username_attributes=["email"],
             auto_verified_attributes=["email"],
             # Invite-only: anyone who signs up can store files at our cost.
             admin_create_user_config={"allow_admin_create_user_only": True},
-            password_policy={
-                "minimum_length": settings.PASSWORD_MIN_LENGTH,
-                "require_lowercase": True,
-                "require_uppercase": True,
-                "require_numbers": True,
-                "require_symbols": True,
-                "temporary_password_validity_days": 3,
-            },
+            password_policy={**dataclasses.asdict(PASSWORD_POLICY), "temporary_password_validity_days": 3},
             mfa_configuration=args.mfa,
             # Authenticator apps only: SMS would need an SNS role and budget.
             software_token_mfa_configuration={"enabled": args.mfa != "OFF"},
@@ -63,12 +59,12 @@ class UserAuth(pulumi.ComponentResource):
         )
         self.client = aws.cognito.UserPoolClient(
             f"{name}-client",
-            name=f"{args.pool_name}-dashboard",
+            name=args.names.user_pool_client,
             user_pool_id=self.user_pool.id,
             generate_secret=False,
             allowed_oauth_flows_user_pool_client=True,
             allowed_oauth_flows=["code"],
-            allowed_oauth_scopes=list(settings.OAUTH_SCOPES),
+            allowed_oauth_scopes=list(OAUTH_SCOPES),
             supported_identity_providers=["COGNITO"],
             callback_urls=args.callback_urls,
             logout_urls=args.callback_urls,
@@ -80,7 +76,7 @@ class UserAuth(pulumi.ComponentResource):
         domain = aws.cognito.UserPoolDomain(
             f"{name}-domain", domain=args.domain_prefix, user_pool_id=self.user_pool.id, opts=child
         )
-        self.issuer = pulumi.Output.concat("https://cognito-idp.", args.region, ".amazonaws.com/", self.user_pool.id)
+        self.issuer = self.user_pool.id.apply(lambda pool_id: issuer(args.region, pool_id))
         self.hosted_ui_url = hosted_ui_url(domain.domain, args.region)
         self.register_outputs({
             "userPoolId": self.user_pool.id,

@@ -17,9 +17,8 @@ import pulumi_aws as aws
 
 from components.iam import under
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
-from workers import settings
-
-# AWS's managed "CachingOptimized" cache policy.
+from contract.http import dashboard_csp
+from contract.outputs import DashboardConfig
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 HSTS_MAX_AGE_S = 2 * 365 * 24 * 3600
 CONFIG_KEY = "config.json"
@@ -142,7 +141,7 @@ def _content_security_policy(args: StaticSiteArgs) -> pulumi.Output[str]:
         f"https://*.execute-api.{args.region}.amazonaws.com",
         args.auth_url,
     )
-    return sources.apply(settings.dashboard_csp)
+    return sources.apply(dashboard_csp)
 
 
 @dataclass
@@ -150,7 +149,7 @@ class SiteContentArgs:
     bucket: aws.s3.Bucket
     web_dir: Path
     # Written as config.json: what the dashboard needs to find the API and sign in.
-    config: pulumi.Input[dict]
+    config: DashboardConfig
 
 
 class SiteContent(pulumi.ComponentResource):
@@ -180,7 +179,7 @@ class SiteContent(pulumi.ComponentResource):
             f"{name}-{CONFIG_KEY}",
             bucket=args.bucket.id,
             key=CONFIG_KEY,
-            content=pulumi.Output.json_dumps(args.config),
+            content=pulumi.Output.json_dumps(args.config.as_dict()),
             content_type=CONTENT_TYPES[".json"],
             cache_control=REVALIDATE,
             opts=child,

@@ -22,7 +22,7 @@ def under(arn: pulumi.Output[str], suffix: str) -> pulumi.Output[str]:
 
 
 def delete_for_good_statements(bucket_arn: pulumi.Output[str], prefixes: Sequence[str]) -> list[dict]:
-    """What `workers.objects.delete_all_versions` needs under `prefixes`: list the
+    """What `workers.storage.objects.delete_all_versions` needs under `prefixes`: list the
     key's versions, then DeleteObjects, which wants DeleteObject on each key and
     DeleteObjectVersion on each version."""
     return [

@@ -1,7 +1,7 @@
 """The ingest path, owned whole: S3 notifies a queue, the queue feeds the
 worker, and what keeps failing lands in a dead-letter queue as evidence.
 
-Every timing comes from `settings.IngestSettings`; the visibility timeout is
+Every timing comes from `IngestSettings`; the visibility timeout is
 its derived property, never a number typed here.
 """
 
@@ -16,20 +16,22 @@ import pulumi_aws as aws
 from components.iam import allow, delete_for_good_statements, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
-from workers import settings
-
-WORKER_HANDLER = "workers.ingest.handler"
+from contract.ingest import IngestSettings
+from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS, THUMBNAIL_PREFIX
+from contract.functions import ingest_worker
+from contract.names import Names
 
 
 @dataclass
 class IngestPipelineArgs:
-    names: settings.Names
-    ingest: settings.IngestSettings
+    names: Names
+    ingest: IngestSettings
     bucket: aws.s3.Bucket
     table: aws.dynamodb.Table
     account_id: pulumi.Input[str]
     package: LambdaPackage
-    environment: Mapping[str, pulumi.Input[str]]
+    # Values for the worker's environment variables.
+    variables: Mapping[str, pulumi.Input[str]]
     kms_key_arn: str | None
     log_retention_days: int
 
@@ -102,8 +104,8 @@ class IngestPipeline(pulumi.ComponentResource):
             bucket=args.bucket.id,
             queues=[{
                 "queue_arn": self.queue.arn,
-                "events": list(settings.NOTIFIED_EVENTS),
-                "filter_prefix": settings.INCOMING_PREFIX,
+                "events": list(NOTIFIED_EVENTS),
+                "filter_prefix": INCOMING_PREFIX,
             }],
             # S3 sends a test event on save and rejects the configuration
             # unless the queue policy already lets it publish.
@@ -113,26 +115,22 @@ class IngestPipeline(pulumi.ComponentResource):
         self.worker = PythonFunction(
             f"{name}-worker",
             PythonFunctionArgs(
-                function_name=args.names.ingest_function,
-                handler=WORKER_HANDLER,
-                service=settings.INGEST_SERVICE,
+                names=args.names,
+                spec=ingest_worker(ingest),
                 package=args.package,
-                timeout_s=ingest.worker_timeout_s,
-                memory_mb=ingest.worker_memory_mb,
                 log_retention_days=args.log_retention_days,
-                reserved_concurrency=ingest.reserved_concurrency,
-                environment=args.environment,
+                variables=args.variables,
                 statements=[
                     allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                            "sqs:GetQueueAttributes"], [self.queue.arn]),
                     # GetObject covers HeadObject and ranged reads; events name the
                     # version (the bucket is versioned), which needs GetObjectVersion.
                     allow(["s3:GetObject", "s3:GetObjectVersion"],
-                          [under(args.bucket.arn, f"/{settings.INCOMING_PREFIX}*")]),
-                    allow(["s3:PutObject"], [under(args.bucket.arn, f"/{settings.THUMBNAIL_PREFIX}*")]),
+                          [under(args.bucket.arn, f"/{INCOMING_PREFIX}*")]),
+                    allow(["s3:PutObject"], [under(args.bucket.arn, f"/{THUMBNAIL_PREFIX}*")]),
                     # Thumbnails of deleted files, and objects that arrive for a
                     # file already deleted, are removed with all their versions.
-                    *delete_for_good_statements(args.bucket.arn, [settings.INCOMING_PREFIX, settings.THUMBNAIL_PREFIX]),
+                    *delete_for_good_statements(args.bucket.arn, [INCOMING_PREFIX, THUMBNAIL_PREFIX]),
                     # Without ListBucket, S3 answers 403 instead of 404 for a
                     # deleted object, and the worker could not tell "gone"
                     # (permanent) from "denied".

@@ -12,7 +12,8 @@ import pulumi_aws as aws
 
 from components.iam import allow, under
 from components.packaging import LambdaPackage
-from workers import settings
+from contract.functions import FunctionSpec
+from contract.names import Names
 
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
@@ -23,18 +24,14 @@ TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 @dataclass
 class PythonFunctionArgs:
-    function_name: str
-    handler: str
-    # Powertools' service name: the `service` dimension of the EMF metrics.
-    service: str
+    names: Names
+    # Handler, timeout, memory and the variables it reads: the same spec the local runtime runs.
+    spec: FunctionSpec
     package: LambdaPackage
-    timeout_s: int
-    memory_mb: int
     log_retention_days: int
     statements: Sequence[pulumi.Input[dict]]
-    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    reserved_concurrency: int | None = None
-    log_level: str = "INFO"
+    # Values for the spec's variables (and possibly other functions').
+    variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class PythonFunction(pulumi.ComponentResource):
@@ -47,17 +44,18 @@ class PythonFunction(pulumi.ComponentResource):
     def __init__(self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("uploads:lambda_function:PythonFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-
+        spec = args.spec
+        function_name = spec.function_name(args.names)
         # Created before the function so Lambda never auto-creates one without retention.
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=f"/aws/lambda/{function_name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=args.function_name,
+            name=function_name,
             assume_role_policy=pulumi.Output.json_dumps({
                 "Version": "2012-10-17",
                 "Statement": [{
@@ -81,24 +79,19 @@ class PythonFunction(pulumi.ComponentResource):
         )
         self.function = aws.lambda_.Function(
             f"{name}-function",
-            name=args.function_name,
+            name=function_name,
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
-            handler=args.handler,
+            handler=spec.handler,
             code=pulumi.FileArchive(str(args.package.path)),
             source_code_hash=args.package.sha256_b64,
             role=self.role.arn,
-            timeout=args.timeout_s,
-            memory_size=args.memory_mb,
-            reserved_concurrent_executions=args.reserved_concurrency,
+            timeout=spec.timeout_s,
+            memory_size=spec.memory_mb,
+            reserved_concurrent_executions=spec.reserved_concurrency,
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            environment={"variables": {
-                "POWERTOOLS_SERVICE_NAME": args.service,
-                "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
-                "LOG_LEVEL": args.log_level,
-                **args.environment,
-            }},
+            environment={"variables": spec.environment(args.variables)},
             # The policy must exist before the first invocation can log.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )

@@ -9,10 +9,11 @@ import re
 from dataclasses import dataclass
 
 import pulumi
+from contract.ingest import INGEST, IngestSettings
+from contract.names import PROJECT
 
-from workers import settings
 
-NAMESPACE = settings.PROJECT
+NAMESPACE = PROJECT
 # Stack names end up in bucket names and the Cognito domain, which allow only
 # lowercase letters, digits and hyphens, and cap the length.
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
@@ -63,7 +64,7 @@ class StackConfig:
     alarm_subscriptions: tuple[AlarmSubscription, ...]
     # Where a developer runs the dashboard against an ephemeral stack.
     local_origin: str
-    ingest: settings.IngestSettings
+    ingest: IngestSettings
 
 
 def load_config(stack: str) -> StackConfig:
@@ -109,12 +110,12 @@ def load_config(stack: str) -> StackConfig:
     )
 
 
-def _ingest(config: pulumi.Config) -> settings.IngestSettings:
+def _ingest(config: pulumi.Config) -> IngestSettings:
     reserved = config.get_int("workerReservedConcurrency")
-    minimum = settings.INGEST.maximum_concurrency
+    minimum = INGEST.maximum_concurrency
     _check("workerReservedConcurrency", reserved is None or reserved >= minimum,
            f"must be at least the event source's maximum concurrency, {minimum}; leave it unset to reserve none")
-    return dataclasses.replace(settings.INGEST, reserved_concurrency=reserved)
+    return dataclasses.replace(INGEST, reserved_concurrency=reserved)
 
 
 def _positive(config: pulumi.Config, key: str, default: int) -> int:

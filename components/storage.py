@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
-from workers import settings
+from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_MAX_AGE_S, BUCKET_CORS_METHODS
 
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 
@@ -79,10 +79,10 @@ class UploadStorage(pulumi.ComponentResource):
             bucket=self.bucket.id,
             cors_rules=[{
                 "allowed_origins": args.cors_origins,
-                "allowed_methods": list(settings.BUCKET_CORS_METHODS),
-                "allowed_headers": list(settings.BUCKET_CORS_HEADERS),
-                "expose_headers": list(settings.BUCKET_CORS_EXPOSE),
-                "max_age_seconds": settings.BUCKET_CORS_MAX_AGE_S,
+                "allowed_methods": list(BUCKET_CORS_METHODS),
+                "allowed_headers": list(BUCKET_CORS_HEADERS),
+                "expose_headers": list(BUCKET_CORS_EXPOSE),
+                "max_age_seconds": BUCKET_CORS_MAX_AGE_S,
             }],
             opts=child,
         )

@@ -1,5 +1,5 @@
 """The metadata table: one item per file, keyed and indexed exactly as
-`workers/settings.py` describes, so the handlers never Scan."""
+`contract/table.py` describes, so the handlers never Scan."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from contract.table import INDEXES, KEY_ATTRIBUTES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
-from workers import settings
 
 @dataclass
 class MetadataTableArgs:
@@ -25,13 +25,13 @@ class MetadataTable(pulumi.ComponentResource):
             name,
             name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
-            hash_key=settings.PARTITION_KEY,
-            range_key=settings.SORT_KEY,
-            attributes=[{"name": attribute, "type": "S"} for attribute in settings.KEY_ATTRIBUTES],
+            hash_key=PARTITION_KEY,
+            range_key=SORT_KEY,
+            attributes=[{"name": attribute, "type": "S"} for attribute in KEY_ATTRIBUTES],
             # The attention index is sparse: only pending and failed items carry
             # its keys, so it stays small and on-call queries it across owners.
-            global_secondary_indexes=[_index(index, *keys) for index, keys in settings.INDEXES.items()],
-            ttl={"attribute_name": settings.TTL_ATTRIBUTE, "enabled": True},
+            global_secondary_indexes=[_index(index, *keys) for index, keys in INDEXES.items()],
+            ttl={"attribute_name": TTL_ATTRIBUTE, "enabled": True},
             point_in_time_recovery={"enabled": True},
             deletion_protection_enabled=args.deletion_protection,
             opts=pulumi.ResourceOptions(parent=self),

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from contract.http import OAUTH_SCOPES, PASSWORD_POLICY, issuer
+from contract.names import Names
 
-from workers import settings
-from workers.settings import Names
 
 DEMO_USERNAME = "demo@example.com"
 
@@ -29,27 +29,27 @@ class UserPool:
 
 def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboard_url: str) -> UserPool:
     pool_id = cognito.create_user_pool(
-        PoolName=settings.user_pool_name(names),
+        PoolName=names.user_pool,
         UsernameAttributes=["email"],
         Policies={
             "PasswordPolicy": {
-                "MinimumLength": settings.PASSWORD_MIN_LENGTH,
-                "RequireUppercase": True,
-                "RequireLowercase": True,
-                "RequireNumbers": True,
-                "RequireSymbols": True,
+                "MinimumLength": PASSWORD_POLICY.minimum_length,
+                "RequireUppercase": PASSWORD_POLICY.require_uppercase,
+                "RequireLowercase": PASSWORD_POLICY.require_lowercase,
+                "RequireNumbers": PASSWORD_POLICY.require_numbers,
+                "RequireSymbols": PASSWORD_POLICY.require_symbols,
             }
         },
     )["UserPool"]["Id"]
     client_id = cognito.create_user_pool_client(
         UserPoolId=pool_id,
-        ClientName=f"{names.prefix}-dashboard",
+        ClientName=names.user_pool_client,
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         # The Hosted UI's code flow, as the deployed app client has it.
         AllowedOAuthFlowsUserPoolClient=True,
         AllowedOAuthFlows=["code"],
-        AllowedOAuthScopes=list(settings.OAUTH_SCOPES),
+        AllowedOAuthScopes=list(OAUTH_SCOPES),
         SupportedIdentityProviders=["COGNITO"],
         CallbackURLs=[dashboard_url],
         LogoutURLs=[dashboard_url],
@@ -57,7 +57,7 @@ def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboar
     return UserPool(
         pool_id=pool_id,
         client_id=client_id,
-        issuer=f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+        issuer=issuer(region, pool_id),
         jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
     )
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from local.runtime import ExecutionEnvironment, Invocation
-from workers.settings import IngestSettings
+from contract.ingest import IngestSettings
 
 log = logging.getLogger("local.esm")
 

@@ -1,6 +1,6 @@
 """API Gateway's HTTP API, emulated: what happens between a client and the API function.
 
-- Routes exactly `settings.API_ROUTES`; anything else is 404 `{"message":"Not Found"}`.
+- Routes exactly `API_ROUTES`; anything else is 404 `{"message":"Not Found"}`.
   A request whose Content-Length is not a length is 400 `{"message":"Bad Request"}`.
 - CORS for the dashboard's origin, answered by the gateway: preflights never
   reach the function, and the function's own CORS headers are replaced.
@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import jwt
 
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment
-from workers import settings
+from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES
 
 log = logging.getLogger("local.gateway")
 
@@ -51,7 +51,7 @@ _TEXT_SUFFIXES = ("+json", "+xml")
 def match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     """(route key, path parameters) for a request, or None when no route matches."""
     segments = path.split("/")
-    for route_key in settings.API_ROUTES:
+    for route_key in API_ROUTES:
         route_method, route_path = route_key.split(" ", 1)
         pattern = route_path.split("/")
         if route_method != method or len(pattern) != len(segments):
@@ -238,9 +238,9 @@ def http_response(result: Any) -> HttpResponse:
 @dataclass(frozen=True)
 class Cors:
     origins: tuple[str, ...]
-    allow_headers: tuple[str, ...] = settings.API_CORS_ALLOW_HEADERS
-    allow_methods: tuple[str, ...] = settings.API_CORS_ALLOW_METHODS
-    max_age_s: int = settings.API_CORS_MAX_AGE_S
+    allow_headers: tuple[str, ...] = API_CORS_ALLOW_HEADERS
+    allow_methods: tuple[str, ...] = API_CORS_ALLOW_METHODS
+    max_age_s: int = API_CORS_MAX_AGE_S
 
     def preflight(self, origin: str | None) -> list[tuple[str, str]]:
         if origin not in self.origins:

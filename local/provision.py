@@ -1,4 +1,4 @@
-"""Create the stack's storage, queues and table on the emulator, from settings.
+"""Create the stack's storage, queues and table on the emulator, from the contract.
 
 The same names, key schema and queue settings that `components/` deploys; the
 tests use these functions too, so a test fixture cannot drift from the stack.
@@ -7,9 +7,12 @@ tests use these functions too, so a test fixture cannot drift from the stack.
 from __future__ import annotations
 
 import json
+from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_MAX_AGE_S, BUCKET_CORS_METHODS
+from contract.ingest import IngestSettings
+from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
+from contract.names import Names
+from contract.table import INDEXES, KEY_ATTRIBUTES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
-from workers import settings
-from workers.settings import IngestSettings, Names
 
 
 def create_table(dynamodb, names: Names) -> str:
@@ -26,16 +29,16 @@ def create_table(dynamodb, names: Names) -> str:
     dynamodb.create_table(
         TableName=names.table,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[attribute(k) for k in settings.KEY_ATTRIBUTES],
+        AttributeDefinitions=[attribute(k) for k in KEY_ATTRIBUTES],
         KeySchema=[
-            {"AttributeName": settings.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": settings.SORT_KEY, "KeyType": "RANGE"},
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
-        GlobalSecondaryIndexes=[index(name, *keys) for name, keys in settings.INDEXES.items()],
+        GlobalSecondaryIndexes=[index(name, *keys) for name, keys in INDEXES.items()],
     )
     dynamodb.update_time_to_live(
         TableName=names.table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": settings.TTL_ATTRIBUTE},
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
     return names.table
 
@@ -62,10 +65,10 @@ def create_queues(sqs, names: Names, ingest: IngestSettings) -> tuple[str, str, 
     return queue_url, queue_arn, dlq_url
 
 
-def create_bucket(s3, names: Names, queue_arn: str | None, cors_origins: list[str] = ()) -> str:
-    s3.create_bucket(Bucket=names.bucket)
+def create_bucket(s3, bucket: str, queue_arn: str | None, cors_origins: list[str] = ()) -> str:
+    s3.create_bucket(Bucket=bucket)
     s3.put_public_access_block(
-        Bucket=names.bucket,
+        Bucket=bucket,
         PublicAccessBlockConfiguration={
             "BlockPublicAcls": True,
             "IgnorePublicAcls": True,
@@ -73,37 +76,37 @@ def create_bucket(s3, names: Names, queue_arn: str | None, cors_origins: list[st
             "RestrictPublicBuckets": True,
         },
     )
-    s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(
-        Bucket=names.bucket,
+        Bucket=bucket,
         ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
     )
     if cors_origins:
         s3.put_bucket_cors(
-            Bucket=names.bucket,
+            Bucket=bucket,
             CORSConfiguration={
                 "CORSRules": [
                     {
                         "AllowedOrigins": list(cors_origins),
-                        "AllowedMethods": list(settings.BUCKET_CORS_METHODS),
-                        "AllowedHeaders": list(settings.BUCKET_CORS_HEADERS),
-                        "ExposeHeaders": list(settings.BUCKET_CORS_EXPOSE),
-                        "MaxAgeSeconds": settings.BUCKET_CORS_MAX_AGE_S,
+                        "AllowedMethods": list(BUCKET_CORS_METHODS),
+                        "AllowedHeaders": list(BUCKET_CORS_HEADERS),
+                        "ExposeHeaders": list(BUCKET_CORS_EXPOSE),
+                        "MaxAgeSeconds": BUCKET_CORS_MAX_AGE_S,
                     }
                 ]
             },
         )
     if queue_arn:
         s3.put_bucket_notification_configuration(
-            Bucket=names.bucket,
+            Bucket=bucket,
             NotificationConfiguration={
                 "QueueConfigurations": [
                     {
                         "QueueArn": queue_arn,
-                        "Events": list(settings.NOTIFIED_EVENTS),
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.INCOMING_PREFIX}]}},
+                        "Events": list(NOTIFIED_EVENTS),
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": INCOMING_PREFIX}]}},
                     }
                 ]
             },
         )
-    return names.bucket
+    return bucket

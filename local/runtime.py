@@ -33,7 +33,7 @@ ACCOUNT_ID = "123456789012"
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str
-    handler: str  # "workers.ingest.handler"
+    handler: str  # "workers.ingest.handler.handler"
     timeout_s: float
     memory_mb: int
     region: str

@@ -15,14 +15,17 @@ from pathlib import Path
 
 import boto3
 
+from contract import functions
+from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
+from contract.ingest import IngestSettings
+from contract.names import Names
+from contract.outputs import DashboardConfig, LocalOutputs
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
-from local.runtime import ExecutionEnvironment, FunctionSpec
+from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.web import Dashboard
-from workers import settings
-from workers.settings import IngestSettings, Names
 
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to look like credentials.
@@ -86,41 +89,37 @@ class LocalStack:
             aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def function_environment(self) -> dict[str, str]:
-        """What our functions get in Lambda, plus where the emulator is."""
-        return {
-            settings.ENV_TABLE_NAME: self.names.table,
-            settings.ENV_BUCKET_NAME: self.names.bucket,
-            settings.ENV_STACK: self.stack,
-            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
-            "LOG_LEVEL": "INFO",
-            "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
-            **_CREDENTIALS,
+    @property
+    def bucket(self) -> str:
+        return self.names.upload_bucket(ACCOUNT_ID)
+
+    def _function(self, spec: functions.FunctionSpec) -> FunctionSpec:
+        """The contract's function, with what Lambda would give it here, plus
+        where the emulator is and credentials the role would give."""
+        variables = {
+            ENV_TABLE_NAME: self.names.table,
+            ENV_BUCKET_NAME: self.bucket,
+            ENV_STACK: self.stack,
+            ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
         }
-
-    def worker_spec(self) -> FunctionSpec:
         return FunctionSpec(
-            name=self.names.ingest_function,
-            handler="workers.ingest.handler",
-            timeout_s=self.ingest.worker_timeout_s,
-            memory_mb=self.ingest.worker_memory_mb,
-            region=REGION,
-            environment={**self.function_environment(), "POWERTOOLS_SERVICE_NAME": settings.INGEST_SERVICE},
-        )
-
-    def api_spec(self) -> FunctionSpec:
-        return FunctionSpec(
-            name=self.names.api_function,
-            handler="workers.api.handler",
-            timeout_s=settings.API_TIMEOUT_S,
-            memory_mb=settings.API_MEMORY_MB,
+            name=spec.function_name(self.names),
+            handler=spec.handler,
+            timeout_s=spec.timeout_s,
+            memory_mb=spec.memory_mb,
             region=REGION,
             environment={
-                **self.function_environment(),
-                "POWERTOOLS_SERVICE_NAME": settings.API_SERVICE,
-                settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(self.names),
+                **spec.environment(variables),
+                "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
+                **_CREDENTIALS,
             },
         )
+
+    def worker_spec(self) -> FunctionSpec:
+        return self._function(functions.ingest_worker(self.ingest))
+
+    def api_spec(self) -> FunctionSpec:
+        return self._function(functions.API)
 
     def start(self) -> "LocalStack":
         try:
@@ -141,9 +140,9 @@ class LocalStack:
 
         queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
         provision.create_table(self.client("dynamodb"), self.names)
-        provision.create_bucket(self.client("s3"), self.names, queue_arn, cors_origins=[self.dashboard_origin])
+        provision.create_bucket(self.client("s3"), self.bucket, queue_arn, cors_origins=[self.dashboard_origin])
         self.outputs.update(
-            bucketName=self.names.bucket,
+            bucketName=self.bucket,
             queueUrl=queue_url,
             deadLetterQueueUrl=dlq_url,
             tableName=self.names.table,
@@ -190,7 +189,7 @@ class LocalStack:
                                         self.dashboard_url)
         # A fresh signing key per start: it exists only in the emulator's memory.
         self.client("ssm").put_parameter(
-            Name=settings.cursor_secret_parameter(self.names), Value=secrets.token_hex(32), Type="SecureString"
+            Name=self.names.cursor_secret_parameter, Value=secrets.token_hex(32), Type="SecureString"
         )
         api = self.api_spec()
         self._gateway = Gateway(
@@ -214,22 +213,22 @@ class LocalStack:
     def _start_dashboard(self) -> None:
         self._hosted_ui = HostedUI(self.client("cognito-idp"), self.outputs["userPoolId"],
                                    host=self.host, port=self.hosted_ui_port).start()
-        # What components/frontend.py writes as config.json for a deployed stack.
-        config = {
-            "apiUrl": self.outputs["apiUrl"],
-            "cognitoDomain": self._hosted_ui.url,
-            "userPoolId": self.outputs["userPoolId"],
-            "userPoolClientId": self.outputs["userPoolClientId"],
-            "redirectUris": [self.dashboard_url],
-            "region": REGION,
-            "scopes": list(settings.OAUTH_SCOPES),
-        }
-        self._dashboard.serve(config, [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
+        config = DashboardConfig(
+            api_url=self.outputs["apiUrl"],
+            cognito_domain=self._hosted_ui.url,
+            user_pool_id=self.outputs["userPoolId"],
+            user_pool_client_id=self.outputs["userPoolClientId"],
+            redirect_uris=[self.dashboard_url],
+            region=REGION,
+        )
+        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:
         partial = self.stack_file.with_suffix(".json.tmp")
-        partial.write_text(json.dumps(self.outputs, indent=2) + "\n")
+        # Exactly the typed keys: a missing one fails here, not in a reader.
+        outputs = LocalOutputs.from_dict(self.outputs).as_dict()
+        partial.write_text(json.dumps(outputs, indent=2) + "\n")
         os.replace(partial, self.stack_file)
 
     @property

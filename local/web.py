@@ -8,8 +8,8 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from contract.http import dashboard_csp
 
-from workers import settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -32,7 +32,7 @@ class Dashboard:
     def serve(self, config: dict, connect_sources: list[str]) -> None:
         self.config = config
         self.headers = {
-            "Content-Security-Policy": settings.dashboard_csp(connect_sources),
+            "Content-Security-Policy": dashboard_csp(connect_sources),
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "strict-origin-when-cross-origin",

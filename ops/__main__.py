@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ops import attention, dlq, replay, status
 from ops.outputs import Stack
-from workers import settings
+from contract.table import STATUS_FAILED, STATUS_PENDING
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +56,9 @@ def _replay(stack: Stack, args) -> list[dict]:
         owner_id, file_id = args.file
         return [{"ownerId": owner_id, "fileId": file_id, "result": replay.replay_file(stack, owner_id, file_id)}]
     if args.failed:
-        chosen = attention.files(stack, settings.STATUS_FAILED, args.limit)
+        chosen = attention.files(stack, STATUS_FAILED, args.limit)
     else:
-        chosen = attention.files(stack, settings.STATUS_PENDING, args.limit, older_than=status.STUCK_AFTER)
+        chosen = attention.files(stack, STATUS_PENDING, args.limit, older_than=status.STUCK_AFTER)
     return [
         {"ownerId": i["ownerId"], "fileId": i["fileId"], "result": replay.replay_file(stack, i["ownerId"], i["fileId"])}
         for i in chosen

@@ -8,16 +8,16 @@ from datetime import datetime, timedelta, timezone
 from boto3.dynamodb.conditions import Key
 
 from ops.outputs import Stack
-from workers import settings
-from workers.records import attention_pk, from_dynamo, iso
+from workers.storage.records import attention_pk, from_dynamo, iso
+from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY
 
 
 def files(stack: Stack, status: str, limit: int = 20, older_than: timedelta | None = None) -> list[dict]:
-    condition = Key(settings.ATTENTION_INDEX_PARTITION_KEY).eq(attention_pk(status))
+    condition = Key(ATTENTION_INDEX_PARTITION_KEY).eq(attention_pk(status))
     if older_than is not None:
         cutoff = iso(datetime.now(timezone.utc) - older_than)
-        condition &= Key(settings.ATTENTION_INDEX_SORT_KEY).lt(cutoff)
-    query = {"IndexName": settings.ATTENTION_INDEX, "KeyConditionExpression": condition, "ScanIndexForward": False}
+        condition &= Key(ATTENTION_INDEX_SORT_KEY).lt(cutoff)
+    query = {"IndexName": ATTENTION_INDEX, "KeyConditionExpression": condition, "ScanIndexForward": False}
     table = stack.table()
     items: list[dict] = []
     while len(items) < limit:

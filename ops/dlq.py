@@ -54,7 +54,7 @@ def _receive(sqs, url: str, limit: int, visibility: int) -> list[dict]:
 
 def peek(stack: Stack, limit: int = 10) -> list[dict]:
     """Show up to `limit` dead messages, then make them visible again at once."""
-    sqs, url = stack.client("sqs"), stack["deadLetterQueueUrl"]
+    sqs, url = stack.client("sqs"), stack.outputs.dead_letter_queue_url
     messages = _receive(sqs, url, limit, _PEEK_VISIBILITY_S)
     for message in messages:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
@@ -63,7 +63,7 @@ def peek(stack: Stack, limit: int = 10) -> list[dict]:
 
 def redrive(stack: Stack, limit: int | None = None) -> int:
     """Move dead messages back to the ingest queue; returns how many moved."""
-    sqs, dlq, source = stack.client("sqs"), stack["deadLetterQueueUrl"], stack["queueUrl"]
+    sqs, dlq, source = stack.client("sqs"), stack.outputs.dead_letter_queue_url, stack.outputs.queue_url
     moved = 0
     while limit is None or moved < limit:
         batch = _receive(sqs, dlq, min(10, (limit - moved) if limit else 10), _PEEK_VISIBILITY_S)

@@ -10,18 +10,26 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from contract.outputs import LocalOutputs, StackOutputs
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 @dataclass(frozen=True)
 class Stack:
-    outputs: dict
+    outputs: StackOutputs
+    # Where the local stack's emulator is; None for a deployed stack.
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Stack":
+        return cls(StackOutputs.from_dict(data), data.get(LocalOutputs.key("aws_endpoint_url")))
 
     @classmethod
     def from_file(cls, path: Path) -> "Stack":
         if not path.exists():
             raise SystemExit(f"{path} does not exist: start the local stack with `make dev`, or pass --stack NAME")
-        return cls(json.loads(path.read_text()))
+        return cls.from_json(json.loads(path.read_text()))
 
     @classmethod
     def from_pulumi(cls, name: str) -> "Stack":
@@ -32,18 +40,14 @@ class Stack:
             raise SystemExit("the pulumi CLI is not on PATH") from None
         except subprocess.CalledProcessError as exc:
             raise SystemExit(f"pulumi stack output failed: {exc.stderr.strip()}") from None
-        return cls(json.loads(out))
-
-    def __getitem__(self, key: str):
-        return self.outputs[key]
+        return cls.from_json(json.loads(out))
 
     def _where(self) -> dict:
-        # The local stack's outputs name the emulator; a deployed stack's do not.
-        return {"region_name": self.outputs["region"], "endpoint_url": self.outputs.get("awsEndpointUrl"),
+        return {"region_name": self.outputs.region, "endpoint_url": self.endpoint_url,
                 "config": _CONFIG}
 
     def client(self, service: str):
         return boto3.client(service, **self._where())
 
     def table(self):
-        return boto3.resource("dynamodb", **self._where()).Table(self.outputs["tableName"])
+        return boto3.resource("dynamodb", **self._where()).Table(self.outputs.table_name)

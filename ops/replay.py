@@ -11,9 +11,10 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ops.outputs import Stack
-from workers import records, settings
+from workers.storage import records
 from workers.errors import error_code, is_not_found
-from workers.records import iso, now
+from workers.storage.records import iso, now
+from contract.table import STATUS_DELETED, STATUS_PENDING
 
 
 # What a copy in place must carry over: REPLACE keeps only what is named.
@@ -24,9 +25,9 @@ def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
     """Replay one file; says what happened, and never raises for one file's
     S3 error, so a batch replay reports each file instead of stopping."""
     item = records.get(stack.table(), owner_id, file_id)
-    if item is None or item.get("status") == settings.STATUS_DELETED:
+    if item is None or item.get("status") == STATUS_DELETED:
         return "no such file"
-    s3, bucket, key = stack.client("s3"), stack["bucketName"], item["key"]
+    s3, bucket, key = stack.client("s3"), stack.outputs.bucket_name, item["key"]
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
         source = {"Bucket": bucket, "Key": key, **({"VersionId": head["VersionId"]} if head.get("VersionId") else {})}
@@ -38,7 +39,7 @@ def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
         })
     except ClientError as exc:
         if is_not_found(exc):
-            if item.get("status") == settings.STATUS_PENDING:
+            if item.get("status") == STATUS_PENDING:
                 return "no object yet: the upload was never finished"
             return "object gone: nothing to replay"
         return f"error: {error_code(exc)}"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from ops import attention
 from ops.outputs import Stack
-from workers import settings
+from contract.table import STATUS_FAILED, STATUS_PENDING
 
 STUCK_AFTER = timedelta(minutes=15)
 
@@ -23,11 +23,11 @@ def _depth(sqs, url: str) -> dict:
 
 def status(stack: Stack, limit: int = 10) -> dict:
     sqs = stack.client("sqs")
-    failed = attention.files(stack, settings.STATUS_FAILED, limit)
-    stuck = attention.files(stack, settings.STATUS_PENDING, limit, older_than=STUCK_AFTER)
+    failed = attention.files(stack, STATUS_FAILED, limit)
+    stuck = attention.files(stack, STATUS_PENDING, limit, older_than=STUCK_AFTER)
     return {
-        "queue": _depth(sqs, stack["queueUrl"]),
-        "deadLetterQueue": _depth(sqs, stack["deadLetterQueueUrl"]),
+        "queue": _depth(sqs, stack.outputs.queue_url),
+        "deadLetterQueue": _depth(sqs, stack.outputs.dead_letter_queue_url),
         "recentFailures": [_brief(item) for item in failed],
         "stuckPending": [_brief(item) for item in stuck],
     }

@@ -12,10 +12,13 @@ from moto import mock_aws
 
 from local import provision
 from local.gateway import api_event
-from workers import clients, settings
-from workers.settings import Names
+from workers.storage import clients
+from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
+from contract.names import Names
+from local.runtime import ACCOUNT_ID
 
 NAMES = Names("test")
+BUCKET = NAMES.upload_bucket(ACCOUNT_ID)
 REGION = "us-east-1"
 ALICE = "11111111-aaaa-4aaa-8aaa-111111111111"
 BOB = "22222222-bbbb-4bbb-8bbb-222222222222"
@@ -29,9 +32,9 @@ def aws(monkeypatch):
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_LAMBDA_FUNCTION_NAME": NAMES.api_function,
-        settings.ENV_TABLE_NAME: NAMES.table,
-        settings.ENV_BUCKET_NAME: NAMES.bucket,
-        settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(NAMES),
+        ENV_TABLE_NAME: NAMES.table,
+        ENV_BUCKET_NAME: BUCKET,
+        ENV_CURSOR_SECRET_PARAMETER: NAMES.cursor_secret_parameter,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
@@ -42,9 +45,9 @@ def aws(monkeypatch):
         import boto3
 
         provision.create_table(boto3.client("dynamodb"), NAMES)
-        provision.create_bucket(boto3.client("s3"), NAMES, None)
+        provision.create_bucket(boto3.client("s3"), BUCKET, None)
         boto3.client("ssm").put_parameter(
-            Name=settings.cursor_secret_parameter(NAMES), Value=secrets.token_hex(32), Type="SecureString"
+            Name=NAMES.cursor_secret_parameter, Value=secrets.token_hex(32), Type="SecureString"
         )
         yield
         clients.reset()
@@ -68,7 +71,7 @@ class Caller:
         self.sub = sub
 
     def __call__(self, method: str, path: str, body=None, query: str = "", headers: dict | None = None):
-        from workers import api
+        from workers.api import handler as api
 
         raw = json.dumps(body).encode() if body is not None else b""
         hdrs = {"content-type": "application/json", **(headers or {})} if body is not None else dict(headers or {})

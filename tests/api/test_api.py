@@ -8,20 +8,25 @@ import boto3
 import pytest
 import requests
 
-from workers import files, records, settings
-from workers.notifications import FileKey
+from workers.api import files
+from workers.storage import records
+from contract.keys import FileKey
 
-from .conftest import ALICE, NAMES
+from .conftest import ALICE, BUCKET, NAMES
+from contract.http import MAX_FILE_SIZE
+from contract.keys import THUMBNAIL_PREFIX
+from contract.table import STATUS_DELETED, STATUS_PROCESSED, TTL_ATTRIBUTE
+from workers.api.limits import MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD
 
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": 5}
-BIG = {"filename": "video.bin", "contentType": "application/octet-stream", "size": settings.MULTIPART_THRESHOLD + 1}
+BIG = {"filename": "video.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
 
 
-def _uploaded(caller, body=TEXT, data=b"hello", status=settings.STATUS_PROCESSED) -> str:
+def _uploaded(caller, body=TEXT, data=b"hello", status=STATUS_PROCESSED) -> str:
     """A ticket whose object exists and whose record the worker has processed."""
     _, ticket = caller("POST", "/uploads", body)
     s3 = boto3.client("s3")
-    put = s3.put_object(Bucket=NAMES.bucket, Key=ticket["key"], Body=data, ContentType=body["contentType"])
+    put = s3.put_object(Bucket=BUCKET, Key=ticket["key"], Body=data, ContentType=body["contentType"])
     records.apply_object_state(
         boto3.resource("dynamodb").Table(NAMES.table),
         FileKey.parse(ticket["key"]),
@@ -63,7 +68,7 @@ def test_presigned_post_uploads_the_declared_bytes(alice):
     upload = ticket["upload"]
     response = requests.post(upload["url"], data=upload["fields"], files={"file": ("notes.txt", b"hello")})
     assert response.status_code in (200, 204)
-    body = boto3.client("s3").get_object(Bucket=NAMES.bucket, Key=ticket["key"])["Body"].read()
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=ticket["key"])["Body"].read()
     assert body == b"hello"
 
 
@@ -72,14 +77,14 @@ def test_large_file_gets_a_multipart_upload(alice):
     assert status == 201
     upload = ticket["upload"]
     assert upload["method"] == "MULTIPART" and upload["uploadId"]
-    assert upload["partSize"] >= settings.MIN_PART_SIZE
+    assert upload["partSize"] >= MIN_PART_SIZE
     assert upload["partCount"] * upload["partSize"] >= BIG["size"]
 
 
 def test_part_plan_stays_within_s3_limits_for_the_largest_file():
-    part_size, part_count = files.plan_parts(settings.MAX_FILE_SIZE)
-    assert part_size >= settings.MIN_PART_SIZE and part_count <= settings.MAX_PARTS
-    assert part_size * part_count >= settings.MAX_FILE_SIZE
+    part_size, part_count = files.plan_parts(MAX_FILE_SIZE)
+    assert part_size >= MIN_PART_SIZE and part_count <= MAX_PARTS
+    assert part_size * part_count >= MAX_FILE_SIZE
 
 
 def test_unsafe_name_is_cleaned_for_the_key_but_kept_for_display(alice):
@@ -91,7 +96,7 @@ def test_unsafe_name_is_cleaned_for_the_key_but_kept_for_display(alice):
 
 
 def test_file_over_the_limit_is_413(alice):
-    status, body = alice("POST", "/uploads", {**TEXT, "size": settings.MAX_FILE_SIZE + 1})
+    status, body = alice("POST", "/uploads", {**TEXT, "size": MAX_FILE_SIZE + 1})
     assert status == 413 and body["error"]["code"] == "too_large"
 
 
@@ -154,7 +159,7 @@ def test_multipart_parts_and_complete_assemble_the_object(alice):
         etags.append({"partNumber": part["partNumber"], "etag": response.headers["ETag"]})
     status, done = alice("POST", f"/uploads/{file_id}/complete", {"parts": etags[::-1]})
     assert (status, done) == (200, {"fileId": file_id, "status": "pending"})
-    stored = boto3.client("s3").get_object(Bucket=NAMES.bucket, Key=ticket["key"])["Body"].read()
+    stored = boto3.client("s3").get_object(Bucket=BUCKET, Key=ticket["key"])["Body"].read()
     assert stored == data
 
 
@@ -201,7 +206,7 @@ def test_abort_discards_the_upload_and_is_harmless_twice(alice):
     assert alice("DELETE", f"/uploads/{file_id}") == (204, None)
     assert alice("DELETE", f"/uploads/{file_id}") == (204, None)
     assert alice("GET", f"/files/{file_id}")[0] == 404
-    uploads = boto3.client("s3").list_multipart_uploads(Bucket=NAMES.bucket).get("Uploads", [])
+    uploads = boto3.client("s3").list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
     assert ticket["upload"]["uploadId"] not in [u["UploadId"] for u in uploads]
 
 
@@ -302,18 +307,18 @@ def test_delete_removes_every_version_and_the_thumbnail(alice):
     table = boto3.resource("dynamodb").Table(NAMES.table)
     item = records.get(table, ALICE, file_id)
     s3 = boto3.client("s3")
-    s3.put_object(Bucket=NAMES.bucket, Key=item["key"], Body=b"second version")
-    thumbnail = f"{settings.THUMBNAIL_PREFIX}{ALICE}/{file_id}.webp"
-    s3.put_object(Bucket=NAMES.bucket, Key=thumbnail, Body=b"thumb")
+    s3.put_object(Bucket=BUCKET, Key=item["key"], Body=b"second version")
+    thumbnail = f"{THUMBNAIL_PREFIX}{ALICE}/{file_id}.webp"
+    s3.put_object(Bucket=BUCKET, Key=thumbnail, Body=b"thumb")
     table.update_item(Key=records.key_of(ALICE, file_id), UpdateExpression="SET thumbnailKey = :t",
                       ExpressionAttributeValues={":t": thumbnail})
 
     assert alice("DELETE", f"/files/{file_id}") == (204, None)
 
-    left = s3.list_object_versions(Bucket=NAMES.bucket)
+    left = s3.list_object_versions(Bucket=BUCKET)
     assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == []
     deleted = records.get(table, ALICE, file_id)
-    assert deleted["status"] == settings.STATUS_DELETED and deleted[settings.TTL_ATTRIBUTE] > 0
+    assert deleted["status"] == STATUS_DELETED and deleted[TTL_ATTRIBUTE] > 0
     assert alice("GET", f"/files/{file_id}")[0] == 404
 
 
@@ -360,7 +365,7 @@ def test_the_caller_comes_from_the_token_never_the_body(alice):
 
 def test_an_event_without_claims_is_401(aws):
     from local.gateway import api_event
-    from workers import api
+    from workers.api import handler as api
 
     from .conftest import Context
 
@@ -377,7 +382,7 @@ def test_a_body_that_is_not_json_is_415(alice, content_type):
 
 def test_a_body_that_is_not_utf8_is_400(aws):
     from local.gateway import api_event
-    from workers import api
+    from workers.api import handler as api
 
     from .conftest import Context
 
@@ -394,7 +399,7 @@ def test_completing_twice_before_the_worker_ran_is_409(alice):
     etags = []
     for number in range(1, upload["partCount"] + 1):
         size = min(upload["partSize"], BIG["size"] - (number - 1) * upload["partSize"])
-        put = s3.upload_part(Bucket=NAMES.bucket, Key=ticket["key"], UploadId=upload["uploadId"],
+        put = s3.upload_part(Bucket=BUCKET, Key=ticket["key"], UploadId=upload["uploadId"],
                              PartNumber=number, Body=b"x" * size)
         etags.append({"partNumber": number, "etag": put["ETag"]})
     path = f"/uploads/{ticket['fileId']}/complete"
@@ -432,7 +437,7 @@ def test_a_value_of_the_wrong_json_type_is_400_even_when_it_could_be_coerced(ali
 
 def test_a_deeply_nested_body_is_400_not_500(aws):
     from local.gateway import api_event
-    from workers import api
+    from workers.api import handler as api
 
     from .conftest import Context
 

@@ -1,6 +1,6 @@
 import pytest
 
-from workers import cursor
+from workers.api import cursor
 
 SECRET = b"k" * 32
 POSITION = cursor.Position("2024-01-01T00:00:00.000Z#abc", "abc")

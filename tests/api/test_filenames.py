@@ -3,8 +3,8 @@ import posixpath
 import pytest
 from hypothesis import given, strategies as st
 
-from workers import settings
-from workers.filenames import FALLBACK_NAME, attachment_disposition, safe_name
+from workers.api.filenames import FALLBACK_NAME, attachment_disposition, safe_name
+from workers.api.filenames import MAX_FILENAME_BYTES
 
 
 def test_separators_controls_and_dot_dot_are_stripped():
@@ -21,7 +21,7 @@ def test_unicode_is_kept():
 
 def test_long_names_are_cut_on_a_character_boundary_keeping_the_extension():
     name = safe_name("履" * 300 + ".pdf")
-    assert len(name.encode()) <= settings.MAX_FILENAME_BYTES
+    assert len(name.encode()) <= MAX_FILENAME_BYTES
     assert name.endswith(".pdf") and name.startswith("履")
 
 
@@ -33,7 +33,7 @@ def test_nothing_usable_left_gives_the_fallback():
 def test_any_name_gives_one_bounded_key_segment(declared):
     name = safe_name(declared)
     assert name and "/" not in name and "\\" not in name and ".." not in name
-    assert len(name.encode("utf-8")) <= settings.MAX_FILENAME_BYTES
+    assert len(name.encode("utf-8")) <= MAX_FILENAME_BYTES
 
 
 @pytest.mark.parametrize("declared", [".", "...", ".....", " . ", "./.", "\u202e.\u202e", ".. ."])

@@ -1,8 +1,8 @@
 import json
 from pathlib import Path
 
-from workers import settings
-from workers.api import app, openapi_document
+from workers.api.handler import app, openapi_document
+from contract.http import API_ROUTES
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -16,5 +16,5 @@ def test_committed_openapi_document_is_current():
 def test_the_api_implements_exactly_the_settings_routes():
     document = openapi_document()
     routes = {f"{method.upper()} {path}" for path, operations in document["paths"].items() for method in operations}
-    assert routes == set(settings.API_ROUTES)
-    assert len(app._static_routes) + len(app._dynamic_routes) == len(settings.API_ROUTES)
+    assert routes == set(API_ROUTES)
+    assert len(app._static_routes) + len(app._dynamic_routes) == len(API_ROUTES)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from workers import clients
+from workers.storage import clients
 
 BUCKET = "uploads-test-files"
 

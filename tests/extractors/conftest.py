@@ -22,9 +22,9 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from workers import clients  # noqa: E402 - after the fake credentials
+from workers.storage import clients
 from workers.errors import FileRejected  # noqa: E402
-from workers.extractors import StoredObject, extract  # noqa: E402
+from workers.extraction import StoredObject, extract  # noqa: E402
 
 BUCKET = "uploads-test-files"
 KEY = "incoming/owner-1/file-1/upload.bin"

@@ -3,10 +3,10 @@ import zipfile
 
 import pytest
 
-from workers import settings
-from workers.extractors import extract
+from workers.extraction import extract
 
 from . import files
+from workers.extraction.kinds import archive
 
 
 def test_zip_is_described_from_its_central_directory(store):
@@ -51,7 +51,7 @@ def test_overlapping_entries_fail_as_archive_bomb(rejection):
 
 
 def test_zip_with_too_many_entries_fails_before_its_directory_is_loaded(rejection, monkeypatch):
-    monkeypatch.setattr(settings, "ZIP_MAX_ENTRIES", 10)
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 10)
     body = files.archive({f"f{i}": b"" for i in range(11)})
     rejected = rejection(body, "application/zip")
     assert rejected.code == "archive_bomb"
@@ -83,13 +83,13 @@ def test_zip_whose_end_record_understates_300000_entries_fails_as_archive_bomb(r
 
 
 def test_zip_count_over_the_cap_is_found_in_the_directory_not_the_claim(rejection, monkeypatch):
-    monkeypatch.setattr(settings, "ZIP_MAX_ENTRIES", 10)
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 10)
     rejected = rejection(files.zip_claiming(3, 11), "application/zip")
     assert rejected.code == "archive_bomb"
 
 
 def test_zip_whose_claim_wrapped_past_65535_is_described_by_its_real_entries(store, monkeypatch):
     # Writers without zip64 store the count modulo 65536; readers ignore it.
-    monkeypatch.setattr(settings, "ZIP_MAX_ENTRIES", 10)
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 10)
     metadata = extract(store(files.zip_claiming(2, 5), "application/zip")).metadata
     assert metadata["entries"] == 5

@@ -1,9 +1,10 @@
 import pytest
 
-from workers import settings
-from workers.extractors import extract
+from workers.extraction import extract
 
 from . import files
+from workers.extraction.kinds.delimited import MAX_FIELD_BYTES
+from workers.extraction import registry
 
 HEADER = ["id", "name", "note"]
 
@@ -48,7 +49,7 @@ def test_single_column_csv_is_read_as_csv_when_declared_so(store):
 
 
 def test_rows_are_estimated_past_the_scan_limit(store, monkeypatch):
-    monkeypatch.setattr(settings, "STREAM_SCAN_LIMIT_BYTES", 1024 * 1024)
+    monkeypatch.setattr(registry, "STREAM_SCAN_LIMIT_BYTES", 1024 * 1024)
     body = b"a,b\r\n" + b"1,2\r\n" * 1_000_000
     metadata = extract(store(body, "text/csv")).metadata
     assert "rows" not in metadata
@@ -56,7 +57,7 @@ def test_rows_are_estimated_past_the_scan_limit(store, monkeypatch):
 
 
 def test_unterminated_quote_fails_at_the_field_limit_instead_of_filling_memory(rejection):
-    body = b'a,b\r\n1,2\r\n3,4\r\n5,"' + b"x" * (settings.CSV_MAX_FIELD_BYTES + 1024)
+    body = b'a,b\r\n1,2\r\n3,4\r\n5,"' + b"x" * (MAX_FIELD_BYTES + 1024)
     rejected = rejection(body, "text/csv")
     assert rejected.code == "corrupt"
     assert "field larger than field limit" in rejected.message
@@ -69,5 +70,5 @@ def test_a_row_of_too_many_short_fields_is_refused_as_too_large(rejection):
 
 
 def test_a_field_near_the_field_limit_still_fits_in_its_row(store):
-    body = b"a,b\r\n1," + b"x" * (settings.CSV_MAX_FIELD_BYTES - 16) + b"\r\n2,3\r\n"
+    body = b"a,b\r\n1," + b"x" * (MAX_FIELD_BYTES - 16) + b"\r\n2,3\r\n"
     assert extract(store(body, "text/csv")).metadata["rows"] == 2

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from workers import settings
-from workers.extractors import extract
+from workers.extraction import extract
+from workers.extraction import registry
+from workers.extraction.kinds import jsondoc
 
 
 
@@ -43,7 +44,7 @@ def test_members_spanning_read_chunks_are_decoded_whole(store):
 
 
 def test_member_over_the_size_cap_leaves_validity_undetermined(store, monkeypatch):
-    monkeypatch.setattr(settings, "JSON_MAX_VALUE_BYTES", 1024 * 1024)
+    monkeypatch.setattr(jsondoc, "MAX_VALUE_BYTES", 1024 * 1024)
     body = json.dumps({"small": 1, "big": "x" * (3 * 1024 * 1024), "after": 2}).encode()
     metadata = extract(store(body, "application/json")).metadata
     assert metadata["keys"] == ["small", "big"]
@@ -51,7 +52,7 @@ def test_member_over_the_size_cap_leaves_validity_undetermined(store, monkeypatc
 
 
 def test_length_is_estimated_past_the_scan_limit(store, monkeypatch):
-    monkeypatch.setattr(settings, "STREAM_SCAN_LIMIT_BYTES", 256 * 1024)
+    monkeypatch.setattr(registry, "STREAM_SCAN_LIMIT_BYTES", 256 * 1024)
     body = ("[" + ",".join(['{"i": 1}'] * 200_000) + "]").encode()
     metadata = extract(store(body, "application/json")).metadata
     assert metadata["lengthEstimated"] == pytest.approx(200_000, rel=0.05)

@@ -3,7 +3,8 @@ import time
 import pytest
 
 from workers.errors import FileRejected, OutOfTime
-from workers.extractors.limits import Deadline
+from workers.extraction.limits import Deadline
+from workers.extraction.limits import EXTRACT_BUDGETS
 
 
 def test_a_spent_budget_rejects_the_file_as_too_large():
@@ -52,8 +53,7 @@ def test_a_resized_budget_keeps_the_time_already_spent():
 
 
 def test_time_spent_sniffing_counts_against_the_files_budget(store, monkeypatch):
-    import workers.extractors as extractors
-    from workers import settings
+    from workers.extraction import limits, pipeline as extractors
 
     real_sniff = extractors.sniff
 
@@ -62,9 +62,9 @@ def test_time_spent_sniffing_counts_against_the_files_budget(store, monkeypatch)
         return real_sniff(*args, **kwargs)
 
     monkeypatch.setattr(extractors, "sniff", slow_sniff)
-    monkeypatch.setattr(settings, "EXTRACT_BUDGETS", {
+    monkeypatch.setattr(limits, "EXTRACT_BUDGETS", {
         kind: budget.__class__(0.2, budget.fetch_bytes, budget.memory_bytes)
-        for kind, budget in settings.EXTRACT_BUDGETS.items()})
+        for kind, budget in EXTRACT_BUDGETS.items()})
     with pytest.raises(FileRejected) as rejected:
         extractors.extract(store(b"plain words\n" * 10, "text/plain"))
     assert rejected.value.code == "too_large"

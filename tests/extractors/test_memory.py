@@ -11,11 +11,13 @@ import tracemalloc
 
 import pytest
 
-from workers import clients, settings
-from workers.extractors import StoredObject, extract
+from workers.storage import clients
+from workers.extraction import StoredObject, extract
 
 from . import files
 from .test_read_bound import SIZE, big_csv, big_json
+from workers.extraction.limits import EXTRACT_BUDGETS
+from workers.extraction.reader import BLOCK_SIZE, CACHE_BLOCKS
 
 
 class FileBackedS3:
@@ -55,9 +57,9 @@ def test_streaming_a_200_mb_file_stays_within_the_memory_budget(tmp_path, monkey
     peak = peak_of(lambda: results.append(extract(obj)))
     print(f"\n{kind}: peak {peak / 2**20:.1f} MiB streaming {obj.size} bytes")
     assert results[0].metadata["kind"] == kind
-    assert peak < settings.EXTRACT_BUDGETS["default"].memory_bytes
+    assert peak < EXTRACT_BUDGETS["default"].memory_bytes
     # Constant memory: far below the file, near the reader's cache.
-    assert peak < 3 * settings.RANGE_CACHE_BLOCKS * settings.RANGE_BLOCK_SIZE
+    assert peak < 3 * CACHE_BLOCKS * BLOCK_SIZE
 
 
 @pytest.mark.parametrize(
@@ -81,7 +83,7 @@ def test_bombs_are_refused_within_the_memory_budget(store, name, make, content_t
     peak = peak_of(run)
     print(f"\n{name}: peak {peak / 2**20:.2f} MiB for a {obj.size}-byte file")
     assert errors[0].code == code
-    assert peak < settings.EXTRACT_BUDGETS[budget].memory_bytes
+    assert peak < EXTRACT_BUDGETS[budget].memory_bytes
 
 
 
@@ -89,7 +91,7 @@ def refusal_of(tmp_path, monkeypatch, body: bytes, content_type: str):
     """(the error extraction raised, peak bytes) for `body` served from a file."""
     path = tmp_path / "object"
     path.write_bytes(body)
-    monkeypatch.setattr(clients, "s3", lambda: FileBackedS3(path))
+    monkeypatch.setattr(clients, "ranged_reader", lambda not_after: FileBackedS3(path))
     obj = StoredObject("bucket", "incoming/o/f/upload", None, len(body), content_type, "etag")
     errors = []
 

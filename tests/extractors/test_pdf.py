@@ -1,6 +1,6 @@
 import pytest
 
-from workers.extractors import extract
+from workers.extraction import extract
 
 from . import files
 

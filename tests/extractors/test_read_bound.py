@@ -11,14 +11,15 @@ import json
 
 import pytest
 
-from workers import settings
-from workers.extractors import extract
+from workers.extraction import extract
 
 from . import files
+from workers.extraction.reader import BLOCK_SIZE, MAX_READAHEAD_BLOCKS
+from workers.extraction.registry import STREAM_SCAN_LIMIT_BYTES
 
 SIZE = 200 * 1024 * 1024
 BOUND = 1024 * 1024
-STREAM_BOUND = settings.STREAM_SCAN_LIMIT_BYTES + settings.RANGE_MAX_READAHEAD_BLOCKS * settings.RANGE_BLOCK_SIZE
+STREAM_BOUND = STREAM_SCAN_LIMIT_BYTES + MAX_READAHEAD_BLOCKS * BLOCK_SIZE
 
 
 def big_csv(size: int) -> bytes:

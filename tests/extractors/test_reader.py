@@ -6,10 +6,10 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from workers.errors import FileRejected
-from workers import clients
-from workers.extractors import extract
-from workers.extractors.limits import Deadline
-from workers.extractors.reader import ObjectVersion, S3RangeReader
+from workers.storage import clients
+from workers.extraction import extract
+from workers.extraction.limits import Deadline
+from workers.extraction.reader import ObjectVersion, S3RangeReader
 
 from . import files
 

@@ -2,11 +2,13 @@ import time
 
 import pytest
 
-from workers import settings
-from workers.extractors import extract
-from workers.extractors.sniff import sniff
+from workers.extraction import extract
+from workers.extraction.sniff import sniff
 
 from . import files
+from workers.extraction import registry, sniff as sniffing
+from workers.extraction.typecheck import ACTIVE_CONTENT_KINDS
+from workers.extraction.sniff import SNIFF_BYTES
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 
@@ -64,7 +66,8 @@ def test_active_content_declared_as_itself_is_unsupported(rejection):
 
 
 def test_kinds_off_the_allowlist_are_unsupported(rejection, monkeypatch):
-    monkeypatch.setattr(settings, "ACCEPTED_KINDS", tuple(k for k in settings.ACCEPTED_KINDS if k != "pdf"))
+    accepted = registry.accepted_kinds() - {"pdf"}
+    monkeypatch.setattr(registry, "accepted_kinds", lambda: accepted)
     rejected = rejection(files.pdf(), "application/pdf")
     assert rejected.code == "unsupported_type"
 
@@ -93,7 +96,7 @@ def test_unknown_bytes_are_binary_with_their_size(store):
 
 @pytest.mark.parametrize("unit", ['"\n', ',"', '" ,', ";'a", '"a",\n"', "\t'\n"])
 def test_crafted_text_that_makes_csv_sniffer_quadratic_is_sniffed_within_a_second(unit):
-    head = (unit * (settings.SNIFF_BYTES // len(unit))).encode()
+    head = (unit * (SNIFF_BYTES // len(unit))).encode()
     started = time.perf_counter()
     sniff(head, whole=False)
     assert time.perf_counter() - started < 1
@@ -127,3 +130,11 @@ def test_sniffing_stops_when_the_deadline_check_raises():
 )
 def test_the_delimiter_is_the_one_on_which_the_rows_agree(head, delimiter):
     assert sniff(head).delimiter == delimiter
+
+
+def test_every_kind_sniffing_can_answer_has_an_extractor_or_is_refused_as_active_content():
+    assert sniffing.KINDS - ACTIVE_CONTENT_KINDS <= registry.accepted_kinds()
+
+
+def test_every_extractor_serves_a_kind_sniffing_answers_or_an_office_refinement_of_a_zip():
+    assert registry.accepted_kinds() - sniffing.KINDS == {"docx", "xlsx", "pptx"}

@@ -1,7 +1,7 @@
 import pytest
 
-from workers import settings
-from workers.extractors import extract
+from workers.extraction import extract
+from workers.extraction import registry
 
 
 @pytest.mark.parametrize(
@@ -25,6 +25,6 @@ def test_text_in_a_legacy_encoding_reports_it(store):
 
 
 def test_lines_are_estimated_past_the_scan_limit(store, monkeypatch):
-    monkeypatch.setattr(settings, "STREAM_SCAN_LIMIT_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(registry, "STREAM_SCAN_LIMIT_BYTES", 2 * 1024 * 1024)
     metadata = extract(store(b"a line of prose\n" * 1_000_000, "text/plain")).metadata
     assert metadata["linesEstimated"] == pytest.approx(1_000_000, rel=0.05)

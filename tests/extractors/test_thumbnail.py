@@ -2,17 +2,18 @@ import io
 
 from PIL import Image
 
-from workers import settings
-from workers.extractors import extract
+from workers.extraction import extract
 
 from . import files
+from workers.extraction.thumbnail import SIZE
+from workers.extraction import thumbnail
 
 
 def test_image_gets_a_small_webp_thumbnail(store):
     extraction = extract(store(files.image("JPEG", (1200, 900)), "image/jpeg"))
     thumb = Image.open(io.BytesIO(extraction.thumbnail))
     assert thumb.format == "WEBP"
-    assert max(thumb.size) == max(settings.THUMBNAIL_SIZE)
+    assert max(thumb.size) == max(SIZE)
 
 
 def test_thumbnail_is_turned_upright_by_the_exif_orientation(store):
@@ -22,7 +23,7 @@ def test_thumbnail_is_turned_upright_by_the_exif_orientation(store):
 
 
 def test_image_over_the_pixel_limit_gets_no_thumbnail(store, monkeypatch):
-    monkeypatch.setattr(settings, "THUMBNAIL_MAX_PIXELS", 64 * 48 - 1)
+    monkeypatch.setattr(thumbnail, "MAX_PIXELS", 64 * 48 - 1)
     assert extract(store(files.image("PNG", (64, 48)), "image/png")).thumbnail is None
 
 

@@ -3,6 +3,7 @@ ephemeral `dev-alice` stack, against every item of issue 5."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -13,10 +14,17 @@ from pulumi.runtime import rpc
 from components.frontend import content_type
 from tests.e2e.web.test_dashboard import DASHBOARD_CONFIG_KEYS
 from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
-from workers import settings
+from contract import functions
+from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
+from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES, IDEMPOTENCY_KEY_HEADER, OAUTH_SCOPES
+from contract.ingest import INGEST
+from contract.keys import INCOMING_PREFIX
+from contract.metrics import API_SERVICE, FILES_FAILED, INGEST_SERVICE, NAMESPACE
+from contract.names import Names
+from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, LIST_INDEX, LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 OUTPUTS = {"apiUrl", "webUrl", "bucketName", "queueUrl", "deadLetterQueueUrl", "tableName", "userPoolId",
-           "userPoolClientId", "alarmTopicArn", "region", "dashboardUrl"}
+           "userPoolClientId", "alarmTopicArn", "region", "monitoringUrl"}
 SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
            "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
 ACCOUNT = "123456789012"
@@ -49,17 +57,21 @@ def role_statements(stack: dict, function_name: str) -> list[dict]:
     return document(attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role"))["Statement"]
 
 
-def statements(stack: dict, function_name: str) -> dict[tuple[str, ...], list]:
-    granted = {tuple(s["Action"]): s["Resource"] for s in role_statements(stack, function_name)}
-    assert len(granted) == len(role_statements(stack, function_name)), "two statements with the same actions"
-    return granted
+def grants(stack: dict, function_name: str) -> set[tuple[str, str]]:
+    """Every (action, resource) pair the function's role allows, however the statements group them."""
+    return {(action, resource) for statement in role_statements(stack, function_name)
+            for action in statement["Action"] for resource in statement["Resource"]}
+
+
+def pairs(expected: dict[tuple[str, ...], list[str]]) -> set[tuple[str, str]]:
+    return {(action, resource) for actions, resources in expected.items() for action in actions for resource in resources}
 
 
 # --- the program as a whole ----------------------------------------------------
 def test_program_exports_the_stack_output_contract_and_logs_no_warnings(stack):
     assert set(stack["outputs"]) == OUTPUTS
     assert stack["outputs"]["region"] == "eu-west-1"
-    assert stack["outputs"]["dashboardUrl"].endswith(f"#dashboards/dashboard/uploads-{stack['name']}")
+    assert stack["outputs"]["monitoringUrl"].endswith(f"#dashboards/dashboard/uploads-{stack['name']}")
     assert stack["warnings"] == []  # e.g. no deprecated pulumi-aws arguments
 
 
@@ -138,13 +150,13 @@ def test_upload_bucket_cors_allows_only_the_dashboard_origins_and_exposes_etag(s
 
 # --- ingest path ---------------------------------------------------------------
 def test_queues_are_encrypted_and_redrive_to_a_longer_lived_dlq(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)["inputs"]
     dlq = one(stack, "aws:sqs/queue:Queue", name=names.dead_letter_queue)["inputs"]
     assert queue["sqsManagedSseEnabled"] and dlq["sqsManagedSseEnabled"]
     redrive = json.loads(queue["redrivePolicy"])
     assert redrive["deadLetterTargetArn"] == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.dead_letter_queue}"
-    assert redrive["maxReceiveCount"] == settings.INGEST.max_receive_count >= 5
+    assert redrive["maxReceiveCount"] == INGEST.max_receive_count >= 5
     assert dlq["messageRetentionSeconds"] == 14 * 24 * 3600 > queue["messageRetentionSeconds"]
     allow = json.loads(one(stack, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy")["inputs"]["redriveAllowPolicy"])
     assert allow == {"redrivePermission": "byQueue",
@@ -152,17 +164,17 @@ def test_queues_are_encrypted_and_redrive_to_a_longer_lived_dlq(stack):
 
 
 def test_visibility_timeout_is_six_worker_timeouts_plus_the_batching_window(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)
     worker = function(stack, names.ingest_function)
     mapping = one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping")
     window = mapping["inputs"]["maximumBatchingWindowInSeconds"]
     assert queue["inputs"]["visibilityTimeoutSeconds"] == 6 * worker["inputs"]["timeout"] + window
-    assert window == settings.INGEST.batching_window_s
+    assert window == INGEST.batching_window_s
 
 
 def test_only_the_upload_bucket_may_send_to_the_queue(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)
     (statement,) = document(attached(stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
@@ -177,7 +189,7 @@ def test_one_notification_for_incoming_depends_on_the_queue_policy(stack):
     notification = one(stack, "aws:s3/bucketNotification:BucketNotification")
     (target,) = notification["inputs"]["queues"]
     assert target["events"] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
-    assert target["filterPrefix"] == settings.INCOMING_PREFIX
+    assert target["filterPrefix"] == INCOMING_PREFIX
     queue_policy = one(stack, "aws:sqs/queuePolicy:QueuePolicy")
     assert queue_policy["urn"] in notification["dependsOn"]
     # Explicit depends_on: no input of the notification is computed from the policy.
@@ -185,14 +197,14 @@ def test_one_notification_for_incoming_depends_on_the_queue_policy(stack):
 
 
 def test_event_source_reads_the_queue_with_partial_failures_and_bounded_concurrency(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     worker = function(stack, names.ingest_function)
     mapping = one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping")["inputs"]
     assert mapping["eventSourceArn"] == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}"
     assert mapping["functionName"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{names.ingest_function}"
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["batchSize"] == settings.INGEST.batch_size
-    assert mapping["scalingConfig"]["maximumConcurrency"] == settings.INGEST.maximum_concurrency
+    assert mapping["batchSize"] == INGEST.batch_size
+    assert mapping["scalingConfig"]["maximumConcurrency"] == INGEST.maximum_concurrency
     reserved = worker["inputs"].get("reservedConcurrentExecutions")
     if is_ephemeral(stack):
         # Unset: no reservation, which a new account's reduced quota cannot refuse.
@@ -206,20 +218,18 @@ def test_the_worker_reserves_the_configured_concurrency(package, tmp_path):
     out = tmp_path / "out.json"
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:workerReservedConcurrency": "3"}, out)
     assert completed.returncode == 0, completed.stderr
-    worker = function(json.loads(out.read_text()), settings.Names(EPHEMERAL_STACK).ingest_function)
+    worker = function(json.loads(out.read_text()), Names(EPHEMERAL_STACK).ingest_function)
     assert worker["inputs"]["reservedConcurrentExecutions"] == 3
 
 
 # --- functions and IAM -----------------------------------------------------------
-@pytest.mark.parametrize("which, handler, service", [
-    ("ingest_function", "workers.ingest.handler", settings.INGEST_SERVICE),
-    ("api_function", "workers.api.handler", settings.API_SERVICE),
-])
-def test_functions_are_hardened_and_configured(stack, package, which, handler, service):
-    name = getattr(settings.Names(stack["name"]), which)
+@pytest.mark.parametrize("spec", [functions.ingest_worker(), functions.API], ids=lambda spec: spec.service)
+def test_functions_are_hardened_and_configured(stack, package, spec):
+    name = spec.function_name(Names(stack["name"]))
     inputs = function(stack, name)["inputs"]
     assert inputs["architectures"] == ["arm64"] and inputs["runtime"] == "python3.13"
-    assert inputs["handler"] == handler
+    assert inputs["handler"] == spec.handler
+    assert importlib.import_module(spec.handler.rpartition(".")[0]) is not None
     assert inputs["tracingConfig"] == {"mode": "Active"}
     assert inputs["code"] == {"FileArchive": str(package.path)}
     assert inputs["sourceCodeHash"] == package.sha256_b64
@@ -227,14 +237,14 @@ def test_functions_are_hardened_and_configured(stack, package, which, handler, s
     assert inputs["loggingConfig"] == {"logFormat": "JSON", "logGroup": log_group["inputs"]["name"]}
     assert log_group["inputs"]["retentionInDays"] == (3 if is_ephemeral(stack) else 30)
     assert inputs["environment"]["variables"] == {
-        settings.ENV_TABLE_NAME: stack["outputs"]["tableName"],
-        settings.ENV_BUCKET_NAME: stack["outputs"]["bucketName"],
-        settings.ENV_STACK: stack["name"],
-        "POWERTOOLS_SERVICE_NAME": service,
-        "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+        ENV_TABLE_NAME: stack["outputs"]["tableName"],
+        ENV_BUCKET_NAME: stack["outputs"]["bucketName"],
+        ENV_STACK: stack["name"],
+        "POWERTOOLS_SERVICE_NAME": spec.service,
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "LOG_LEVEL": "INFO",
-        **({settings.ENV_CURSOR_SECRET_PARAMETER: settings.cursor_secret_parameter(settings.Names(stack["name"]))}
-           if which == "api_function" else {}),
+        **({ENV_CURSOR_SECRET_PARAMETER: Names(stack["name"]).cursor_secret_parameter}
+           if spec is functions.API else {}),
     }
 
 
@@ -247,9 +257,9 @@ def test_no_role_has_a_wildcard_action_or_resource_beyond_tracing(stack):
 
 
 def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
-    assert statements(stack, names.ingest_function) == {
+    assert grants(stack, names.ingest_function) == pairs({
         ("logs:CreateLogStream", "logs:PutLogEvents"):
             [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{names.ingest_function}:*"],
         ("xray:PutTraceSegments", "xray:PutTelemetryRecords"): ["*"],
@@ -261,15 +271,15 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
         ("s3:ListBucketVersions",): [bucket],
         ("s3:ListBucket",): [bucket],
         ("dynamodb:GetItem", "dynamodb:UpdateItem"): [table],
-    }
+    })
     listing = next(s for s in role_statements(stack, names.ingest_function) if s["Action"] == ["s3:ListBucketVersions"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
 
 
 def test_api_role_covers_exactly_the_calls_the_api_makes_and_the_urls_it_signs(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
-    assert statements(stack, names.api_function) == {
+    assert grants(stack, names.api_function) == pairs({
         ("logs:CreateLogStream", "logs:PutLogEvents"):
             [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{names.api_function}:*"],
         ("xray:PutTraceSegments", "xray:PutTelemetryRecords"): ["*"],
@@ -278,26 +288,26 @@ def test_api_role_covers_exactly_the_calls_the_api_makes_and_the_urls_it_signs(s
         ("s3:DeleteObject", "s3:DeleteObjectVersion"): [f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"],
         ("s3:ListBucketVersions",): [bucket],
         ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"): [table],
-        ("dynamodb:Query",): [f"{table}/index/{settings.LIST_INDEX}"],
+        ("dynamodb:Query",): [f"{table}/index/{LIST_INDEX}"],
         ("ssm:GetParameter",):
-            [f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{settings.cursor_secret_parameter(names)}"],
-    }
+            [f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{names.cursor_secret_parameter}"],
+    })
     listing = next(s for s in role_statements(stack, names.api_function) if s["Action"] == ["s3:ListBucketVersions"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
 
 
 def test_cursor_secret_is_generated_at_deploy_time_and_stored_as_a_secure_string(stack):
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     password = one(stack, "random:index/randomPassword:RandomPassword")
     assert password["inputs"]["length"] >= 64 and password["inputs"]["special"] is False
-    parameter = one(stack, "aws:ssm/parameter:Parameter", name=settings.cursor_secret_parameter(names))
+    parameter = one(stack, "aws:ssm/parameter:Parameter", name=names.cursor_secret_parameter)
     assert parameter["inputs"]["type"] == "SecureString"
     assert "keyId" not in parameter["inputs"]  # SSM's own aws/ssm key, which needs no grant
     # The value is the generated password, and travels as a Pulumi secret.
     assert parameter["propertyDependencies"]["value"] == [password["urn"]]
     assert parameter["inputs"]["value"][rpc._special_sig_key] == rpc._special_secret_sig
     api = function(stack, names.api_function)
-    assert api["inputs"]["environment"]["variables"][settings.ENV_CURSOR_SECRET_PARAMETER] == \
+    assert api["inputs"]["environment"]["variables"][ENV_CURSOR_SECRET_PARAMETER] == \
         parameter["inputs"]["name"]
 
 
@@ -307,7 +317,7 @@ def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_throu
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:kmsKeyArn": key}, out)
     assert completed.returncode == 0, completed.stderr
     stack = json.loads(out.read_text())
-    names = settings.Names(EPHEMERAL_STACK)
+    names = Names(EPHEMERAL_STACK)
     parameter = one(stack, "aws:ssm/parameter:Parameter")
     assert parameter["inputs"]["keyId"] == key
     via_s3 = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [key],
@@ -316,7 +326,7 @@ def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_throu
     assert [s for s in api if s["Action"][0].startswith("kms:")] == [
         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key], "Condition": {"StringEquals": {
             "kms:EncryptionContext:PARAMETER_ARN":
-                f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{settings.cursor_secret_parameter(names)}"}}},
+                f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{names.cursor_secret_parameter}"}}},
         via_s3,
     ]
     worker = role_statements(stack, names.ingest_function)
@@ -326,17 +336,17 @@ def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_throu
 # --- table -----------------------------------------------------------------------
 def test_table_is_on_demand_recoverable_indexed_and_expiring(stack):
     table = one(stack, "aws:dynamodb/table:Table")["inputs"]
-    assert table["name"] == stack["outputs"]["tableName"] == settings.Names(stack["name"]).table
-    assert (table["hashKey"], table["rangeKey"]) == (settings.PARTITION_KEY, settings.SORT_KEY)
+    assert table["name"] == stack["outputs"]["tableName"] == Names(stack["name"]).table
+    assert (table["hashKey"], table["rangeKey"]) == (PARTITION_KEY, SORT_KEY)
     assert table["billingMode"] == "PAY_PER_REQUEST"
     assert table["pointInTimeRecovery"] == {"enabled": True}
-    assert table["ttl"] == {"attributeName": settings.TTL_ATTRIBUTE, "enabled": True}
+    assert table["ttl"] == {"attributeName": TTL_ATTRIBUTE, "enabled": True}
     indexes = {index["name"]: [(k["attributeName"], k["keyType"]) for k in index["keySchemas"]]
                for index in table["globalSecondaryIndexes"]}
     assert indexes == {
-        settings.LIST_INDEX: [(settings.LIST_INDEX_PARTITION_KEY, "HASH"), (settings.LIST_INDEX_SORT_KEY, "RANGE")],
-        settings.ATTENTION_INDEX: [(settings.ATTENTION_INDEX_PARTITION_KEY, "HASH"),
-                                   (settings.ATTENTION_INDEX_SORT_KEY, "RANGE")],
+        LIST_INDEX: [(LIST_INDEX_PARTITION_KEY, "HASH"), (LIST_INDEX_SORT_KEY, "RANGE")],
+        ATTENTION_INDEX: [(ATTENTION_INDEX_PARTITION_KEY, "HASH"),
+                                   (ATTENTION_INDEX_SORT_KEY, "RANGE")],
     }
     assert table["deletionProtectionEnabled"] is not is_ephemeral(stack)
 
@@ -351,7 +361,7 @@ def test_every_route_of_the_contract_requires_the_cognito_jwt_authorizer(stack):
     }
     assert pool["urn"] in authorizer["propertyDependencies"]["jwtConfiguration"]
     routes = of_type(stack, "aws:apigatewayv2/route:Route")
-    assert sorted(r["inputs"]["routeKey"] for r in routes) == sorted(settings.API_ROUTES)
+    assert sorted(r["inputs"]["routeKey"] for r in routes) == sorted(API_ROUTES)
     for route in routes:
         assert route["inputs"]["authorizationType"] == "JWT"
         assert authorizer["urn"] in route["propertyDependencies"]["authorizerId"]
@@ -362,12 +372,12 @@ def test_api_cors_allows_only_dashboard_origins_as_the_local_gateway_does(stack)
     origins = [stack["outputs"]["webUrl"]] + (["http://localhost:8080"] if is_ephemeral(stack) else [])
     assert cors == {
         "allowOrigins": origins,
-        "allowMethods": list(settings.API_CORS_ALLOW_METHODS),
-        "allowHeaders": list(settings.API_CORS_ALLOW_HEADERS),
-        "maxAge": settings.API_CORS_MAX_AGE_S,
+        "allowMethods": list(API_CORS_ALLOW_METHODS),
+        "allowHeaders": list(API_CORS_ALLOW_HEADERS),
+        "maxAge": API_CORS_MAX_AGE_S,
     }
-    assert {route.split(" ")[0] for route in settings.API_ROUTES} <= set(cors["allowMethods"])
-    assert settings.IDEMPOTENCY_KEY_HEADER.lower() in cors["allowHeaders"]
+    assert {route.split(" ")[0] for route in API_ROUTES} <= set(cors["allowMethods"])
+    assert IDEMPOTENCY_KEY_HEADER.lower() in cors["allowHeaders"]
 
 
 def test_api_throttles_and_logs_json(stack):
@@ -440,7 +450,7 @@ def test_site_serves_every_web_file_plus_a_generated_config(stack):
     assert config["apiUrl"] == outputs["apiUrl"] and config["userPoolClientId"] == outputs["userPoolClientId"]
     assert config["cognitoDomain"] == f"https://uploads-{stack['name']}-{ACCOUNT}.auth.eu-west-1.amazoncognito.com"
     assert config["redirectUris"][0] == outputs["webUrl"]
-    assert config["scopes"] == list(settings.OAUTH_SCOPES)
+    assert config["scopes"] == list(OAUTH_SCOPES)
     # The local stack's config.json has the same keys (tests/e2e/web checks it there).
     assert set(config) == DASHBOARD_CONFIG_KEYS
 
@@ -471,14 +481,14 @@ def test_ten_alarms_named_for_the_stack_notify_both_ways_and_link_their_runbook(
 def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
     alarms = {a["inputs"]["name"].split(f"uploads-{stack['name']}-")[1]: a["inputs"]
               for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
-    ingest = settings.INGEST
+    ingest = INGEST
     assert alarms["dlq-messages"]["threshold"] == 1
     assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * ingest.max_receive_count
     assert alarms["worker-duration"]["threshold"] == 0.8 * ingest.worker_timeout_s * 1000
     failed = alarms["files-failed"]["metricQueries"][0]["expression"]
-    assert settings.METRIC_FILES_FAILED in failed and f"'{settings.INGEST_SERVICE}'" in failed
+    assert FILES_FAILED in failed and f"'{INGEST_SERVICE}'" in failed
     # Only this stack's total series: not other stacks', and not the per-code series again.
-    assert f"SCHEMA(\"{settings.METRICS_NAMESPACE}\", service, stack)" in failed
+    assert f"SCHEMA(\"{NAMESPACE}\", service, stack)" in failed
     assert f"stack = '{stack['name']}'" in failed
 
 
@@ -532,7 +542,7 @@ def test_the_local_stack_gives_each_handler_the_same_environment_variable_names(
     local.outputs = {"awsEndpointUrl": "http://127.0.0.1:1"}
     # What only the emulator needs: where it is, and credentials Lambda's role would give.
     local_only = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-    names = settings.Names(stack["name"])
+    names = Names(stack["name"])
     for spec in (local.worker_spec(), local.api_spec()):
         deployed = function(stack, spec.name)["inputs"]["environment"]["variables"]
         assert set(spec.environment) - local_only == set(deployed), spec.name

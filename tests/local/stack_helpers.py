@@ -1,8 +1,8 @@
 """Shared by the tests that run a whole local stack."""
 
 import time
+from contract.ingest import IngestSettings
 
-from workers.settings import IngestSettings
 
 # One-second clocks: a poison message exhausts its receives in about 35 s, and
 # messages sent within a second of each other share a batch.

@@ -7,7 +7,7 @@ from moto import mock_aws
 
 from local.esm import EventSourceMapping, failed_message_ids
 from local.runtime import Invocation
-from workers.settings import IngestSettings
+from contract.ingest import IngestSettings
 
 IDS = ["m1", "m2", "m3"]
 

@@ -11,7 +11,7 @@ from ops import dlq, replay, status
 from ops.__main__ import main
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, file_status, wait_for
-from workers import records
+from workers.storage import records
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +28,16 @@ def stack(running):
 def created_event(stack: Stack, key: str) -> str:
     now = records.iso(records.now())
     return json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": stack["region"], "eventTime": now,
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": stack.outputs.region, "eventTime": now,
         "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": stack["bucketName"]}, "object": {"key": quote_plus(key)}},
+        "s3": {"bucket": {"name": stack.outputs.bucket_name}, "object": {"key": quote_plus(key)}},
     }]})
 
 
 def test_a_failed_file_shows_in_status(stack):
     key = "incoming/carol/late-1/data.txt"
     # The notification outran the object (or the object is gone): object_missing.
-    stack.client("sqs").send_message(QueueUrl=stack["queueUrl"], MessageBody=created_event(stack, key))
+    stack.client("sqs").send_message(QueueUrl=stack.outputs.queue_url, MessageBody=created_event(stack, key))
     wait_for(lambda: file_status(stack, "carol", "late-1") == "failed", 15)
     report = status.status(stack)
     assert any(f["fileId"] == "late-1" and f["error"]["code"] == "object_missing" for f in report["recentFailures"])
@@ -47,7 +47,7 @@ def test_a_failed_file_shows_in_status(stack):
 
 def test_replay_runs_failed_files_through_the_pipeline_again(stack, running):
     key = "incoming/carol/bug-1/data.txt"
-    stack.client("s3").put_object(Bucket=stack["bucketName"], Key=key, Body=b"fine data")
+    stack.client("s3").put_object(Bucket=stack.outputs.bucket_name, Key=key, Body=b"fine data")
     wait_for(lambda: file_status(stack, "carol", "bug-1") == "processed", 15)
     before = records.get(stack.table(), "carol", "bug-1")
     # What a since-fixed extractor bug would have left behind.
@@ -67,14 +67,14 @@ def test_replay_runs_failed_files_through_the_pipeline_again(stack, running):
 
 def test_dead_letters_can_be_peeked_and_redriven(stack):
     key = "incoming/dave/redrive-1/report.txt"
-    stack.client("s3").put_object(Bucket=stack["bucketName"], Key=key, Body=b"report")
+    stack.client("s3").put_object(Bucket=stack.outputs.bucket_name, Key=key, Body=b"report")
     wait_for(lambda: file_status(stack, "dave", "redrive-1") == "processed", 15)
-    stack.client("s3").put_object(Bucket=stack["bucketName"], Key="incoming/dave/redrive-2/report.txt", Body=b"r2")
+    stack.client("s3").put_object(Bucket=stack.outputs.bucket_name, Key="incoming/dave/redrive-2/report.txt", Body=b"r2")
     wait_for(lambda: file_status(stack, "dave", "redrive-2") == "processed", 15)
     # A message that died during an outage: valid, but it never reached the table.
-    stack.client("dynamodb").delete_item(TableName=stack["tableName"], Key={
+    stack.client("dynamodb").delete_item(TableName=stack.outputs.table_name, Key={
         "pk": {"S": "USER#dave"}, "sk": {"S": "FILE#redrive-2"}})
-    stack.client("sqs").send_message(QueueUrl=stack["deadLetterQueueUrl"],
+    stack.client("sqs").send_message(QueueUrl=stack.outputs.dead_letter_queue_url,
                                      MessageBody=created_event(stack, "incoming/dave/redrive-2/report.txt"))
     peeked = dlq.peek(stack)
     assert [e["key"] for m in peeked for e in m.get("events", [])] == [quote_plus("incoming/dave/redrive-2/report.txt")]

@@ -4,12 +4,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contract import functions
 from local import provision
 from local.runtime import FunctionSpec, LambdaContext
-from workers import clients, records, settings
-from workers.settings import Names
+from workers.storage import clients
+from workers.storage import records
 
 from tests.workers.s3_events import BUCKET
+from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
+from contract.names import Names
 
 NAMES = Names("test")
 
@@ -17,20 +20,19 @@ NAMES = Names("test")
 @pytest.fixture
 def aws(monkeypatch):
     """An in-process moto account holding the stack's bucket and table."""
-    assert NAMES.bucket == BUCKET
-    monkeypatch.setenv(settings.ENV_TABLE_NAME, NAMES.table)
-    monkeypatch.setenv(settings.ENV_BUCKET_NAME, NAMES.bucket)
+    monkeypatch.setenv(ENV_TABLE_NAME, NAMES.table)
+    monkeypatch.setenv(ENV_BUCKET_NAME, BUCKET)
     with mock_aws():
         clients.reset()
         provision.create_table(boto3.client("dynamodb"), NAMES)
-        provision.create_bucket(boto3.client("s3"), NAMES, queue_arn=None)
+        provision.create_bucket(boto3.client("s3"), BUCKET, queue_arn=None)
         yield
     clients.reset()
 
 
 @pytest.fixture
 def context():
-    spec = FunctionSpec(name=NAMES.ingest_function, handler="workers.ingest.handler", timeout_s=60,
+    spec = FunctionSpec(name=NAMES.ingest_function, handler=functions.ingest_worker().handler, timeout_s=60,
                         memory_mb=1024, region="us-east-1")
     env = spec.lambda_environment()
     return LambdaContext(spec, env, "req-1", time.time() + 60)

@@ -8,7 +8,10 @@ import json
 import uuid
 from urllib.parse import quote_plus
 
-BUCKET = "uploads-test-files"
+from contract.names import Names
+from local.runtime import ACCOUNT_ID
+
+BUCKET = Names("test").upload_bucket(ACCOUNT_ID)
 
 
 def s3_record(key: str, event_name: str = "ObjectCreated:Put", *, sequencer: str | None = "0055AED6DCD90281E5",

@@ -11,9 +11,18 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_record, sqs_event
 from tests.workers.test_ingest import png_bytes
-from workers import clients, ingest, isolated, objects, records, settings
-from workers.extractors import registry
-from workers.notifications import FileKey
+from workers.storage import clients
+from workers.ingest import handler as ingest
+from workers.extraction import isolated
+from workers.storage import objects
+from workers.storage import records
+from workers.extraction import registry
+from contract import functions
+from contract.keys import FileKey
+from contract.ingest import INGEST
+from contract.keys import THUMBNAIL_PREFIX
+from workers.extraction.limits import EXTRACT_BUDGETS
+from workers.extraction import limits
 
 
 def hostile_text(monkeypatch, behaviour):
@@ -57,7 +66,7 @@ def batch(context, files: dict[str, bytes]) -> dict:
 )
 def test_a_file_that_breaks_its_parser_fails_alone(aws, context, monkeypatch, behaviour, code, says):
     hostile_text(monkeypatch, behaviour)
-    monkeypatch.setattr(settings, "EXTRACT_SECONDS", 1)
+    monkeypatch.setattr(limits, "EXTRACT_SECONDS", 1)
     response = batch(context, {"before": b"fine\n", "evil": b"HOSTILE\n", "after": b"also fine\n"})
     assert response == {"batchItemFailures": []}
     evil = record("alice", "evil")
@@ -72,7 +81,7 @@ def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extract
     event = s3_record(key, sequencer="01")
     # Each time, the worker died with the file (Lambda's memory kill, say) and
     # the message came back: the starts were noted, never finished.
-    for _ in range(settings.INGEST.quarantine_after_starts - 1):
+    for _ in range(INGEST.quarantine_after_starts - 1):
         records.begin_attempt(clients.table(), FileKey.parse(key), "01".ljust(64, "0"))
     response = ingest.handler(sqs_event(notification(event)), context)
     assert response == {"batchItemFailures": []}
@@ -91,7 +100,7 @@ def test_a_finished_file_starts_its_count_again(aws, context):
 
 
 def test_the_quarantine_comes_before_the_dead_letter_queue():
-    assert settings.INGEST.quarantine_after_starts < settings.INGEST.max_receive_count
+    assert INGEST.quarantine_after_starts < INGEST.max_receive_count
 
 
 class SlowS3:
@@ -107,9 +116,9 @@ class SlowS3:
 
 
 def test_a_slow_s3_is_not_recorded_as_a_bad_file(aws, context, monkeypatch):
-    monkeypatch.setattr(settings, "EXTRACT_SECONDS", 0.1)
-    monkeypatch.setattr(settings, "EXTRACT_BUDGETS", {kind: budget.__class__(0.1, budget.fetch_bytes, budget.memory_bytes)
-                                                      for kind, budget in settings.EXTRACT_BUDGETS.items()})
+    monkeypatch.setattr(limits, "EXTRACT_SECONDS", 0.1)
+    monkeypatch.setattr(limits, "EXTRACT_BUDGETS", {kind: budget.__class__(0.1, budget.fetch_bytes, budget.memory_bytes)
+                                                      for kind, budget in EXTRACT_BUDGETS.items()})
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(0.3))
     put("incoming/alice/f1/a.csv", b"a,b\n1,2\n3,4\n", "text/csv")
     response = batch_of_keys(context, "incoming/alice/f1/a.csv")
@@ -122,7 +131,7 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
 
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(3))
     put("incoming/alice/f1/a.csv", b"a,b\n1,2\n", "text/csv")
-    spec = FunctionSpec(name="f", handler="workers.ingest.handler", timeout_s=2.5, memory_mb=1024, region="us-east-1")
+    spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=2.5, memory_mb=1024, region="us-east-1")
     short = LambdaContext(spec, spec.lambda_environment(), "req-2", time.time() + 2.5)
     # A batch whose every record failed is an invocation error: all of it comes back.
     with pytest.raises(BatchProcessingError):
@@ -137,7 +146,7 @@ def batch_of_keys(context, *keys):
 
 
 def thumbnails_of(file_id: str) -> list[str]:
-    listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=f"{settings.THUMBNAIL_PREFIX}alice/{file_id}/")
+    listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=f"{THUMBNAIL_PREFIX}alice/{file_id}/")
     return [entry["Key"] for entry in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
 
 

@@ -8,7 +8,11 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_record, s3_test_event_body, sqs_event
-from workers import clients, ingest, settings
+from workers.storage import clients
+from workers.ingest import handler as ingest
+from contract.keys import THUMBNAIL_PREFIX
+from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, TTL_ATTRIBUTE
+from workers.ingest.handler import MIN_EXTRACT_S
 
 KEY = "incoming/alice/f1/report.txt"
 
@@ -20,7 +24,7 @@ def run(context, *bodies):
 
 def delete(key: str) -> None:
     """Remove every version, as a user's delete through the API does."""
-    from workers import objects
+    from workers.storage import objects
 
     objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
 
@@ -43,8 +47,8 @@ def test_created_object_becomes_a_processed_record(aws, context):
     assert item["contentType"] == "text/plain"
     assert item["filename"] == "report.txt"
     assert item["error"] is None
-    assert item[settings.LIST_INDEX_PARTITION_KEY] == "USER#alice"
-    assert settings.ATTENTION_INDEX_PARTITION_KEY not in item
+    assert item[LIST_INDEX_PARTITION_KEY] == "USER#alice"
+    assert ATTENTION_INDEX_PARTITION_KEY not in item
 
 
 @pytest.mark.parametrize(
@@ -61,7 +65,7 @@ def test_url_encoded_keys_are_decoded(aws, context, filename):
 @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"), min_size=1, max_size=40))
 def test_any_filename_round_trips_through_s3_encoding(filename):
-    from workers.notifications import Notification
+    from workers.ingest.notifications import Notification
 
     parsed = Notification.model_validate_json(notification(s3_record(f"incoming/o/f/{filename}")))
     assert parsed.Records[0].key == f"incoming/o/f/{filename}"
@@ -116,8 +120,8 @@ def test_removed_object_marks_record_deleted_and_leaves_indexes(aws, context):
     run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
     item = record("alice", "f1")
     assert item["status"] == "deleted"
-    assert settings.LIST_INDEX_PARTITION_KEY not in item
-    assert item[settings.TTL_ATTRIBUTE] > 0
+    assert LIST_INDEX_PARTITION_KEY not in item
+    assert item[TTL_ATTRIBUTE] > 0
 
 
 def test_missing_object_is_failed_and_acknowledged(aws, context):
@@ -126,11 +130,11 @@ def test_missing_object_is_failed_and_acknowledged(aws, context):
     item = record("alice", "f1")
     assert item["status"] == "failed"
     assert item["error"]["code"] == "object_missing"
-    assert item[settings.ATTENTION_INDEX_PARTITION_KEY] == "STATUS#failed"
+    assert item[ATTENTION_INDEX_PARTITION_KEY] == "STATUS#failed"
 
 
 def test_object_over_the_size_limit_is_failed_too_large(aws, context, monkeypatch):
-    monkeypatch.setattr(settings, "MAX_FILE_SIZE", 4)
+    monkeypatch.setattr(ingest, "MAX_FILE_SIZE", 4)
     put(KEY, b"hello")
     run(context, notification(s3_record(KEY)))
     assert record("alice", "f1")["error"]["code"] == "too_large"
@@ -234,7 +238,7 @@ def test_an_image_gets_a_thumbnail_that_is_deleted_with_the_file(aws, context):
     item = record("alice", "img")
     assert item["metadata"]["kind"] == "image" and item["metadata"]["width"] == 640
     thumbnail = item["thumbnailKey"]
-    assert thumbnail.startswith(settings.THUMBNAIL_PREFIX)
+    assert thumbnail.startswith(THUMBNAIL_PREFIX)
     assert clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)["ContentType"] == "image/webp"
 
     delete(key)
@@ -254,16 +258,16 @@ def test_html_disguised_as_png_is_failed_as_a_type_mismatch(aws, context):
 
 
 def test_an_arriving_object_clears_its_tickets_expiry(aws, context):
-    from workers import records
-    from workers.notifications import FileKey
+    from workers.storage import records
+    from contract.keys import FileKey
 
-    records.create_pending(clients.table(), FileKey.parse(KEY), content_type="text/plain", size=5,
+    records.create_pending(clients.table(), FileKey.parse(KEY), filename="notes.txt", content_type="text/plain", size=5,
                            upload={"method": "POST"}, at=records.now())
-    assert record("alice", "f1")[settings.TTL_ATTRIBUTE] > 0
+    assert record("alice", "f1")[TTL_ATTRIBUTE] > 0
     put(KEY)
     run(context, notification(s3_record(KEY)))
     item = record("alice", "f1")
-    assert item["status"] == "processed" and settings.TTL_ATTRIBUTE not in item
+    assert item["status"] == "processed" and TTL_ATTRIBUTE not in item
 
 
 def test_a_create_and_a_delete_in_the_same_millisecond_end_deleted(aws, context):
@@ -300,7 +304,7 @@ def test_an_object_arriving_after_its_file_was_deleted_is_discarded(aws, context
 def test_a_record_is_retried_when_the_invocation_has_too_little_time_left(aws, context):
     put(KEY)
     # A quarter goes to the reserve, leaving less than the minimum to extract.
-    context._deadline = time.time() + settings.MIN_EXTRACT_S
+    context._deadline = time.time() + MIN_EXTRACT_S
     event, response = run(context, notification(s3_record(KEY)), s3_test_event_body())
     assert failed_ids(response) == {event["Records"][0]["messageId"]}
     assert record("alice", "f1") is None
@@ -331,8 +335,8 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
     first = record("alice", "f1")
     assert ingest.handle_s3_record(ingest.parse_body(notification(older)).Records[0]) == "duplicate"
     # Past the early check too: the conditional write itself refuses it.
-    from workers import records
-    from workers.notifications import FileKey
+    from workers.storage import records
+    from contract.keys import FileKey
 
     applied = records.apply_object_state(
         clients.table(), FileKey.parse(KEY), ingest.parse_body(notification(older)).Records[0].order,

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from workers import isolation
+from workers.extraction import isolation
 from workers.errors import FileRejected
 
 LIMITS = isolation.Limits(cpu_seconds=1, memory_bytes=64 * 1024 * 1024)

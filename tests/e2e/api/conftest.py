@@ -11,6 +11,7 @@ import jwt
 import pytest
 import requests
 
+from contract import functions
 from local import cognito
 from local.runtime import ExecutionEnvironment
 from local.stack import LocalStack
@@ -69,7 +70,7 @@ def invocations(monkeypatch) -> list[dict]:
     invoke = ExecutionEnvironment.invoke
 
     def recording(environment, event):
-        if environment.spec.handler == "workers.api.handler":
+        if environment.spec.handler == functions.API.handler:
             events.append(event)
         return invoke(environment, event)
 

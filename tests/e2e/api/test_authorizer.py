@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
 from local import cognito
-from workers.settings import Names
 
 from .conftest import Api
+from contract.names import Names
 
 UNAUTHORIZED = {"message": "Unauthorized"}
 

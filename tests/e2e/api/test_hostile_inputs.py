@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 import requests
 
-from workers import settings
 
 from .conftest import assert_a_safe_attachment, post_object, wait_for_status
+from contract.http import IDEMPOTENCY_KEY_HEADER, MAX_FILE_SIZE
+from contract.keys import INCOMING_PREFIX
+from workers.api.filenames import MAX_FILENAME_BYTES
+from workers.api.limits import MAX_PARTS, MAX_PART_URLS_PER_REQUEST, MULTIPART_THRESHOLD, MiB
 
 DATA = b"hello"
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": len(DATA)}
-BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": settings.MULTIPART_THRESHOLD + 1}
+BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
 JSON = {"Content-Type": "application/json"}
 # The expected answer of a request that must get an upload ticket.
 TICKET = 201
@@ -48,9 +51,9 @@ def _named(name: str, description: str) -> Case:
 
 CORPUS = [
     # Oversized and malformed bodies
-    Case("1 MiB filename", _ticket(filename="a" * settings.MiB)),
-    Case("1 MiB extra field", _ticket(padding="a" * settings.MiB)),
-    Case("2 MiB JSON array", raw=json.dumps([1] * settings.MiB).encode(), headers=JSON),
+    Case("1 MiB filename", _ticket(filename="a" * MiB)),
+    Case("1 MiB extra field", _ticket(padding="a" * MiB)),
+    Case("2 MiB JSON array", raw=json.dumps([1] * MiB).encode(), headers=JSON),
     Case("100k nested arrays", raw=b'{"filename":' + b"[" * 100_000 + b"]" * 100_000 + b"}", headers=JSON),
     Case("not JSON", raw=b"filename=a.txt", headers=JSON),
     Case("truncated JSON", raw=b'{"filename": "a.txt", ', headers=JSON),
@@ -88,7 +91,7 @@ CORPUS = [
     # Sizes
     Case("size 0", _ticket(size=0)),
     Case("size -1", _ticket(size=-1)),
-    Case("size one over the limit", _ticket(size=settings.MAX_FILE_SIZE + 1), status=413, code="too_large"),
+    Case("size one over the limit", _ticket(size=MAX_FILE_SIZE + 1), status=413, code="too_large"),
     Case("size 2**63", _ticket(size=2**63), status=413, code="too_large"),
     Case("size 10**100", _ticket(size=10**100), status=413, code="too_large"),
     # Declared content types
@@ -136,11 +139,11 @@ CORPUS = [
     Case("limit repeated", method="GET", path="/files?limit=1&limit=2"),
     Case("cursor of 2000 characters", method="GET", path=f"/files?cursor={'A' * 1000}.{'A' * 999}"),
     Case("cursor with NUL", method="GET", path="/files?cursor=a%00.b"),
-    Case("Idempotency-Key of 300 characters", _ticket(), headers={settings.IDEMPOTENCY_KEY_HEADER: "k" * 300}),
+    Case("Idempotency-Key of 300 characters", _ticket(), headers={IDEMPOTENCY_KEY_HEADER: "k" * 300}),
     # Multipart bodies, on the caller's own upload
     *(Case(f"partNumbers {value!r}", {"partNumbers": value}, path="/uploads/{upload}/parts")
-      for value in ([], [0], [-1], [settings.MAX_PARTS + 1], ["1"], [1.5], "1", None,
-                    list(range(1, settings.MAX_PART_URLS_PER_REQUEST + 2)))),
+      for value in ([], [0], [-1], [MAX_PARTS + 1], ["1"], [1.5], "1", None,
+                    list(range(1, MAX_PART_URLS_PER_REQUEST + 2)))),
     *(Case(f"parts {value!r}"[:80], {"parts": value}, path="/uploads/{upload}/complete")
       for value in ([], [{"partNumber": 1, "etag": ""}], [{"partNumber": 1, "etag": "e" * 2000}],
                     [{"partNumber": 0, "etag": "x"}], [{"partNumber": 1}], [{"partNumber": 1, "etag": 5}],
@@ -165,13 +168,13 @@ def _send(api, case: Case, own_upload: str):
 
 
 def _key_problem(api, ticket: dict) -> str | None:
-    prefix = f"{settings.INCOMING_PREFIX}{api.sub}/{ticket['fileId']}/"
+    prefix = f"{INCOMING_PREFIX}{api.sub}/{ticket['fileId']}/"
     if not ticket["key"].startswith(prefix):
         return f"key {ticket['key']!r} is outside {prefix!r}"
     segment = ticket["key"][len(prefix):]
     if "/" in segment or "\\" in segment or ".." in segment or not segment.strip("."):
         return f"key segment {segment!r} could traverse"
-    if len(segment.encode()) > settings.MAX_FILENAME_BYTES:
+    if len(segment.encode()) > MAX_FILENAME_BYTES:
         return f"key segment of {len(segment.encode())} bytes"
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in segment):
         return f"key segment {segment!r} holds control or format characters"

@@ -17,9 +17,10 @@ import requests
 
 from local import stack as local_stack
 from local.stack import LocalStack
-from workers import settings
 
 from .conftest import Api, post_object, upload_small, wait_for_status
+from contract.http import IDEMPOTENCY_KEY_HEADER
+from workers.api.limits import MULTIPART_THRESHOLD
 
 # Distinctive, so that finding it in a log cannot be a coincidence (moto takes any key).
 SECRET_ACCESS_KEY = "test-only-secret-" + secrets.token_hex(16)
@@ -74,7 +75,7 @@ def _session(stack) -> dict[str, str]:
     api = Api(stack.outputs["apiUrl"], found["access_token"])
     file_id = upload_small(api, "secret-notes.txt", b"hello")
     ticket = api("POST", "/uploads", json={"filename": "b.txt", "contentType": "text/plain", "size": 5},
-                 headers={settings.IDEMPOTENCY_KEY_HEADER: "retry-1"}).json()
+                 headers={IDEMPOTENCY_KEY_HEADER: "retry-1"}).json()
     post_object(ticket, b"hello")
     found["post signature"] = ticket["upload"]["fields"]["x-amz-signature"]
     for uploaded in (file_id, ticket["fileId"]):
@@ -86,7 +87,7 @@ def _session(stack) -> dict[str, str]:
     download = api("POST", f"/files/{file_id}/download").json()["url"]
     assert requests.get(download, timeout=30).content == b"hello"
     big = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
-                                         "size": settings.MULTIPART_THRESHOLD + 1}).json()
+                                         "size": MULTIPART_THRESHOLD + 1}).json()
     parts = api("POST", f"/uploads/{big['fileId']}/parts", json={"partNumbers": [1, 2]}).json()["parts"]
     assert api("DELETE", f"/uploads/{big['fileId']}").status_code == 204
     for url in [download, *(part["url"] for part in parts)]:
@@ -104,7 +105,7 @@ def test_no_log_holds_a_token_password_cursor_secret_signature_or_key(own_stack,
     found.update({
         "password": outputs["demoUser"]["password"],
         "cursor secret": own_stack.client("ssm").get_parameter(
-            Name=settings.cursor_secret_parameter(own_stack.names), WithDecryption=True)["Parameter"]["Value"],
+            Name=own_stack.names.cursor_secret_parameter, WithDecryption=True)["Parameter"]["Value"],
         "AWS secret key": SECRET_ACCESS_KEY,
     })
     for name, token in list(found.items()):

@@ -1,6 +1,6 @@
 """No user reaches another user's file or upload through any route of the API.
 
-Driven by `settings.API_ROUTES`: a route added there without an attempt below
+Driven by `API_ROUTES`: a route added there without an attempt below
 fails here, so ownership is decided for every route, not remembered."""
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import uuid
 import pytest
 import requests
 
-from workers import settings
 
 from .conftest import upload_small, wait_for_status
+from contract.http import API_ROUTES, IDEMPOTENCY_KEY_HEADER
+from contract.keys import INCOMING_PREFIX
+from workers.api.limits import LIST_MAX_LIMIT, MULTIPART_THRESHOLD
 
 CONTENT = b"only the owner may touch this\n"
-BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": settings.MULTIPART_THRESHOLD + 1}
+BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
 # How the other user calls each route that names a file; each is tried on the
 # owner's processed file and on the owner's unfinished multipart upload.
 ON_A_FILE = {
@@ -38,7 +40,7 @@ def owners(api) -> dict:
     upload = api("POST", "/uploads", json=BIG).json()
     key = "the-owners-key"
     api("POST", "/uploads", json={"filename": "k.txt", "contentType": "text/plain", "size": 1},
-        headers={settings.IDEMPOTENCY_KEY_HEADER: key})
+        headers={IDEMPOTENCY_KEY_HEADER: key})
     cursor = api("GET", "/files", params={"limit": 1}).json()["nextCursor"]
     assert cursor
     return {"file": file_id, "upload": upload["fileId"], "cursor": cursor, "idempotency_key": key}
@@ -49,7 +51,7 @@ def _call(client, route: str, file_id: str) -> requests.Response:
     return client(method, path.replace("{fileId}", file_id), **ON_A_FILE[route])
 
 
-@pytest.mark.parametrize("route", settings.API_ROUTES)
+@pytest.mark.parametrize("route", API_ROUTES)
 def test_every_route_is_tried_by_another_user(route):
     assert route in ON_A_FILE or route in WITHOUT_A_FILE, f"{route}: add how another user attacks it"
 
@@ -75,7 +77,7 @@ def test_another_users_attempts_leave_the_owners_file_and_upload_untouched(api, 
 
 def test_another_users_listing_holds_none_of_the_owners_files(api, other_api, owners):
     upload_small(other_api, "theirs.txt", b"x")
-    listed = other_api("GET", "/files", params={"limit": settings.LIST_MAX_LIMIT}).json()["items"]
+    listed = other_api("GET", "/files", params={"limit": LIST_MAX_LIMIT}).json()["items"]
     assert listed and not {owners["file"], owners["upload"]} & {f["fileId"] for f in listed}
 
 
@@ -86,6 +88,6 @@ def test_another_user_cannot_page_on_with_the_owners_cursor(other_api, owners):
 
 def test_another_user_reusing_the_owners_idempotency_key_gets_a_ticket_of_their_own(other_api, owners):
     response = other_api("POST", "/uploads", json={"filename": "k.txt", "contentType": "text/plain", "size": 1},
-                         headers={settings.IDEMPOTENCY_KEY_HEADER: owners["idempotency_key"]})
+                         headers={IDEMPOTENCY_KEY_HEADER: owners["idempotency_key"]})
     assert response.status_code == 201
-    assert response.json()["key"].startswith(f"{settings.INCOMING_PREFIX}{other_api.sub}/")
+    assert response.json()["key"].startswith(f"{INCOMING_PREFIX}{other_api.sub}/")

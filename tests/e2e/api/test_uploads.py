@@ -7,9 +7,9 @@ import time
 
 import requests
 
-from workers import settings
 
 from .conftest import upload_small, wait_for_status
+from workers.api.limits import MULTIPART_THRESHOLD, MiB
 
 
 def test_presigned_post_upload_is_processed_downloaded_and_deleted(api):
@@ -33,7 +33,7 @@ def test_presigned_post_upload_is_processed_downloaded_and_deleted(api):
 
 
 def test_multipart_upload_of_a_large_file(api):
-    size = settings.MULTIPART_THRESHOLD + 3 * settings.MiB
+    size = MULTIPART_THRESHOLD + 3 * MiB
     data = os.urandom(size)
     started = time.monotonic()
     ticket = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
@@ -52,7 +52,7 @@ def test_multipart_upload_of_a_large_file(api):
     uploaded = time.monotonic()
     assert done.status_code == 200 and done.json() == {"fileId": file_id, "status": "pending"}
     file = wait_for_status(api, file_id)
-    print(f"\nmultipart {size / settings.MiB:.0f} MiB: upload {uploaded - started:.2f}s, "
+    print(f"\nmultipart {size / MiB:.0f} MiB: upload {uploaded - started:.2f}s, "
           f"then processed after {time.monotonic() - uploaded:.2f}s")
     assert file["status"] == "processed" and file["size"] == size
 

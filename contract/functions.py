@@ -1,0 +1,71 @@
+"""What each Lambda function is, for Pulumi and for the local runtime alike:
+handler path, Powertools service, timeout, memory and the environment
+variables it reads. Both sides build a function's environment with
+`FunctionSpec.environment`, so they cannot give it different variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from contract import metrics
+from contract.http import API_TIMEOUT_S
+from contract.ingest import INGEST, IngestSettings
+from contract.names import Names
+
+ENV_TABLE_NAME = "TABLE_NAME"
+ENV_BUCKET_NAME = "BUCKET_NAME"
+ENV_STACK = "UPLOADS_STACK"
+ENV_CURSOR_SECRET_PARAMETER = "CURSOR_SECRET_PARAMETER"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    handler: str
+    # Powertools' service name: the `service` dimension of the EMF metrics,
+    # and the last part of the function's name.
+    service: str
+    timeout_s: int
+    memory_mb: int
+    # What the function reads from its environment, besides Powertools' own.
+    variables: tuple[str, ...]
+    reserved_concurrency: int | None = None
+
+    def function_name(self, names: Names) -> str:
+        return names.function(self.service)
+
+    def environment(self, values: Mapping[str, T], log_level: str = "INFO") -> dict[str, T | str]:
+        """The function's variables from `values`, which must name each of
+        `variables` (and may name more, for other functions)."""
+        missing = set(self.variables) - set(values)
+        if missing:
+            raise ValueError(f"{self.service}: no value for {sorted(missing)}")
+        return {
+            "POWERTOOLS_SERVICE_NAME": self.service,
+            "POWERTOOLS_METRICS_NAMESPACE": metrics.NAMESPACE,
+            "LOG_LEVEL": log_level,
+            **{name: values[name] for name in self.variables},
+        }
+
+
+def ingest_worker(ingest: IngestSettings = INGEST) -> FunctionSpec:
+    return FunctionSpec(
+        handler="workers.ingest.handler.handler",
+        service=metrics.INGEST_SERVICE,
+        timeout_s=ingest.worker_timeout_s,
+        memory_mb=ingest.worker_memory_mb,
+        variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK),
+        reserved_concurrency=ingest.reserved_concurrency,
+    )
+
+
+API = FunctionSpec(
+    handler="workers.api.handler.handler",
+    service=metrics.API_SERVICE,
+    timeout_s=API_TIMEOUT_S,
+    memory_mb=512,
+    variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK, ENV_CURSOR_SECRET_PARAMETER),
+)

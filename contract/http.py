@@ -1,0 +1,69 @@
+"""The HTTP contract between the dashboard, the gateway (API Gateway or the
+local one), Cognito (deployed or emulated) and the API function: routes, CORS,
+scopes, the dashboard's CSP and the password policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Every route the HTTP API exposes; the handler implements exactly these and the
+# gateway routes exactly these, each behind the JWT authorizer.
+API_ROUTES = (
+    "POST /uploads",
+    "POST /uploads/{fileId}/parts",
+    "POST /uploads/{fileId}/complete",
+    "DELETE /uploads/{fileId}",
+    "GET /files",
+    "GET /files/{fileId}",
+    "POST /files/{fileId}/download",
+    "DELETE /files/{fileId}",
+)
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# What the HTTP API's CORS configuration allows from the dashboard's origin.
+API_CORS_ALLOW_HEADERS = ("authorization", "content-type", IDEMPOTENCY_KEY_HEADER.lower())
+API_CORS_ALLOW_METHODS = ("GET", "POST", "DELETE")
+API_CORS_MAX_AGE_S = 600
+# The API's integration timeout is the function's.
+API_TIMEOUT_S = 10
+
+# Browsers upload straight to the bucket (presigned POST, UploadPart PUTs) and
+# download from it; they need each part's ETag to complete a multipart upload.
+BUCKET_CORS_METHODS = ("GET", "HEAD", "POST", "PUT")
+BUCKET_CORS_HEADERS = ("content-type", "content-md5", "x-amz-*")
+BUCKET_CORS_EXPOSE = ("ETag",)
+BUCKET_CORS_MAX_AGE_S = 3600
+
+# The API refuses a bigger upload (413) and the worker fails a bigger object.
+MAX_FILE_SIZE = 5 * 1024 ** 3
+
+OAUTH_SCOPES = ("openid", "email", "profile")
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """Cognito's, deployed and emulated: every character class on top of the length."""
+
+    minimum_length: int = 12
+    require_lowercase: bool = True
+    require_uppercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+
+
+PASSWORD_POLICY = PasswordPolicy()
+
+
+def issuer(region: str, user_pool_id: str) -> str:
+    """The `iss` of the pool's tokens, which the JWT authorizer checks."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+def dashboard_csp(connect_sources: list[str]) -> str:
+    """The dashboard's Content-Security-Policy, served by CloudFront and by the
+    local stack alike. Scripts and styles only from the site itself; network
+    calls only to the site, the API, the upload bucket and the sign-in domain."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"connect-src 'self' {' '.join(connect_sources)}; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )

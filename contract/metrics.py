@@ -1,0 +1,15 @@
+"""The metrics the workers emit and the alarms and CloudWatch board read.
+Powertools adds a `service` dimension to every EMF metric; alarms must match it."""
+
+NAMESPACE = "Uploads"
+SERVICE_DIMENSION = "service"
+STACK_DIMENSION = "stack"
+INGEST_SERVICE = "ingest"
+API_SERVICE = "api"
+
+FILES_PROCESSED = "FilesProcessed"
+FILES_FAILED = "FilesFailed"
+INGEST_LAG = "IngestLagMs"
+BYTES_FETCHED = "BytesFetched"
+RANGE_REQUESTS = "RangeRequests"
+THUMBNAIL_BYTES_FETCHED = "ThumbnailBytesFetched"

@@ -1,0 +1,67 @@
+"""Physical resource names for one stack. Every name carries the stack, so any
+number of stacks can share one account; names that are global across accounts
+(buckets, Cognito domains) also carry the account id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contract import metrics
+
+PROJECT = "uploads"
+
+
+@dataclass(frozen=True)
+class Names:
+    stack: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{PROJECT}-{self.stack}"
+
+    def upload_bucket(self, account_id: str) -> str:
+        return f"{self.prefix}-files-{account_id}"
+
+    def site_bucket(self, account_id: str) -> str:
+        return f"{self.prefix}-web-{account_id}"
+
+    def auth_domain(self, account_id: str) -> str:
+        """The Hosted UI's domain prefix: https://{this}.auth.{region}.amazoncognito.com."""
+        return f"{self.prefix}-{account_id}"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}-ingest"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.prefix}-ingest-dlq"
+
+    @property
+    def table(self) -> str:
+        return f"{self.prefix}-files"
+
+    def function(self, service: str) -> str:
+        return f"{self.prefix}-{service}"
+
+    @property
+    def ingest_function(self) -> str:
+        return self.function(metrics.INGEST_SERVICE)
+
+    @property
+    def api_function(self) -> str:
+        return self.function(metrics.API_SERVICE)
+
+    @property
+    def user_pool(self) -> str:
+        return f"{self.prefix}-users"
+
+    @property
+    def user_pool_client(self) -> str:
+        return f"{self.prefix}-dashboard"
+
+    @property
+    def cursor_secret_parameter(self) -> str:
+        """The SSM SecureString that signs listing cursors. Functions are told
+        this name, never the value, so the secret is in no template or log."""
+        return f"/{PROJECT}/{self.stack}/api/cursor-secret"

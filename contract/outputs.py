@@ -1,0 +1,84 @@
+"""Stack outputs, typed once: `pulumi stack output --json` of a deployed stack
+and `.local/stack.json` of the local one share the keys of `StackOutputs`, so
+the ops CLI and the tests read either the same way. Also the dashboard's
+`config.json`, which CloudFront and the local stack serve."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+from contract.http import OAUTH_SCOPES
+
+T = TypeVar("T")
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z])", lambda match: match.group(1).upper(), name)
+
+
+class _Keyed:
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(_camel(field.name) for field in fields(cls))
+
+    @classmethod
+    def key(cls, field_name: str) -> str:
+        if field_name not in {field.name for field in fields(cls)}:
+            raise KeyError(f"{cls.__name__} has no {field_name}")
+        return _camel(field_name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {_camel(field.name): _plain(getattr(self, field.name)) for field in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """Reads the keys this type defines; other keys (another kind of stack's) are ignored."""
+        return cls(**{field.name: data[_camel(field.name)] for field in fields(cls)})
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class StackOutputs(_Keyed, Generic[T]):
+    """What every stack exports, deployed or local."""
+
+    api_url: T
+    web_url: T
+    bucket_name: T
+    queue_url: T
+    dead_letter_queue_url: T
+    table_name: T
+    user_pool_id: T
+    user_pool_client_id: T
+    region: T
+
+
+@dataclass(frozen=True)
+class DeployedOutputs(StackOutputs[T]):
+    alarm_topic_arn: T
+    # The CloudWatch board of the alarm signals (not the dashboard, which is the web UI).
+    monitoring_url: T
+
+
+@dataclass(frozen=True)
+class LocalOutputs(StackOutputs[T]):
+    aws_endpoint_url: T
+    hosted_ui_url: T
+    demo_user: T
+
+
+@dataclass(frozen=True)
+class DashboardConfig(_Keyed, Generic[T]):
+    """The dashboard's `config.json`: how it finds the API and signs in."""
+
+    api_url: T
+    cognito_domain: T
+    user_pool_id: T
+    user_pool_client_id: T
+    redirect_uris: T
+    region: T
+    scopes: tuple[str, ...] = OAUTH_SCOPES

@@ -1,0 +1,53 @@
+"""The metadata table: keys, indexes, statuses and expiry. Deployed by Pulumi,
+provisioned by the local stack, written by the workers and queried by ops.
+
+One record per file, addressed by owner and file id: a GetItem with the caller's
+own `sub` can only ever find the caller's files, which makes the owner check
+structural rather than a comparison someone can forget.
+"""
+
+from __future__ import annotations
+
+from contract.ingest import INGEST
+
+PARTITION_KEY = "pk"  # USER#{ownerId}
+SORT_KEY = "sk"  # FILE#{fileId}
+# The listing index: a user's files newest first, without a Scan.
+LIST_INDEX = "byOwnerCreated"
+LIST_INDEX_PARTITION_KEY = "gsi1pk"  # USER#{ownerId}
+LIST_INDEX_SORT_KEY = "gsi1sk"  # {createdAt}#{fileId}
+# The sparse on-call index: only failed and pending files carry these
+# attributes, so a Query lists them across owners without a Scan.
+ATTENTION_INDEX = "byAttention"
+ATTENTION_INDEX_PARTITION_KEY = "gsi2pk"  # STATUS#{pending|failed}
+ATTENTION_INDEX_SORT_KEY = "gsi2sk"  # {updatedAt}#{fileId}
+# Every index as (partition key, sort key), and every attribute a key uses.
+INDEXES = {
+    LIST_INDEX: (LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY),
+    ATTENTION_INDEX: (ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY),
+}
+KEY_ATTRIBUTES = (PARTITION_KEY, SORT_KEY, *(attribute for keys in INDEXES.values() for attribute in keys))
+TTL_ATTRIBUTE = "expiresAt"
+
+# File statuses as the API shows them; `deleted` records are hidden from it.
+STATUS_PENDING = "pending"
+STATUS_PROCESSED = "processed"
+STATUS_FAILED = "failed"
+STATUS_DELETED = "deleted"
+ATTENTION_STATUSES = (STATUS_PENDING, STATUS_FAILED)
+
+# Deleted records linger this long (for audit and late events) before TTL reaps them.
+DELETED_RECORD_TTL_DAYS = 30
+PENDING_RECORD_TTL_S = INGEST.pending_record_ttl_s
+
+
+def user_pk(owner_id: str) -> str:
+    return f"USER#{owner_id}"
+
+
+def file_sk(file_id: str) -> str:
+    return f"FILE#{file_id}"
+
+
+def attention_pk(status: str) -> str:
+    return f"STATUS#{status}"

@@ -1,0 +1,1 @@
+"""The HTTP API: upload tickets, multipart uploads, listing, download and delete."""

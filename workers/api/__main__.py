@@ -1,0 +1,3 @@
+from workers.api.handler import main
+
+main()

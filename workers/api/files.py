@@ -1,0 +1,268 @@
+"""What the HTTP API does, as plain functions of the caller and the request.
+
+Every function takes the caller's `sub` as `owner_id` and reaches records only
+through the table key built from it, so another user's file is simply not found.
+The API authorizes and signs; file bytes go straight between client and S3.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import timedelta
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from workers.storage import clients
+from workers.api import cursor
+from workers.api import filenames
+from workers.storage import objects
+from workers.storage import records
+from workers.errors import error_code
+from contract.keys import FileKey
+from contract.http import MAX_FILE_SIZE
+from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
+from workers.api.limits import ALLOWED_CONTENT_TYPES, DOWNLOAD_URL_EXPIRY_S, MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD, MiB, UPLOAD_URL_EXPIRY_S
+
+# S3's answers to a CompleteMultipartUpload that name the client's mistake.
+_BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
+
+
+class ApiError(Exception):
+    """A failure the client caused or must know about, with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def not_found() -> ApiError:
+    # One answer for missing, deleted and foreign files: existence is not disclosed.
+    return ApiError(404, "not_found", "No such file")
+
+
+def plan_parts(size: int) -> tuple[int, int]:
+    """(part size, part count) for a multipart upload: whole MiB parts of at least
+    S3's minimum, large enough that the file fits in MAX_PARTS."""
+    part_size = max(MIN_PART_SIZE, math.ceil(size / MAX_PARTS / MiB) * MiB)
+    return part_size, math.ceil(size / part_size)
+
+
+def create_ticket(owner_id: str, filename: str, content_type: str, size: int) -> dict[str, Any]:
+    """Record a pending file and sign the way to upload it."""
+    if size > MAX_FILE_SIZE:
+        raise ApiError(413, "too_large", f"size: {size} bytes is over the {MAX_FILE_SIZE}-byte limit")
+    file_id = uuid.uuid4().hex
+    file_key = FileKey(owner_id, file_id, filenames.safe_name(filename))
+    issued = records.now()
+    expires_at = records.iso(issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S))
+    if size <= MULTIPART_THRESHOLD:
+        upload: dict[str, Any] = {"method": "POST"}
+    else:
+        part_size, part_count = plan_parts(size)
+        upload = {"method": "MULTIPART", "partSize": part_size, "partCount": part_count}
+    # The pending record goes first, so no upload can exist without one.
+    records.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
+                           upload=upload, at=issued)
+    s3, bucket = clients.s3(), clients.bucket_name()
+    if upload["method"] == "POST":
+        post = s3.generate_presigned_post(
+            Bucket=bucket,
+            Key=file_key.key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, size]],
+            ExpiresIn=UPLOAD_URL_EXPIRY_S,
+        )
+        ticket_upload = {"method": "POST", "url": post["url"], "fields": post["fields"]}
+    else:
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=file_key.key, ContentType=content_type)["UploadId"]
+        records.set_upload_id(clients.table(), owner_id, file_id, upload_id)
+        ticket_upload = {**upload, "uploadId": upload_id}
+    return {"fileId": file_id, "key": file_key.key, "expiresAt": expires_at, "upload": ticket_upload}
+
+
+def _own_record(owner_id: str, file_id: str) -> dict[str, Any]:
+    item = records.get(clients.table(), owner_id, file_id)
+    if item is None or item["status"] == STATUS_DELETED:
+        raise not_found()
+    return item
+
+
+def _pending_multipart(owner_id: str, file_id: str) -> dict[str, Any]:
+    item = _own_record(owner_id, file_id)
+    if item["status"] != STATUS_PENDING:
+        raise ApiError(409, "not_pending", f"The upload is finished: the file is {item['status']}")
+    if not item.get("upload", {}).get("uploadId"):
+        raise ApiError(409, "not_multipart", "This upload is a single POST; it has no parts")
+    return item
+
+
+def presign_parts(owner_id: str, file_id: str, part_numbers: list[int]) -> list[dict[str, Any]]:
+    item = _pending_multipart(owner_id, file_id)
+    part_count = item["upload"]["partCount"]
+    beyond = [n for n in part_numbers if n > part_count]
+    if beyond:
+        raise ApiError(400, "invalid_request", f"partNumbers: {beyond[0]} is beyond the upload's {part_count} parts")
+    s3, bucket = clients.s3(), clients.bucket_name()
+    return [
+        {
+            "partNumber": number,
+            "url": s3.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": bucket, "Key": item["key"], "UploadId": item["upload"]["uploadId"],
+                        "PartNumber": number},
+                ExpiresIn=UPLOAD_URL_EXPIRY_S,
+            ),
+        }
+        for number in sorted(set(part_numbers))
+    ]
+
+
+def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -> dict[str, Any]:
+    """Assemble a multipart upload. The record stays pending until the worker has
+    seen the object; the response says so."""
+    item = _pending_multipart(owner_id, file_id)
+    numbers = [number for number, _ in parts]
+    if len(set(numbers)) != len(numbers):
+        raise ApiError(400, "invalid_request", "parts: each partNumber may appear once")
+    try:
+        _check_parts_uploaded(item, parts)
+        clients.s3().complete_multipart_upload(
+            Bucket=clients.bucket_name(),
+            Key=item["key"],
+            UploadId=item["upload"]["uploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]},
+        )
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in _BAD_PARTS:
+            raise ApiError(400, "invalid_parts", f"parts: S3 refused them ({code})") from exc
+        if code == "NoSuchUpload":
+            raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
+        raise
+    return {"fileId": file_id, "status": item["status"]}
+
+
+def _check_parts_uploaded(item: dict[str, Any], parts: list[tuple[int, str]]) -> None:
+    """Name the first part S3 does not hold with that ETag, instead of leaving the
+    client to decode a failed CompleteMultipartUpload. Part URLs cannot pin a
+    size, so this is also where the declared size is enforced: the parts may
+    not add up to more (a part can be uploaded again to fix it)."""
+    uploaded: dict[int, tuple[str, int]] = {}
+    pages = clients.s3().get_paginator("list_parts").paginate(
+        Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
+    )
+    for page in pages:
+        uploaded.update({part["PartNumber"]: (part["ETag"].strip('"'), part["Size"]) for part in page.get("Parts", [])})
+    for number, etag in parts:
+        if uploaded.get(number, ("", 0))[0] != etag.strip('"'):
+            raise ApiError(400, "invalid_parts", f"parts: part {number} was not uploaded with that etag")
+    total = sum(uploaded[number][1] for number, _ in parts)
+    if total > item["size"]:
+        raise ApiError(413, "too_large", f"parts: they hold {total} bytes, more than the declared {item['size']}")
+
+
+def abort_upload(owner_id: str, file_id: str) -> None:
+    """Give up an unfinished upload. Aborting twice is harmless."""
+    item = records.get(clients.table(), owner_id, file_id)
+    if item is None:
+        raise not_found()
+    if item["status"] not in (STATUS_PENDING, STATUS_DELETED):
+        raise ApiError(409, "not_pending", f"The upload is finished: the file is {item['status']}; delete it instead")
+    _discard(owner_id, item)
+
+
+def delete_file(owner_id: str, file_id: str) -> None:
+    """Remove every version of the object and its thumbnail, then hide the record.
+    A repeated delete redoes the (idempotent) removal, so a retry after a partial
+    failure finishes the job."""
+    item = records.get(clients.table(), owner_id, file_id)
+    if item is None:
+        raise not_found()
+    _discard(owner_id, item)
+
+
+def _discard(owner_id: str, item: dict[str, Any]) -> None:
+    s3, bucket = clients.s3(), clients.bucket_name()
+    upload_id = item.get("upload", {}).get("uploadId")
+    if upload_id:
+        # S3 answers NoSuchUpload once the upload was completed or aborted.
+        try:
+            s3.abort_multipart_upload(Bucket=bucket, Key=item["key"], UploadId=upload_id)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchUpload":
+                raise
+    for key in filter(None, (item["key"], item.get("thumbnailKey"))):
+        objects.delete_all_versions(s3, bucket, key)
+    if item["status"] != STATUS_DELETED:
+        records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+
+
+def get_file(owner_id: str, file_id: str) -> dict[str, Any]:
+    return public_file(_own_record(owner_id, file_id))
+
+
+def public_file(item: dict[str, Any]) -> dict[str, Any]:
+    """A record as the API shows it: no keys, owner or bookkeeping."""
+    return {
+        "fileId": item["fileId"],
+        "filename": item["filename"],
+        "contentType": item.get("contentType"),
+        "size": item.get("size"),
+        "status": item["status"],
+        "createdAt": item["createdAt"],
+        "updatedAt": item["updatedAt"],
+        "metadata": item.get("metadata"),
+        "error": item.get("error"),
+    }
+
+
+def list_files(owner_id: str, limit: int, page_cursor: str | None, secret: Callable[[], bytes]) -> dict[str, Any]:
+    after = None
+    if page_cursor is not None:
+        try:
+            position = cursor.decode(secret(), owner_id, page_cursor)
+        except cursor.InvalidCursor as exc:
+            raise ApiError(400, "invalid_cursor", f"cursor: {exc}") from exc
+        after = (position.list_sort_key, position.file_id)
+    # One extra item tells whether another page exists, so the last page never
+    # hands out a cursor that leads to an empty one.
+    items = records.query_owner_files(clients.table(), owner_id, limit + 1, after)
+    page, more = items[:limit], len(items) > limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = cursor.encode(
+            secret(), owner_id, cursor.Position(last[LIST_INDEX_SORT_KEY], last["fileId"])
+        )
+    return {"items": [public_file(item) for item in page], "nextCursor": next_cursor}
+
+
+def download(owner_id: str, file_id: str) -> dict[str, Any]:
+    item = _own_record(owner_id, file_id)
+    if item["status"] == STATUS_PENDING:
+        raise ApiError(409, "not_uploaded", "The file has not been uploaded yet")
+    params = {
+        "Bucket": clients.bucket_name(),
+        "Key": item["key"],
+        "ResponseContentDisposition": filenames.attachment_disposition(item["filename"]),
+        "ResponseContentType": _served_type(item.get("contentType")),
+    }
+    # Pin the version the worker examined, so the bytes are the ones described.
+    if item.get("versionId"):
+        params["VersionId"] = item["versionId"]
+    url = clients.s3().generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_URL_EXPIRY_S)
+    expires_at = records.iso(records.now() + timedelta(seconds=DOWNLOAD_URL_EXPIRY_S))
+    return {"url": url, "expiresAt": expires_at}
+
+
+def _served_type(content_type: str | None) -> str:
+    """The Content-Type a download is served with. S3 would answer with the type
+    the object was stored under, and a presigned GET cannot add `nosniff`; so
+    only a type a client may declare (none of them renders as a page) is passed
+    on, in case an object got another one past the ticket's pinned type."""
+    return content_type if content_type in ALLOWED_CONTENT_TYPES else "application/octet-stream"
+

@@ -1,0 +1,124 @@
+"""The HTTP API's wire contract: JSON bodies in camelCase, as pydantic models.
+
+The API validates requests against these and the OpenAPI document is generated
+from them, so the contract, the validation and the docs are one thing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+from contract.http import MAX_FILE_SIZE
+from contract.table import STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
+from workers.api.limits import ALLOWED_CONTENT_TYPES, MAX_DISPLAY_FILENAME_CHARS, MAX_PARTS, MAX_PART_URLS_PER_REQUEST
+
+
+ContentType = Literal[ALLOWED_CONTENT_TYPES]  # type: ignore[valid-type]
+PartNumber = Annotated[int, Field(ge=1, le=MAX_PARTS)]
+Status = Literal[STATUS_PENDING, STATUS_PROCESSED, STATUS_FAILED]
+
+
+class _Model(BaseModel):
+    # Unknown fields are refused: a typo in a request fails loudly.
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Request(_Model):
+    # A field takes only its own JSON type: `true`, `"5"` or `5.0` is not a size
+    # or a part number, whatever pydantic could coerce it to.
+    model_config = ConfigDict(strict=True)
+
+
+class CreateUpload(_Request):
+    filename: str = Field(min_length=1, max_length=MAX_DISPLAY_FILENAME_CHARS)
+    contentType: ContentType
+    # Over the limit is the API's 413, not a validation 400, so it is described, not a schema maximum.
+    size: int = Field(ge=1, description=f"Bytes; at most {MAX_FILE_SIZE}, else 413")
+
+
+class PostUpload(_Model):
+    method: Literal["POST"]
+    url: str
+    fields: dict[str, str] = Field(description="Send these form fields first, then the file as `file`")
+
+
+class MultipartUpload(_Model):
+    method: Literal["MULTIPART"]
+    uploadId: str
+    partSize: int = Field(description="Every part but the last has exactly this many bytes")
+    partCount: int
+
+
+class Ticket(_Model):
+    fileId: str
+    key: str
+    expiresAt: str
+    upload: Union[PostUpload, MultipartUpload] = Field(discriminator="method")
+
+
+class PartsRequest(_Request):
+    partNumbers: list[PartNumber] = Field(min_length=1, max_length=MAX_PART_URLS_PER_REQUEST)
+
+
+class PartUrl(_Model):
+    partNumber: int
+    url: str
+
+
+class PartsResponse(_Model):
+    parts: list[PartUrl]
+
+
+class CompletedPart(_Request):
+    partNumber: PartNumber
+    etag: str = Field(min_length=1, max_length=1024)
+
+
+class CompleteRequest(_Request):
+    parts: list[CompletedPart] = Field(min_length=1, max_length=MAX_PARTS)
+
+
+class CompleteResponse(_Model):
+    fileId: str
+    status: Status
+
+
+class ErrorDetail(_Model):
+    code: str
+    message: str
+
+
+class File(_Model):
+    fileId: str
+    filename: str
+    contentType: Optional[str]
+    size: Optional[int]
+    status: Status
+    createdAt: str
+    updatedAt: str
+    metadata: Optional[dict[str, Any]]
+    error: Optional[ErrorDetail]
+
+
+class FileList(_Model):
+    items: list[File]
+    nextCursor: Optional[str]
+
+
+class Download(_Model):
+    url: str
+    expiresAt: str
+
+
+class ErrorBody(_Model):
+    error: ErrorDetail
+
+
+class GatewayError(BaseModel):
+    """What API Gateway itself answers, e.g. when its JWT authorizer refuses a token."""
+
+    message: str
+
+
+Unauthorized = Union[GatewayError, ErrorBody]

@@ -1,0 +1,1 @@
+"""One module per kind of file; each registers itself with `registry.extractor`."""

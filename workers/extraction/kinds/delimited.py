@@ -1,0 +1,98 @@
+"""CSV and TSV: delimiter, encoding, header and row count, streamed in constant memory.
+
+The csv module does the quoting, so a quoted newline stays inside its row.
+Memory is one text chunk plus one row. The csv module holds a whole row before
+it yields it, and its field size limit bounds one field, not how many there
+are; so the lines it is fed are counted per row, and a row over the character
+or field bound is refused before it is read any further.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from itertools import islice
+
+from workers.errors import FileRejected
+from workers.extraction import textio
+from workers.extraction.registry import Source, extractor
+
+MAX_FIELD_BYTES = 1024 * 1024
+
+# Rows parsed between two checks of the deadline and the scan limit.
+_ROWS_PER_STEP = 4096
+# Header names kept on the record; a DynamoDB item is capped at 400 KB.
+_MAX_COLUMNS = 200
+_MAX_NAME_CHARS = 256
+# Room for one field at the field size limit and the rest of its row.
+_MAX_ROW_CHARS = 2 * MAX_FIELD_BYTES
+# Short fields cost far more memory than their characters (a str object
+# each): a row of two-character fields at the character bound would hold
+# about 40 MiB.
+_MAX_FIELDS = 65_536
+
+# Process-wide in the csv module; this is the only module that parses CSV.
+csv.field_size_limit(MAX_FIELD_BYTES)
+
+
+@extractor("csv", "tsv")
+def describe(source: Source) -> dict:
+    sniffed = source.sniffed
+    rows = _rows(textio.open_text(source.stream, sniffed.encoding, newline=""), sniffed.delimiter)
+    header = next(rows, [])
+    metadata = {
+        "delimiter": sniffed.delimiter,
+        "encoding": sniffed.encoding,
+        "columns": [name[:_MAX_NAME_CHARS] for name in header[:_MAX_COLUMNS]],
+        "columnCount": len(header),
+    }
+    count = 0
+    while True:
+        step = sum(1 for _ in islice(rows, _ROWS_PER_STEP))
+        count += step
+        if step < _ROWS_PER_STEP:
+            return {**metadata, "rows": count}
+        source.deadline.check()
+        scanned = source.stream.tell()
+        if source.stop_scanning(scanned):
+            return {**metadata, "rowsEstimated": round(count * source.size / scanned)}
+
+
+def _rows(text: io.TextIOBase, delimiter: str) -> Iterator[list[str]]:
+    feed = _RowFeed(text, delimiter)
+    for row in csv.reader(feed, delimiter=delimiter):
+        feed.row_ended()
+        yield row
+
+
+class _RowFeed:
+    """The lines csv.reader pulls, never more than one row's bound at a time.
+    The reader pulls lines until a row ends, a quoted newline included, so
+    counting between two rows bounds the row. Delimiters are counted in the
+    raw text, quoted ones too: an upper bound on the fields, found without
+    parsing twice."""
+
+    def __init__(self, text: io.TextIOBase, delimiter: str) -> None:
+        self._text = text
+        self._delimiter = delimiter
+        self.row_ended()
+
+    def row_ended(self) -> None:
+        self._chars = 0
+        self._delimiters = 0
+
+    def __iter__(self) -> _RowFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(_MAX_ROW_CHARS + 1 - self._chars)
+        if not line:
+            raise StopIteration
+        self._chars += len(line)
+        self._delimiters += line.count(self._delimiter)
+        if self._chars > _MAX_ROW_CHARS:
+            raise FileRejected("too_large", f"The file has a row longer than {_MAX_ROW_CHARS} characters")
+        if self._delimiters >= _MAX_FIELDS:
+            raise FileRejected("too_large", f"The file has a row of more than {_MAX_FIELDS} fields")
+        return line

@@ -1,0 +1,84 @@
+"""PDF: page count, document info and version, from the trailer and the objects
+it points at; content streams are never read.
+
+An encrypted PDF with an empty user password (owner-password protection only)
+opens like any other. Without the password, strings and streams stay
+encrypted, but the version and the page count (a plain integer in the page
+tree) are still readable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError
+from pypdf.generic import DictionaryObject
+
+from workers.extraction.registry import Source, extractor
+
+_MAX_TEXT_CHARS = 512
+
+
+@extractor("pdf")
+def describe(source: Source) -> dict:
+    reader = PdfReader(source.stream, strict=False)
+    metadata = {
+        "pdfVersion": reader.pdf_header.removeprefix("%PDF-"),
+        "encrypted": reader.is_encrypted,
+        "pages": None,
+        "title": None,
+        "author": None,
+        "producer": None,
+        "creationDate": None,
+    }
+    if reader.is_encrypted and not _opens_without_password(reader):
+        return {**metadata, "pages": _page_count_unopened(reader)}
+    info = reader.metadata
+    source.deadline.check()
+    metadata["pages"] = len(reader.pages)
+    if info is not None:
+        metadata.update(
+            title=_text(info.title),
+            author=_text(info.author),
+            producer=_text(info.producer),
+            creationDate=_date(info),
+        )
+    return metadata
+
+
+def _opens_without_password(reader: PdfReader) -> bool:
+    try:
+        return reader.decrypt("") != PasswordType.NOT_DECRYPTED
+    except (DependencyError, NotImplementedError):
+        # AES needs a crypto library the Lambda zip does not ship.
+        return False
+
+
+def _page_count_unopened(reader: PdfReader) -> int | None:
+    """/Root/Pages/Count of a file we cannot decrypt. Integers are never
+    encrypted, so the page tree's count reads fine raw; pypdf reads raw objects
+    only with the switch it uses for the /Encrypt dictionary itself."""
+    reader._override_encryption = True
+    try:
+        catalog = reader.trailer["/Root"].get_object()
+        tree = catalog["/Pages"].get_object() if isinstance(catalog, DictionaryObject) else None
+        count = tree.get("/Count") if isinstance(tree, DictionaryObject) else None
+    except (FileNotDecryptedError, KeyError, ValueError, AttributeError):
+        return None
+    finally:
+        reader._override_encryption = False
+    return int(count) if isinstance(count, int) else None
+
+
+def _text(value) -> str | None:
+    return str(value)[:_MAX_TEXT_CHARS] if value else None
+
+
+def _date(info) -> str | None:
+    """ISO 8601 when the PDF date parses, else the raw string as written."""
+    try:
+        created = info.creation_date
+    except ValueError:
+        return _text(info.creation_date_raw)
+    return created.isoformat() if isinstance(created, datetime) else None

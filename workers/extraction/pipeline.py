@@ -1,0 +1,161 @@
+"""Metadata extraction: from a stored object to the `metadata` of its record.
+
+Sniff the first bytes, admit or reject the kind, run the kind's extractor over
+a ranged reader, and for images render a thumbnail. Nothing here writes: the
+caller decides where the thumbnail goes and when, so that a record and its
+thumbnail can never disagree (see workers/ingest.py). Every `metadata` carries
+`kind` and `sniffedType`, plus `declaredType` when the declared Content-Type
+names another format (a harmless mismatch; harmful ones are rejected).
+
+Failures: an extractor's own `FileRejected` stands. Any other exception from a
+parser means the bytes are `corrupt`, except when the reader shows the real
+cause: an S3 error (re-raised, so the message is retried), or a spent time or
+read budget (`too_large`). Parsers often catch and wrap exceptions, which is
+why the reader keeps those causes rather than relying on what propagates.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from aws_lambda_powertools import Logger
+
+from workers.storage import clients
+from workers.errors import FileRejected, OutOfTime
+from workers.extraction import limits, registry, thumbnail, typecheck
+from workers.extraction.limits import Deadline
+from workers.extraction.reader import ObjectVersion, ReadStats, S3RangeReader
+from workers.extraction.sniff import sniff
+from contract.metrics import INGEST_SERVICE
+from workers.extraction.sniff import SNIFF_BYTES
+
+logger = Logger(service=INGEST_SERVICE, child=True)
+
+_MAX_MESSAGE_CHARS = 300
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What HeadObject told us about the object being processed."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    metadata: dict[str, Any]
+    # A WebP for images small enough to decode; None for everything else.
+    thumbnail: bytes | None
+    reads: ReadStats
+    thumbnail_reads: ReadStats | None = None
+
+
+def extract(obj: StoredObject, not_after: float | None = None, client=None) -> Extraction:
+    """Describe the object, reading it with `client` (a fitting one by default).
+    Raises `FileRejected` when the file cannot be accepted, and `OutOfTime`
+    when `not_after` (the invocation's limit, a `time.monotonic()` instant)
+    ends the work before the file's own budget does."""
+    job = _Job(obj, not_after, client or clients.ranged_reader(not_after))
+    try:
+        return job.run()
+    finally:
+        job.log_reads()
+
+
+class _Job:
+    def __init__(self, obj: StoredObject, not_after: float | None, client) -> None:
+        self.obj = obj
+        self.not_after = not_after
+        self.client = client
+        self.version = ObjectVersion(obj.bucket, obj.key, obj.size, obj.version_id, obj.etag)
+        default = limits.EXTRACT_BUDGETS["default"]
+        self.reader = S3RangeReader(self.client, self.version, Deadline(default.seconds, not_after), fetch_limit=default.fetch_bytes)
+        self.thumbnail_reader: S3RangeReader | None = None
+
+    def run(self) -> Extraction:
+        stream = io.BufferedReader(self.reader)
+        head = stream.read(SNIFF_BYTES)
+        # Sniffing is the file's work too: it spends the same budget.
+        sniffed = sniff(head, typecheck.normalise(self.obj.content_type), whole=len(head) == self.obj.size,
+                        check=self.reader.deadline.check)
+        typecheck.admit(sniffed, self.obj.content_type)
+        # The budget depends on the kind, known only now; the head stays cached.
+        budget = limits.EXTRACT_BUDGETS.get(sniffed.kind, limits.EXTRACT_BUDGETS["default"])
+        self.reader.deadline = self.reader.deadline.resized(budget.seconds)
+        self.reader.fetch_limit = budget.fetch_bytes
+        stream.seek(0)
+        source = registry.Source(stream, self.obj.size, sniffed, self.reader.deadline)
+        described = _guarded(self.reader, sniffed.kind, lambda: registry.describer(sniffed.kind)(source))
+        metadata = {"kind": sniffed.kind, "sniffedType": sniffed.mime, **described}
+        # An archive may turn out to be an office document of a kind not accepted.
+        if metadata["kind"] not in registry.accepted_kinds():
+            raise FileRejected("unsupported_type", f"Files of type {metadata['sniffedType']} are not accepted")
+        if typecheck.mismatch(metadata["sniffedType"], self.obj.content_type):
+            metadata["declaredType"] = self.obj.content_type
+        rendered = None
+        if metadata["kind"] == "image" and thumbnail.wanted(metadata, self.obj.size):
+            rendered = self._thumbnail()
+        return Extraction(metadata=metadata, thumbnail=rendered, reads=self.reader.stats,
+                          thumbnail_reads=self.thumbnail_reader.stats if self.thumbnail_reader else None)
+
+    def _thumbnail(self) -> bytes:
+        # Shares the image's deadline: the thumbnail is part of its budget.
+        self.thumbnail_reader = S3RangeReader(
+            self.client, self.version, self.reader.deadline, fetch_limit=thumbnail.MAX_BYTES
+        )
+        stream = io.BufferedReader(self.thumbnail_reader)
+        return _guarded(self.thumbnail_reader, "image", lambda: thumbnail.render(stream))
+
+    def log_reads(self) -> None:
+        stats = self.reader.stats
+        thumb = self.thumbnail_reader.stats if self.thumbnail_reader else None
+        logger.info(
+            "Read the object",
+            extra={
+                "bytesFetched": stats.bytes_fetched,
+                "rangeRequests": stats.requests,
+                "thumbnailBytesFetched": thumb.bytes_fetched if thumb else 0,
+                "thumbnailRangeRequests": thumb.requests if thumb else 0,
+            },
+        )
+
+
+def _guarded(reader: S3RangeReader, kind: str, parse: Callable[[], T]) -> T:
+    """Run a parser over `reader` and classify whatever it raises (see the module doc)."""
+    try:
+        result = parse()
+    except (FileRejected, OutOfTime):
+        _raise_underlying(reader)
+        raise
+    except MemoryError as error:
+        _raise_underlying(reader)
+        raise FileRejected("too_large", f"The {kind} needs more memory than one file may use") from error
+    except RecursionError as error:
+        _raise_underlying(reader)
+        raise FileRejected("too_large", f"The {kind} is too deeply nested to process") from error
+    except Exception as error:
+        _raise_underlying(reader)
+        logger.warning("The parser rejected the file", extra={"kind": kind}, exc_info=True)
+        detail = str(error) or type(error).__name__
+        raise FileRejected("corrupt", f"Not a readable {kind} file: {detail}"[:_MAX_MESSAGE_CHARS]) from error
+    _raise_underlying(reader)
+    return result
+
+
+def _raise_underlying(reader: S3RangeReader) -> None:
+    if reader.failure is not None:
+        raise reader.failure
+    if reader.refusal is not None:
+        raise reader.refusal
+    if reader.deadline.expired:
+        raise reader.deadline.rejection()
+
+

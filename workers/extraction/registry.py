@@ -1,0 +1,76 @@
+"""Which function describes which kind, and so which kinds the worker accepts.
+Each module in `kinds/` registers itself with `@extractor(kind, ...)` and
+declares its own limits; this module imports them all, so adding a kind means
+adding one module there."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from workers.extraction.limits import Deadline
+from workers.extraction.sniff import Sniffed
+
+# CSV, TSV, text and JSON are streamed; past this many bytes their counts are
+# extrapolated (`rowsEstimated`, `linesEstimated`, `lengthEstimated`)...
+STREAM_SCAN_LIMIT_BYTES = 16 * 1024 * 1024
+# ...or past this share of the time budget, whichever comes first.
+STREAM_SCAN_TIME_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an extractor gets: the object as a seekable binary file, what
+    sniffing found, and the deadline its own loops must check."""
+
+    stream: io.BufferedReader
+    size: int
+    sniffed: Sniffed
+    deadline: Deadline
+
+    def stop_scanning(self, scanned: float) -> bool:
+        """True when a streaming extractor should extrapolate from what it has
+        scanned: past the scan limit, or past its share of the time budget
+        (a slow CPU then yields an estimate rather than a failure)."""
+        if scanned >= self.size:
+            return False
+        return scanned >= STREAM_SCAN_LIMIT_BYTES or self.deadline.spent() >= STREAM_SCAN_TIME_SHARE
+
+
+Describe = Callable[[Source], dict[str, Any]]
+_BY_KIND: dict[str, Describe] = {}
+
+
+def extractor(*kinds: str) -> Callable[[Describe], Describe]:
+    def register(describe: Describe) -> Describe:
+        for kind in kinds:
+            if kind in _BY_KIND:
+                raise ValueError(f"two extractors for {kind!r}")
+            _BY_KIND[kind] = describe
+        return describe
+
+    return register
+
+
+def describer(kind: str) -> Describe:
+    return _BY_KIND[kind]
+
+
+def accepted_kinds() -> frozenset[str]:
+    """Kinds with an extractor. A sniffed kind outside these fails with
+    `unsupported_type`; `binary` covers every recognised or unrecognised
+    format that has no extractor of its own."""
+    return frozenset(_BY_KIND)
+
+
+def _register_every_kind() -> None:
+    from workers.extraction import kinds
+
+    for module in pkgutil.iter_modules(kinds.__path__):
+        importlib.import_module(f"{kinds.__name__}.{module.name}")
+
+
+_register_every_kind()

@@ -1,0 +1,1 @@
+"""The ingest worker: S3 notifications from SQS in, file records out."""

@@ -1,0 +1,266 @@
+"""The ingest worker: SQS messages carrying S3 notifications in, file records out.
+
+One SQS message may hold several S3 records; they are handled in order, and any
+transient failure fails the whole message so SQS redelivers it (the records that
+already succeeded are idempotent, so the redelivery changes nothing for them).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
+from workers.storage import clients
+from workers.extraction import isolated
+from workers.storage import objects
+from workers.storage import records
+from workers.errors import FileRejected, OutOfTime, is_not_found
+from workers.extraction import Extraction, StoredObject
+from contract.keys import FileKey
+from workers.ingest.notifications import S3Record, TestEvent, parse_body
+from contract.functions import ENV_STACK
+from contract.http import MAX_FILE_SIZE
+from contract.ingest import INGEST
+from contract.metrics import BYTES_FETCHED, FILES_FAILED, FILES_PROCESSED, INGEST_LAG, INGEST_SERVICE, NAMESPACE, RANGE_REQUESTS, STACK_DIMENSION, THUMBNAIL_BYTES_FETCHED
+from contract.table import STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
+from workers.extraction.thumbnail import CONTENT_TYPE
+
+# What a record keeps back from the invocation's remaining time to store its
+# thumbnail, write itself and flush metrics: 2 s, or a quarter of a short
+# timeout. With less than the minimum left to extract, it waits for a later batch.
+RECORD_RESERVE_S = 2.0
+RECORD_RESERVE_SHARE = 0.25
+MIN_EXTRACT_S = 0.25
+
+logger = Logger(service=INGEST_SERVICE)
+tracer = Tracer(service=INGEST_SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=INGEST_SERVICE)
+# Stacks share an account and a namespace; alarms select their own stack's series.
+metrics.set_default_dimensions(**{STACK_DIMENSION: os.environ[ENV_STACK]})
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord, lambda_context, reserve_s: float = RECORD_RESERVE_S) -> None:
+    _forget_file()
+    message = parse_body(record.body)
+    if isinstance(message, TestEvent):
+        logger.info("Acknowledged S3 test event")
+        return
+    for s3_record in message.Records:
+        not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - reserve_s
+        handle_s3_record(s3_record, not_after)
+
+
+@tracer.capture_method
+def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
+    """Apply one S3 event to the file's record. Returns what happened, for logs and tests.
+    `not_after` is when extraction must stop for the invocation to finish in time."""
+    _forget_file()
+    file_key = FileKey.parse(event.key)
+    if file_key is None:
+        logger.warning("Ignored an object outside the upload layout", extra={"key": event.key})
+        return "ignored"
+    logger.set_correlation_id(file_key.file_id)
+    logger.append_keys(fileId=file_key.file_id, eventName=event.eventName)
+
+    if event.is_removed:
+        return _remove(file_key, event, not_after)
+    if event.is_created:
+        return _create(file_key, event, not_after, event.s3.object.versionId)
+    logger.info("Ignored an event type the worker does not act on")
+    return "ignored"
+
+
+def _create(file_key: FileKey, event: S3Record, not_after: float | None, version_id: str | None) -> str:
+    """Describe the object (`version_id`, or the current one) and record it."""
+    if not_after is not None and not_after - time.monotonic() < MIN_EXTRACT_S:
+        raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
+    table = clients.table()
+    attempt = records.begin_attempt(table, file_key, event.order)
+    if not attempt.started:
+        if attempt.item and attempt.item.get("status") == STATUS_DELETED:
+            return _discard_late_object(file_key, event)
+        logger.info("Skipped a duplicate or superseded event")
+        return "duplicate"
+    previous_thumbnail = attempt.item.get("thumbnailKey")
+    thumbnail_key = file_key.thumbnail_key(event.order)
+    if attempt.count >= INGEST.quarantine_after_starts:
+        state = _quarantined(file_key, event.s3.bucket.name, version_id, attempt.count)
+    else:
+        try:
+            state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key)
+        except OutOfTime:
+            # Not the file's fault: this start must not count towards quarantine.
+            records.undo_attempt(table, file_key)
+            raise
+    if previous_thumbnail and previous_thumbnail != state["thumbnail_key"]:
+        # Superseded by this event whatever happens next; a newer event has its own key.
+        objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
+    written_at = records.now()
+    if not records.apply_object_state(table, file_key, event.order, at=written_at, **state):
+        if state["thumbnail_key"]:
+            # Lost to a newer event or a delete: nothing will ever point at it.
+            objects.delete_all_versions(clients.s3(), event.s3.bucket.name, state["thumbnail_key"])
+        logger.info("A newer event had already been applied; left the record as it was")
+        return "superseded"
+    _count(state["status"], state["error"], lag_ms=(written_at - event.eventTime).total_seconds() * 1000)
+    logger.info("Recorded file", extra={"status": state["status"], "error": state["error"]})
+    return state["status"]
+
+
+def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None,
+             thumbnail_key: str) -> dict:
+    """What the record should say about the object: processed with its metadata,
+    or failed with the reason the file itself cannot be accepted. A thumbnail
+    is stored under `thumbnail_key` before the record names it."""
+    head: dict = {}
+    try:
+        head = _head(bucket, file_key.key, version_id)
+        if head["ContentLength"] > MAX_FILE_SIZE:
+            raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {MAX_FILE_SIZE}-byte limit")
+        extraction = isolated.extract(_stored(bucket, file_key, head), not_after)
+        _count_reads(extraction)
+        if extraction.thumbnail is not None:
+            clients.s3().put_object(Bucket=bucket, Key=thumbnail_key, Body=extraction.thumbnail,
+                                    ContentType=CONTENT_TYPE)
+        outcome = {"status": STATUS_PROCESSED, "metadata": extraction.metadata, "error": None,
+                   "thumbnail_key": thumbnail_key if extraction.thumbnail is not None else None}
+    except FileRejected as rejected:
+        outcome = {"status": STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
+                   "thumbnail_key": None}
+    return {**outcome, **_described(head)}
+
+
+def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts: int) -> dict:
+    """The state of a file that took the worker down with it every time it was
+    tried: failed for good, never extracted again (until `ops replay`)."""
+    logger.error("Quarantined a file whose processing never finished", extra={"starts": starts})
+    try:
+        head = _head(bucket, file_key.key, version_id)
+    except FileRejected as rejected:
+        return {"status": STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
+                "thumbnail_key": None, **_described({})}
+    message = (f"Processing this file stopped the worker {starts - 1} times without finishing, "
+               "so it will not be tried again")
+    return {"status": STATUS_FAILED, "metadata": None, "thumbnail_key": None,
+            "error": {"code": isolated.QUARANTINE_CODE, "message": message}, **_described(head)}
+
+
+def _stored(bucket: str, file_key: FileKey, head: dict) -> StoredObject:
+    return StoredObject(
+        bucket=bucket,
+        key=file_key.key,
+        version_id=head.get("VersionId"),
+        size=head["ContentLength"],
+        content_type=head.get("ContentType", "application/octet-stream"),
+        etag=head.get("ETag", "").strip('"'),
+    )
+
+
+def _described(head: dict) -> dict:
+    return {
+        "size": head.get("ContentLength"),
+        "content_type": head.get("ContentType"),
+        "etag": head.get("ETag", "").strip('"') or None,
+        "version_id": head.get("VersionId"),
+    }
+
+
+def _count_reads(extraction: Extraction) -> None:
+    metrics.add_metric(name=BYTES_FETCHED, unit=MetricUnit.Bytes, value=extraction.reads.bytes_fetched)
+    metrics.add_metric(name=RANGE_REQUESTS, unit=MetricUnit.Count, value=extraction.reads.requests)
+    if extraction.thumbnail_reads:
+        metrics.add_metric(name=THUMBNAIL_BYTES_FETCHED, unit=MetricUnit.Bytes,
+                           value=extraction.thumbnail_reads.bytes_fetched)
+
+
+def _forget_file() -> None:
+    """Log keys of one file must not tag the next record's lines."""
+    logger.set_correlation_id(None)
+    logger.remove_keys(["fileId", "eventName"])
+
+
+def _head(bucket: str, key: str, version_id: str | None) -> dict:
+    params = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    try:
+        return clients.s3().head_object(**params)
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise FileRejected("object_missing", "The object was gone before it could be processed") from exc
+        raise
+
+
+def _remove(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
+    table, s3 = clients.table(), clients.s3()
+    item = records.get(table, file_key.owner_id, file_key.file_id)
+    if records.is_superseded_removal(item, event.order):
+        logger.info("Skipped a duplicate or superseded removal")
+        return "duplicate"
+    current = _current_version(event)
+    if current is not None:
+        # The bucket is versioned: a version was removed by hand, and the file lives on.
+        if item and item.get("versionId") == current:
+            logger.info("An older version was removed; the file is as recorded")
+            return "ignored"
+        logger.info("The recorded version was removed; describing the one now current")
+        return _create(file_key, event, not_after, current)
+    # Before the record changes, so a failure here retries the whole removal.
+    if item and item.get("thumbnailKey"):
+        objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
+    if not records.apply_removal(table, file_key, event.order, records.now()):
+        logger.info("A newer event had already been applied; left the record as it was")
+        return "superseded"
+    logger.info("Marked file deleted")
+    return STATUS_DELETED
+
+
+def _current_version(event: S3Record) -> str | None:
+    """The version id the key now has, "" where versioning is off, None when gone."""
+    try:
+        return clients.s3().head_object(Bucket=event.s3.bucket.name, Key=event.key).get("VersionId", "")
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def _discard_late_object(file_key: FileKey, event: S3Record) -> str:
+    """An object that arrived for a file already deleted (a presigned POST used
+    after its ticket was cancelled): its bytes must not outlive the file."""
+    objects.delete_all_versions(clients.s3(), event.s3.bucket.name, file_key.key)
+    logger.info("Deleted an object that arrived after its file was deleted")
+    return "discarded"
+
+
+def _count(status: str, error: dict | None, lag_ms: float) -> None:
+    metrics.add_metric(name=INGEST_LAG, unit=MetricUnit.Milliseconds, value=lag_ms)
+    if status == STATUS_PROCESSED:
+        metrics.add_metric(name=FILES_PROCESSED, unit=MetricUnit.Count, value=1)
+        return
+    # The alarm watches the total; the per-code stream tells on-call which failure it is.
+    metrics.add_metric(name=FILES_FAILED, unit=MetricUnit.Count, value=1)
+    with single_metric(
+        name=FILES_FAILED,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": INGEST_SERVICE, **metrics.default_dimensions},
+    ) as metric:
+        metric.add_dimension(name="code", value=error["code"])
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    reserve_s = min(RECORD_RESERVE_S,
+                    context.get_remaining_time_in_millis() / 1000 * RECORD_RESERVE_SHARE)
+    return process_partial_response(event=event, record_handler=functools.partial(record_handler, reserve_s=reserve_s),
+                                    processor=processor, context=context)

@@ -1,0 +1,83 @@
+"""S3 event notifications, as they arrive in an SQS message body.
+
+Parsing is strict about what we rely on and lenient about the rest, because
+real S3 and the local emulator differ in optional fields (moto sends no
+`sequencer`, `versionId` or `requestParameters`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional, Union
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
+
+# one with zeros and compare as strings. A fixed width does that for all of them.
+_ORDER_WIDTH = 64
+
+
+class TestEvent(BaseModel):
+    """What S3 sends once when a notification configuration is saved."""
+
+    Event: str = Field(pattern=r"^s3:TestEvent$")
+
+
+class _Bucket(BaseModel):
+    name: str
+
+
+class _Object(BaseModel):
+    key: str
+    size: Optional[int] = None
+    eTag: Optional[str] = None
+    versionId: Optional[str] = None
+    sequencer: Optional[str] = None
+
+
+class _S3(BaseModel):
+    bucket: _Bucket
+    object: _Object  # noqa: A003 - the field name is S3's
+
+
+class S3Record(BaseModel):
+    eventName: str
+    eventTime: datetime
+    s3: _S3
+
+    @property
+    def key(self) -> str:
+        return unquote_plus(self.s3.object.key)
+
+    @property
+    def is_created(self) -> bool:
+        return self.eventName.startswith("ObjectCreated:")
+
+    @property
+    def is_removed(self) -> bool:
+        return self.eventName.startswith("ObjectRemoved:")
+
+    @property
+    def order(self) -> str:
+        """A string that sorts the events of one key in the order S3 applied them.
+
+        Fallback without a sequencer (the local emulator): the event time in
+        microseconds, as fixed-width hex. Two writes to one key within the same
+        millisecond then count as the same version; keys carry a server-made file
+        id, so rewrites of one key only happen outside the API.
+        """
+        sequencer = self.s3.object.sequencer
+        if sequencer:
+            return sequencer.upper().ljust(_ORDER_WIDTH, "0")
+        micros = int(self.eventTime.timestamp() * 1_000_000)
+        return f"{micros:016X}".ljust(_ORDER_WIDTH, "0")
+
+
+class Notification(BaseModel):
+    Records: list[S3Record] = Field(min_length=1)
+
+
+def parse_body(body: str) -> Notification | TestEvent:
+    """Parse one SQS body. Raises a validation error for anything else, which
+    the caller must let fail so the message reaches the DLQ as evidence."""
+    return parse(event=body, model=Union[Notification, TestEvent])

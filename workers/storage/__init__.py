@@ -1,0 +1,1 @@
+"""DynamoDB records, S3 objects and the clients that reach them."""

@@ -1,0 +1,87 @@
+"""boto3 clients shared by the handlers, built once per execution environment.
+
+Retries are botocore's job (standard mode, jittered backoff); what is still
+failing after them is a transient error for the caller to surface.
+Endpoints come from boto3's own AWS_ENDPOINT_URL handling, so the same code
+talks to AWS in Lambda and to the emulator on the local stack.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+import boto3
+from botocore.config import Config
+from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
+
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=3,
+    read_timeout=10,
+    # SigV4 everywhere; presigned URLs must not fall back to SigV2.
+    signature_version="s3v4",
+    # Presigned URLs name the bucket's regional host. botocore otherwise signs
+    # the global one, which answers a new bucket with a redirect for up to a
+    # day, and a browser's CORS preflight cannot follow a redirect. An
+    # AWS_ENDPOINT_URL given as an IP address (the local stack) stays path-style.
+    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
+)
+
+
+@functools.cache
+def s3():
+    return boto3.client("s3", config=_CONFIG)
+
+
+# A ranged read must give up while the invocation can still report the file.
+_READ_ATTEMPTS = 2
+# Per-attempt read timeouts a reader client can have: few, so each is built once.
+_READ_TIMEOUTS_S = (1.0, 2.0, 4.0, 8.0)
+
+
+def ranged_reader(not_after: float | None):
+    """The S3 client for one extraction, with timeouts that fit in the time left
+    before `not_after` (a `time.monotonic()` instant): a stalled GET must not
+    block past the invocation's end with botocore's retries stacked on top.
+
+    Extraction runs in a forked child (workers/isolation.py). These clients
+    are built in the parent and only ever used in children, so the parent's
+    copy never holds a connection that a child could share."""
+    left = _CONFIG.read_timeout * _READ_ATTEMPTS if not_after is None else not_after - time.monotonic()
+    fitting = [timeout for timeout in _READ_TIMEOUTS_S if timeout * _READ_ATTEMPTS <= left]
+    return _reader(fitting[-1] if fitting else _READ_TIMEOUTS_S[0])
+
+
+@functools.cache
+def _reader(read_timeout_s: float):
+    return boto3.client("s3", config=_CONFIG.merge(Config(
+        read_timeout=read_timeout_s,
+        connect_timeout=min(_CONFIG.connect_timeout, read_timeout_s),
+        retries={"mode": "standard", "max_attempts": _READ_ATTEMPTS},
+    )))
+
+
+@functools.cache
+def table():
+    return boto3.resource("dynamodb", config=_CONFIG).Table(os.environ[ENV_TABLE_NAME])
+
+
+@functools.cache
+def dynamodb():
+    """The low-level client, for libraries that speak DynamoDB's typed JSON."""
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+def bucket_name() -> str:
+    return os.environ[ENV_BUCKET_NAME]
+
+
+def reset() -> None:
+    """Forget cached clients (a new environment or a new mock)."""
+    s3.cache_clear()
+    _reader.cache_clear()
+    table.cache_clear()
+    dynamodb.cache_clear()

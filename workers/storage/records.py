@@ -1,0 +1,339 @@
+"""File records in DynamoDB: one item per file, written idempotently and in order.
+
+Every write that comes from an S3 event carries that event's order key (`seq`)
+and is conditional on being newer than what the item already holds, so a
+duplicate or a late, older event changes nothing. A failed condition is the
+expected outcome of such a write, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from workers.errors import is_condition_failed
+from contract.keys import FileKey
+from contract.table import ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, ATTENTION_STATUSES, DELETED_RECORD_TTL_DAYS, LIST_INDEX, LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY, PARTITION_KEY, PENDING_RECORD_TTL_S, SORT_KEY, STATUS_DELETED, STATUS_PENDING, TTL_ATTRIBUTE, file_sk, user_pk
+
+_NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
+# Extraction starts not yet followed by a recorded state (see begin_attempt).
+ATTEMPTS = "attempts"
+# Deleted is terminal: a late ObjectCreated must never resurrect a deleted file.
+_NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def key_of(owner_id: str, file_id: str) -> dict[str, str]:
+    return {
+        PARTITION_KEY: user_pk(owner_id),
+        SORT_KEY: file_sk(file_id),
+    }
+
+
+def to_dynamo(value: Any) -> Any:
+    """DynamoDB has no floats: numbers travel as Decimal."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def get(table, owner_id: str, file_id: str) -> dict[str, Any] | None:
+    item = table.get_item(Key=key_of(owner_id, file_id), ConsistentRead=True).get("Item")
+    return from_dynamo(item) if item else None
+
+
+def is_superseded_removal(item: dict[str, Any] | None, order: str) -> bool:
+    """True when the item already reflects a newer event, or the file was
+    deleted. A removal wins a tie: with the event-time fallback, a create and
+    a delete can share a millisecond, and then the object is gone."""
+    if item is None:
+        return False
+    return item.get("status") == STATUS_DELETED or item.get("seq", "") > order
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of noting an extraction attempt: `started` is False when the
+    item already reflects this event or a newer one (or the file was deleted),
+    and `item` is the record as it stands."""
+
+    started: bool
+    item: dict[str, Any] | None
+    # Starts of extraction since the file's record last changed, this one included.
+    count: int = 0
+
+
+def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
+    """Durably count an extraction attempt before it starts, unless the event
+    is stale. A start that never finishes (the process died) leaves the count
+    up, which is how a file that kills the worker is recognised and
+    quarantined; every applied state resets it. One call serves as the read
+    of the record too."""
+    try:
+        new = table.update_item(
+            Key=key_of(file_key.owner_id, file_key.file_id),
+            UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
+            ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
+    except ClientError as exc:
+        if not is_condition_failed(exc):
+            raise
+        old = exc.response.get("Item")
+        return Attempt(started=False, item=_deserialize(old) if old else None)
+    item = from_dynamo(new)
+    return Attempt(started=True, item=item, count=item[ATTEMPTS])
+
+
+def undo_attempt(table, file_key: FileKey) -> None:
+    """Take back a start that ended for a reason other than the file."""
+    _conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression=f"ADD {ATTEMPTS} :minus",
+        ConditionExpression=f"{ATTEMPTS} > :zero",
+        ExpressionAttributeValues={":minus": -1, ":zero": 0},
+    )
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's typed JSON, as an error response carries it."""
+    deserializer = TypeDeserializer()
+    return from_dynamo({name: deserializer.deserialize(value) for name, value in item.items()})
+
+
+def _conditional_update(table, **kwargs) -> dict[str, Any] | None:
+    """Run an UpdateItem; return the old item, or None when the condition said no."""
+    try:
+        return table.update_item(ReturnValues="ALL_OLD", **kwargs).get("Attributes", {})
+    except ClientError as exc:
+        if is_condition_failed(exc):
+            return None
+        raise
+
+
+def apply_object_state(
+    table,
+    file_key: FileKey,
+    order: str,
+    *,
+    status: str,
+    size: int | None,
+    content_type: str | None,
+    etag: str | None,
+    version_id: str | None,
+    metadata: dict[str, Any] | None,
+    error: dict[str, str] | None,
+    at: datetime,
+    thumbnail_key: str | None = None,
+) -> bool:
+    """Record what the worker learned about an object. Returns False when a newer
+    event (or a delete) had already been applied, which leaves the item as it was.
+    The attempt count goes: whatever state this is, the attempt finished."""
+    stamp = iso(at)
+    names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
+    values: dict[str, Any] = {
+        ":seq": order,
+        ":deleted": STATUS_DELETED,
+        ":status": status,
+        ":owner": file_key.owner_id,
+        ":fid": file_key.file_id,
+        ":key": file_key.key,
+        ":filename": file_key.name,
+        ":ct": content_type,
+        ":size": size,
+        ":etag": etag,
+        ":vid": version_id,
+        ":metadata": to_dynamo(metadata),
+        ":error": error,
+        ":thumb": thumbnail_key,
+        ":now": stamp,
+        ":gsi1pk": user_pk(file_key.owner_id),
+        ":gsi1sk": list_sort_key(stamp, file_key.file_id),
+    }
+    sets = [
+        "ownerId = :owner",
+        "fileId = :fid",
+        "#key = :key",
+        "filename = if_not_exists(filename, :filename)",
+        "contentType = :ct",
+        "#size = :size",
+        "etag = :etag",
+        "versionId = :vid",
+        "metadata = :metadata",
+        "#error = :error",
+        "thumbnailKey = :thumb",
+        "seq = :seq",
+        "updatedAt = :now",
+        "createdAt = if_not_exists(createdAt, :now)",
+        f"{LIST_INDEX_PARTITION_KEY} = :gsi1pk",
+        f"{LIST_INDEX_SORT_KEY} = if_not_exists({LIST_INDEX_SORT_KEY}, :gsi1sk)",
+    ]
+    # The object arrived: an unused ticket's expiry no longer applies.
+    removes = [TTL_ATTRIBUTE, ATTEMPTS]
+    if status in ATTENTION_STATUSES:
+        values[":gsi2pk"] = attention_pk(status)
+        values[":gsi2sk"] = f"{stamp}#{file_key.file_id}"
+        sets += [f"{ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
+    else:
+        removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
+    # Status last: readers poll on it, and the local emulator applies SET
+    # actions one by one, so everything else is in place when it flips.
+    sets.append("#status = :status")
+    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+    old = _conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression=update,
+        ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    return old is not None
+
+
+def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
+    """Mark the file deleted; it leaves both indexes and TTL reaps it later.
+    Returns False when a newer event had won, or the file was already deleted."""
+    old = _conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression=(
+            "SET #status = :deleted, seq = :seq, updatedAt = :now, ownerId = :owner, "
+            f"fileId = :fid, #key = :key, {TTL_ATTRIBUTE} = :ttl "
+            f"REMOVE {LIST_INDEX_PARTITION_KEY}, {LIST_INDEX_SORT_KEY}, "
+            f"{ATTENTION_INDEX_PARTITION_KEY}, {ATTENTION_INDEX_SORT_KEY}"
+        ),
+        # Removal wins a tie (see is_superseded_removal); deleted stays deleted.
+        ConditionExpression=f"(attribute_not_exists(seq) OR seq <= :seq) AND {_NOT_DELETED}",
+        ExpressionAttributeNames={"#status": "status", "#key": "key"},
+        ExpressionAttributeValues={
+            ":deleted": STATUS_DELETED,
+            ":seq": order,
+            ":now": iso(at),
+            ":owner": file_key.owner_id,
+            ":fid": file_key.file_id,
+            ":key": file_key.key,
+            ":ttl": deletion_ttl(at),
+        },
+    )
+    return old is not None
+
+
+def attention_pk(status: str) -> str:
+    return f"STATUS#{status}"
+
+
+def deletion_ttl(at: datetime) -> int:
+    return int((at + timedelta(days=DELETED_RECORD_TTL_DAYS)).timestamp())
+
+
+# --- Written by the API ---------------------------------------------------------
+
+
+def create_pending(table, file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
+                   at: datetime) -> dict[str, Any]:
+    """The record an upload ticket starts as. It carries no `seq`, so the worker's
+    first event for the object always applies; `filename` is the declared name,
+    which the worker keeps (it only fills the name in when it is missing)."""
+    stamp = iso(at)
+    item = {
+        **key_of(file_key.owner_id, file_key.file_id),
+        "ownerId": file_key.owner_id,
+        "fileId": file_key.file_id,
+        "key": file_key.key,
+        "filename": filename,
+        "contentType": content_type,
+        "size": size,
+        "status": STATUS_PENDING,
+        "metadata": None,
+        "error": None,
+        "upload": upload,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        LIST_INDEX_PARTITION_KEY: user_pk(file_key.owner_id),
+        LIST_INDEX_SORT_KEY: list_sort_key(stamp, file_key.file_id),
+        ATTENTION_INDEX_PARTITION_KEY: attention_pk(STATUS_PENDING),
+        ATTENTION_INDEX_SORT_KEY: f"{stamp}#{file_key.file_id}",
+        # A ticket nobody uses expires; the worker removes this when the object arrives.
+        TTL_ATTRIBUTE: int((at + timedelta(seconds=PENDING_RECORD_TTL_S)).timestamp()),
+    }
+    table.put_item(Item=to_dynamo(item), ConditionExpression=f"attribute_not_exists({PARTITION_KEY})")
+    return item
+
+
+def list_sort_key(created_at: str, file_id: str) -> str:
+    return f"{created_at}#{file_id}"
+
+
+def query_owner_files(table, owner_id: str, limit: int,
+                      after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Up to `limit` of the owner's files, newest first, from the list index.
+    `after` is (list sort key, file id) of the last item of the previous page.
+    Deleted records have left the index, so no filter is needed."""
+    params: dict[str, Any] = {
+        "IndexName": LIST_INDEX,
+        "KeyConditionExpression": f"{LIST_INDEX_PARTITION_KEY} = :owner",
+        "ExpressionAttributeValues": {":owner": user_pk(owner_id)},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if after is not None:
+        sort_key, file_id = after
+        params["ExclusiveStartKey"] = {
+            **key_of(owner_id, file_id),
+            LIST_INDEX_PARTITION_KEY: user_pk(owner_id),
+            LIST_INDEX_SORT_KEY: sort_key,
+        }
+    return [from_dynamo(item) for item in table.query(**params).get("Items", [])]
+
+
+def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> bool:
+    """Hide the file from the API and let TTL reap the record. Returns False when
+    there is no such record (it never existed, or TTL already took it)."""
+    old = _conditional_update(
+        table,
+        Key=key_of(owner_id, file_id),
+        UpdateExpression=(
+            f"SET #status = :deleted, updatedAt = :now, {TTL_ATTRIBUTE} = :ttl "
+            f"REMOVE {LIST_INDEX_PARTITION_KEY}, {LIST_INDEX_SORT_KEY}, "
+            f"{ATTENTION_INDEX_PARTITION_KEY}, {ATTENTION_INDEX_SORT_KEY}"
+        ),
+        ConditionExpression=f"attribute_exists({PARTITION_KEY})",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":deleted": STATUS_DELETED, ":now": iso(at), ":ttl": deletion_ttl(at)},
+    )
+    return old is not None
+
+
+def set_upload_id(table, owner_id: str, file_id: str, upload_id: str) -> None:
+    table.update_item(
+        Key=key_of(owner_id, file_id),
+        UpdateExpression="SET #upload.uploadId = :id",
+        ExpressionAttributeNames={"#upload": "upload"},
+        ExpressionAttributeValues={":id": upload_id},
+    )
