@@ -106,6 +106,9 @@ class EventSourceMapping:
         self.stats = MappingStats()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
+        # The mapping's `Enabled` flag: while cleared, nothing is received.
+        self._enabled = threading.Event()
+        self._enabled.set()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -114,8 +117,17 @@ class EventSourceMapping:
             thread.start()
             self._threads.append(thread)
 
+    def disable(self) -> None:
+        """As `UpdateEventSourceMapping Enabled=false`: batches in flight finish,
+        no new ones start, and messages wait in the queue."""
+        self._enabled.clear()
+
+    def enable(self) -> None:
+        self._enabled.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._enabled.set()
         for thread in self._threads:
             thread.join(self.settings.receive_wait_s + 5)
         for environment in self.environments:
@@ -123,6 +135,8 @@ class EventSourceMapping:
 
     def _poll(self, environment: ExecutionEnvironment) -> None:
         while not self._stop.is_set():
+            if not self._enabled.wait(0.2):
+                continue
             try:
                 batch = self._gather()
                 if batch:
@@ -136,6 +150,8 @@ class EventSourceMapping:
         batch: list[dict] = []
         window_ends = None
         while len(batch) < self.settings.batch_size and not self._stop.is_set():
+            if not batch and not self._enabled.is_set():
+                break
             if window_ends is None:
                 wait = self.settings.receive_wait_s
             else:
