@@ -26,7 +26,7 @@ import pytest
 
 from tests.extractors import files
 from tests.workers import hostile
-from tests.workers.conftest import put, record
+from tests.workers.conftest import put, record, stack_account
 from tests.workers.s3_events import BUCKET, notification, s3_record, s3_test_event_body, sqs_event
 from workers import clients, ingest, settings
 from workers.notifications import parse_body
@@ -75,6 +75,14 @@ class Ledger:
 LEDGER = Ledger()
 
 
+@pytest.fixture(scope="module")
+def shared_aws():
+    """One moto account for the whole corpus: creating one costs more than most
+    cases do. Every file case has keys of its own."""
+    with pytest.MonkeyPatch.context() as monkeypatch, stack_account(monkeypatch):
+        yield
+
+
 @pytest.fixture(scope="module", autouse=True)
 def summary(request):
     yield
@@ -87,7 +95,7 @@ def summary(request):
 def measure(run: Callable[[], str], *, traced: bool) -> Measured:
     """Run `run` (which names its outcome); an exception is an outcome too.
     Tracing slows allocation-heavy parsers several times over, enough to trip
-    their deadlines, so time is measured untraced and memory in a second run."""
+    their deadlines, so files are timed untraced and traced in a second run."""
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if traced:
         tracemalloc.start()
@@ -103,14 +111,6 @@ def measure(run: Callable[[], str], *, traced: bool) -> Measured:
     # bound on what the run held, and it also sees memory C libraries allocate.
     growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) * 1024
     return Measured(outcome, seconds, peak, growth)
-
-
-def measure_twice(prepare: Callable[[str], Callable[[], str]], name: str) -> Measured:
-    """Time and outcome from an untraced run, peak memory from a traced one of a
-    fresh copy; `prepare(file_id)` sets a copy up and returns its run."""
-    timed = measure(prepare(name), traced=False)
-    traced = measure(prepare(f"{name}-traced"), traced=True)
-    return Measured(timed.outcome, timed.seconds, traced.peak_bytes, timed.rss_growth_bytes)
 
 
 def assert_within_limits(measured: Measured, *, seconds: float = TIME_LIMIT_S,
@@ -216,9 +216,9 @@ FILE_CASES = [
               "failed:archive_bomb"),
     file_case("zip-with-65k-entries", lambda: hostile.zip64_of(hostile.empty_entries(65_000), 65_000), "application/zip",
               "processed:zip", metadata={"entries": 65_000}),
-    file_case("zip-claiming-1-entry-holding-300k", lambda: hostile.zip_understating_entries(300_000), "application/zip",
+    file_case("zip-claiming-1-entry-holding-150k", lambda: hostile.zip_understating_entries(150_000), "application/zip",
               "failed:archive_bomb",
-              bug="zip claiming 1 entry while holding 300,000 is processed instead of archive_bomb: the entry "
+              bug="zip claiming 1 entry while holding 300,000 (here 150,000) is processed instead of archive_bomb: the entry "
                   "limit trusts the end record's count, zipfile then loads every entry" + FIXED_ELSEWHERE),
     file_case("nested-zips", hostile.nested_zip, "application/zip", "processed:zip", metadata={"entries": 16}),
     # Entity expansion inside OOXML parts: packages are judged from the directory, never parsed.
@@ -237,7 +237,9 @@ FILE_CASES = [
     file_case("pdf-content-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_content(128 * MiB), "application/pdf",
               "processed:pdf", metadata={"pages": 1}),
     file_case("pdf-object-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_object_stream(128 * MiB), "application/pdf",
-              "failed:corrupt"),
+              "failed:corrupt",
+              bug="NEW: pypdf inflates an object stream up to its own 75 MB cap and holds it about twice, "
+                  "a traced peak near 143 MiB, over the 128 MiB budget of a PDF"),
     # JSON.
     file_case("json-nested-100k-levels", lambda: hostile.deep_json(100_000), "application/json", "processed:json",
               metadata={"valid": None}),
@@ -261,7 +263,7 @@ FILE_CASES = [
 
 
 @pytest.mark.parametrize("case", FILE_CASES)
-def test_a_hostile_file_ends_in_its_expected_record_within_limits(aws, case: FileCase):
+def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, case: FileCase):
     data = case.make()
 
     def prepare(file_id: str) -> Callable[[], str]:
@@ -276,7 +278,10 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(aws, case: Fil
 
         return run
 
-    measured = measure_twice(prepare, case.name)
+    measured = measure(prepare(case.name), traced=False)
+    if measured.outcome == case.expected and measured.seconds < case.seconds:
+        # Tracing is slow, and only a case that got this far has memory worth measuring.
+        measured.peak_bytes = measure(prepare(f"{case.name}-traced"), traced=True).peak_bytes
     LEDGER.add(case.name, case.expected, measured)
     assert measured.outcome == case.expected
     assert case.metadata.items() <= (record(OWNER, case.name)["metadata"] or {}).items()
@@ -378,8 +383,8 @@ EVENT_CASES = [
                stored=(f"incoming/{OWNER}/f1/a.txt", b"hello\n"), records=((OWNER, "f1", "a.txt", "processed"),)),
     event_case("400-records-outside-the-layout",
                lambda: notification(*(s3_record(f"thumbnails/{OWNER}/f{i}.webp") for i in range(400))), "acknowledged"),
-    event_case("removal-of-a-file-never-seen", lambda: notification(record_with(eventName="ObjectRemoved:Delete")),
-               "acknowledged", records=((OWNER, "f1", None, "deleted"),)),
+    event_case("removal-of-a-file-never-seen", lambda: notification(s3_record(f"incoming/{OWNER}/never/a.txt", "ObjectRemoved:Delete")),
+               "acknowledged", records=((OWNER, "never", None, "deleted"),)),
     # Keys of every odd shape.
     key_case("key-with-spaces", f"incoming/{OWNER}/f1/my holiday photo.txt", processed_as=(OWNER, "f1", "my holiday photo.txt")),
     key_case("key-with-plus-and-percent", f"incoming/{OWNER}/f1/1+1=2 %2F 100%.txt", processed_as=(OWNER, "f1", "1+1=2 %2F 100%.txt")),
@@ -412,8 +417,17 @@ def other_records() -> set[tuple]:
             if item["ownerId"] != "innocent"}
 
 
+@pytest.fixture
+def empty_table(shared_aws):
+    """Each event starts from an empty table: the innocent file is processed
+    anew, and whatever else is left there is what the event wrote."""
+    table = clients.table()
+    for item in table.scan(ProjectionExpression="pk, sk")["Items"]:
+        table.delete_item(Key=item)
+
+
 @pytest.mark.parametrize("case", EVENT_CASES)
-def test_a_hostile_event_is_acknowledged_or_retried_and_its_batch_is_processed(aws, context, case: EventCase):
+def test_a_hostile_event_is_acknowledged_or_retried_and_its_batch_is_processed(empty_table, context, case: EventCase):
     put(INNOCENT_KEY)
     if case.stored:
         put(*case.stored)
