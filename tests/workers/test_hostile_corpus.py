@@ -55,18 +55,18 @@ class Measured:
 
 @dataclass
 class Ledger:
-    rows: list[tuple[str, str, Measured]] = field(default_factory=list)
+    rows: list[tuple[str, Measured, list[str]]] = field(default_factory=list)
 
-    def add(self, name: str, expected: str, measured: Measured) -> None:
-        self.rows.append((name, expected, measured))
-        print(f"{name}: {measured} (expected {expected})")
+    def add(self, name: str, measured: Measured, problems: list[str]) -> None:
+        self.rows.append((name, measured, problems))
+        print(f"{name}: {measured}; {'; '.join(problems) or 'as expected'}")
 
     def summary(self) -> str:
-        met = sum(measured.outcome == expected for _, expected, measured in self.rows)
-        peak_name, _, peak = max(self.rows, key=lambda row: row[2].peak_bytes)
-        slow_name, _, slow = max(self.rows, key=lambda row: row[2].seconds)
-        rss_name, _, rss = max(self.rows, key=lambda row: row[2].rss_growth_bytes)
-        return (f"hostile corpus: {len(self.rows)} tried, {met} met their expected outcome; "
+        met = sum(not problems for _, _, problems in self.rows)
+        peak_name, peak, _ = max(self.rows, key=lambda row: row[1].peak_bytes)
+        slow_name, slow, _ = max(self.rows, key=lambda row: row[1].seconds)
+        rss_name, rss, _ = max(self.rows, key=lambda row: row[1].rss_growth_bytes)
+        return (f"hostile corpus: {len(self.rows)} tried, {met} met their expected outcome and limits; "
                 f"peak traced memory {peak.peak_bytes / MiB:.1f} MiB ({peak_name}); "
                 f"largest max-RSS growth {rss.rss_growth_bytes / MiB:.1f} MiB ({rss_name}); "
                 f"slowest {slow.seconds:.2f} s ({slow_name})")
@@ -113,11 +113,17 @@ def measure(run: Callable[[], str], *, traced: bool) -> Measured:
     return Measured(outcome, seconds, peak, growth)
 
 
-def assert_within_limits(measured: Measured, *, seconds: float = TIME_LIMIT_S,
-                         memory_bytes: int = WORKER_MEMORY_BYTES) -> None:
-    assert measured.seconds < seconds, f"took {measured.seconds:.1f} s"
-    assert measured.peak_bytes < memory_bytes, f"traced peak {measured.peak_bytes / MiB:.0f} MiB"
-    assert measured.rss_growth_bytes < memory_bytes, f"max RSS grew {measured.rss_growth_bytes / MiB:.0f} MiB"
+def problems_with(measured: Measured, expected: str, *, seconds: float = TIME_LIMIT_S,
+                  memory_bytes: int = WORKER_MEMORY_BYTES) -> list[str]:
+    """Everything wrong with a case, so one failure reports all of it."""
+    problems = []
+    if measured.outcome != expected:
+        problems.append(f"expected {expected}")
+    if measured.seconds >= seconds:
+        problems.append(f"over the {seconds:g} s limit")
+    if max(measured.peak_bytes, measured.rss_growth_bytes) >= memory_bytes:
+        problems.append(f"over the {memory_bytes / MiB:g} MiB memory limit")
+    return problems
 
 
 # --- Files -------------------------------------------------------------------------
@@ -214,8 +220,8 @@ FILE_CASES = [
     file_case("zip64-locator-past-the-end", lambda: hostile.zip64_of(b"", 1, record_at=2**40), "application/zip", "failed:corrupt"),
     file_case("zip64-with-120k-entries", lambda: hostile.zip64_of(hostile.empty_entries(120_000), 120_000), "application/zip",
               "failed:archive_bomb"),
-    file_case("zip-with-65k-entries", lambda: hostile.zip64_of(hostile.empty_entries(65_000), 65_000), "application/zip",
-              "processed:zip", metadata={"entries": 65_000}),
+    file_case("zip64-with-20k-entries", lambda: hostile.zip64_of(hostile.empty_entries(20_000), 20_000), "application/zip",
+              "processed:zip", metadata={"entries": 20_000}),
     file_case("zip-claiming-1-entry-holding-150k", lambda: hostile.zip_understating_entries(150_000), "application/zip",
               "failed:archive_bomb",
               bug="zip claiming 1 entry while holding 300,000 (here 150,000) is processed instead of archive_bomb: the entry "
@@ -230,7 +236,7 @@ FILE_CASES = [
               "processed:pptx"),
     # PDF bombs.
     file_case("pdf-title-nested-100k-arrays", lambda: hostile.pdf_nested_title(100_000), "application/pdf", "failed:corrupt"),
-    file_case("pdf-title-nested-10k-dictionaries", lambda: hostile.pdf_nested_dictionaries(10_000), "application/pdf", "processed:pdf"),
+    file_case("pdf-title-nested-3k-dictionaries", lambda: hostile.pdf_nested_dictionaries(3_000), "application/pdf", "processed:pdf"),
     file_case("pdf-page-tree-claiming-2-billion-pages", lambda: hostile.pdf_page_count(2_000_000_000), "application/pdf",
               "processed:pdf"),
     file_case("pdf-page-tree-that-is-its-own-kid", hostile.pdf_recursive_kids, "application/pdf", "failed:corrupt"),
@@ -250,10 +256,10 @@ FILE_CASES = [
     file_case("csv-unterminated-quote-over-3-mib", lambda: hostile.csv_unterminated_quote(3 * MiB), "text/csv", "failed:corrupt"),
     file_case("csv-one-row-of-ab-over-8-mib", lambda: hostile.csv_one_row(8 * MiB), "text/csv", "processed:csv",
               bug="one huge CSV row of `ab,` is held whole as millions of fields, past the memory budget" + FIXED_ELSEWHERE),
-    # 4 KiB stands in for the 64 KiB sniff window: csv.Sniffer is quadratic here
-    # (0.7 s at 4 KiB, a minute at 32 KiB) and ignores the deadline, so a fixed
-    # sniffer must take a fraction of a second.
-    file_case("csv-quote-newline-pairs", lambda: b'"\n' * 2048, "text/csv", "processed:csv", seconds=0.5,
+    # 6 KiB stands in for the 64 KiB sniff window: csv.Sniffer is quadratic here
+    # (over a second at 6 KiB, a minute at 32 KiB) and ignores the deadline, so
+    # a fixed sniffer must take a fraction of a second.
+    file_case("csv-quote-newline-pairs", lambda: b'"\n' * 3072, "text/csv", "processed:csv", seconds=0.5,
               bug="csv.Sniffer is quadratic on '\"\\n' * n and runs outside the deadline" + FIXED_ELSEWHERE),
     file_case("csv-mixed-delimiters", lambda: hostile.csv_mixed_delimiters(2_000), "text/csv", "processed:csv"),
     file_case("csv-nul-bytes-in-the-head", lambda: b"a,b\n1,\x00\n2,3\n", "text/csv", "processed:binary"),
@@ -282,12 +288,14 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, ca
     if measured.outcome == case.expected and measured.seconds < case.seconds:
         # Tracing is slow, and only a case that got this far has memory worth measuring.
         measured.peak_bytes = measure(prepare(f"{case.name}-traced"), traced=True).peak_bytes
-    LEDGER.add(case.name, case.expected, measured)
-    assert measured.outcome == case.expected
-    assert case.metadata.items() <= (record(OWNER, case.name)["metadata"] or {}).items()
     budget = settings.EXTRACT_BUDGETS[case.memory_budget].memory_bytes
     assert budget < WORKER_MEMORY_BYTES
-    assert_within_limits(measured, seconds=case.seconds, memory_bytes=budget)
+    problems = problems_with(measured, case.expected, seconds=case.seconds, memory_bytes=budget)
+    metadata = (record(OWNER, case.name) or {}).get("metadata") or {}
+    if not case.metadata.items() <= metadata.items():
+        problems.append(f"metadata lacks {case.metadata}")
+    LEDGER.add(case.name, measured, problems)
+    assert not problems, f"{case.name}: {measured}"
 
 
 # --- Events ------------------------------------------------------------------------
@@ -439,8 +447,11 @@ def test_a_hostile_event_is_acknowledged_or_retried_and_its_batch_is_processed(e
         return "retried" if failures == {hostile_id} else "acknowledged" if not failures else f"failed {failures}"
 
     measured = measure(run, traced=True)
-    LEDGER.add(case.name, case.expected, measured)
-    assert measured.outcome == case.expected
-    assert record("innocent", "f-innocent")["status"] == "processed"
-    assert other_records() == set(case.records)
-    assert_within_limits(measured)
+    problems = problems_with(measured, case.expected)
+    if (record("innocent", "f-innocent") or {}).get("status") != "processed":
+        problems.append("the innocent file in the batch was not processed")
+    written = other_records()
+    if written != set(case.records):
+        problems.append(f"wrote {written or 'nothing'}")
+    LEDGER.add(case.name, measured, problems)
+    assert not problems, f"{case.name}: {measured}"
