@@ -1,12 +1,11 @@
 """Hostile files, built in memory: damaged, disguised, polyglot and bomb-shaped
 inputs for the ingest worker. Big inputs are cheap to make (zeros, repetition,
-deflated zeros) and cached, so the corpus stays fast to run."""
+deflated zeros), so the corpus stays fast to run."""
 
 from __future__ import annotations
 
 import functools
 import io
-import json
 import struct
 import zlib
 
@@ -143,7 +142,6 @@ def pdf_recursive_kids() -> bytes:
     return pdf_of([_CATALOG, b"<< /Type /Pages /Kids [2 0 R 3 0 R] >>", _PAGE])
 
 
-@functools.cache
 def deflated_zeros(size: int, prefix: bytes = b"") -> bytes:
     """`prefix` and `size` zero bytes, deflated (a zlib stream, as /FlateDecode wants)."""
     compressor = zlib.compressobj(9)
@@ -284,10 +282,6 @@ def exe() -> bytes:
 
 SVG_WITH_SCRIPT = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
 HTML = b"<!doctype html><html><body><script>alert(document.domain)</script></body></html>"
-
-
-def json_text(value) -> bytes:
-    return json.dumps(value).encode()
 
 
 def zip_then_pdf() -> bytes:

@@ -4,10 +4,11 @@ outcome the worker owes it.
 A file ends as a record, `processed` with its kind or `failed` with a specific
 code; an event is acknowledged (ignored or applied) or reported as a batch item
 failure, so SQS retries it and then keeps it in the DLQ as evidence. Nothing
-may escape, hang, or outgrow the memory a Lambda has. Every case is measured
-over its processing alone (the object is stored first): wall time, traced peak
-memory, and growth of the process's maximum resident set. The module prints a
-summary line when it ends.
+may escape, hang, or outgrow its memory: a file the extraction budget of the
+kind it claims to be, an event the worker's memory. Every case is measured over
+its processing alone (the object is stored first): wall time, traced peak
+memory, and growth of the process's maximum resident set, which also sees what
+C libraries allocate. The module prints a summary line when it ends.
 
 Cases marked xfail are known wrong outcomes; each reason says what happens
 instead, so a case flips (and strict xfail fails) once its fix merges.
