@@ -1,3 +1,4 @@
+import contextlib
 import time
 
 import boto3
@@ -14,8 +15,8 @@ from tests.workers.s3_events import BUCKET
 NAMES = Names("test")
 
 
-@pytest.fixture
-def aws(monkeypatch):
+@contextlib.contextmanager
+def stack_account(monkeypatch):
     """An in-process moto account holding the stack's bucket and table."""
     assert NAMES.bucket == BUCKET
     monkeypatch.setenv(settings.ENV_TABLE_NAME, NAMES.table)
@@ -26,6 +27,12 @@ def aws(monkeypatch):
         provision.create_bucket(boto3.client("s3"), NAMES, queue_arn=None)
         yield
     clients.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with stack_account(monkeypatch):
+        yield
 
 
 @pytest.fixture
