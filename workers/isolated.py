@@ -20,9 +20,13 @@ import functools
 import os
 import time
 
+from aws_lambda_powertools import Logger
+
 from workers import clients, isolation, settings
 from workers.errors import FileRejected, OutOfTime
 from workers.extractors import Extraction, StoredObject, extract as extract_here
+
+logger = Logger(service=settings.INGEST_SERVICE, child=True)
 
 QUARANTINE_CODE = "processing_crashed"
 
@@ -47,14 +51,26 @@ def file_limits() -> isolation.Limits:
 def extract(obj: StoredObject, not_after: float | None) -> Extraction:
     limits = file_limits()
     wall_s = (not_after - time.monotonic() + _STOP_GRACE_S) if not_after is not None else settings.INGEST.worker_timeout_s
+    # The client is chosen here so that the parent builds it, once: see clients.ranged_reader.
+    work = functools.partial(extract_here, obj, not_after, clients.ranged_reader(not_after))
     try:
-        # The client is chosen here so that the parent builds it, once: see clients.ranged_reader.
-        work = functools.partial(extract_here, obj, not_after, clients.ranged_reader(not_after))
-        extraction, _peak = isolation.run(work, limits, wall_s)
+        extraction, usage = isolation.run(work, limits, wall_s)
     except isolation.Stopped as stopped:
         raise OutOfTime(f"The file's processing was {stopped.detail}; it will be retried") from stopped
     except (isolation.CpuLimitExceeded, isolation.MemoryLimitExceeded) as over:
+        _log_usage(getattr(over, "usage", None), limits)
         raise FileRejected("too_large", f"Processing stopped: {over.detail}") from over
     except isolation.Crashed as crashed:
         raise FileRejected(QUARANTINE_CODE, f"Processing crashed: {crashed.detail}") from crashed
+    except Exception as raised:
+        _log_usage(getattr(raised, "usage", None), limits)
+        raise
+    _log_usage(usage, limits)
     return extraction
+
+
+def _log_usage(usage: isolation.Usage | None, limits: isolation.Limits) -> None:
+    if usage is not None:
+        logger.info("Extraction used", extra={
+            "cpuSeconds": round(usage.cpu_seconds, 3), "peakMemoryBytes": usage.peak_memory_bytes,
+            "memoryLimitBytes": limits.memory_bytes})

@@ -7,6 +7,7 @@ real S3 and the local emulator differ in optional fields (moto sends no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Union
@@ -19,6 +20,7 @@ from workers import settings
 # Sequencers are hex strings of varying length; AWS says to right-pad the shorter
 # one with zeros and compare as strings. A fixed width does that for all of them.
 _ORDER_WIDTH = 64
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class TestEvent(BaseModel):
@@ -101,9 +103,15 @@ class FileKey:
         if not key.startswith(settings.INCOMING_PREFIX):
             return None
         parts = key[len(settings.INCOMING_PREFIX) :].split("/", 2)
-        if len(parts) != 3 or not all(parts):
+        if len(parts) != 3:
             return None
-        return cls(key, *parts)
+        owner_id, file_id, filename = parts
+        # Owners are Cognito subs and file ids are made by the API; a key that
+        # holds anything else, or a name of dots that no URL can address, was
+        # not made by a ticket.
+        if not (_ID.fullmatch(owner_id) and _ID.fullmatch(file_id)) or not filename.strip("."):
+            return None
+        return cls(key, owner_id, file_id, filename)
 
     def thumbnail_key(self, order: str) -> str:
         """thumbnails/{ownerId}/{fileId}/{order}.webp: one per version of the

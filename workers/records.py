@@ -89,12 +89,16 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
     is stale. A start that never finishes (the process died) leaves the count
     up, which is how a file that kills the worker is recognised and
     quarantined; every applied state resets it. One call serves as the read
-    of the record too."""
+    of the record too.
+
+    Only a record that exists is counted on: an object that arrived without a
+    ticket (put outside the API, or its record lost) starts uncounted rather
+    than leave a record with nothing but a count in it."""
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
             UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
-            ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
+            ConditionExpression=f"attribute_exists({settings.PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":zero": 0, ":one": 1, ":seq": order, ":deleted": settings.STATUS_DELETED},
             ReturnValues="ALL_NEW",
@@ -104,7 +108,9 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
         if not is_condition_failed(exc):
             raise
         old = exc.response.get("Item")
-        return Attempt(started=False, item=_deserialize(old) if old else None)
+        if old is None:
+            return Attempt(started=True, item=None)
+        return Attempt(started=False, item=_deserialize(old))
     item = from_dynamo(new)
     return Attempt(started=True, item=item, count=item[ATTEMPTS])
 

@@ -89,7 +89,7 @@ def refusal_of(tmp_path, monkeypatch, body: bytes, content_type: str):
     """(the error extraction raised, peak bytes) for `body` served from a file."""
     path = tmp_path / "object"
     path.write_bytes(body)
-    monkeypatch.setattr(clients, "s3", lambda: FileBackedS3(path))
+    monkeypatch.setattr(clients, "ranged_reader", lambda not_after: FileBackedS3(path))
     obj = StoredObject("bucket", "incoming/o/f/upload", None, len(body), content_type, "etag")
     errors = []
 
