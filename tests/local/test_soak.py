@@ -21,8 +21,10 @@ def test_every_upload_reaches_the_stack(report):
 
 
 def test_the_faults_really_happened(report):
-    assert report["faults_injected"].get("crash", 0) > 0
+    # Crashes are left out: at 5% of about a hundred writes, a run without one
+    # is rare but possible.
     assert report["faults_injected"].get("throttle", 0) > 0
+    assert report["faults_injected"].get("server_error", 0) > 0
     assert report["mapping"]["redelivered"] > 0
 
 
