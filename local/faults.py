@@ -3,9 +3,10 @@ injected at chosen rates so the system can be shown to survive them.
 
 - AWS calls (in an execution environment): S3 throttling (503 SlowDown),
   DynamoDB throttling (400 ProvisionedThroughputExceededException or
-  ThrottlingException), 500 InternalError and read timeouts, each answered
-  instead of sending the request, in the service's real error shape; and
-  crashes, where the environment dies right after a DynamoDB UpdateItem, so a
+  ThrottlingException) and 500 InternalError, answered instead of sending the
+  request, in the service's real error shape; read timeouts, raised after the
+  request was sent, so the service may have applied what the caller thinks
+  failed; and crashes, where the environment dies right after a DynamoDB UpdateItem, so a
   batch ends with some of its records written.
 - Deliveries (in the event source mapping): a batch's messages in shuffled
   order, and successful messages delivered again, as SQS's at-least-once
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.httpsession import URLLib3Session
 from botocore.exceptions import ReadTimeoutError
 
 ENV_VAR = "UPLOADS_LOCAL_FAULTS"
@@ -102,6 +104,7 @@ class Injector:
         self.rng = rng
         self.injected: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._http = URLLib3Session()
 
     def _roll(self, rate: float) -> bool:
         with self._lock:
@@ -124,6 +127,9 @@ class Injector:
             return _SERVER_ERRORS[service](request.url)
         if self._roll(self.faults.read_timeout):
             self._note("read_timeout", event_name)
+            # The request is signed and whole: it reaches the service, and only
+            # the answer is lost, as in a real read timeout.
+            self._http.send(request)
             raise ReadTimeoutError(endpoint_url=request.url)
         return None
 

@@ -7,9 +7,11 @@ import random
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from local import faults
 from local.esm import EventSourceMapping
@@ -67,11 +69,39 @@ def test_server_errors_are_500s_in_each_services_shape(aws, call, code):
     assert error_of(call) == (500, code)
 
 
+@pytest.fixture
+def server(monkeypatch):
+    """A moto server over HTTP, with a fresh default session pointed at it: a
+    read timeout sends the request for real, which an in-process mock never sees."""
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    boto3.setup_default_session(region_name="us-east-1")
+    setup = boto3.Session(region_name="us-east-1")
+    setup.client("s3").create_bucket(Bucket="faulty-bucket")
+    setup.client("dynamodb").create_table(
+        TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    yield setup
+    boto3.DEFAULT_SESSION = None
+    # moto's state is per process: the next test starts from nothing.
+    requests.post(f"http://{host}:{port}/moto-api/reset", timeout=10)
+    moto.stop()
+
+
 @pytest.mark.parametrize("call", [s3_call, dynamodb_call])
-def test_read_timeouts_raise_botocores_read_timeout_error(aws, call):
+def test_read_timeouts_raise_botocores_read_timeout_error(server, call):
     faults.install(Faults(read_timeout=1.0))
     with pytest.raises(ReadTimeoutError):
         call()
+
+
+def test_a_read_timeout_loses_the_answer_not_the_write(server):
+    faults.install(Faults(read_timeout=1.0))
+    with pytest.raises(ReadTimeoutError):
+        boto3.client("dynamodb", config=ONCE).put_item(TableName=TABLE, Item={"pk": {"S": "sent"}})
+    assert "Item" in server.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "sent"}})
 
 
 def test_a_crash_ends_the_process_after_the_update_was_written(aws, monkeypatch):
