@@ -24,16 +24,22 @@ ONCE = Config(retries={"mode": "standard", "max_attempts": 1})
 TABLE = "files"
 
 
+def provisioned() -> boto3.Session:
+    """A bucket and a table, made through a session of their own (no faults)."""
+    setup = boto3.Session(region_name="us-east-1")
+    setup.client("s3").create_bucket(Bucket="faulty-bucket")
+    setup.client("dynamodb").create_table(
+        TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    return setup
+
+
 @pytest.fixture
 def aws():
     """A fresh default session and moto behind it; the hooks die with the session."""
     with mock_aws():
         boto3.setup_default_session(region_name="us-east-1")
-        setup = boto3.Session(region_name="us-east-1")
-        setup.client("s3").create_bucket(Bucket="faulty-bucket")
-        setup.client("dynamodb").create_table(
-            TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        setup = provisioned()
         yield setup
         boto3.DEFAULT_SESSION = None
 
@@ -78,11 +84,7 @@ def server(monkeypatch):
     host, port = moto.get_host_and_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
     boto3.setup_default_session(region_name="us-east-1")
-    setup = boto3.Session(region_name="us-east-1")
-    setup.client("s3").create_bucket(Bucket="faulty-bucket")
-    setup.client("dynamodb").create_table(
-        TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    setup = provisioned()
     yield setup
     boto3.DEFAULT_SESSION = None
     # moto's state is per process: the next test starts from nothing.
