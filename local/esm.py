@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from local.faults import Deliveries, Faults
 from local.runtime import ExecutionEnvironment, Invocation
 from workers.settings import IngestSettings
 
@@ -90,11 +91,13 @@ class MappingStats:
     largest_batch: int = 0
     # Batches where some messages succeeded and others were reported failed.
     partial_batches: int = 0
+    # Successful messages sent again, as at-least-once delivery may (local.faults).
+    redelivered: int = 0
 
 
 class EventSourceMapping:
     def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings,
-                 environments: list[ExecutionEnvironment]) -> None:
+                 environments: list[ExecutionEnvironment], faults: Faults | None = None) -> None:
         if len(environments) != settings.maximum_concurrency:
             raise ValueError("one execution environment per concurrent batch")
         self.sqs = sqs
@@ -103,6 +106,7 @@ class EventSourceMapping:
         self.region = region
         self.settings = settings
         self.environments = environments
+        self.deliveries = Deliveries(faults)
         self.stats = MappingStats()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
@@ -177,6 +181,7 @@ class EventSourceMapping:
         return batch
 
     def _run(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
+        batch = self.deliveries.order(batch)
         event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in batch]}
         invocation = environment.invoke(event)
         ids = [m["MessageId"] for m in batch]
@@ -190,9 +195,13 @@ class EventSourceMapping:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+        repeats = self.deliveries.repeats(done)
+        for message in repeats:
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
         with self._stats_lock:
             self.stats.invocations += 1
             self.stats.deleted += len(done)
             self.stats.failed += len(failed)
             self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
             self.stats.partial_batches += bool(done) and bool(failed)
+            self.stats.redelivered += len(repeats)

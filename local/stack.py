@@ -17,6 +17,7 @@ import boto3
 
 from local import cognito, provision
 from local.esm import EventSourceMapping
+from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ExecutionEnvironment, FunctionSpec
@@ -52,6 +53,8 @@ class LocalStack:
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
+    # A faulty AWS for the ingest path (local.faults); None is a healthy one.
+    faults: Faults | None = None
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,7 +108,11 @@ class LocalStack:
             timeout_s=self.ingest.worker_timeout_s,
             memory_mb=self.ingest.worker_memory_mb,
             region=REGION,
-            environment={**self.function_environment(), "POWERTOOLS_SERVICE_NAME": settings.INGEST_SERVICE},
+            environment={
+                **self.function_environment(),
+                "POWERTOOLS_SERVICE_NAME": settings.INGEST_SERVICE,
+                **(self.faults.to_env() if self.faults else {}),
+            },
         )
 
     def api_spec(self) -> FunctionSpec:
@@ -157,6 +164,7 @@ class LocalStack:
             REGION,
             self.ingest,
             [ExecutionEnvironment(worker, self.log_dir / "ingest.log") for _ in range(self.ingest.maximum_concurrency)],
+            faults=self.faults,
         )
         self._mapping.start()
         self._start_api()
