@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 REQS := requirements.txt requirements-dev.txt workers/requirements.txt
 
-.PHONY: dev test bench fuzz clean
+.PHONY: dev test bench soak fuzz clean
 
 # The venv is rebuilt whenever any requirements file is newer than the stamp.
 $(STAMP): $(REQS)
@@ -24,6 +24,11 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Uploads through a deliberately faulty local stack, then a reconciliation of
+# S3, the table and both queues (bench/soak.py); `make soak ARGS="--uploads 100"`.
+soak: $(STAMP)
+	$(PY) -m bench.soak $(ARGS)
 
 clean:
 	rm -rf .venv .local build

@@ -27,7 +27,7 @@ def run() -> dict:
         # The reader uses the worker's own clients, pointed at this stack as in an environment.
         os.environ.update({k: v for k, v in stack.function_environment().items()})
         clients.reset()
-        s3, bucket = clients.s3(), stack.names.bucket
+        s3, bucket = clients.s3(), stack.bucket
         fetched = {"bytes": 0}
         s3.meta.events.register("after-call.s3.GetObject",
                                 lambda http_response, **_: fetched.__setitem__(

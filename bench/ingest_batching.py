@@ -18,11 +18,11 @@ def _drain_time(batch_size: int) -> float:
     with tempfile.TemporaryDirectory() as state, LocalStack(state_dir=state, moto_port=0, ingest=ingest) as stack:
         s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
         # Warm both environments so init time is not counted.
-        s3.put_object(Bucket=stack.names.bucket, Key="incoming/bench/warm/x.txt", Body=b"x")
+        s3.put_object(Bucket=stack.bucket, Key="incoming/bench/warm/x.txt", Body=b"x")
         _wait_processed(dynamodb, stack, 1)
         started = time.perf_counter()
         for i in range(OBJECTS):
-            s3.put_object(Bucket=stack.names.bucket, Key=f"incoming/bench/f{i}/x.txt", Body=b"x" * 100)
+            s3.put_object(Bucket=stack.bucket, Key=f"incoming/bench/f{i}/x.txt", Body=b"x" * 100)
         _wait_processed(dynamodb, stack, OBJECTS + 1)
         return time.perf_counter() - started
 

@@ -8,6 +8,7 @@ cleaned form of the name the client declared (which the record keeps verbatim).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 INCOMING_PREFIX = "incoming/"
@@ -15,6 +16,7 @@ INCOMING_PREFIX = "incoming/"
 THUMBNAIL_PREFIX = "thumbnails/"
 # What the bucket tells the ingest queue about, for keys under INCOMING_PREFIX.
 NOTIFIED_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,15 @@ class FileKey:
         if not key.startswith(INCOMING_PREFIX):
             return None
         parts = key[len(INCOMING_PREFIX):].split("/", 2)
-        if len(parts) != 3 or not all(parts):
+        if len(parts) != 3:
             return None
-        return cls(*parts)
+        owner_id, file_id, name = parts
+        # Owners are Cognito subs and file ids are made by the API; a key that
+        # holds anything else, or a name of dots that no URL can address, was
+        # not made by a ticket.
+        if not (_ID.fullmatch(owner_id) and _ID.fullmatch(file_id)) or not name.strip("."):
+            return None
+        return cls(owner_id, file_id, name)
 
     def thumbnail_key(self, order: str) -> str:
         """thumbnails/{ownerId}/{fileId}/{order}.webp: one per version of the

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from local.faults import Deliveries, Faults
 from local.runtime import ExecutionEnvironment, Invocation
 from contract.ingest import IngestSettings
 
@@ -90,11 +91,13 @@ class MappingStats:
     largest_batch: int = 0
     # Batches where some messages succeeded and others were reported failed.
     partial_batches: int = 0
+    # Successful messages sent again, as at-least-once delivery may (local.faults).
+    redelivered: int = 0
 
 
 class EventSourceMapping:
     def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings,
-                 environments: list[ExecutionEnvironment]) -> None:
+                 environments: list[ExecutionEnvironment], faults: Faults | None = None) -> None:
         if len(environments) != settings.maximum_concurrency:
             raise ValueError("one execution environment per concurrent batch")
         self.sqs = sqs
@@ -103,9 +106,13 @@ class EventSourceMapping:
         self.region = region
         self.settings = settings
         self.environments = environments
+        self.deliveries = Deliveries(faults)
         self.stats = MappingStats()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
+        # The mapping's `Enabled` flag: while cleared, nothing is received.
+        self._enabled = threading.Event()
+        self._enabled.set()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -114,8 +121,17 @@ class EventSourceMapping:
             thread.start()
             self._threads.append(thread)
 
+    def disable(self) -> None:
+        """As `UpdateEventSourceMapping Enabled=false`: batches in flight finish,
+        no new ones start, and messages wait in the queue."""
+        self._enabled.clear()
+
+    def enable(self) -> None:
+        self._enabled.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._enabled.set()
         for thread in self._threads:
             thread.join(self.settings.receive_wait_s + 5)
         for environment in self.environments:
@@ -123,6 +139,8 @@ class EventSourceMapping:
 
     def _poll(self, environment: ExecutionEnvironment) -> None:
         while not self._stop.is_set():
+            if not self._enabled.wait(0.2):
+                continue
             try:
                 batch = self._gather()
                 if batch:
@@ -136,6 +154,8 @@ class EventSourceMapping:
         batch: list[dict] = []
         window_ends = None
         while len(batch) < self.settings.batch_size and not self._stop.is_set():
+            if not batch and not self._enabled.is_set():
+                break
             if window_ends is None:
                 wait = self.settings.receive_wait_s
             else:
@@ -161,6 +181,7 @@ class EventSourceMapping:
         return batch
 
     def _run(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
+        batch = self.deliveries.order(batch)
         event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in batch]}
         invocation = environment.invoke(event)
         ids = [m["MessageId"] for m in batch]
@@ -174,9 +195,13 @@ class EventSourceMapping:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+        repeats = self.deliveries.repeats(done)
+        for message in repeats:
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
         with self._stats_lock:
             self.stats.invocations += 1
             self.stats.deleted += len(done)
             self.stats.failed += len(failed)
             self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
             self.stats.partial_batches += bool(done) and bool(failed)
+            self.stats.redelivered += len(repeats)

@@ -26,6 +26,8 @@ from typing import Any
 
 import psutil
 
+from local import faults
+
 # moto's default account: what ARNs on the local stack carry.
 ACCOUNT_ID = "123456789012"
 
@@ -103,6 +105,8 @@ def _serve(conn, spec: FunctionSpec, log_path: str | None) -> None:
         sys.stdout = sys.stderr = log
     module_name, func_name = spec.handler.rsplit(".", 1)
     try:
+        # Before the handler's import, so every client it makes injects them.
+        faults.install_from_env()
         func = getattr(importlib.import_module(module_name), func_name)
     except Exception:
         conn.send(("init_error", traceback.format_exc()))

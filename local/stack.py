@@ -22,6 +22,7 @@ from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
 from local import cognito, provision
 from local.esm import EventSourceMapping
+from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
@@ -55,6 +56,8 @@ class LocalStack:
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
+    # A faulty AWS for the ingest path (local.faults); None is a healthy one.
+    faults: Faults | None = None
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -93,7 +96,7 @@ class LocalStack:
     def bucket(self) -> str:
         return self.names.upload_bucket(ACCOUNT_ID)
 
-    def _function(self, spec: functions.FunctionSpec) -> FunctionSpec:
+    def _function(self, spec: functions.FunctionSpec, extra: dict[str, str] | None = None) -> FunctionSpec:
         """The contract's function, with what Lambda would give it here, plus
         where the emulator is and credentials the role would give."""
         variables = {
@@ -112,11 +115,12 @@ class LocalStack:
                 **spec.environment(variables),
                 "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
                 **_CREDENTIALS,
+                **(extra or {}),
             },
         )
 
     def worker_spec(self) -> FunctionSpec:
-        return self._function(functions.ingest_worker(self.ingest))
+        return self._function(functions.ingest_worker(self.ingest), self.faults.to_env() if self.faults else None)
 
     def api_spec(self) -> FunctionSpec:
         return self._function(functions.API)
@@ -156,6 +160,7 @@ class LocalStack:
             REGION,
             self.ingest,
             [ExecutionEnvironment(worker, self.log_dir / "ingest.log") for _ in range(self.ingest.maximum_concurrency)],
+            faults=self.faults,
         )
         self._mapping.start()
         self._start_api()

@@ -26,7 +26,7 @@ def test_stack_file_holds_the_output_contract(stack):
 
 def test_an_object_put_with_boto3_becomes_a_processed_record_within_seconds(stack):
     started = time.monotonic()
-    stack.client("s3").put_object(Bucket=stack.names.bucket, Key="incoming/alice/e2e-1/notes v1.txt",
+    stack.client("s3").put_object(Bucket=stack.bucket, Key="incoming/alice/e2e-1/notes v1.txt",
                                   Body=b"hello", ContentType="text/plain")
     wait_for(lambda: file_status(stack, "alice", "e2e-1") == "processed", 15)
     elapsed = time.monotonic() - started
@@ -38,7 +38,7 @@ def test_a_poison_message_lands_in_the_dlq_while_good_messages_are_processed(sta
     started = time.monotonic()
     sqs.send_message(QueueUrl=stack.outputs["queueUrl"], MessageBody="this is not an S3 notification")
     for i in range(6):
-        s3.put_object(Bucket=stack.names.bucket, Key=f"incoming/bob/good-{i}/file.txt", Body=b"ok")
+        s3.put_object(Bucket=stack.bucket, Key=f"incoming/bob/good-{i}/file.txt", Body=b"ok")
     for i in range(6):
         wait_for(lambda: file_status(stack, "bob", f"good-{i}") == "processed", 20)
     good_done = time.monotonic() - started

@@ -1,3 +1,4 @@
+import contextlib
 import time
 
 import boto3
@@ -17,8 +18,8 @@ from contract.names import Names
 NAMES = Names("test")
 
 
-@pytest.fixture
-def aws(monkeypatch):
+@contextlib.contextmanager
+def stack_account(monkeypatch):
     """An in-process moto account holding the stack's bucket and table."""
     monkeypatch.setenv(ENV_TABLE_NAME, NAMES.table)
     monkeypatch.setenv(ENV_BUCKET_NAME, BUCKET)
@@ -28,6 +29,12 @@ def aws(monkeypatch):
         provision.create_bucket(boto3.client("s3"), BUCKET, queue_arn=None)
         yield
     clients.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with stack_account(monkeypatch):
+        yield
 
 
 @pytest.fixture

@@ -38,6 +38,12 @@ def hostile_text(monkeypatch, behaviour):
     monkeypatch.setattr(registry, "describer", lambda kind: describe if kind == "text" else registry._BY_KIND[kind])
 
 
+def ticket(key: str) -> None:
+    """The pending record the API writes when it issues an upload ticket."""
+    records.create_pending(clients.table(), FileKey.parse(key), content_type="text/plain", size=8, upload={},
+                           at=records.now())
+
+
 def spin():
     while True:
         pass
@@ -77,6 +83,7 @@ def test_a_file_that_breaks_its_parser_fails_alone(aws, context, monkeypatch, be
 def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extracted(aws, context, monkeypatch):
     hostile_text(monkeypatch, lambda: pytest.fail("a quarantined file must not be extracted"))
     key = "incoming/alice/evil/evil.txt"
+    ticket(key)
     put(key, b"HOSTILE\n")
     event = s3_record(key, sequencer="01")
     # Each time, the worker died with the file (Lambda's memory kill, say) and
@@ -97,6 +104,13 @@ def test_a_finished_file_starts_its_count_again(aws, context):
     for sequencer in ("01", "02", "03", "04"):
         ingest.handler(sqs_event(notification(s3_record(key, sequencer=sequencer))), context)
         assert record("alice", "f1")["status"] == "processed"
+
+
+def test_an_object_without_a_ticket_leaves_no_half_written_record(aws, context):
+    key = "incoming/alice/f1/no-ticket.txt"
+    put(key, b"hello\n")
+    records.begin_attempt(clients.table(), FileKey.parse(key), "01".ljust(64, "0"))
+    assert record("alice", "f1") is None
 
 
 def test_the_quarantine_comes_before_the_dead_letter_queue():
@@ -130,6 +144,7 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
     from local.runtime import FunctionSpec, LambdaContext
 
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(3))
+    ticket("incoming/alice/f1/a.csv")
     put("incoming/alice/f1/a.csv", b"a,b\n1,2\n", "text/csv")
     spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=2.5, memory_mb=1024, region="us-east-1")
     short = LambdaContext(spec, spec.lambda_environment(), "req-2", time.time() + 2.5)
@@ -137,7 +152,7 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
     with pytest.raises(BatchProcessingError):
         batch_of_keys(short, "incoming/alice/f1/a.csv")
     item = record("alice", "f1")
-    assert item.get("status") != "failed" and not item.get(records.ATTEMPTS)
+    assert item["status"] == "pending" and item[records.ATTEMPTS] == 0
 
 
 def batch_of_keys(context, *keys):

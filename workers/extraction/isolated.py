@@ -20,12 +20,17 @@ import functools
 import os
 import time
 
-from workers.storage import clients
+from aws_lambda_powertools import Logger
+
+from contract.metrics import INGEST_SERVICE
 from workers.extraction import isolation
+from workers.storage import clients
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction.pipeline import Extraction, StoredObject, extract as extract_here
 from contract.ingest import INGEST
-from workers.extraction import limits
+from workers.extraction import limits as budgets
+
+logger = Logger(service=INGEST_SERVICE, child=True)
 
 QUARANTINE_CODE = "processing_crashed"
 
@@ -42,22 +47,34 @@ def file_limits() -> isolation.Limits:
     memory less what the worker needs to survive the file."""
     function_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", INGEST.worker_memory_mb))
     return isolation.Limits(
-        cpu_seconds=limits.EXTRACT_SECONDS,
-        memory_bytes=max(function_mb - _PARENT_RESERVE_MB, function_mb // 4) * limits.MiB,
+        cpu_seconds=budgets.EXTRACT_SECONDS,
+        memory_bytes=max(function_mb - _PARENT_RESERVE_MB, function_mb // 4) * budgets.MiB,
     )
 
 
 def extract(obj: StoredObject, not_after: float | None) -> Extraction:
     limits = file_limits()
     wall_s = (not_after - time.monotonic() + _STOP_GRACE_S) if not_after is not None else INGEST.worker_timeout_s
+    # The client is chosen here so that the parent builds it, once: see clients.ranged_reader.
+    work = functools.partial(extract_here, obj, not_after, clients.ranged_reader(not_after))
     try:
-        # The client is chosen here so that the parent builds it, once: see clients.ranged_reader.
-        work = functools.partial(extract_here, obj, not_after, clients.ranged_reader(not_after))
-        extraction, _peak = isolation.run(work, limits, wall_s)
+        extraction, usage = isolation.run(work, limits, wall_s)
     except isolation.Stopped as stopped:
         raise OutOfTime(f"The file's processing was {stopped.detail}; it will be retried") from stopped
     except (isolation.CpuLimitExceeded, isolation.MemoryLimitExceeded) as over:
+        _log_usage(getattr(over, "usage", None), limits)
         raise FileRejected("too_large", f"Processing stopped: {over.detail}") from over
     except isolation.Crashed as crashed:
         raise FileRejected(QUARANTINE_CODE, f"Processing crashed: {crashed.detail}") from crashed
+    except Exception as raised:
+        _log_usage(getattr(raised, "usage", None), limits)
+        raise
+    _log_usage(usage, limits)
     return extraction
+
+
+def _log_usage(usage: isolation.Usage | None, limits: isolation.Limits) -> None:
+    if usage is not None:
+        logger.info("Extraction used", extra={
+            "cpuSeconds": round(usage.cpu_seconds, 3), "peakMemoryBytes": usage.peak_memory_bytes,
+            "memoryLimitBytes": limits.memory_bytes})

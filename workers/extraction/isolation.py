@@ -44,6 +44,15 @@ class Limits:
     memory_bytes: int
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What the child used: its resident memory at the peak above what it
+    started with, and its CPU time."""
+
+    peak_memory_bytes: int
+    cpu_seconds: float
+
+
 class IsolationFailure(Exception):
     """The child did not return: `reason` says which limit or signal ended it."""
 
@@ -79,10 +88,11 @@ class ChildError(Exception):
     """An exception the child raised that could not cross the pipe as itself."""
 
 
-def run(work: Callable[[], T], limits: Limits, wall_seconds: float) -> tuple[T, int]:
-    """Run `work()` in a child; return its result and the child's peak memory
-    growth in bytes. Exceptions the child raises are raised here. Raises an
-    `IsolationFailure` when a limit or a signal ended the child first."""
+def run(work: Callable[[], T], limits: Limits, wall_seconds: float) -> tuple[T, Usage]:
+    """Run `work()` in a child; return its result and what it used. Exceptions
+    the child raises are raised here, with the child's `Usage` as their
+    `usage` attribute. Raises an `IsolationFailure` when a limit or a signal
+    ended the child first."""
     # Anything buffered now would be written twice: once by each process.
     sys.stdout.flush()
     sys.stderr.flush()
@@ -102,12 +112,16 @@ def run(work: Callable[[], T], limits: Limits, wall_seconds: float) -> tuple[T, 
     if not finished:
         raise Stopped()
     if payload:
-        kind, value, peak = pickle.loads(payload)
+        kind, value, usage = pickle.loads(payload)
         if kind == "raised":
             if isinstance(value, MemoryError):
-                raise MemoryLimitExceeded(limits) from value
+                value = MemoryLimitExceeded(limits)
+            try:
+                value.usage = usage
+            except AttributeError:
+                pass
             raise value
-        return value, peak
+        return value, usage
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         if number == signal.SIGXCPU:
@@ -147,8 +161,10 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
             message = ("returned", work())
         except BaseException as exc:  # everything must cross back, or the parent sees a crash
             message = ("raised", _portable(exc))
-        peak = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start_rss)
-        data = _dumps((*message, peak))
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        usage = Usage(peak_memory_bytes=max(0, used.ru_maxrss * 1024 - start_rss),
+                      cpu_seconds=used.ru_utime + used.ru_stime)
+        data = _dumps((*message, usage))
         with os.fdopen(fd, "wb") as pipe:
             pipe.write(data)
     except BaseException:
@@ -183,8 +199,8 @@ def _dumps(message: tuple) -> bytes:
     try:
         return pickle.dumps(message)
     except Exception:
-        kind, value, peak = message
-        return pickle.dumps(("raised", ChildError(f"the result could not be returned: {value!r:.200}"), peak))
+        kind, value, usage = message
+        return pickle.dumps(("raised", ChildError(f"the result could not be returned: {value!r:.200}"), usage))
 
 
 def _status_field(name: str) -> int:

@@ -89,7 +89,7 @@ def _create(file_key: FileKey, event: S3Record, not_after: float | None, version
             return _discard_late_object(file_key, event)
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
-    previous_thumbnail = attempt.item.get("thumbnailKey")
+    previous_thumbnail = (attempt.item or {}).get("thumbnailKey")
     thumbnail_key = file_key.thumbnail_key(event.order)
     if attempt.count >= INGEST.quarantine_after_starts:
         state = _quarantined(file_key, event.s3.bucket.name, version_id, attempt.count)

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
 
+# Sequencers are hex strings of varying length; AWS says to right-pad the shorter
 # one with zeros and compare as strings. A fixed width does that for all of them.
 _ORDER_WIDTH = 64
 

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from workers.errors import is_condition_failed
 from contract.keys import FileKey
 from contract.table import ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, ATTENTION_STATUSES, DELETED_RECORD_TTL_DAYS, LIST_INDEX, LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY, PARTITION_KEY, PENDING_RECORD_TTL_S, SORT_KEY, STATUS_DELETED, STATUS_PENDING, TTL_ATTRIBUTE, file_sk, user_pk
+from contract.table import PARTITION_KEY
 
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
 # Extraction starts not yet followed by a recorded state (see begin_attempt).
@@ -89,12 +90,16 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
     is stale. A start that never finishes (the process died) leaves the count
     up, which is how a file that kills the worker is recognised and
     quarantined; every applied state resets it. One call serves as the read
-    of the record too."""
+    of the record too.
+
+    Only a record that exists is counted on: an object that arrived without a
+    ticket (put outside the API, or its record lost) starts uncounted rather
+    than leave a record with nothing but a count in it."""
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
             UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
-            ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
+            ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED},
             ReturnValues="ALL_NEW",
@@ -104,7 +109,9 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
         if not is_condition_failed(exc):
             raise
         old = exc.response.get("Item")
-        return Attempt(started=False, item=_deserialize(old) if old else None)
+        if old is None:
+            return Attempt(started=True, item=None)
+        return Attempt(started=False, item=_deserialize(old))
     item = from_dynamo(new)
     return Attempt(started=True, item=item, count=item[ATTEMPTS])
 

@@ -25,8 +25,13 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
+# RIFF header, first chunk header, and the chunk's bytes that hold the size.
+_WEBP_HEAD = 30
+
+
 @extractor("image")
 def describe(source: Source) -> dict:
+    _refuse_a_declared_bomb(source.stream.peek(_WEBP_HEAD)[:_WEBP_HEAD])
     try:
         image = Image.open(source.stream, formats=FORMATS)
     except Image.DecompressionBombError as error:
@@ -47,8 +52,32 @@ def describe(source: Source) -> dict:
     }
 
 
+def _refuse_a_declared_bomb(head: bytes) -> None:
+    """A WebP declares its size up front, and Pillow's decoder allocates the
+    canvas before any size check; under the worker's memory limit that fails
+    as an unreadable file rather than as what it is."""
+    size = _webp_size(head)
+    if size and size[0] * size[1] > MAX_PIXELS:
+        raise FileRejected("image_bomb", f"{size[0]}x{size[1]} is over the {MAX_PIXELS}-pixel limit")
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first chunk of a WebP (RFC 9649), if it is one."""
+    if len(head) < _WEBP_HEAD or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    chunk, data = head[12:16], head[20:]
+    if chunk == b"VP8X":
+        return int.from_bytes(data[4:7], "little") + 1, int.from_bytes(data[7:10], "little") + 1
+    if chunk == b"VP8L" and data[0] == 0x2F:
+        bits = int.from_bytes(data[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and data[3:6] == b"\x9d\x01\x2a":
+        return int.from_bytes(data[6:8], "little") & 0x3FFF, int.from_bytes(data[8:10], "little") & 0x3FFF
+    return None
+
+
 def _exif(image: Image.Image) -> dict:
-    exif = image.getexif()
+    exif = _png_exif(image) if image.format == "PNG" else image.getexif()
     details = exif.get_ifd(ExifTags.IFD.Exif)
     return {
         "make": _text(exif.get(ExifTags.Base.Make)),
@@ -57,6 +86,15 @@ def _exif(image: Image.Image) -> dict:
         "orientation": exif.get(ExifTags.Base.Orientation) if isinstance(exif.get(ExifTags.Base.Orientation), int) else None,
         "hasGps": bool(exif.get_ifd(ExifTags.IFD.GPSInfo)),
     }
+
+
+def _png_exif(image: Image.Image) -> Image.Exif:
+    """A PNG's eXIf chunk, if it comes before the pixels. Pillow's getexif()
+    decodes every pixel to look for one after them: 400 MB for a 1 MB file."""
+    exif = Image.Exif()
+    if image.info.get("exif"):
+        exif.load(image.info["exif"])
+    return exif
 
 
 def _text(value) -> str | None:

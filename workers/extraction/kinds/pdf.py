@@ -11,17 +11,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pypdf import PasswordType, PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError
+from pypdf import PasswordType, PdfReader, apply_configuration
+from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
 from pypdf.generic import DictionaryObject
 
+from workers.errors import FileRejected
 from workers.extraction.registry import Source, extractor
 
 _MAX_TEXT_CHARS = 512
+# The page tree can live in compressed object streams, which pypdf inflates
+# whole. Its own cap (75 MB) is held about twice over, past a PDF's memory
+# budget; real object streams are a few megabytes at most.
+_MAX_INFLATED_BYTES = 16 * 1024 * 1024
 
 
 @extractor("pdf")
 def describe(source: Source) -> dict:
+    try:
+        with apply_configuration(zlib_maximum_output_length=_MAX_INFLATED_BYTES):
+            return _describe(source)
+    except LimitReachedError as error:
+        raise FileRejected("too_large", f"A compressed part inflates past {_MAX_INFLATED_BYTES} bytes") from error
+
+
+def _describe(source: Source) -> dict:
     reader = PdfReader(source.stream, strict=False)
     metadata = {
         "pdfVersion": reader.pdf_header.removeprefix("%PDF-"),

@@ -1,0 +1,51 @@
+"""The soak harness at a small scale, in `make test`: through throttles, 500s,
+read timeouts, crashed environments, repeated and shuffled deliveries, no file
+is lost, none is recorded twice, every record describes its object's current
+version, and the DLQ holds the poison and nothing else."""
+
+import pytest
+
+from bench import soak
+
+UPLOADS = 100
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    return soak.run(UPLOADS, deadline_s=150, state_dir=tmp_path_factory.mktemp("soak"))
+
+
+def test_every_upload_reaches_the_stack(report):
+    assert report["upload_errors"] == []
+    assert report["uploads"] == UPLOADS
+
+
+def test_the_faults_really_happened(report):
+    # Crashes are left out: at 5% of about a hundred writes, a run without one
+    # is rare but possible.
+    assert report["faults_injected"].get("throttle", 0) > 0
+    assert report["faults_injected"].get("server_error", 0) > 0
+    assert report["mapping"]["redelivered"] > 0
+
+
+def test_no_file_is_lost(report):
+    assert report["lost"] == []
+
+
+def test_no_file_is_recorded_twice(report):
+    assert report["duplicated"] == []
+
+
+def test_every_record_describes_its_objects_current_version(report):
+    assert report["disagreeing"] == []
+
+
+def test_hostile_files_fail_with_their_code_and_the_rest_are_processed(report):
+    assert report["misjudged"] == []
+    assert report["processed"] + sum(report["failed"].values()) == UPLOADS
+
+
+def test_the_dlq_holds_exactly_the_poison(report):
+    dlq = report["dlq"]
+    assert dlq["not_poison"] == []
+    assert dlq["poison_in_dlq"] == dlq["dlq_messages"] == dlq["poison_sent"]
