@@ -10,8 +10,8 @@ import time
 
 from local.stack import LocalStack
 from tests.extractors import files
-from workers.storage import clients
 from workers.extraction import StoredObject, extract
+from workers.storage import clients
 
 SIZE = 64 * 1024 * 1024
 KINDS = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 import tempfile
 import time
 
-from local.stack import LocalStack
 from contract.ingest import IngestSettings
+from local.stack import LocalStack
 
 OBJECTS = 60
 

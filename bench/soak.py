@@ -27,14 +27,14 @@ from pathlib import Path
 
 import requests
 
-from local import cognito
-from local.faults import Faults
-from local.stack import LocalStack
-from tests.extractors import files
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX
 from contract.table import SORT_KEY, STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED, file_sk
+from local import cognito
+from local.faults import Faults
+from local.stack import LocalStack
+from tests.extractors import files
 
 FAULTS = Faults(s3_throttle=0.04, dynamodb_throttle=0.04, server_error=0.03, read_timeout=0.03, crash=0.05,
                 duplicate_delivery=0.10, shuffle=1.0, seed=20261123)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-from contract.http import OAUTH_SCOPES, PASSWORD_POLICY, issuer
+from contract import http
 from contract.names import Names
 
 
@@ -45,11 +45,10 @@ class UserAuth(pulumi.ComponentResource):
         self.user_pool = aws.cognito.UserPool(
             f"{name}-pool",
             name=args.names.user_pool,
-            username_attributes=["email"],
-            auto_verified_attributes=["email"],
-            # Invite-only: anyone who signs up can store files at our cost.
-            admin_create_user_config={"allow_admin_create_user_only": True},
-            password_policy={**dataclasses.asdict(PASSWORD_POLICY), "temporary_password_validity_days": 3},
+            username_attributes=list(http.USERNAME_ATTRIBUTES),
+            auto_verified_attributes=list(http.AUTO_VERIFIED_ATTRIBUTES),
+            admin_create_user_config={"allow_admin_create_user_only": http.ADMIN_CREATE_USER_ONLY},
+            password_policy=dataclasses.asdict(http.PASSWORD_POLICY),
             mfa_configuration=args.mfa,
             # Authenticator apps only: SMS would need an SNS role and budget.
             software_token_mfa_configuration={"enabled": args.mfa != "OFF"},
@@ -63,12 +62,12 @@ class UserAuth(pulumi.ComponentResource):
             user_pool_id=self.user_pool.id,
             generate_secret=False,
             allowed_oauth_flows_user_pool_client=True,
-            allowed_oauth_flows=["code"],
-            allowed_oauth_scopes=list(OAUTH_SCOPES),
-            supported_identity_providers=["COGNITO"],
+            allowed_oauth_flows=list(http.OAUTH_FLOWS),
+            allowed_oauth_scopes=list(http.OAUTH_SCOPES),
+            supported_identity_providers=list(http.IDENTITY_PROVIDERS),
             callback_urls=args.callback_urls,
             logout_urls=args.callback_urls,
-            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            explicit_auth_flows=list(http.EXPLICIT_AUTH_FLOWS),
             prevent_user_existence_errors="ENABLED",
             enable_token_revocation=True,
             opts=child,
@@ -76,7 +75,7 @@ class UserAuth(pulumi.ComponentResource):
         domain = aws.cognito.UserPoolDomain(
             f"{name}-domain", domain=args.domain_prefix, user_pool_id=self.user_pool.id, opts=child
         )
-        self.issuer = self.user_pool.id.apply(lambda pool_id: issuer(args.region, pool_id))
+        self.issuer = self.user_pool.id.apply(lambda pool_id: http.issuer(args.region, pool_id))
         self.hosted_ui_url = hosted_ui_url(domain.domain, args.region)
         self.register_outputs({
             "userPoolId": self.user_pool.id,

@@ -16,9 +16,9 @@ import pulumi_aws as aws
 from components.iam import allow, delete_for_good_statements, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
+from contract.functions import ingest_worker
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS, THUMBNAIL_PREFIX
-from contract.functions import ingest_worker
 from contract.names import Names
 
 

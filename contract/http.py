@@ -36,18 +36,29 @@ BUCKET_CORS_MAX_AGE_S = 3600
 # The API refuses a bigger upload (413) and the worker fails a bigger object.
 MAX_FILE_SIZE = 5 * 1024 ** 3
 
+# The user pool and its one app client, deployed and emulated alike. Users sign
+# in by email; the pool is invite-only, because anyone who signs up can store
+# files at our cost. The dashboard is a public client (a browser cannot keep a
+# secret) using the Hosted UI's authorization code flow with PKCE.
+USERNAME_ATTRIBUTES = ("email",)
+AUTO_VERIFIED_ATTRIBUTES = ("email",)
+ADMIN_CREATE_USER_ONLY = True
+OAUTH_FLOWS = ("code",)
 OAUTH_SCOPES = ("openid", "email", "profile")
+IDENTITY_PROVIDERS = ("COGNITO",)
+EXPLICIT_AUTH_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
 
 
 @dataclass(frozen=True)
 class PasswordPolicy:
-    """Cognito's, deployed and emulated: every character class on top of the length."""
+    """Every character class on top of the length."""
 
     minimum_length: int = 12
     require_lowercase: bool = True
     require_uppercase: bool = True
     require_numbers: bool = True
     require_symbols: bool = True
+    temporary_password_validity_days: int = 3
 
 
 PASSWORD_POLICY = PasswordPolicy()

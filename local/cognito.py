@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from contract.http import OAUTH_SCOPES, PASSWORD_POLICY, issuer
+from contract import http
 from contract.names import Names
 
 
 DEMO_USERNAME = "demo@example.com"
+LOCAL_AUTH_FLOW = "ALLOW_USER_PASSWORD_AUTH"
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,17 @@ class UserPool:
 def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboard_url: str) -> UserPool:
     pool_id = cognito.create_user_pool(
         PoolName=names.user_pool,
-        UsernameAttributes=["email"],
+        UsernameAttributes=list(http.USERNAME_ATTRIBUTES),
+        AutoVerifiedAttributes=list(http.AUTO_VERIFIED_ATTRIBUTES),
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": http.ADMIN_CREATE_USER_ONLY},
         Policies={
             "PasswordPolicy": {
-                "MinimumLength": PASSWORD_POLICY.minimum_length,
-                "RequireUppercase": PASSWORD_POLICY.require_uppercase,
-                "RequireLowercase": PASSWORD_POLICY.require_lowercase,
-                "RequireNumbers": PASSWORD_POLICY.require_numbers,
-                "RequireSymbols": PASSWORD_POLICY.require_symbols,
+                "MinimumLength": http.PASSWORD_POLICY.minimum_length,
+                "RequireUppercase": http.PASSWORD_POLICY.require_uppercase,
+                "RequireLowercase": http.PASSWORD_POLICY.require_lowercase,
+                "RequireNumbers": http.PASSWORD_POLICY.require_numbers,
+                "RequireSymbols": http.PASSWORD_POLICY.require_symbols,
+                "TemporaryPasswordValidityDays": http.PASSWORD_POLICY.temporary_password_validity_days,
             }
         },
     )["UserPool"]["Id"]
@@ -45,19 +49,21 @@ def create_user_pool(cognito, names: Names, region: str, endpoint: str, dashboar
         UserPoolId=pool_id,
         ClientName=names.user_pool_client,
         GenerateSecret=False,
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        # The Hosted UI's code flow, as the deployed app client has it.
+        # Scripts and the tests sign in with a password, which only the local pool allows.
+        ExplicitAuthFlows=[LOCAL_AUTH_FLOW, *http.EXPLICIT_AUTH_FLOWS],
         AllowedOAuthFlowsUserPoolClient=True,
-        AllowedOAuthFlows=["code"],
-        AllowedOAuthScopes=list(OAUTH_SCOPES),
-        SupportedIdentityProviders=["COGNITO"],
+        AllowedOAuthFlows=list(http.OAUTH_FLOWS),
+        AllowedOAuthScopes=list(http.OAUTH_SCOPES),
+        SupportedIdentityProviders=list(http.IDENTITY_PROVIDERS),
+        PreventUserExistenceErrors="ENABLED",
+        EnableTokenRevocation=True,
         CallbackURLs=[dashboard_url],
         LogoutURLs=[dashboard_url],
     )["UserPoolClient"]["ClientId"]
     return UserPool(
         pool_id=pool_id,
         client_id=client_id,
-        issuer=issuer(region, pool_id),
+        issuer=http.issuer(region, pool_id),
         jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
     )
 

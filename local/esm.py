@@ -20,9 +20,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from contract.ingest import IngestSettings
 from local.faults import Deliveries, Faults
 from local.runtime import ExecutionEnvironment, Invocation
-from contract.ingest import IngestSettings
 
 log = logging.getLogger("local.esm")
 

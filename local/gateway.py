@@ -29,8 +29,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
 
-from local.runtime import ACCOUNT_ID, ExecutionEnvironment
 from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES
+from local.runtime import ACCOUNT_ID, ExecutionEnvironment
 
 log = logging.getLogger("local.gateway")
 

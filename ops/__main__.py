@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from contract.table import STATUS_FAILED, STATUS_PENDING
 from ops import attention, dlq, replay, status
 from ops.outputs import Stack
-from contract.table import STATUS_FAILED, STATUS_PENDING
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from boto3.dynamodb.conditions import Key
 
+from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, attention_pk
 from ops.outputs import Stack
-from workers.storage.records import attention_pk, from_dynamo, iso
-from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY
+from workers.storage.records import from_dynamo, iso
 
 
 def files(stack: Stack, status: str, limit: int = 20, older_than: timedelta | None = None) -> list[dict]:

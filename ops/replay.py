@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from ops.outputs import Stack
-from workers.storage import records
-from workers.errors import error_code, is_not_found
-from workers.storage.records import iso, now
 from contract.table import STATUS_DELETED, STATUS_PENDING
+from ops.outputs import Stack
+from workers.errors import error_code, is_not_found
+from workers.storage import records
+from workers.storage.records import iso, now
 
 
 # What a copy in place must carry over: REPLACE keeps only what is named.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from contract.table import STATUS_FAILED, STATUS_PENDING
 from ops import attention
 from ops.outputs import Stack
-from contract.table import STATUS_FAILED, STATUS_PENDING
 
 STUCK_AFTER = timedelta(minutes=15)
 

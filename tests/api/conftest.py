@@ -10,12 +10,12 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from local import provision
-from local.gateway import api_event
-from workers.storage import clients
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.names import Names
+from local import provision
+from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
+from workers.storage import clients
 
 NAMES = Names("test")
 BUCKET = NAMES.upload_bucket(ACCOUNT_ID)

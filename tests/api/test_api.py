@@ -8,9 +8,9 @@ import boto3
 import pytest
 import requests
 
+from contract.keys import FileKey
 from workers.api import files
 from workers.storage import records
-from contract.keys import FileKey
 
 from .conftest import ALICE, BUCKET, NAMES
 from contract.http import MAX_FILE_SIZE

@@ -3,8 +3,7 @@ import posixpath
 import pytest
 from hypothesis import given, strategies as st
 
-from workers.api.filenames import FALLBACK_NAME, attachment_disposition, safe_name
-from workers.api.filenames import MAX_FILENAME_BYTES
+from workers.api.filenames import FALLBACK_NAME, MAX_FILENAME_BYTES, attachment_disposition, safe_name
 
 
 def test_separators_controls_and_dot_dot_are_stripped():

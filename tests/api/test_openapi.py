@@ -1,8 +1,8 @@
 import json
 from pathlib import Path
 
-from workers.api.handler import app, openapi_document
 from contract.http import API_ROUTES
+from workers.api.handler import app, openapi_document
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

@@ -22,9 +22,9 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from workers.storage import clients
 from workers.errors import FileRejected  # noqa: E402
 from workers.extraction import StoredObject, extract  # noqa: E402
+from workers.storage import clients
 
 BUCKET = "uploads-test-files"
 KEY = "incoming/owner-1/file-1/upload.bin"

@@ -3,8 +3,8 @@ import pytest
 from workers.extraction import extract
 
 from . import files
-from workers.extraction.kinds.delimited import MAX_FIELD_BYTES
 from workers.extraction import registry
+from workers.extraction.kinds.delimited import MAX_FIELD_BYTES
 
 HEADER = ["id", "name", "note"]
 

@@ -2,8 +2,7 @@ import json
 
 import pytest
 
-from workers.extraction import extract
-from workers.extraction import registry
+from workers.extraction import extract, registry
 from workers.extraction.kinds import jsondoc
 
 

@@ -3,8 +3,7 @@ import time
 import pytest
 
 from workers.errors import FileRejected, OutOfTime
-from workers.extraction.limits import Deadline
-from workers.extraction.limits import EXTRACT_BUDGETS
+from workers.extraction.limits import Deadline, EXTRACT_BUDGETS
 
 
 def test_a_spent_budget_rejects_the_file_as_too_large():

@@ -11,8 +11,8 @@ import tracemalloc
 
 import pytest
 
-from workers.storage import clients
 from workers.extraction import StoredObject, extract
+from workers.storage import clients
 
 from . import files
 from .test_read_bound import SIZE, big_csv, big_json

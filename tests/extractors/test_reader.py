@@ -6,10 +6,10 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from workers.errors import FileRejected
-from workers.storage import clients
 from workers.extraction import extract
 from workers.extraction.limits import Deadline
 from workers.extraction.reader import ObjectVersion, S3RangeReader
+from workers.storage import clients
 
 from . import files
 

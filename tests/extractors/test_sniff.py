@@ -7,8 +7,8 @@ from workers.extraction.sniff import sniff
 
 from . import files
 from workers.extraction import registry, sniff as sniffing
-from workers.extraction.typecheck import ACTIVE_CONTENT_KINDS
 from workers.extraction.sniff import SNIFF_BYTES
+from workers.extraction.typecheck import ACTIVE_CONTENT_KINDS
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 

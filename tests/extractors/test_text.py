@@ -1,7 +1,6 @@
 import pytest
 
-from workers.extraction import extract
-from workers.extraction import registry
+from workers.extraction import extract, registry
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from PIL import Image
 from workers.extraction import extract
 
 from . import files
-from workers.extraction.thumbnail import SIZE
 from workers.extraction import thumbnail
+from workers.extraction.thumbnail import SIZE
 
 
 def test_image_gets_a_small_webp_thumbnail(store):

@@ -12,19 +12,34 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.frontend import content_type
-from tests.e2e.web.test_dashboard import DASHBOARD_CONFIG_KEYS
-from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
 from contract import functions
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
-from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES, IDEMPOTENCY_KEY_HEADER, OAUTH_SCOPES
+from contract.http import (
+    API_CORS_ALLOW_HEADERS,
+    API_CORS_ALLOW_METHODS,
+    API_CORS_MAX_AGE_S,
+    API_ROUTES,
+    IDEMPOTENCY_KEY_HEADER,
+    OAUTH_SCOPES,
+)
 from contract.ingest import INGEST
 from contract.keys import INCOMING_PREFIX
 from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE
 from contract.names import Names
-from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, LIST_INDEX, LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from contract.outputs import DashboardConfig, DeployedOutputs
+from contract.table import (
+    ATTENTION_INDEX,
+    ATTENTION_INDEX_PARTITION_KEY,
+    ATTENTION_INDEX_SORT_KEY,
+    LIST_INDEX,
+    LIST_INDEX_PARTITION_KEY,
+    LIST_INDEX_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
+from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
 
-OUTPUTS = {"apiUrl", "webUrl", "bucketName", "queueUrl", "deadLetterQueueUrl", "tableName", "userPoolId",
-           "userPoolClientId", "alarmTopicArn", "region", "monitoringUrl"}
 SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
            "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
 ACCOUNT = "123456789012"
@@ -69,7 +84,7 @@ def pairs(expected: dict[tuple[str, ...], list[str]]) -> set[tuple[str, str]]:
 
 # --- the program as a whole ----------------------------------------------------
 def test_program_exports_the_stack_output_contract_and_logs_no_warnings(stack):
-    assert set(stack["outputs"]) == OUTPUTS
+    assert set(stack["outputs"]) == set(DeployedOutputs.keys())
     assert stack["outputs"]["region"] == "eu-west-1"
     assert stack["outputs"]["monitoringUrl"].endswith(f"#dashboards/dashboard/uploads-{stack['name']}")
     assert stack["warnings"] == []  # e.g. no deprecated pulumi-aws arguments
@@ -452,7 +467,7 @@ def test_site_serves_every_web_file_plus_a_generated_config(stack):
     assert config["redirectUris"][0] == outputs["webUrl"]
     assert config["scopes"] == list(OAUTH_SCOPES)
     # The local stack's config.json has the same keys (tests/e2e/web checks it there).
-    assert set(config) == DASHBOARD_CONFIG_KEYS
+    assert set(config) == set(DashboardConfig.keys())
 
 
 @pytest.mark.parametrize("name, expected", [

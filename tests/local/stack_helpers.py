@@ -2,6 +2,8 @@
 
 import time
 from contract.ingest import IngestSettings
+from contract.outputs import StackOutputs
+from contract.table import PARTITION_KEY, SORT_KEY, file_sk, user_pk
 
 
 # One-second clocks: a poison message exhausts its receives in about 35 s, and
@@ -22,9 +24,10 @@ def wait_for(predicate, timeout_s: float, interval_s: float = 0.2):
 
 def file_status(stack, owner: str, file_id: str) -> str | None:
     """The record's status as a client sees it, from any stack (local.stack or ops Stack)."""
+    outputs = stack.outputs if isinstance(stack.outputs, dict) else stack.outputs.as_dict()
     item = stack.client("dynamodb").get_item(
-        TableName=stack.outputs["tableName"],
-        Key={"pk": {"S": f"USER#{owner}"}, "sk": {"S": f"FILE#{file_id}"}},
+        TableName=outputs[StackOutputs.key("table_name")],
+        Key={PARTITION_KEY: {"S": user_pk(owner)}, SORT_KEY: {"S": file_sk(file_id)}},
         ConsistentRead=True,
     ).get("Item", {})
     # moto applies an UpdateItem field by field; a concurrent read can see it half done.

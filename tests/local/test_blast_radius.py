@@ -12,10 +12,10 @@ import zipfile
 import pytest
 from PIL import Image
 
+from contract.ingest import IngestSettings
 from local.stack import LocalStack
 from tests.local.stack_helpers import file_status, wait_for
 from workers.extraction import isolated
-from contract.ingest import IngestSettings
 # so a file's share of it is small enough for one big image to overrun.
 BLAST = IngestSettings(worker_timeout_s=60, worker_memory_mb=320, batching_window_s=2, receive_wait_s=1,
                        maximum_concurrency=2)

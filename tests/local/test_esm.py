@@ -5,9 +5,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contract.ingest import IngestSettings
 from local.esm import EventSourceMapping, failed_message_ids
 from local.runtime import Invocation
-from contract.ingest import IngestSettings
 
 IDS = ["m1", "m2", "m3"]
 

@@ -13,11 +13,11 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from contract.ingest import IngestSettings
 from local import faults
 from local.esm import EventSourceMapping
 from local.faults import Deliveries, Faults
 from local.runtime import Invocation
-from contract.ingest import IngestSettings
 
 # One attempt: the error is the one the worker sees once its retries run out.
 ONCE = Config(retries={"mode": "standard", "max_attempts": 1})

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from contract.outputs import LocalOutputs
 from local.stack import LocalStack
 from tests.local.stack_helpers import FAST, file_status, wait_for
 
-CONTRACT = {"bucketName", "queueUrl", "deadLetterQueueUrl", "tableName", "region", "awsEndpointUrl"}
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def stack(tmp_path_factory):
 
 def test_stack_file_holds_the_output_contract(stack):
     outputs = json.loads(stack.stack_file.read_text())
-    assert CONTRACT <= set(outputs)
+    assert set(outputs) == set(LocalOutputs.keys())
     assert outputs["awsEndpointUrl"].startswith("http://127.0.0.1:")
 
 

@@ -8,12 +8,11 @@ from moto import mock_aws
 from contract import functions
 from local import provision
 from local.runtime import FunctionSpec, LambdaContext
-from workers.storage import clients
-from workers.storage import records
+from workers.storage import clients, records
 
-from tests.workers.s3_events import BUCKET
 from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 from contract.names import Names
+from tests.workers.s3_events import BUCKET
 
 NAMES = Names("test")
 

@@ -8,21 +8,16 @@ import time
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from contract import functions
+from contract.ingest import INGEST
+from contract.keys import FileKey, THUMBNAIL_PREFIX
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_record, sqs_event
 from tests.workers.test_ingest import png_bytes
-from workers.storage import clients
-from workers.ingest import handler as ingest
-from workers.extraction import isolated
-from workers.storage import objects
-from workers.storage import records
-from workers.extraction import registry
-from contract import functions
-from contract.keys import FileKey
-from contract.ingest import INGEST
-from contract.keys import THUMBNAIL_PREFIX
+from workers.extraction import isolated, limits, registry
 from workers.extraction.limits import EXTRACT_BUDGETS
-from workers.extraction import limits
+from workers.ingest import handler as ingest
+from workers.storage import clients, objects, records
 
 
 def hostile_text(monkeypatch, behaviour):
@@ -40,7 +35,7 @@ def hostile_text(monkeypatch, behaviour):
 
 def ticket(key: str) -> None:
     """The pending record the API writes when it issues an upload ticket."""
-    records.create_pending(clients.table(), FileKey.parse(key), content_type="text/plain", size=8, upload={},
+    records.create_pending(clients.table(), FileKey.parse(key), filename="file.txt", content_type="text/plain", size=8, upload={},
                            at=records.now())
 
 

@@ -25,16 +25,16 @@ from typing import Callable
 
 import pytest
 
+from contract.ingest import INGEST
 from tests.extractors import files
 from tests.workers import hostile
 from tests.workers.conftest import put, record, stack_account
 from tests.workers.s3_events import BUCKET, notification, s3_record, s3_test_event_body, sqs_event
-from workers.storage import clients
-from workers.ingest import handler as ingest
 from workers.extraction import isolation
-from workers.ingest.notifications import parse_body
-from contract.ingest import INGEST
 from workers.extraction.limits import EXTRACT_BUDGETS, EXTRACT_SECONDS
+from workers.ingest import handler as ingest
+from workers.ingest.notifications import parse_body
+from workers.storage import clients
 
 MiB = hostile.MiB
 # The per-file budget, plus the moto round trips around it (HEAD, ranged GETs,

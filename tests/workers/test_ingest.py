@@ -6,13 +6,13 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from tests.workers.conftest import put, record
-from tests.workers.s3_events import notification, s3_record, s3_test_event_body, sqs_event
-from workers.storage import clients
-from workers.ingest import handler as ingest
 from contract.keys import THUMBNAIL_PREFIX
 from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, TTL_ATTRIBUTE
+from tests.workers.conftest import put, record
+from tests.workers.s3_events import notification, s3_record, s3_test_event_body, sqs_event
+from workers.ingest import handler as ingest
 from workers.ingest.handler import MIN_EXTRACT_S
+from workers.storage import clients
 
 KEY = "incoming/alice/f1/report.txt"
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from workers.extraction import isolation
 from workers.errors import FileRejected
+from workers.extraction import isolation
 
 LIMITS = isolation.Limits(cpu_seconds=1, memory_bytes=64 * 1024 * 1024)
 

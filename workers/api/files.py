@@ -14,16 +14,21 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from workers.storage import clients
-from workers.api import cursor
-from workers.api import filenames
-from workers.storage import objects
-from workers.storage import records
-from workers.errors import error_code
-from contract.keys import FileKey
 from contract.http import MAX_FILE_SIZE
+from contract.keys import FileKey
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
-from workers.api.limits import ALLOWED_CONTENT_TYPES, DOWNLOAD_URL_EXPIRY_S, MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD, MiB, UPLOAD_URL_EXPIRY_S
+from workers.api import cursor, filenames
+from workers.api.limits import (
+    ALLOWED_CONTENT_TYPES,
+    DOWNLOAD_URL_EXPIRY_S,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    MULTIPART_THRESHOLD,
+    MiB,
+    UPLOAD_URL_EXPIRY_S,
+)
+from workers.errors import error_code
+from workers.storage import clients, objects, records
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}

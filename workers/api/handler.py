@@ -35,8 +35,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from workers.storage import clients
 from workers.api import files
+from workers.storage import clients
 from workers.api.models import (
     CompleteRequest,
     CompleteResponse,
@@ -50,12 +50,12 @@ from workers.api.models import (
     Ticket,
     Unauthorized,
 )
-from workers.api.files import ApiError
 from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.metrics import API_SERVICE
 from contract.names import PROJECT
 from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from workers.api.files import ApiError
 from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
 
 logger = Logger(service=API_SERVICE)

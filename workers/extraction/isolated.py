@@ -22,13 +22,13 @@ import time
 
 from aws_lambda_powertools import Logger
 
-from contract.metrics import INGEST_SERVICE
-from workers.extraction import isolation
-from workers.storage import clients
-from workers.errors import FileRejected, OutOfTime
-from workers.extraction.pipeline import Extraction, StoredObject, extract as extract_here
 from contract.ingest import INGEST
+from contract.metrics import INGEST_SERVICE
+from workers.errors import FileRejected, OutOfTime
 from workers.extraction import limits as budgets
+from workers.extraction import isolation
+from workers.extraction.pipeline import Extraction, StoredObject, extract as extract_here
+from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)
 

@@ -22,14 +22,13 @@ from typing import Any, Callable, TypeVar
 
 from aws_lambda_powertools import Logger
 
-from workers.storage import clients
+from contract.metrics import INGEST_SERVICE
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction import limits, registry, thumbnail, typecheck
 from workers.extraction.limits import Deadline
 from workers.extraction.reader import ObjectVersion, ReadStats, S3RangeReader
-from workers.extraction.sniff import sniff
-from contract.metrics import INGEST_SERVICE
-from workers.extraction.sniff import SNIFF_BYTES
+from workers.extraction.sniff import SNIFF_BYTES, sniff
+from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)
 

@@ -17,20 +17,26 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from workers.storage import clients
-from workers.extraction import isolated
-from workers.storage import objects
-from workers.storage import records
-from workers.errors import FileRejected, OutOfTime, is_not_found
-from workers.extraction import Extraction, StoredObject
-from contract.keys import FileKey
-from workers.ingest.notifications import S3Record, TestEvent, parse_body
 from contract.functions import ENV_STACK
 from contract.http import MAX_FILE_SIZE
 from contract.ingest import INGEST
-from contract.metrics import BYTES_FETCHED, FILES_FAILED, FILES_PROCESSED, INGEST_LAG, INGEST_SERVICE, NAMESPACE, RANGE_REQUESTS, STACK_DIMENSION, THUMBNAIL_BYTES_FETCHED
+from contract.keys import FileKey
+from contract.metrics import (
+    BYTES_FETCHED,
+    FILES_FAILED,
+    FILES_PROCESSED,
+    INGEST_LAG,
+    INGEST_SERVICE,
+    NAMESPACE,
+    RANGE_REQUESTS,
+    STACK_DIMENSION,
+    THUMBNAIL_BYTES_FETCHED,
+)
 from contract.table import STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
-from workers.extraction.thumbnail import CONTENT_TYPE
+from workers.errors import FileRejected, OutOfTime, is_not_found
+from workers.extraction import Extraction, StoredObject, isolated, thumbnail
+from workers.ingest.notifications import S3Record, TestEvent, parse_body
+from workers.storage import clients, objects, records
 
 # What a record keeps back from the invocation's remaining time to store its
 # thumbnail, write itself and flush metrics: 2 s, or a quarter of a short
@@ -129,7 +135,7 @@ def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: 
         _count_reads(extraction)
         if extraction.thumbnail is not None:
             clients.s3().put_object(Bucket=bucket, Key=thumbnail_key, Body=extraction.thumbnail,
-                                    ContentType=CONTENT_TYPE)
+                                    ContentType=thumbnail.CONTENT_TYPE)
         outcome = {"status": STATUS_PROCESSED, "metadata": extraction.metadata, "error": None,
                    "thumbnail_key": thumbnail_key if extraction.thumbnail is not None else None}
     except FileRejected as rejected:

@@ -17,10 +17,26 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from workers.errors import is_condition_failed
 from contract.keys import FileKey
-from contract.table import ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, ATTENTION_STATUSES, DELETED_RECORD_TTL_DAYS, LIST_INDEX, LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY, PARTITION_KEY, PENDING_RECORD_TTL_S, SORT_KEY, STATUS_DELETED, STATUS_PENDING, TTL_ATTRIBUTE, file_sk, user_pk
-from contract.table import PARTITION_KEY
+from contract.table import (
+    ATTENTION_INDEX_PARTITION_KEY,
+    ATTENTION_INDEX_SORT_KEY,
+    ATTENTION_STATUSES,
+    DELETED_RECORD_TTL_DAYS,
+    LIST_INDEX,
+    LIST_INDEX_PARTITION_KEY,
+    LIST_INDEX_SORT_KEY,
+    PARTITION_KEY,
+    PENDING_RECORD_TTL_S,
+    SORT_KEY,
+    STATUS_DELETED,
+    STATUS_PENDING,
+    TTL_ATTRIBUTE,
+    attention_pk,
+    file_sk,
+    user_pk,
+)
+from workers.errors import is_condition_failed
 
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
 # Extraction starts not yet followed by a recorded state (see begin_attempt).
@@ -249,10 +265,6 @@ def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
         },
     )
     return old is not None
-
-
-def attention_pk(status: str) -> str:
-    return f"STATUS#{status}"
 
 
 def deletion_ttl(at: datetime) -> int:

@@ -9,9 +9,9 @@ import shutil
 import pytest
 from PIL import Image
 
+from contract.outputs import DashboardConfig
+
 CHROMIUM = "/usr/bin/chromium"
-# What the dashboard reads from config.json, deployed (tests/infra) and local alike.
-DASHBOARD_CONFIG_KEYS = {"apiUrl", "cognitoDomain", "userPoolId", "userPoolClientId", "redirectUris", "region", "scopes"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -65,7 +65,7 @@ def test_config_json_has_what_the_dashboard_reads(stack):
     import requests
 
     config = requests.get(stack.outputs["webUrl"] + "config.json", timeout=10).json()
-    assert set(config) == DASHBOARD_CONFIG_KEYS
+    assert set(config) == set(DashboardConfig.keys())
     assert config["cognitoDomain"] == stack.outputs["hostedUiUrl"]
 
 
