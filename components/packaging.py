@@ -1,5 +1,5 @@
-"""Builds the one Lambda zip every function shares: `workers/` plus its
-requirements, installed for the Lambda runtime rather than for this machine.
+"""Builds the one Lambda zip every function shares: `workers/` and the
+`contract/` it shares with the rest of the system, plus the requirements, installed for the Lambda runtime rather than for this machine.
 
 The build is content-addressed: the zip's name is a hash of everything that goes
 into it, so an unchanged tree reuses the zip on disk, and the zip itself is
@@ -34,8 +34,10 @@ PIP_PLATFORM_ARGS = (
 # The runtime already provides the AWS SDK; a second copy pulled in by
 # aws-xray-sdk would add ~25 MB and shadow the runtime's patched version.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# The packages that ship in the zip, as top-level directories of the tree.
+PACKAGES = ("contract", "workers")
 # Bumped whenever the zip layout changes, so old cached zips are never reused.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 # A fixed timestamp and mode make the zip depend on content only.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
@@ -50,13 +52,12 @@ class LambdaPackage:
 
 
 def build_package(root: Path) -> LambdaPackage:
-    """Returns the zip for `root/workers`, building it into `root/build` only
+    """Returns the zip for `root`'s PACKAGES, building it into `root/build` only
     when its inputs changed."""
-    workers = root / "workers"
     build = root / "build"
-    requirements = workers / "requirements.txt"
+    requirements = root / "workers" / "requirements.txt"
     deps_key = _digest([" ".join(PIP_PLATFORM_ARGS).encode(), requirements.read_bytes()])
-    sources = _files(workers, workers.parent)
+    sources = sorted(source for package in PACKAGES for source in _files(root / package, root))
     zip_key = _digest(
         [FORMAT_VERSION.encode(), deps_key.encode()]
         + [rel.encode() + b"\0" + path.read_bytes() for rel, path in sources]

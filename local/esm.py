@@ -88,7 +88,6 @@ class MappingStats:
     invocations: int = 0
     deleted: int = 0
     failed: int = 0
-    largest_batch: int = 0
     # Batches where some messages succeeded and others were reported failed.
     partial_batches: int = 0
     # Successful messages sent again, as at-least-once delivery may (local.faults).
@@ -202,6 +201,5 @@ class EventSourceMapping:
             self.stats.invocations += 1
             self.stats.deleted += len(done)
             self.stats.failed += len(failed)
-            self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
             self.stats.partial_batches += bool(done) and bool(failed)
             self.stats.redelivered += len(repeats)

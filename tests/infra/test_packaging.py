@@ -27,10 +27,11 @@ def archive(package):
         yield opened
 
 
-def test_package_holds_every_worker_module(archive):
-    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "workers").rglob("*.py")
+@pytest.mark.parametrize("package_dir", ["workers", "contract"])
+def test_package_holds_every_module_of_the_lambda_code_and_the_contract(archive, package_dir):
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / package_dir).rglob("*.py")
                if "__pycache__" not in path.parts}
-    assert modules <= set(archive.namelist())
+    assert modules and modules <= set(archive.namelist())
 
 
 @pytest.mark.parametrize("prefix", ["pydantic_core/", "PIL/"])
@@ -67,7 +68,9 @@ def test_two_clean_builds_are_byte_identical_and_cached_by_content(tmp_path):
         pytest.skip(reason)
     builds = []
     for name in ("first", "second"):
-        shutil.copytree(ROOT / "workers", tmp_path / name / "workers", ignore=shutil.ignore_patterns("__pycache__"))
+        for package_dir in ("workers", "contract"):
+            shutil.copytree(ROOT / package_dir, tmp_path / name / package_dir,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         builds.append(build_package(tmp_path / name))
     first, second = builds
     assert first.path.read_bytes() == second.path.read_bytes()
@@ -75,6 +78,6 @@ def test_two_clean_builds_are_byte_identical_and_cached_by_content(tmp_path):
 
     built_at = first.path.stat().st_mtime_ns
     assert build_package(tmp_path / "first").path.stat().st_mtime_ns == built_at  # reused, not rebuilt
-    (tmp_path / "first/workers/settings.py").write_text("# changed\n", encoding="utf-8")
+    (tmp_path / "first/contract/names.py").write_text("# changed\n", encoding="utf-8")
     changed = build_package(tmp_path / "first")
     assert changed.path != first.path and changed.sha256_b64 != first.sha256_b64

@@ -507,7 +507,7 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
     assert f"stack = '{stack['name']}'" in failed
 
 
-def test_dashboard_shows_every_alarm_signal_and_subscriptions_come_from_config(stack):
+def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_from_config(stack):
     body = json.loads(one(stack, "aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
     assert {widget["properties"]["title"] for widget in body["widgets"]} == SIGNALS
     subscriptions = [s["inputs"] for s in of_type(stack, "aws:sns/topicSubscription:TopicSubscription")]

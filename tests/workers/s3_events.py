@@ -14,7 +14,7 @@ from local.runtime import ACCOUNT_ID
 BUCKET = Names("test").upload_bucket(ACCOUNT_ID)
 
 
-def s3_record(key: str, event_name: str = "ObjectCreated:Put", *, sequencer: str | None = "0055AED6DCD90281E5",
+def s3_event(key: str, event_name: str = "ObjectCreated:Put", *, sequencer: str | None = "0055AED6DCD90281E5",
               version_id: str | None = None, size: int = 5, event_time: str = "2026-11-21T10:00:00.000Z") -> dict:
     obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": "5d41402abc4b2a76b9719d911017c592"}
     if sequencer is not None:

@@ -12,7 +12,7 @@ from contract import functions
 from contract.ingest import INGEST
 from contract.keys import FileKey, THUMBNAIL_PREFIX
 from tests.workers.conftest import put, record
-from tests.workers.s3_events import notification, s3_record, sqs_event
+from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
 from workers.extraction import isolated, limits, registry
 from workers.extraction.limits import EXTRACT_BUDGETS
@@ -57,7 +57,7 @@ def batch(context, files: dict[str, bytes]) -> dict:
     for index, (name, body) in enumerate(files.items()):
         key = f"incoming/alice/{name}/{name}.txt"
         put(key, body)
-        bodies.append(notification(s3_record(key, sequencer=f"{index + 1:02d}")))
+        bodies.append(notification(s3_event(key, sequencer=f"{index + 1:02d}")))
     return ingest.handler(sqs_event(*bodies), context)
 
 
@@ -80,7 +80,7 @@ def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extract
     key = "incoming/alice/evil/evil.txt"
     ticket(key)
     put(key, b"HOSTILE\n")
-    event = s3_record(key, sequencer="01")
+    event = s3_event(key, sequencer="01")
     # Each time, the worker died with the file (Lambda's memory kill, say) and
     # the message came back: the starts were noted, never finished.
     for _ in range(INGEST.quarantine_after_starts - 1):
@@ -97,7 +97,7 @@ def test_a_finished_file_starts_its_count_again(aws, context):
     key = "incoming/alice/f1/notes.txt"
     put(key, b"hello\n")
     for sequencer in ("01", "02", "03", "04"):
-        ingest.handler(sqs_event(notification(s3_record(key, sequencer=sequencer))), context)
+        ingest.handler(sqs_event(notification(s3_event(key, sequencer=sequencer))), context)
         assert record("alice", "f1")["status"] == "processed"
 
 
@@ -151,7 +151,7 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
 
 
 def batch_of_keys(context, *keys):
-    bodies = [notification(s3_record(key, sequencer=f"{i + 1:02d}")) for i, key in enumerate(keys)]
+    bodies = [notification(s3_event(key, sequencer=f"{i + 1:02d}")) for i, key in enumerate(keys)]
     return ingest.handler(sqs_event(*bodies), context)
 
 
@@ -168,7 +168,7 @@ def test_a_delete_between_thumbnail_and_record_leaves_no_thumbnail(aws, context,
     def extract_then_delete(obj, not_after):
         extraction = extract(obj, not_after)
         objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
-        ingest.handle_s3_record(ingest.S3Record.model_validate(s3_record(key, "ObjectRemoved:Delete", sequencer="02")))
+        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, "ObjectRemoved:Delete", sequencer="02")))
         return extraction
 
     monkeypatch.setattr(isolated, "extract", extract_then_delete)
@@ -180,10 +180,10 @@ def test_a_delete_between_thumbnail_and_record_leaves_no_thumbnail(aws, context,
 def test_overwriting_an_image_with_text_removes_its_thumbnail(aws, context):
     key = "incoming/alice/img/photo.png"
     put(key, png_bytes(), "image/png")
-    ingest.handler(sqs_event(notification(s3_record(key, sequencer="01"))), context)
+    ingest.handler(sqs_event(notification(s3_event(key, sequencer="01"))), context)
     assert len(thumbnails_of("img")) == 1
     put(key, b"not an image after all\n", "text/plain")
-    ingest.handler(sqs_event(notification(s3_record(key, sequencer="02"))), context)
+    ingest.handler(sqs_event(notification(s3_event(key, sequencer="02"))), context)
     assert record("alice", "img")["thumbnailKey"] is None
     assert thumbnails_of("img") == []
 
@@ -191,9 +191,9 @@ def test_overwriting_an_image_with_text_removes_its_thumbnail(aws, context):
 def test_overwriting_an_image_with_another_keeps_only_the_new_thumbnail(aws, context):
     key = "incoming/alice/img/photo.png"
     put(key, png_bytes(), "image/png")
-    ingest.handler(sqs_event(notification(s3_record(key, sequencer="01"))), context)
+    ingest.handler(sqs_event(notification(s3_event(key, sequencer="01"))), context)
     put(key, png_bytes(), "image/png")
-    ingest.handler(sqs_event(notification(s3_record(key, sequencer="02"))), context)
+    ingest.handler(sqs_event(notification(s3_event(key, sequencer="02"))), context)
     assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]
 
 
@@ -201,7 +201,7 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
     key = "incoming/alice/img/photo.png"
     put(key, png_bytes(), "image/png")
     extract = isolated.extract
-    newer = s3_record(key, sequencer="02")
+    newer = s3_event(key, sequencer="02")
 
     landed = []
 
@@ -209,10 +209,10 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
         extraction = extract(obj, not_after)
         if not landed:
             landed.append(newer)
-            ingest.handle_s3_record(ingest.S3Record.model_validate(newer))
+            ingest.handle_s3_event(ingest.S3Event.model_validate(newer))
         return extraction
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(isolated, "extract", extract_while_a_newer_event_lands)
-        ingest.handle_s3_record(ingest.S3Record.model_validate(s3_record(key, sequencer="01")))
+        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
     assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]

@@ -29,7 +29,7 @@ from contract.ingest import INGEST
 from tests.extractors import files
 from tests.workers import hostile
 from tests.workers.conftest import put, record, stack_account
-from tests.workers.s3_events import BUCKET, notification, s3_record, s3_test_event_body, sqs_event
+from tests.workers.s3_events import BUCKET, notification, s3_event, s3_test_event_body, sqs_event
 from workers.extraction import isolation
 from workers.extraction.limits import EXTRACT_BUDGETS, EXTRACT_SECONDS
 from workers.ingest import handler as ingest
@@ -288,10 +288,10 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, ca
     def prepare(file_id: str) -> Callable[[], str]:
         key = f"incoming/{OWNER}/{file_id}/upload"
         put(key, data, case.content_type)
-        event = parse_body(notification(s3_record(key))).Records[0]
+        event = parse_body(notification(s3_event(key))).Records[0]
 
         def run() -> str:
-            ingest.handle_s3_record(event)
+            ingest.handle_s3_event(event)
             item = record(OWNER, file_id)
             return f"processed:{item['metadata']['kind']}" if item["status"] == "processed" else f"failed:{item['error']['code']}"
 
@@ -336,14 +336,14 @@ def key_case(name, key, *, processed_as: tuple[str, str, str] | None = None, bug
     """An ObjectCreated event for `key`, stored first: either processed into a
     record (owner, file id, filename) or acknowledged and ignored."""
     return event_case(
-        name, lambda: notification(s3_record(key)), "acknowledged", bug=bug, stored=(key, b"some text\n"),
+        name, lambda: notification(s3_event(key)), "acknowledged", bug=bug, stored=(key, b"some text\n"),
         records=((*processed_as, "processed"),) if processed_as else (),
     )
 
 
 def record_with(**changes) -> dict:
     """A real-shaped S3 record for a well-formed key, with fields replaced or removed (None)."""
-    body = s3_record(f"incoming/{OWNER}/f1/a.txt")
+    body = s3_event(f"incoming/{OWNER}/f1/a.txt")
     for path, value in changes.items():
         *parents, leaf = path.split("__")
         target = body
@@ -358,7 +358,7 @@ def record_with(**changes) -> dict:
 
 def sns_envelope() -> str:
     return json.dumps({"Type": "Notification", "MessageId": "b3f0", "TopicArn": "arn:aws:sns:us-east-1:123456789012:uploads",
-                       "Subject": "Amazon S3 Notification", "Message": notification(s3_record(f"incoming/{OWNER}/f1/a.txt"))})
+                       "Subject": "Amazon S3 Notification", "Message": notification(s3_event(f"incoming/{OWNER}/f1/a.txt"))})
 
 
 def eventbridge_event() -> str:
@@ -368,7 +368,7 @@ def eventbridge_event() -> str:
 
 def padded_notification(size: int) -> str:
     """A valid notification grown to `size` bytes by a field the worker ignores."""
-    body = s3_record(f"incoming/{OWNER}/f1/a.txt")
+    body = s3_event(f"incoming/{OWNER}/f1/a.txt")
     body["responseElements"]["x-amz-id-2"] = "x" * size
     return notification(body)
 
@@ -403,8 +403,8 @@ EVENT_CASES = [
     event_case("a-256-kib-notification", lambda: padded_notification(256 * 1024), "acknowledged",
                stored=(f"incoming/{OWNER}/f1/a.txt", b"hello\n"), records=((OWNER, "f1", "a.txt", "processed"),)),
     event_case("400-records-outside-the-layout",
-               lambda: notification(*(s3_record(f"thumbnails/{OWNER}/f{i}.webp") for i in range(400))), "acknowledged"),
-    event_case("removal-of-a-file-never-seen", lambda: notification(s3_record(f"incoming/{OWNER}/never/a.txt", "ObjectRemoved:Delete")),
+               lambda: notification(*(s3_event(f"thumbnails/{OWNER}/f{i}.webp") for i in range(400))), "acknowledged"),
+    event_case("removal-of-a-file-never-seen", lambda: notification(s3_event(f"incoming/{OWNER}/never/a.txt", "ObjectRemoved:Delete")),
                "acknowledged", records=((OWNER, "never", None, "deleted"),)),
     # Keys of every odd shape.
     key_case("key-with-spaces", f"incoming/{OWNER}/f1/my holiday photo.txt", processed_as=(OWNER, "f1", "my holiday photo.txt")),
@@ -448,7 +448,7 @@ def test_a_hostile_event_is_acknowledged_or_retried_and_its_batch_is_processed(e
     put(INNOCENT_KEY)
     if case.stored:
         put(*case.stored)
-    event = sqs_event(case.body(), notification(s3_record(INNOCENT_KEY)))
+    event = sqs_event(case.body(), notification(s3_event(INNOCENT_KEY)))
     hostile_id = event["Records"][0]["messageId"]
 
     def run() -> str:

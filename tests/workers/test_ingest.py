@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from contract.keys import THUMBNAIL_PREFIX
 from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, TTL_ATTRIBUTE
 from tests.workers.conftest import put, record
-from tests.workers.s3_events import notification, s3_record, s3_test_event_body, sqs_event
+from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
 from workers.ingest import handler as ingest
 from workers.ingest.handler import MIN_EXTRACT_S
 from workers.storage import clients
@@ -40,7 +40,7 @@ def test_test_event_is_acknowledged(aws, context):
 
 def test_created_object_becomes_a_processed_record(aws, context):
     put(KEY, b"hello", "text/plain")
-    run(context, notification(s3_record(KEY)))
+    run(context, notification(s3_event(KEY)))
     item = record("alice", "f1")
     assert item["status"] == "processed"
     assert item["size"] == 5
@@ -58,7 +58,7 @@ def test_created_object_becomes_a_processed_record(aws, context):
 def test_url_encoded_keys_are_decoded(aws, context, filename):
     key = f"incoming/alice/f1/{filename}"
     put(key)
-    run(context, notification(s3_record(key)))
+    run(context, notification(s3_event(key)))
     assert record("alice", "f1")["filename"] == filename
 
 
@@ -67,23 +67,23 @@ def test_url_encoded_keys_are_decoded(aws, context, filename):
 def test_any_filename_round_trips_through_s3_encoding(filename):
     from workers.ingest.notifications import Notification
 
-    parsed = Notification.model_validate_json(notification(s3_record(f"incoming/o/f/{filename}")))
+    parsed = Notification.model_validate_json(notification(s3_event(f"incoming/o/f/{filename}")))
     assert parsed.Records[0].key == f"incoming/o/f/{filename}"
 
 
 def test_moto_style_event_without_sequencer_and_with_encoded_slashes(aws, context):
     put(KEY)
-    body = notification(s3_record(KEY, sequencer=None)).replace("incoming/alice/f1/", "incoming%2Falice%2Ff1%2F")
+    body = notification(s3_event(KEY, sequencer=None)).replace("incoming/alice/f1/", "incoming%2Falice%2Ff1%2F")
     run(context, body)
     assert record("alice", "f1")["status"] == "processed"
 
 
 def test_duplicate_delivery_does_not_rewrite_record(aws, context):
     put(KEY)
-    body = notification(s3_record(KEY))
+    body = notification(s3_event(KEY))
     run(context, body)
     first = record("alice", "f1")
-    assert ingest.handle_s3_record(ingest.parse_body(body).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0]) == "duplicate"
     run(context, body)
     assert record("alice", "f1") == first
 
@@ -91,8 +91,8 @@ def test_duplicate_delivery_does_not_rewrite_record(aws, context):
 def test_older_event_cannot_overwrite_newer_state(aws, context):
     put(KEY)
     delete(KEY)
-    newer_delete = s3_record(KEY, "ObjectRemoved:Delete", sequencer="0055AED6DCD90281F0")
-    older_create = s3_record(KEY, sequencer="0055AED6DCD90281E5")
+    newer_delete = s3_event(KEY, "ObjectRemoved:Delete", sequencer="0055AED6DCD90281F0")
+    older_create = s3_event(KEY, sequencer="0055AED6DCD90281E5")
     run(context, notification(newer_delete))
     run(context, notification(older_create))
     assert record("alice", "f1")["status"] == "deleted"
@@ -101,23 +101,23 @@ def test_older_event_cannot_overwrite_newer_state(aws, context):
 def test_sequencers_of_different_lengths_compare_right_padded(aws, context):
     put(KEY)
     # "0A1" is newer than "0A" once both are right-padded: 0A1 > 0A0.
-    run(context, notification(s3_record(KEY, sequencer="0A1")))
-    assert ingest.handle_s3_record(ingest.parse_body(notification(s3_record(KEY, sequencer="0A"))).Records[0]) == "duplicate"
+    run(context, notification(s3_event(KEY, sequencer="0A1")))
+    assert ingest.handle_s3_event(ingest.parse_body(notification(s3_event(KEY, sequencer="0A"))).Records[0]) == "duplicate"
 
 
 def test_a_newer_created_event_updates_the_record(aws, context):
     put(KEY, b"hello")
-    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_event(KEY, sequencer="01")))
     put(KEY, b"hello, again")
-    run(context, notification(s3_record(KEY, sequencer="02")))
+    run(context, notification(s3_event(KEY, sequencer="02")))
     assert record("alice", "f1")["size"] == len(b"hello, again")
 
 
 def test_removed_object_marks_record_deleted_and_leaves_indexes(aws, context):
     put(KEY)
-    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_event(KEY, sequencer="01")))
     delete(KEY)
-    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
+    run(context, notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="02")))
     item = record("alice", "f1")
     assert item["status"] == "deleted"
     assert LIST_INDEX_PARTITION_KEY not in item
@@ -125,7 +125,7 @@ def test_removed_object_marks_record_deleted_and_leaves_indexes(aws, context):
 
 
 def test_missing_object_is_failed_and_acknowledged(aws, context):
-    _, response = run(context, notification(s3_record(KEY)))
+    _, response = run(context, notification(s3_event(KEY)))
     assert response == {"batchItemFailures": []}
     item = record("alice", "f1")
     assert item["status"] == "failed"
@@ -136,20 +136,20 @@ def test_missing_object_is_failed_and_acknowledged(aws, context):
 def test_object_over_the_size_limit_is_failed_too_large(aws, context, monkeypatch):
     monkeypatch.setattr(ingest, "MAX_FILE_SIZE", 4)
     put(KEY, b"hello")
-    run(context, notification(s3_record(KEY)))
+    run(context, notification(s3_event(KEY)))
     assert record("alice", "f1")["error"]["code"] == "too_large"
 
 
 def test_keys_outside_the_layout_are_ignored(aws, context):
     for key in ("incoming/loose-file.txt", "thumbnails/alice/f1.webp", "incoming/alice//x"):
         put(key)
-        _, response = run(context, notification(s3_record(key)))
+        _, response = run(context, notification(s3_event(key)))
         assert response == {"batchItemFailures": []}
 
 
 def test_unparseable_body_is_reported_failed(aws, context):
     put(KEY)
-    event, response = run(context, "not json at all", notification(s3_record(KEY)))
+    event, response = run(context, "not json at all", notification(s3_event(KEY)))
     assert failed_ids(response) == {event["Records"][0]["messageId"]}
     assert record("alice", "f1")["status"] == "processed"
 
@@ -173,7 +173,7 @@ def test_throttled_dynamodb_call_fails_only_that_record(aws, context):
             )
 
     clients.table().meta.client.meta.events.register("before-call.dynamodb.UpdateItem", throttle)
-    event, response = run(context, notification(s3_record(KEY)), notification(s3_record(throttled_key)))
+    event, response = run(context, notification(s3_event(KEY)), notification(s3_event(throttled_key)))
     assert failed_ids(response) == {event["Records"][1]["messageId"]}
     assert record("alice", "f1")["status"] == "processed"
     assert record("bob", "f2") is None
@@ -183,7 +183,7 @@ def test_a_batch_where_only_some_records_fail(aws, context):
     keys = [f"incoming/alice/f{i}/doc.txt" for i in range(5)]
     for key in keys[::2]:
         put(key)
-    event, response = run(context, "{broken", *(notification(s3_record(k)) for k in keys), "[]")
+    event, response = run(context, "{broken", *(notification(s3_event(k)) for k in keys), "[]")
     records_ = event["Records"]
     assert failed_ids(response) == {records_[0]["messageId"], records_[-1]["messageId"]}
     statuses = [record("alice", f"f{i}")["status"] for i in range(5)]
@@ -194,14 +194,14 @@ def test_one_message_with_several_records(aws, context):
     keys = ["incoming/alice/a/1.txt", "incoming/alice/b/2.txt"]
     for key in keys:
         put(key)
-    run(context, notification(*(s3_record(k) for k in keys)))
+    run(context, notification(*(s3_event(k) for k in keys)))
     assert record("alice", "a")["status"] == record("alice", "b")["status"] == "processed"
 
 
 def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context, capsys, monkeypatch):
     # The logger bound its stream at import; point it at this test's captured stdout.
     monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
-    run(context, notification(s3_record(KEY)))
+    run(context, notification(s3_event(KEY)))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     logs = [line for line in lines if line.get("message") == "Recorded file"]
     assert logs and logs[0]["correlation_id"] == "f1"
@@ -216,7 +216,7 @@ def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context,
 def test_reads_of_a_processed_file_are_reported_as_metrics(aws, context, capsys, monkeypatch):
     monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
     put(KEY, b"a,b\n1,2\n", "text/csv")
-    run(context, notification(s3_record(KEY)))
+    run(context, notification(s3_event(KEY)))
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any(m.get("BytesFetched") == [8.0] and m.get("RangeRequests") == [1.0] for m in emf)
 
@@ -234,7 +234,7 @@ def png_bytes() -> bytes:
 def test_an_image_gets_a_thumbnail_that_is_deleted_with_the_file(aws, context):
     key = "incoming/alice/img/photo.png"
     put(key, png_bytes(), "image/png")
-    run(context, notification(s3_record(key, sequencer="01")))
+    run(context, notification(s3_event(key, sequencer="01")))
     item = record("alice", "img")
     assert item["metadata"]["kind"] == "image" and item["metadata"]["width"] == 640
     thumbnail = item["thumbnailKey"]
@@ -242,7 +242,7 @@ def test_an_image_gets_a_thumbnail_that_is_deleted_with_the_file(aws, context):
     assert clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)["ContentType"] == "image/webp"
 
     delete(key)
-    run(context, notification(s3_record(key, "ObjectRemoved:Delete", sequencer="02")))
+    run(context, notification(s3_event(key, "ObjectRemoved:Delete", sequencer="02")))
     with pytest.raises(ClientError):
         clients.s3().head_object(Bucket=clients.bucket_name(), Key=thumbnail)
 
@@ -250,7 +250,7 @@ def test_an_image_gets_a_thumbnail_that_is_deleted_with_the_file(aws, context):
 def test_html_disguised_as_png_is_failed_as_a_type_mismatch(aws, context):
     key = "incoming/alice/evil/cat.png"
     put(key, b"<!doctype html><html><script>alert(1)</script></html>", "image/png")
-    _, response = run(context, notification(s3_record(key)))
+    _, response = run(context, notification(s3_event(key)))
     assert response == {"batchItemFailures": []}
     item = record("alice", "evil")
     assert item["status"] == "failed" and item["error"]["code"] == "type_mismatch"
@@ -265,23 +265,23 @@ def test_an_arriving_object_clears_its_tickets_expiry(aws, context):
                            upload={"method": "POST"}, at=records.now())
     assert record("alice", "f1")[TTL_ATTRIBUTE] > 0
     put(KEY)
-    run(context, notification(s3_record(KEY)))
+    run(context, notification(s3_event(KEY)))
     item = record("alice", "f1")
     assert item["status"] == "processed" and TTL_ATTRIBUTE not in item
 
 
 def test_a_create_and_a_delete_in_the_same_millisecond_end_deleted(aws, context):
     put(KEY)
-    run(context, notification(s3_record(KEY, sequencer=None)))
+    run(context, notification(s3_event(KEY, sequencer=None)))
     delete(KEY)
-    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer=None)))
+    run(context, notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer=None)))
     assert record("alice", "f1")["status"] == "deleted"
 
 
 def test_a_duplicate_removal_changes_nothing(aws, context):
     put(KEY)
-    run(context, notification(s3_record(KEY, sequencer="01")))
-    removal = notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02"))
+    run(context, notification(s3_event(KEY, sequencer="01")))
+    removal = notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="02"))
     delete(KEY)
     run(context, removal)
     first = record("alice", "f1")
@@ -291,11 +291,11 @@ def test_a_duplicate_removal_changes_nothing(aws, context):
 
 def test_an_object_arriving_after_its_file_was_deleted_is_discarded(aws, context):
     put(KEY)
-    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_event(KEY, sequencer="01")))
     delete(KEY)
-    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02")))
+    run(context, notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="02")))
     put(KEY, b"late bytes from a still-valid presigned POST")
-    run(context, notification(s3_record(KEY, sequencer="03")))
+    run(context, notification(s3_event(KEY, sequencer="03")))
     assert record("alice", "f1")["status"] == "deleted"
     versions = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=KEY)
     assert not versions.get("Versions") and not versions.get("DeleteMarkers")
@@ -305,7 +305,7 @@ def test_a_record_is_retried_when_the_invocation_has_too_little_time_left(aws, c
     put(KEY)
     # A quarter goes to the reserve, leaving less than the minimum to extract.
     context._deadline = time.time() + MIN_EXTRACT_S
-    event, response = run(context, notification(s3_record(KEY)), s3_test_event_body())
+    event, response = run(context, notification(s3_event(KEY)), s3_test_event_body())
     assert failed_ids(response) == {event["Records"][0]["messageId"]}
     assert record("alice", "f1") is None
 
@@ -313,7 +313,7 @@ def test_a_record_is_retried_when_the_invocation_has_too_little_time_left(aws, c
 def test_log_keys_of_one_file_do_not_tag_the_next_record(aws, context, capsys, monkeypatch):
     monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
     put(KEY)
-    run(context, notification(s3_record(KEY)), s3_test_event_body())
+    run(context, notification(s3_event(KEY)), s3_test_event_body())
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     test_event_log = next(line for line in lines if line.get("message") == "Acknowledged S3 test event")
     assert "fileId" not in test_event_log and test_event_log.get("correlation_id") is None
@@ -322,18 +322,18 @@ def test_log_keys_of_one_file_do_not_tag_the_next_record(aws, context, capsys, m
 def test_removing_an_older_version_leaves_the_file(aws, context):
     first = put(KEY, b"v1")
     put(KEY, b"v2")
-    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_event(KEY, sequencer="01")))
     clients.s3().delete_object(Bucket=clients.bucket_name(), Key=KEY, VersionId=first["VersionId"])
-    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02", version_id=first["VersionId"])))
+    run(context, notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="02", version_id=first["VersionId"])))
     assert record("alice", "f1")["status"] == "processed"
 
 
 def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, context):
     put(KEY, b"the newest bytes")
-    newer, older = s3_record(KEY, sequencer="0055AED6DCD90281F0"), s3_record(KEY, sequencer="0055AED6DCD90281E5")
+    newer, older = s3_event(KEY, sequencer="0055AED6DCD90281F0"), s3_event(KEY, sequencer="0055AED6DCD90281E5")
     run(context, notification(newer))
     first = record("alice", "f1")
-    assert ingest.handle_s3_record(ingest.parse_body(notification(older)).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(notification(older)).Records[0]) == "duplicate"
     # Past the early check too: the conditional write itself refuses it.
     from workers.storage import records
     from contract.keys import FileKey
@@ -350,10 +350,10 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
 def test_removing_the_recorded_version_describes_the_one_now_current(aws, context):
     put(KEY, b"version one")
     second = put(KEY, b"version two, longer")
-    run(context, notification(s3_record(KEY, sequencer="01")))
+    run(context, notification(s3_event(KEY, sequencer="01")))
     assert record("alice", "f1")["versionId"] == second["VersionId"]
     clients.s3().delete_object(Bucket=clients.bucket_name(), Key=KEY, VersionId=second["VersionId"])
-    run(context, notification(s3_record(KEY, "ObjectRemoved:Delete", sequencer="02", version_id=second["VersionId"])))
+    run(context, notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="02", version_id=second["VersionId"])))
     item = record("alice", "f1")
     assert item["status"] == "processed" and item["size"] == len(b"version one")
     assert item["versionId"] != second["VersionId"]

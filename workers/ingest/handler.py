@@ -35,7 +35,7 @@ from contract.metrics import (
 from contract.table import STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
-from workers.ingest.notifications import S3Record, TestEvent, parse_body
+from workers.ingest.notifications import S3Event, TestEvent, parse_body
 from workers.storage import clients, objects, records
 
 # What a record keeps back from the invocation's remaining time to store its
@@ -53,19 +53,19 @@ metrics.set_default_dimensions(**{STACK_DIMENSION: os.environ[ENV_STACK]})
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord, lambda_context, reserve_s: float = RECORD_RESERVE_S) -> None:
+def message_handler(message: SQSRecord, lambda_context, reserve_s: float = RECORD_RESERVE_S) -> None:
     _forget_file()
-    message = parse_body(record.body)
-    if isinstance(message, TestEvent):
+    body = parse_body(message.body)
+    if isinstance(body, TestEvent):
         logger.info("Acknowledged S3 test event")
         return
-    for s3_record in message.Records:
+    for s3_event in body.Records:
         not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - reserve_s
-        handle_s3_record(s3_record, not_after)
+        handle_s3_event(s3_event, not_after)
 
 
 @tracer.capture_method
-def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
+def handle_s3_event(event: S3Event, not_after: float | None = None) -> str:
     """Apply one S3 event to the file's record. Returns what happened, for logs and tests.
     `not_after` is when extraction must stop for the invocation to finish in time."""
     _forget_file()
@@ -84,7 +84,7 @@ def handle_s3_record(event: S3Record, not_after: float | None = None) -> str:
     return "ignored"
 
 
-def _create(file_key: FileKey, event: S3Record, not_after: float | None, version_id: str | None) -> str:
+def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None) -> str:
     """Describe the object (`version_id`, or the current one) and record it."""
     if not_after is not None and not_after - time.monotonic() < MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
@@ -188,7 +188,7 @@ def _count_reads(extraction: Extraction) -> None:
 
 
 def _forget_file() -> None:
-    """Log keys of one file must not tag the next record's lines."""
+    """Log keys of one file must not tag the next file's lines."""
     logger.set_correlation_id(None)
     logger.remove_keys(["fileId", "eventName"])
 
@@ -203,7 +203,7 @@ def _head(bucket: str, key: str, version_id: str | None) -> dict:
         raise
 
 
-def _remove(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
+def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
     table, s3 = clients.table(), clients.s3()
     item = records.get(table, file_key.owner_id, file_key.file_id)
     if records.is_superseded_removal(item, event.order):
@@ -227,7 +227,7 @@ def _remove(file_key: FileKey, event: S3Record, not_after: float | None) -> str:
     return STATUS_DELETED
 
 
-def _current_version(event: S3Record) -> str | None:
+def _current_version(event: S3Event) -> str | None:
     """The version id the key now has, "" where versioning is off, None when gone."""
     try:
         return clients.s3().head_object(Bucket=event.s3.bucket.name, Key=event.key).get("VersionId", "")
@@ -237,7 +237,7 @@ def _current_version(event: S3Record) -> str | None:
         raise
 
 
-def _discard_late_object(file_key: FileKey, event: S3Record) -> str:
+def _discard_late_object(file_key: FileKey, event: S3Event) -> str:
     """An object that arrived for a file already deleted (a presigned POST used
     after its ticket was cancelled): its bytes must not outlive the file."""
     objects.delete_all_versions(clients.s3(), event.s3.bucket.name, file_key.key)
@@ -268,5 +268,5 @@ def _count(status: str, error: dict | None, lag_ms: float) -> None:
 def handler(event: dict, context) -> dict:
     reserve_s = min(RECORD_RESERVE_S,
                     context.get_remaining_time_in_millis() / 1000 * RECORD_RESERVE_SHARE)
-    return process_partial_response(event=event, record_handler=functools.partial(record_handler, reserve_s=reserve_s),
+    return process_partial_response(event=event, record_handler=functools.partial(message_handler, reserve_s=reserve_s),
                                     processor=processor, context=context)

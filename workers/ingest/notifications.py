@@ -41,7 +41,7 @@ class _S3(BaseModel):
     object: _Object  # noqa: A003 - the field name is S3's
 
 
-class S3Record(BaseModel):
+class S3Event(BaseModel):
     eventName: str
     eventTime: datetime
     s3: _S3
@@ -75,7 +75,7 @@ class S3Record(BaseModel):
 
 
 class Notification(BaseModel):
-    Records: list[S3Record] = Field(min_length=1)
+    Records: list[S3Event] = Field(min_length=1)
 
 
 def parse_body(body: str) -> Notification | TestEvent:
