@@ -28,7 +28,7 @@ class IngestSettings:
     # finishing (each time the worker died with it) is failed for good. Below
     # max_receive_count, so its batch-mates are retried at most this many times
     # less one, and never reach the DLQ because of it.
-    quarantine_after_starts: int = 3
+    quarantine_after_starts: int = 4
 
     def __post_init__(self) -> None:
         if self.max_receive_count < 5:
