@@ -141,15 +141,16 @@ class EventSourceMapping:
             if not self._enabled.wait(0.2):
                 continue
             try:
-                batch = self._gather()
+                batch = self.gather()
                 if batch:
-                    self._run(environment, batch)
+                    self.deliver(environment, batch)
             except Exception:
                 # The poller must outlive any one failure, as the managed one does.
                 log.exception("event source mapping poll failed")
                 self._stop.wait(1)
 
-    def _gather(self) -> list[dict]:
+    def gather(self) -> list[dict]:
+        """One batch as the poller assembles it: up to the batch size, within the batching window."""
         batch: list[dict] = []
         window_ends = None
         while len(batch) < self.settings.batch_size and not self._stop.is_set():
@@ -179,7 +180,8 @@ class EventSourceMapping:
                 break
         return batch
 
-    def _run(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
+    def deliver(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
+        """Invoke `environment` with `batch`; delete what succeeded, leave the rest to SQS."""
         batch = self.deliveries.order(batch)
         event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in batch]}
         invocation = environment.invoke(event)

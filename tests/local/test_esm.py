@@ -89,7 +89,7 @@ def test_batches_are_capped_at_the_batch_size(sqs):
     url = queue(sqs)
     send(sqs, url, 25)
     esm, _ = mapping(sqs, url, IngestSettings(batch_size=20, batching_window_s=1, receive_wait_s=0), lambda e: ok(None))
-    assert len(esm._gather()) == 20
+    assert len(esm.gather()) == 20
 
 
 def test_the_window_closes_a_small_batch(sqs):
@@ -97,7 +97,7 @@ def test_the_window_closes_a_small_batch(sqs):
     send(sqs, url, 3)
     esm, _ = mapping(sqs, url, IngestSettings(batch_size=10, batching_window_s=1, receive_wait_s=1), lambda e: ok(None))
     started = time.monotonic()
-    assert len(esm._gather()) == 3
+    assert len(esm.gather()) == 3
     assert time.monotonic() - started < 5
 
 
@@ -105,7 +105,7 @@ def test_records_have_lambdas_sqs_shape(sqs):
     url = queue(sqs)
     send(sqs, url, 1)
     esm, env = mapping(sqs, url, IngestSettings(batching_window_s=0, receive_wait_s=0), lambda e: ok(None))
-    esm._run(env, esm._gather())
+    esm.deliver(env, esm.gather())
     record = env.events[0]["Records"][0]
     assert set(record) == {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
                            "eventSource", "eventSourceARN", "awsRegion"}
@@ -121,7 +121,7 @@ def test_successes_are_deleted_and_failures_come_back_after_the_visibility_timeo
         return ok({"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]})
 
     esm, env = mapping(sqs, url, IngestSettings(batching_window_s=0, receive_wait_s=0), fail_second)
-    esm._run(env, esm._gather())
+    esm.deliver(env, esm.gather())
     assert (visible(sqs, url), in_flight(sqs, url)) == (0, 1)
     time.sleep(1.2)
     assert visible(sqs, url) == 1
@@ -133,5 +133,5 @@ def test_a_function_error_fails_the_whole_batch(sqs):
     send(sqs, url, 3)
     esm, env = mapping(sqs, url, IngestSettings(batching_window_s=0, receive_wait_s=0),
                        lambda e: Invocation("r", error="RuntimeError: boom"))
-    esm._run(env, esm._gather())
+    esm.deliver(env, esm.gather())
     assert in_flight(sqs, url) == 3

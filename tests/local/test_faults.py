@@ -190,7 +190,7 @@ def test_the_mapping_delivers_a_processed_message_again():
         settings = IngestSettings(batching_window_s=0, receive_wait_s=0)
         esm = EventSourceMapping(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1", settings, [env, env],
                                  faults=Faults(duplicate_delivery=1.0))
-        esm._run(env, esm._gather())
+        esm.deliver(env, esm.gather())
         assert esm.stats.redelivered == 1
         again = sqs.receive_message(QueueUrl=url)["Messages"]
         assert [m["Body"] for m in again] == ["once"]

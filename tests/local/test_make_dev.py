@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from contract.outputs import LocalOutputs
 from tests.local.stack_helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +33,7 @@ def test_ctrl_c_stops_everything_cleanly(dev):
     process, stack_file = dev
     wait_for(stack_file.exists, 60)
     outputs = json.loads(stack_file.read_text())
-    for key in ("apiUrl", "webUrl", "bucketName", "queueUrl", "deadLetterQueueUrl", "tableName", "userPoolId",
-                "userPoolClientId", "region", "awsEndpointUrl", "demoUser"):
-        assert key in outputs
+    assert set(outputs) == set(LocalOutputs.keys())
     children = psutil.Process(process.pid).children(recursive=True)
     assert children, "moto and the execution environments run as child processes"
 

@@ -53,9 +53,10 @@ metrics.set_default_dimensions(**{STACK_DIMENSION: os.environ[ENV_STACK]})
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def message_handler(message: SQSRecord, lambda_context, reserve_s: float = RECORD_RESERVE_S) -> None:
+def message_handler(record: SQSRecord, lambda_context, reserve_s: float = RECORD_RESERVE_S) -> None:
+    """One SQS message (Powertools passes it as `record`, its own name for it)."""
     _forget_file()
-    body = parse_body(message.body)
+    body = parse_body(record.body)
     if isinstance(body, TestEvent):
         logger.info("Acknowledged S3 test event")
         return
