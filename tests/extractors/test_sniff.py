@@ -133,8 +133,8 @@ def test_the_delimiter_is_the_one_on_which_the_rows_agree(head, delimiter):
 
 
 def test_every_kind_sniffing_can_answer_has_an_extractor_or_is_refused_as_active_content():
-    assert sniffing.KINDS - ACTIVE_CONTENT_KINDS <= registry.accepted_kinds()
+    assert sniffing.kinds() - ACTIVE_CONTENT_KINDS <= registry.accepted_kinds()
 
 
 def test_every_extractor_serves_a_kind_sniffing_answers_or_an_office_refinement_of_a_zip():
-    assert registry.accepted_kinds() - sniffing.KINDS == {"docx", "xlsx", "pptx"}
+    assert registry.accepted_kinds() - sniffing.kinds() == {"docx", "xlsx", "pptx"}

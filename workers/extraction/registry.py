@@ -41,18 +41,29 @@ class Source:
 
 
 Describe = Callable[[Source], dict[str, Any]]
+# (magic bytes, offset, mime type)
+Signature = tuple[bytes, int, str]
 _BY_KIND: dict[str, Describe] = {}
+_SIGNATURES: list[tuple[bytes, int, str, str]] = []
 
 
-def extractor(*kinds: str) -> Callable[[Describe], Describe]:
+def extractor(*kinds: str, signatures: tuple[Signature, ...] = ()) -> Callable[[Describe], Describe]:
+    """Registers `describe` for `kinds`; `signatures` are the magic numbers by
+    which `sniff` recognises the first kind's formats."""
     def register(describe: Describe) -> Describe:
         for kind in kinds:
             if kind in _BY_KIND:
                 raise ValueError(f"two extractors for {kind!r}")
             _BY_KIND[kind] = describe
+        _SIGNATURES.extend((magic, offset, kinds[0], mime) for magic, offset, mime in signatures)
         return describe
 
     return register
+
+
+def signatures() -> tuple[tuple[bytes, int, str, str], ...]:
+    """(magic bytes, offset, kind, mime) for every registered format."""
+    return tuple(_SIGNATURES)
 
 
 def describer(kind: str) -> Describe:

@@ -29,18 +29,11 @@ class Sniffed:
     delimiter: str | None = None
 
 
-_MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
+# Formats that no extractor of ours describes: recognised so that they are
+# named (`binary`) or refused as active content (`executable`). Each extractor
+# module declares its own formats' signatures (`registry.extractor`).
+_OTHER_MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
     # (signature, offset, kind, mime)
-    (b"\x89PNG\r\n\x1a\n", 0, "image", "image/png"),
-    (b"\xff\xd8\xff", 0, "image", "image/jpeg"),
-    (b"GIF87a", 0, "image", "image/gif"),
-    (b"GIF89a", 0, "image", "image/gif"),
-    (b"WEBP", 8, "image", "image/webp"),
-    (b"II*\x00", 0, "image", "image/tiff"),
-    (b"MM\x00*", 0, "image", "image/tiff"),
-    (b"%PDF-", 0, "pdf", "application/pdf"),
-    (b"PK\x03\x04", 0, "zip", "application/zip"),
-    (b"PK\x05\x06", 0, "zip", "application/zip"),
     (b"MZ", 0, "executable", "application/vnd.microsoft.portable-executable"),
     (b"\x7fELF", 0, "executable", "application/x-elf"),
     (b"\xfe\xed\xfa\xce", 0, "executable", "application/x-mach-binary"),
@@ -56,11 +49,19 @@ _MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
     (b"ID3", 0, "binary", "audio/mpeg"),
     (b"BM", 0, "binary", "image/bmp"),
 )
+# What text can read as, besides the kinds with an extractor.
+_TEXT_KINDS = ("script", "svg", "html", "json", "tsv", "csv", "text")
 
-# Every kind `sniff` can answer: the magic numbers' and the text readings'.
-KINDS = frozenset(
-    {kind for _, _, kind, _ in _MAGIC} | {"empty", "binary", "script", "svg", "html", "json", "tsv", "csv", "text"}
-)
+
+def _magic() -> tuple[tuple[bytes, int, str, str], ...]:
+    from workers.extraction import registry
+
+    return (*registry.signatures(), *_OTHER_MAGIC)
+
+
+def kinds() -> frozenset[str]:
+    """Every kind `sniff` can answer."""
+    return frozenset({kind for _, _, kind, _ in _magic()} | {"empty", "binary", *_TEXT_KINDS})
 
 # WHATWG MIME Sniffing, "rules for identifying an unknown MIME type": each tag
 # must be followed by a space or '>' to count.
@@ -83,7 +84,7 @@ def sniff(head: bytes, declared: str = "", *, whole: bool = True, check: Callabl
     (by raising)."""
     if not head:
         return Sniffed("empty", EMPTY_MIME)
-    for signature, offset, kind, mime in _MAGIC:
+    for signature, offset, kind, mime in _magic():
         if head[offset : offset + len(signature)] == signature:
             if mime == "image/webp" and not head.startswith(b"RIFF"):
                 continue

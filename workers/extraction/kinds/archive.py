@@ -44,7 +44,10 @@ _OOXML = (
 
 
 # Office documents are zips; the central directory tells which.
-@extractor("zip", "docx", "xlsx", "pptx")
+@extractor("zip", "docx", "xlsx", "pptx", signatures=(
+    (b"PK\x03\x04", 0, "application/zip"),
+    (b"PK\x05\x06", 0, "application/zip"),
+))
 def describe(source: Source) -> dict:
     directory_bytes, directory_end = _directory_size(source.stream, source.size)
     if directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:

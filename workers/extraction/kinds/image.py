@@ -29,7 +29,15 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 _WEBP_HEAD = 30
 
 
-@extractor("image")
+@extractor("image", signatures=(
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+))
 def describe(source: Source) -> dict:
     _refuse_a_declared_bomb(source.stream.peek(_WEBP_HEAD)[:_WEBP_HEAD])
     try:

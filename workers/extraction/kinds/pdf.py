@@ -25,7 +25,7 @@ _MAX_TEXT_CHARS = 512
 _MAX_INFLATED_BYTES = 16 * 1024 * 1024
 
 
-@extractor("pdf")
+@extractor("pdf", signatures=((b"%PDF-", 0, "application/pdf"),))
 def describe(source: Source) -> dict:
     try:
         with apply_configuration(zlib_maximum_output_length=_MAX_INFLATED_BYTES):
