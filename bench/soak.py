@@ -2,8 +2,8 @@
 of S3, the table and both queues.
 
 AWS misbehaves on purpose (local.faults): about one call in ten throttled, a 500
-or a read timeout; 5% of DynamoDB writes kill their environment right after the
-write; 10% of processed messages delivered again; every batch shuffled. Through
+or a read timeout; 5% of invocations kill their environment right after one of
+their first record writes; 10% of processed messages delivered again; every batch shuffled. Through
 it go uploads as the dashboard makes them (a ticket from the API, then the
 presigned POST), some overwritten in place, some hostile files, and poison
 messages that no worker can read. What must hold afterwards: no file lost, none

@@ -6,8 +6,9 @@ injected at chosen rates so the system can be shown to survive them.
   ThrottlingException) and 500 InternalError, answered instead of sending the
   request, in the service's real error shape; read timeouts, raised after the
   request was sent, so the service may have applied what the caller thinks
-  failed; and crashes, where the environment dies right after a DynamoDB UpdateItem, so a
-  batch ends with some of its records written.
+  failed; and crashed invocations, where the environment dies right after one
+  of the invocation's DynamoDB UpdateItem calls, so a batch ends with some of
+  its records written.
 - Deliveries (in the event source mapping): a batch's messages in shuffled
   order, and successful messages delivered again, as SQS's at-least-once
   delivery allows.
@@ -32,11 +33,14 @@ from botocore.httpsession import URLLib3Session
 from botocore.exceptions import ReadTimeoutError
 
 ENV_VAR = "UPLOADS_LOCAL_FAULTS"
+# A crashing invocation dies after its first few record writes, so some of its
+# batch has been written and the rest has not.
+_MAX_WRITES_BEFORE_CRASH = 3
 
 
 @dataclass(frozen=True)
 class Faults:
-    """Rates in [0, 1]: per AWS call, per UpdateItem (`crash`), per batch
+    """Rates in [0, 1]: per AWS call, per invocation (`crash`), per batch
     (`shuffle`) and per successful message (`duplicate_delivery`)."""
 
     s3_throttle: float = 0.0
@@ -105,6 +109,7 @@ class Injector:
         self.injected: dict[str, int] = {}
         self._lock = threading.Lock()
         self._http = URLLib3Session()
+        self._crash_after: int | None = None
 
     def _roll(self, rate: float) -> bool:
         with self._lock:
@@ -133,8 +138,20 @@ class Injector:
             raise ReadTimeoutError(endpoint_url=request.url)
         return None
 
+    def begin_invocation(self) -> None:
+        """Decide whether this invocation crashes, and after how many of its
+        UpdateItem calls: one that makes fewer survives."""
+        with self._lock:
+            self._crash_after = (self.rng.randint(1, _MAX_WRITES_BEFORE_CRASH)
+                                 if self.faults.crash > 0 and self.rng.random() < self.faults.crash else None)
+
     def after_update_item(self, event_name: str, **_):
-        if self._roll(self.faults.crash):
+        with self._lock:
+            if self._crash_after is None:
+                return
+            self._crash_after -= 1
+            crashes = self._crash_after == 0
+        if crashes:
             self._note("crash", event_name)
             # No cleanup, no exception handler: the process is gone, as when
             # Lambda's environment is killed mid-invocation.

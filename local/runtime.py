@@ -106,7 +106,7 @@ def _serve(conn, spec: FunctionSpec, log_path: str | None) -> None:
     module_name, func_name = spec.handler.rsplit(".", 1)
     try:
         # Before the handler's import, so every client it makes injects them.
-        faults.install_from_env()
+        injector = faults.install_from_env()
         func = getattr(importlib.import_module(module_name), func_name)
     except Exception:
         conn.send(("init_error", traceback.format_exc()))
@@ -119,6 +119,8 @@ def _serve(conn, spec: FunctionSpec, log_path: str | None) -> None:
             return
         event, request_id, deadline = message
         context = LambdaContext(spec, env, request_id, deadline)
+        if injector is not None:
+            injector.begin_invocation()
         try:
             conn.send(("ok", func(event, context)))
         except Exception as exc:

@@ -106,7 +106,7 @@ def test_a_read_timeout_loses_the_answer_not_the_write(server):
     assert "Item" in server.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "sent"}})
 
 
-def test_a_crash_ends_the_process_after_the_update_was_written(aws, monkeypatch):
+def test_a_crashing_invocation_ends_the_process_after_one_of_its_first_writes(aws, monkeypatch):
     class Died(BaseException):
         pass
 
@@ -114,12 +114,27 @@ def test_a_crash_ends_the_process_after_the_update_was_written(aws, monkeypatch)
         raise Died(code)
 
     monkeypatch.setattr(os, "_exit", exit_)
-    faults.install(Faults(crash=1.0))
+    injector = faults.install(Faults(crash=1.0), random.Random(0))
+    written = []
+    injector.begin_invocation()
     with pytest.raises(Died) as died:
-        boto3.resource("dynamodb").Table(TABLE).update_item(
-            Key={"pk": "a"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": 1})
+        for n in range(5):
+            boto3.resource("dynamodb").Table(TABLE).update_item(
+                Key={"pk": f"w{n}"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": 1})
+            written.append(n)
     assert died.value.args == (1,)
-    assert aws.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "1"}
+    crashed_on = len(written)
+    assert crashed_on < 3
+    # The write that preceded the crash had landed.
+    assert aws.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"w{crashed_on}"}})["Item"]["v"] == {"N": "1"}
+
+
+def test_an_invocation_that_does_not_crash_writes_freely(aws):
+    injector = faults.install(Faults(crash=0.0))
+    injector.begin_invocation()
+    for n in range(5):
+        boto3.resource("dynamodb").Table(TABLE).update_item(
+            Key={"pk": f"w{n}"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": 1})
 
 
 def test_clients_made_before_install_are_not_faulty(aws):
