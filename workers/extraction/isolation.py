@@ -16,6 +16,7 @@ itself (see `clients.reset`).
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import math
 import os
@@ -51,6 +52,10 @@ class Usage:
 
     peak_memory_bytes: int
     cpu_seconds: float
+
+
+# mallopt's parameter for the size from which malloc maps blocks of their own.
+_M_MMAP_THRESHOLD = -3
 
 
 class IsolationFailure(Exception):
@@ -155,6 +160,7 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
     gc.disable()
     code = 0
     try:
+        _allocate_afresh()
         start_rss = _rss_bytes()
         _limit(limits)
         try:
@@ -213,6 +219,16 @@ def _status_field(name: str) -> int:
 
 def _rss_bytes() -> int:
     return _status_field("VmRSS")
+
+
+def _allocate_afresh() -> None:
+    """Large blocks get pages of their own rather than heap the parent freed
+    (glibc raises its mmap threshold as a process frees big blocks), so the
+    child's RSS grows with what it allocates and its peak measures it."""
+    try:
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        pass
 
 
 def _address_space_bytes() -> int:
