@@ -54,7 +54,8 @@ class Names:
 
     @property
     def user_pool(self) -> str:
-        return f"{self.prefix}-users"
+        # The name deployed pools already have: renaming a pool replaces it, users and all.
+        return self.prefix
 
     @property
     def user_pool_client(self) -> str:
