@@ -11,6 +11,9 @@ import boto3
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# The local stack's emulator accepts any credentials, and on-call's shell
+# beside `make dev` has none: the CLI brings its own rather than fail.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,12 @@ class Stack:
 
     def _where(self) -> dict:
         # The local stack's outputs name the emulator; a deployed stack's do not.
-        return {"region_name": self.outputs["region"], "endpoint_url": self.outputs.get("awsEndpointUrl"),
-                "config": _CONFIG}
+        endpoint = self.outputs.get("awsEndpointUrl")
+        return {"region_name": self.outputs["region"], "endpoint_url": endpoint, "config": _CONFIG,
+                **(_LOCAL_CREDENTIALS if endpoint else {})}
 
-    def client(self, service: str):
-        return boto3.client(service, **self._where())
+    def client(self, service: str, **overrides):
+        return boto3.client(service, **{**self._where(), **overrides})
 
     def table(self):
         return boto3.resource("dynamodb", **self._where()).Table(self.outputs["tableName"])
