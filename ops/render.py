@@ -41,6 +41,7 @@ def status(report: dict) -> None:
         for alarm in alarms:
             table.add_row(alarm["name"], alarm["since"] or "", alarm["runbook"] or "")
         console.print(table)
+        console.print()
     else:
         console.print("Alarms: none in ALARM")
     failed = report["failedLastHour"]
