@@ -62,6 +62,7 @@ def _brief_files(title: str, group: dict) -> None:
         table.add_row(item["ownerId"] or "", item["fileId"] or "", item["updatedAt"] or "",
                       (item.get("error") or {}).get("code", ""))
     console.print(table)
+    console.print()
 
 
 def peek(messages: list[dict]) -> None:
