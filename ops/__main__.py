@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "replay" and not args.failed and (args.code or args.since):
+        parser.error("--code and --since narrow --failed only")
     try:
         stack = Stack.from_pulumi(args.stack) if getattr(args, "stack", None) \
             else Stack.from_file(getattr(args, "stack_file", Path(".local/stack.json")))

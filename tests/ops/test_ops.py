@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import boto3
 import pytest
 
 from local.stack import LocalStack
@@ -132,7 +133,7 @@ def test_a_pending_file_whose_event_was_dropped_is_found_by_stuck_and_fixed_by_r
     assert ops(capsys, running.stack_file, "stuck")[1] == []
 
 
-def test_failed_lists_by_code_owner_and_age(stack, running, capsys):
+def test_failed_lists_by_code_owner_and_age_from_the_index_never_a_scan(stack, running, capsys):
     failed(stack, "gus", "f-1", "corrupt")
     failed(stack, "gus", "f-2", "object_missing")
     failed(stack, "gus", "f-3", "corrupt", ago=timedelta(hours=3))
@@ -141,10 +142,20 @@ def test_failed_lists_by_code_owner_and_age(stack, running, capsys):
     def listed(*argv: str) -> list[str]:
         return [i["fileId"] for i in ops(capsys, running.stack_file, "failed", *argv)[1]]
 
-    assert listed("--owner", "gus") == ["f-2", "f-1", "f-3"]
-    assert listed("--owner", "gus", "--code", "corrupt") == ["f-1", "f-3"]
-    assert listed("--owner", "gus", "--since", "1h") == ["f-2", "f-1"]
-    assert listed("--code", "corrupt", "--since", "1h", "-n", "1") == ["f-4"]
+    calls: list[str] = []
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    try:
+        assert listed("--owner", "gus") == ["f-2", "f-1", "f-3"]
+        assert listed("--owner", "gus", "--code", "corrupt") == ["f-1", "f-3"]
+        assert listed("--owner", "gus", "--since", "1h") == ["f-2", "f-1"]
+        assert listed("--code", "corrupt", "--since", "1h", "-n", "1") == ["f-4"]
+        ops(capsys, running.stack_file, "stuck")
+        ops(capsys, running.stack_file, "quarantined")
+        ops(capsys, running.stack_file, "status")
+    finally:
+        boto3.DEFAULT_SESSION = None
+    assert calls and set(calls) == {"Query"}, "the attention index is queried, never scanned"
 
 
 def test_a_failed_file_whose_object_is_gone_cannot_be_replayed(stack, running, capsys):
@@ -270,6 +281,7 @@ def test_every_command_has_help_and_takes_json_and_a_stack(command, capsys):
 
 
 @pytest.mark.parametrize("argv", [["status", "--stuck-after", "soon"], ["dlq"], ["replay"],
+                                  ["replay", "--stuck", "--code", "corrupt"],
                                   ["dlq", "peek", "-n", "0"], ["failed", "--since", "yesterday"], ["nonsense"]])
 def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as refused:
