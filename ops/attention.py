@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 
 from ops.outputs import Stack
 from workers import settings
+from workers.errors import is_not_found
 from workers.isolated import QUARANTINE_CODE
 from workers.records import attention_pk, from_dynamo, iso
 
@@ -48,7 +50,23 @@ def failed(stack: Stack, limit: int | None = 20, **narrowing) -> list[dict]:
 
 
 def stuck(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[dict]:
-    return files(stack, settings.STATUS_PENDING, limit, older_than=older_than)
+    """Pending for longer than `older_than`, each with `uploaded`: whether its
+    object is in the bucket. One with its object missed its event, or waits in
+    a backlog; one without is an upload ticket nobody used, which the table's
+    TTL reaps in its time."""
+    items = files(stack, settings.STATUS_PENDING, limit, older_than=older_than)
+    s3 = stack.client("s3")
+    return [{**item, "uploaded": _uploaded(s3, stack["bucketName"], item["key"])} for item in items]
+
+
+def _uploaded(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
 
 
 def quarantined(stack: Stack, limit: int | None = 20) -> list[dict]:

@@ -47,7 +47,15 @@ def status(report: dict) -> None:
     failed = report["failedLastHour"]
     console.print("Failed in the last hour: " + (", ".join(f"{code} {n}" for code, n in failed.items()) or "none"))
     console.print()
-    _brief_files(f"Pending for over {report['stuckAfterMinutes']} min", report["stuck"])
+    stuck = report["stuck"]
+    _brief_files(f"Uploaded but pending for over {report['stuckAfterMinutes']} min", stuck)
+    if stuck["neverUploaded"]:
+        console.print(f"Upload tickets never used: {stuck['neverUploaded']} (no object; TTL reaps them)")
+    if stuck["checked"] < stuck["pending"]:
+        console.print(f"Checked the {stuck['checked']} most recent of {stuck['pending']} pending files for "
+                      "their object: `stuck` lists them all")
+    if stuck["neverUploaded"] or stuck["checked"] < stuck["pending"]:
+        console.print()
     _brief_files("Quarantined", report["quarantined"])
 
 
@@ -101,11 +109,14 @@ def files(items: list[dict], what: str) -> None:
     if not items:
         console.print(f"No {what} files.")
         return
-    table = _table("owner", "file id", "updated", "error", "message", "key")
+    stuck = "uploaded" in items[0]
+    table = _table("owner", "file id", "updated", *(("object",) if stuck else ("error", "message")), "key")
     for item in items:
         error = item.get("error") or {}
+        said = (("in the bucket" if item["uploaded"] else "never uploaded",) if stuck
+                else (error.get("code", ""), error.get("message", "")))
         table.add_row(item.get("ownerId") or "", item.get("fileId") or "", item.get("updatedAt") or "",
-                      error.get("code", ""), error.get("message", ""), item.get("key") or "")
+                      *said, item.get("key") or "")
     console.print(table)
     console.print(f"{len(items)} {what} file(s).")
 

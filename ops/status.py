@@ -9,17 +9,25 @@ from datetime import datetime, timedelta, timezone
 from ops import attention
 from ops.dlq import depth
 from ops.outputs import Stack
+from workers import settings
 
 STUCK_AFTER = timedelta(minutes=15)
 FAILED_WINDOW = timedelta(hours=1)
 # How many stuck and quarantined files are listed by name; the counts are whole.
 SHOWN = 10
+# How many pending files, most recent first, status checks for their object.
+CHECKED = 50
 
 
 def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOWN) -> dict:
+    """Stuck files are pending ones whose object is in the bucket: a ticket
+    nobody used stays pending until TTL reaps it, and needs no one."""
     sqs = stack.client("sqs")
     failed = attention.failed(stack, None, since=FAILED_WINDOW)
-    stuck = attention.stuck(stack, stuck_after, None)
+    pending = attention.files(stack, settings.STATUS_PENDING, None, older_than=stuck_after)
+    # A HEAD per file, so only the most recent: a fresh incident shows among them.
+    checked = attention.stuck(stack, stuck_after, CHECKED)
+    stuck = [item for item in checked if item["uploaded"]]
     quarantined = attention.quarantined(stack, None)
     alarms = firing_alarms(stack)
     report = {
@@ -28,7 +36,9 @@ def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOW
         "failedLastHour": dict(Counter((item.get("error") or {}).get("code", "unknown") for item in failed)
                                .most_common()),
         "stuckAfterMinutes": int(stuck_after.total_seconds() // 60),
-        "stuck": {"count": len(stuck), "files": [_brief(item) for item in stuck[:shown]]},
+        "stuck": {"count": len(stuck), "files": [_brief(item) for item in stuck[:shown]],
+                  "pending": len(pending), "checked": len(checked),
+                  "neverUploaded": sum(not item["uploaded"] for item in checked)},
         "quarantined": {"count": len(quarantined), "files": [_brief(item) for item in quarantined[:shown]]},
         "alarms": alarms,
     }
@@ -46,7 +56,7 @@ def needs_attention(report: dict) -> list[str]:
     if dead["visible"] + dead["inFlight"]:
         reasons.append(f"{dead['visible'] + dead['inFlight']} message(s) in the DLQ")
     if report["stuck"]["count"]:
-        reasons.append(f"{report['stuck']['count']} file(s) pending for over {report['stuckAfterMinutes']} min")
+        reasons.append(f"{report['stuck']['count']} uploaded file(s) pending for over {report['stuckAfterMinutes']} min")
     if report["quarantined"]["count"]:
         reasons.append(f"{report['quarantined']['count']} quarantined file(s)")
     return reasons

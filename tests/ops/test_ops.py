@@ -125,12 +125,16 @@ def test_a_pending_file_whose_event_was_dropped_is_found_by_stuck_and_fixed_by_r
     finally:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notifications)
 
+    pending(stack, "incoming/fay/unused-1/c.txt", at=records.now() - timedelta(minutes=25))
     code, stuck = ops(capsys, running.stack_file, "stuck", "--older-than", "15m")
-    assert code == 0 and [i["fileId"] for i in stuck] == ["lost-1"]
+    assert code == 0 and [(i["fileId"], i["uploaded"]) for i in stuck] == [("lost-1", True), ("unused-1", False)]
+    code, report = ops(capsys, running.stack_file, "status")
+    assert [f["fileId"] for f in report["stuck"]["files"]] == ["lost-1"] and report["stuck"]["neverUploaded"] == 1
     code, results = ops(capsys, running.stack_file, "replay", "--stuck", "--older-than", "15m")
-    assert results == [{"ownerId": "fay", "fileId": "lost-1", "result": "replayed"}]
+    assert results == [{"ownerId": "fay", "fileId": "lost-1", "result": "replayed"},
+                       {"ownerId": "fay", "fileId": "unused-1", "result": "no object yet: the upload was never finished"}]
     wait_for(lambda: file_status(stack, "fay", "lost-1") == "processed", 30)
-    assert ops(capsys, running.stack_file, "stuck")[1] == []
+    assert [i["fileId"] for i in ops(capsys, running.stack_file, "stuck")[1]] == ["unused-1"]
 
 
 def test_failed_lists_by_code_owner_and_age_from_the_index_never_a_scan(stack, running, capsys):
@@ -212,7 +216,10 @@ def test_status_numbers_match_the_queues_and_table_the_test_created(quiet, capsy
     failed(stack, "ida", "old-1", "corrupt", ago=timedelta(hours=2))
     failed(stack, "ida", "x-1", QUARANTINE_CODE, ago=timedelta(hours=5))
     for n in range(2):
+        # Uploaded, and its event waits in the backlog: stuck.
         pending(stack, f"incoming/ida/stuck-{n}/f.txt", at=records.now() - timedelta(minutes=16 + n))
+        stack.client("s3").put_object(Bucket=stack["bucketName"], Key=f"incoming/ida/stuck-{n}/f.txt", Body=b"f")
+    pending(stack, "incoming/ida/unused-1/f.txt", at=records.now() - timedelta(minutes=30))
     pending(stack, "incoming/ida/new-1/f.txt", at=records.now() - timedelta(minutes=5))
     cloudwatch = stack.client("cloudwatch")
     for signal in ("dlq-messages", "api-5xx"):
@@ -224,10 +231,11 @@ def test_status_numbers_match_the_queues_and_table_the_test_created(quiet, capsy
 
     code, report = ops(capsys, quiet.stack_file, "status")
     assert code == 1
-    assert report["queue"] == {"visible": 3, "inFlight": 0, "delayed": 0, "oldestAgeSeconds": None}
+    assert report["queue"] == {"visible": 5, "inFlight": 0, "delayed": 0, "oldestAgeSeconds": None}
     assert report["deadLetterQueue"] == {"visible": 2, "inFlight": 0, "delayed": 0}
     assert report["failedLastHour"] == {"corrupt": 2, "object_missing": 1}
-    assert report["stuck"]["count"] == 2
+    assert report["stuck"]["count"] == 2 and report["stuck"]["neverUploaded"] == 1
+    assert report["stuck"]["pending"] == report["stuck"]["checked"] == 3
     assert {f["fileId"] for f in report["stuck"]["files"]} == {"stuck-0", "stuck-1"}
     assert report["quarantined"]["count"] == 1 and report["quarantined"]["files"][0]["fileId"] == "x-1"
     assert [(a["name"], a["runbook"]) for a in report["alarms"]] == [
