@@ -118,7 +118,11 @@ def files(items: list[dict], what: str) -> None:
         table.add_row(item.get("ownerId") or "", item.get("fileId") or "", item.get("updatedAt") or "",
                       *said, item.get("key") or "")
     console.print(table)
-    console.print(f"{len(items)} {what} file(s).")
+    if stuck:
+        console.print(f"{len(items)} pending file(s), {sum(i['uploaded'] for i in items)} of them in the bucket: "
+                      "replay those; the others are upload tickets nobody used.")
+    else:
+        console.print(f"{len(items)} {what} file(s).")
 
 
 def replayed(results: list[dict]) -> None:
