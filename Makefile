@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 REQS := requirements.txt requirements-dev.txt workers/requirements.txt
 
-.PHONY: dev test bench soak fuzz clean
+.PHONY: dev test bench soak fuzz ops clean
 
 # The venv is rebuilt whenever any requirements file is newer than the stamp.
 $(STAMP): $(REQS)
@@ -29,6 +29,10 @@ bench: $(STAMP)
 # S3, the table and both queues (bench/soak.py); `make soak ARGS="--uploads 100"`.
 soak: $(STAMP)
 	$(PY) -m bench.soak $(ARGS)
+
+# The on-call CLI (docs/runbooks.md): `make ops ARGS="status"`, `make ops ARGS="--stack prod dlq peek"`.
+ops: $(STAMP)
+	$(PY) -m ops $(ARGS)
 
 clean:
 	rm -rf .venv .local build

@@ -35,6 +35,8 @@ STATUS_PROCESSED = "processed"
 STATUS_FAILED = "failed"
 STATUS_DELETED = "deleted"
 ATTENTION_STATUSES = (STATUS_PENDING, STATUS_FAILED)
+# The error code of a quarantined file: the worker writes it, on-call lists and replays it.
+QUARANTINE_CODE = "processing_crashed"
 
 # Deleted records linger this long (for audit and late events) before TTL reaps them.
 DELETED_RECORD_TTL_DAYS = 30

@@ -1,64 +1,186 @@
-"""python -m ops: the on-call CLI. See docs/runbooks.md for when to use what."""
+"""python -m ops: the on-call CLI. See docs/runbooks.md for when to use what.
+
+Exit codes: 0 healthy or done; 1 when status finds something that needs
+attention (or a replay could not copy a file); 2 for usage errors; 3 when the
+stack's endpoints cannot be reached or refuse the call."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import sys
+from datetime import timedelta
 from pathlib import Path
 
-from contract.table import STATUS_FAILED, STATUS_PENDING
-from ops import attention, dlq, replay, status
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops import attention, dlq, render, replay, status
 from ops.outputs import Stack
 
+OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
-    where.add_argument("--stack-file", type=Path, default=Path(".local/stack.json"),
-                       help="a stack outputs file (default: the local stack's)")
-    commands = parser.add_subparsers(dest="command", required=True)
 
-    show = commands.add_parser("status", help="queue depths, dead letters, failed and stuck files")
-    show.add_argument("--limit", type=int, default=10)
+def duration(text: str) -> timedelta:
+    """`90s`, `15m`, `1h`, `2d`; a bare number is minutes."""
+    match = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 1h or 2d")
+    return timedelta(**{_UNITS[match.group(2) or "m"]: int(match.group(1))})
 
-    dead = commands.add_parser("dlq", help="the ingest dead-letter queue")
-    dead_commands = dead.add_subparsers(dest="dlq_command", required=True)
-    peek = dead_commands.add_parser("peek", help="show dead messages without removing them")
-    peek.add_argument("--limit", type=int, default=10)
-    redrive = dead_commands.add_parser("redrive", help="move dead messages back to the ingest queue")
-    redrive.add_argument("--limit", type=int, default=None)
 
-    again = commands.add_parser("replay", help="run files through the pipeline again")
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Accepted before or after the command; SUPPRESS keeps a subcommand's
+    # absent option from overwriting the one given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as JSON, for scripts")
+    where = common.add_mutually_exclusive_group()
+    where.add_argument("--stack", default=argparse.SUPPRESS,
+                       help="a deployed stack (reads `pulumi stack output --json`)")
+    where.add_argument("--stack-file", type=Path, default=argparse.SUPPRESS,
+                       help="a stack outputs file (default: the local stack's .local/stack.json)")
+
+    parser = argparse.ArgumentParser(prog="python -m ops", parents=[common], description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(sub, name: str, summary: str, description: str | None = None):
+        return sub.add_parser(name, parents=[common], help=summary, description=description or summary)
+
+    show = command(commands, "status", "queues, alarms in ALARM, failed, stuck and quarantined files",
+                   "Queue depths and the age of the oldest message, the DLQ's depth, alarms in ALARM, files "
+                   "failed in the last hour by code, files stuck pending, quarantined files. Exits 1 when "
+                   "something needs attention: an alarm, a dead letter, a stuck or a quarantined file.")
+    show.add_argument("--stuck-after", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
+                      help="pending longer than this counts as stuck (default 15m)")
+
+    dead = command(commands, "dlq", "the ingest dead-letter queue: peek, redrive, purge")
+    dead_commands = dead.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    peek = command(dead_commands, "peek", "show dead messages without consuming them",
+                   "Show dead messages (bucket, key, owner and file id, receive count, first receive, size) "
+                   "and make them visible again at once. Each peek adds one to a message's receive count.")
+    peek.add_argument("-n", "--limit", type=_positive, default=10, help="at most this many (default 10)")
+    redrive = command(dead_commands, "redrive", "move dead messages back to the ingest queue",
+                      "Move dead messages back to the ingest queue, with SQS's message-move task where the "
+                      "endpoint has it, otherwise send-then-delete (an interruption can duplicate, never lose). "
+                      "Fix the cause first.")
+    redrive.add_argument("--max", type=_positive, default=None, help="move at most this many (by send-then-delete)")
+    redrive.add_argument("--dry-run", action="store_true", help="say how many would move; move nothing")
+    purge = command(dead_commands, "purge", "delete every dead message (needs --yes)",
+                    "Delete every message in the DLQ. The messages are the evidence of what failed: peek first.")
+    purge.add_argument("--yes", action="store_true", help="really delete them")
+
+    failed = command(commands, "failed", "list failed files, newest first (attention index)")
+    failed.add_argument("--since", type=duration, default=None, metavar="DURATION",
+                        help="failed within this long ago, e.g. 1h (default: any time)")
+    failed.add_argument("--code", help="only this error code, e.g. corrupt")
+    failed.add_argument("--owner", help="only this owner's files")
+    failed.add_argument("-n", "--limit", type=_positive, default=50, help="at most this many (default 50)")
+
+    stuck = command(commands, "stuck", "list files pending for too long (attention index)")
+    stuck.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
+                       help="pending for longer than this (default 15m)")
+    stuck.add_argument("-n", "--limit", type=_positive, default=50, help="at most this many (default 50)")
+
+    quarantined = command(commands, "quarantined", "list quarantined files (failed, processing_crashed)")
+    quarantined.add_argument("-n", "--limit", type=_positive, default=50, help="at most this many (default 50)")
+
+    again = command(commands, "replay", "run files through the pipeline again",
+                    "Copy each object onto itself so S3 sends a fresh event and the worker processes it "
+                    "again. Fix the cause first.")
     target = again.add_mutually_exclusive_group(required=True)
     target.add_argument("--file", nargs=2, metavar=("OWNER_ID", "FILE_ID"), help="one file")
     target.add_argument("--failed", action="store_true", help="the most recent failed files")
-    target.add_argument("--stuck", action="store_true", help="files pending for over 15 minutes")
-    again.add_argument("--limit", type=int, default=20)
+    target.add_argument("--stuck", action="store_true", help="files pending for longer than --older-than")
+    target.add_argument("--quarantined", action="store_true", help="quarantined files")
+    again.add_argument("--code", help="with --failed: only this error code")
+    again.add_argument("--since", type=duration, default=None, metavar="DURATION",
+                       help="with --failed: failed within this long ago")
+    again.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
+                       help="with --stuck: pending for longer than this (default 15m)")
+    again.add_argument("-n", "--limit", type=_positive, default=20, help="at most this many (default 20)")
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    stack = Stack.from_pulumi(args.stack) if args.stack else Stack.from_file(args.stack_file)
+    if args.command == "replay" and not args.failed and (args.code or args.since):
+        parser.error("--code and --since narrow --failed only")
+    try:
+        stack = Stack.from_pulumi(args.stack) if getattr(args, "stack", None) \
+            else Stack.from_file(getattr(args, "stack_file", Path(".local/stack.json")))
+    except SystemExit as missing:
+        print(missing, file=sys.stderr)
+        return USAGE
+    try:
+        return _run(stack, args, as_json=getattr(args, "json", False))
+    except (BotoCoreError, ClientError) as error:
+        print(f"the stack did not answer: {error}", file=sys.stderr)
+        return UNREACHABLE
+
+
+def _run(stack: Stack, args, as_json: bool) -> int:
+    def show(result, draw) -> None:
+        if as_json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            draw(result)
 
     if args.command == "status":
-        result = status.status(stack, args.limit)
-    elif args.command == "dlq" and args.dlq_command == "peek":
-        result = dlq.peek(stack, args.limit)
-    elif args.command == "dlq":
-        result = {"moved": dlq.redrive(stack, args.limit)}
+        report = status.status(stack, args.stuck_after)
+        show(report, render.status)
+        return ATTENTION if report["needsAttention"] else OK
+    if args.command == "dlq":
+        return _dlq(stack, args, show)
+    if args.command == "failed":
+        items = attention.failed(stack, args.limit, since=args.since, code=args.code, owner=args.owner)
+        show(items, lambda i: render.files(i, "failed"))
+    elif args.command == "stuck":
+        show(attention.stuck(stack, args.older_than, args.limit), lambda i: render.files(i, "stuck"))
+    elif args.command == "quarantined":
+        show(attention.quarantined(stack, args.limit), lambda i: render.files(i, "quarantined"))
     else:
-        result = _replay(stack, args)
-    print(json.dumps(result, indent=2, default=str))
-    return 0
+        results = _replay(stack, args)
+        show(results, render.replayed)
+        return ATTENTION if any(r["result"].startswith("error") for r in results) else OK
+    return OK
+
+
+def _dlq(stack: Stack, args, show) -> int:
+    if args.dlq_command == "peek":
+        show(dlq.peek(stack, args.limit), render.peek)
+    elif args.dlq_command == "redrive":
+        result = dlq.redrive(stack, args.max, args.dry_run)
+        show(vars(result), render.redrive)
+    elif not args.yes:
+        waiting = dlq.depth(stack.client("sqs"), stack.outputs.dead_letter_queue_url)
+        print(f"refusing to purge {waiting['visible'] + waiting['inFlight']} dead message(s) without --yes; "
+              "they are the evidence of what failed: `python -m ops dlq peek` first", file=sys.stderr)
+        return USAGE
+    else:
+        show({"removed": dlq.purge(stack)}, render.purge)
+    return OK
 
 
 def _replay(stack: Stack, args) -> list[dict]:
     if args.file:
-        owner_id, file_id = args.file
-        return [{"ownerId": owner_id, "fileId": file_id, "result": replay.replay_file(stack, owner_id, file_id)}]
-    if args.failed:
-        chosen = attention.files(stack, STATUS_FAILED, args.limit)
+        chosen = [{"ownerId": args.file[0], "fileId": args.file[1]}]
+    elif args.failed:
+        chosen = attention.failed(stack, args.limit, since=args.since, code=args.code)
+    elif args.stuck:
+        chosen = attention.stuck(stack, args.older_than, args.limit)
     else:
-        chosen = attention.files(stack, STATUS_PENDING, args.limit, older_than=status.STUCK_AFTER)
+        chosen = attention.quarantined(stack, args.limit)
     return [
         {"ownerId": i["ownerId"], "fileId": i["fileId"], "result": replay.replay_file(stack, i["ownerId"], i["fileId"])}
         for i in chosen

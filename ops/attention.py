@@ -1,29 +1,74 @@
 """Files that need on-call's attention, from the sparse `byAttention` index:
-a Query per status, newest first, never a Scan."""
+a Query per status, newest first, never a Scan. Filters on owner and error
+code narrow a Query's pages; they never widen it into a Scan."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 
-from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, attention_pk
 from ops.outputs import Stack
+from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, STATUS_FAILED, STATUS_PENDING
+from workers.errors import is_not_found
+from contract.table import QUARANTINE_CODE
+from contract.table import attention_pk
 from workers.storage.records import from_dynamo, iso
 
 
-def files(stack: Stack, status: str, limit: int = 20, older_than: timedelta | None = None) -> list[dict]:
+def files(stack: Stack, status: str, limit: int | None = 20, *, older_than: timedelta | None = None,
+          since: timedelta | None = None, code: str | None = None, owner: str | None = None) -> list[dict]:
+    """Up to `limit` (None: all) records in `status`, newest first, last
+    changed within `since` and more than `older_than` ago."""
+    sort_key = Key(ATTENTION_INDEX_SORT_KEY)
     condition = Key(ATTENTION_INDEX_PARTITION_KEY).eq(attention_pk(status))
-    if older_than is not None:
-        cutoff = iso(datetime.now(timezone.utc) - older_than)
-        condition &= Key(ATTENTION_INDEX_SORT_KEY).lt(cutoff)
-    query = {"IndexName": ATTENTION_INDEX, "KeyConditionExpression": condition, "ScanIndexForward": False}
+    now = datetime.now(timezone.utc)
+    if older_than is not None and since is not None:
+        condition &= sort_key.between(iso(now - since), iso(now - older_than))
+    elif older_than is not None:
+        condition &= sort_key.lt(iso(now - older_than))
+    elif since is not None:
+        condition &= sort_key.gte(iso(now - since))
+    query: dict = {"IndexName": ATTENTION_INDEX, "KeyConditionExpression": condition,
+                   "ScanIndexForward": False}
+    narrowing = [Attr(name).eq(value) for name, value in (("error.code", code), ("ownerId", owner)) if value]
+    if narrowing:
+        query["FilterExpression"] = narrowing[0] if len(narrowing) == 1 else narrowing[0] & narrowing[1]
     table = stack.table()
     items: list[dict] = []
-    while len(items) < limit:
-        page = table.query(Limit=limit - len(items), **query)
+    while limit is None or len(items) < limit:
+        page = table.query(**query, **({"Limit": limit - len(items)} if limit else {}))
         items.extend(from_dynamo(item) for item in page["Items"])
         if "LastEvaluatedKey" not in page:
             break
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return items
+
+
+def failed(stack: Stack, limit: int | None = 20, **narrowing) -> list[dict]:
+    return files(stack, STATUS_FAILED, limit, **narrowing)
+
+
+def stuck(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[dict]:
+    """Pending for longer than `older_than`, each with `uploaded`: whether its
+    object is in the bucket. One with its object missed its event, or waits in
+    a backlog; one without is an upload ticket nobody used, which the table's
+    TTL reaps in its time."""
+    items = files(stack, STATUS_PENDING, limit, older_than=older_than)
+    s3 = stack.client("s3")
+    return [{**item, "uploaded": _uploaded(s3, stack.outputs.bucket_name, item["key"])} for item in items]
+
+
+def _uploaded(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
+
+
+def quarantined(stack: Stack, limit: int | None = 20) -> list[dict]:
+    return files(stack, STATUS_FAILED, limit, code=QUARANTINE_CODE)

@@ -10,9 +10,12 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from contract.outputs import LocalOutputs, StackOutputs
+from contract.outputs import DeployedOutputs, LocalOutputs, StackOutputs
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# The local stack's emulator accepts any credentials, and on-call's shell
+# beside `make dev` has none: the CLI brings its own rather than fail.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 @dataclass(frozen=True)
@@ -20,10 +23,13 @@ class Stack:
     outputs: StackOutputs
     # Where the local stack's emulator is; None for a deployed stack.
     endpoint_url: str | None = None
+    # The on-call topic; a deployed stack's only.
+    alarm_topic_arn: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "Stack":
-        return cls(StackOutputs.from_dict(data), data.get(LocalOutputs.key("aws_endpoint_url")))
+        return cls(StackOutputs.from_dict(data), data.get(LocalOutputs.key("aws_endpoint_url")),
+                   data.get(DeployedOutputs.key("alarm_topic_arn")))
 
     @classmethod
     def from_file(cls, path: Path) -> "Stack":
@@ -43,11 +49,11 @@ class Stack:
         return cls.from_json(json.loads(out))
 
     def _where(self) -> dict:
-        return {"region_name": self.outputs.region, "endpoint_url": self.endpoint_url,
-                "config": _CONFIG}
+        return {"region_name": self.outputs.region, "endpoint_url": self.endpoint_url, "config": _CONFIG,
+                **(_LOCAL_CREDENTIALS if self.endpoint_url else {})}
 
-    def client(self, service: str):
-        return boto3.client(service, **self._where())
+    def client(self, service: str, **overrides):
+        return boto3.client(service, **{**self._where(), **overrides})
 
     def table(self):
         return boto3.resource("dynamodb", **self._where()).Table(self.outputs.table_name)

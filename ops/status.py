@@ -1,36 +1,105 @@
-"""One screen of what on-call needs first: queue depths, dead letters, and the
-files that are failed or stuck pending."""
+"""One screen of what on-call needs first: the queues, the alarms that fire,
+and the files that failed recently, are stuck pending, or are quarantined."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
-from contract.table import STATUS_FAILED, STATUS_PENDING
 from ops import attention
+from ops.dlq import depth
 from ops.outputs import Stack
+from contract.table import STATUS_PENDING
 
 STUCK_AFTER = timedelta(minutes=15)
+FAILED_WINDOW = timedelta(hours=1)
+# How many stuck and quarantined files are listed by name; the counts are whole.
+SHOWN = 10
+# How many pending files, most recent first, status checks for their object.
+CHECKED = 50
 
 
-def _depth(sqs, url: str) -> dict:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return {
-        "visible": int(attributes["ApproximateNumberOfMessages"]),
-        "inFlight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
-    }
-
-
-def status(stack: Stack, limit: int = 10) -> dict:
+def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOWN) -> dict:
+    """Stuck files are pending ones whose object is in the bucket: a ticket
+    nobody used stays pending until TTL reaps it, and needs no one."""
     sqs = stack.client("sqs")
-    failed = attention.files(stack, STATUS_FAILED, limit)
-    stuck = attention.files(stack, STATUS_PENDING, limit, older_than=STUCK_AFTER)
-    return {
-        "queue": _depth(sqs, stack.outputs.queue_url),
-        "deadLetterQueue": _depth(sqs, stack.outputs.dead_letter_queue_url),
-        "recentFailures": [_brief(item) for item in failed],
-        "stuckPending": [_brief(item) for item in stuck],
+    failed = attention.failed(stack, None, since=FAILED_WINDOW)
+    pending = attention.files(stack, STATUS_PENDING, None, older_than=stuck_after)
+    # A HEAD per file, so only the most recent: a fresh incident shows among them.
+    checked = attention.stuck(stack, stuck_after, CHECKED)
+    stuck = [item for item in checked if item["uploaded"]]
+    quarantined = attention.quarantined(stack, None)
+    alarms = firing_alarms(stack)
+    report = {
+        "queue": {**depth(sqs, stack.outputs.queue_url), "oldestAgeSeconds": oldest_message_age(stack)},
+        "deadLetterQueue": depth(sqs, stack.outputs.dead_letter_queue_url),
+        "failedLastHour": dict(Counter((item.get("error") or {}).get("code", "unknown") for item in failed)
+                               .most_common()),
+        "stuckAfterMinutes": int(stuck_after.total_seconds() // 60),
+        "stuck": {"count": len(stuck), "files": [_brief(item) for item in stuck[:shown]],
+                  "pending": len(pending), "checked": len(checked),
+                  "neverUploaded": sum(not item["uploaded"] for item in checked)},
+        "quarantined": {"count": len(quarantined), "files": [_brief(item) for item in quarantined[:shown]]},
+        "alarms": alarms,
     }
+    report["needsAttention"] = needs_attention(report)
+    return report
+
+
+def needs_attention(report: dict) -> list[str]:
+    """Why on-call should look, in words; empty when all is well. Failed files
+    alone are not a reason: a corrupt upload failing is the system working."""
+    reasons = []
+    if report["alarms"]:
+        reasons.append(f"{len(report['alarms'])} alarm(s) in ALARM")
+    dead = report["deadLetterQueue"]
+    if dead["visible"] + dead["inFlight"]:
+        reasons.append(f"{dead['visible'] + dead['inFlight']} message(s) in the DLQ")
+    if report["stuck"]["count"]:
+        reasons.append(f"{report['stuck']['count']} uploaded file(s) pending for over {report['stuckAfterMinutes']} min")
+    if report["quarantined"]["count"]:
+        reasons.append(f"{report['quarantined']['count']} quarantined file(s)")
+    return reasons
+
+
+def oldest_message_age(stack: Stack) -> int | None:
+    """The ingest queue's ApproximateAgeOfOldestMessage over the last five
+    minutes. SQS publishes it to CloudWatch only; receiving a message to date
+    it would count towards its receives. None where there is no such metric
+    (the local emulator publishes none)."""
+    queue_name = stack.outputs.queue_url.rstrip("/").rsplit("/", 1)[-1]
+    end = datetime.now(timezone.utc)
+    points = stack.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
+        Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+        StartTime=end - timedelta(minutes=5), EndTime=end, Period=60, Statistics=["Maximum"],
+    )["Datapoints"]
+    if not points:
+        return None
+    return int(max(points, key=lambda p: p["Timestamp"])["Maximum"])
+
+
+def firing_alarms(stack: Stack) -> list[dict]:
+    """Alarms in ALARM that notify this stack's topic. The local stack has no
+    topic; its emulator serves one stack, so every alarm there is its own."""
+    topic = stack.alarm_topic_arn
+    paginator = stack.client("cloudwatch").get_paginator("describe_alarms")
+    pages = paginator.paginate(StateValue="ALARM", AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+                               **({"ActionPrefix": topic} if topic else {}))
+    return [
+        {"name": alarm["AlarmName"], "since": _iso(alarm.get("StateUpdatedTimestamp")),
+         "reason": alarm.get("StateReason", ""), "runbook": _runbook(alarm.get("AlarmDescription", ""))}
+        for page in pages for kind in ("MetricAlarms", "CompositeAlarms") for alarm in page.get(kind, [])
+    ]
+
+
+def _runbook(description: str) -> str | None:
+    _, found, link = description.partition("Runbook: ")
+    return link.strip() if found else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None
 
 
 def _brief(item: dict) -> dict:

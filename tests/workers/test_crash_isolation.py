@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from contract import functions
 from contract.ingest import INGEST
 from contract.keys import FileKey, THUMBNAIL_PREFIX
+from contract.table import QUARANTINE_CODE
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
@@ -88,7 +89,7 @@ def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extract
     response = ingest.handler(sqs_event(notification(event)), context)
     assert response == {"batchItemFailures": []}
     item = record("alice", "evil")
-    assert item["status"] == "failed" and item["error"]["code"] == isolated.QUARANTINE_CODE
+    assert item["status"] == "failed" and item["error"]["code"] == QUARANTINE_CODE
     assert item["size"] == len(b"HOSTILE\n")
     assert records.ATTEMPTS not in item
 

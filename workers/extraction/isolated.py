@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger
 
 from contract.ingest import INGEST
 from contract.metrics import INGEST_SERVICE
+from contract.table import QUARANTINE_CODE
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction import limits as budgets
 from workers.extraction import isolation
@@ -32,7 +33,6 @@ from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)
 
-QUARANTINE_CODE = "processing_crashed"
 
 # What the worker itself holds besides one file's extraction: the runtime,
 # boto3, Powertools and the batch in flight.

@@ -32,7 +32,7 @@ from contract.metrics import (
     STACK_DIMENSION,
     THUMBNAIL_BYTES_FETCHED,
 )
-from contract.table import STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
+from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
 from workers.ingest.notifications import S3Event, TestEvent, parse_body
@@ -157,7 +157,7 @@ def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts:
     message = (f"Processing this file stopped the worker {starts - 1} times without finishing, "
                "so it will not be tried again")
     return {"status": STATUS_FAILED, "metadata": None, "thumbnail_key": None,
-            "error": {"code": isolated.QUARANTINE_CODE, "message": message}, **_described(head)}
+            "error": {"code": QUARANTINE_CODE, "message": message}, **_described(head)}
 
 
 def _stored(bucket: str, file_key: FileKey, head: dict) -> StoredObject:

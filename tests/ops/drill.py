@@ -1,0 +1,52 @@
+"""What the drills set up on a local stack: notifications, records in the
+states the worker or an incident leaves, and the CLI run as on-call runs it."""
+
+import json
+from datetime import datetime, timedelta
+from urllib.parse import quote_plus
+
+from ops.__main__ import main
+from ops.outputs import Stack
+from workers.storage import records
+from contract.table import ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, STATUS_FAILED
+from contract.ingest import INGEST
+from contract.keys import FileKey
+
+
+def created_event(stack: Stack, key: str) -> str:
+    """An S3 ObjectCreated notification as S3 sends it."""
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": stack.outputs.region,
+        "eventTime": records.iso(records.now()), "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "drill",
+               "bucket": {"name": stack.outputs.bucket_name, "arn": f"arn:aws:s3:::{stack.outputs.bucket_name}"},
+               "object": {"key": quote_plus(key), "size": 1}},
+    }]})
+
+
+def pending(stack: Stack, key: str, at: datetime | None = None) -> FileKey:
+    """The record an upload ticket leaves before its object arrives."""
+    file_key = FileKey.parse(key)
+    records.create_pending(stack.table(), file_key, filename=file_key.name, content_type="text/plain", size=1, upload={},
+                           at=at or records.now())
+    return file_key
+
+
+def failed(stack: Stack, owner: str, file_id: str, code: str, ago: timedelta = timedelta(0)) -> None:
+    """A failed record as the worker writes it, `ago` in the past."""
+    stamp = records.iso(records.now() - ago)
+    stack.table().put_item(Item=records.to_dynamo({
+        **records.key_of(owner, file_id), "ownerId": owner, "fileId": file_id,
+        "key": f"incoming/{owner}/{file_id}/f.txt", "status": STATUS_FAILED,
+        "error": {"code": code, "message": "drill"}, "createdAt": stamp, "updatedAt": stamp,
+        ATTENTION_INDEX_PARTITION_KEY: records.attention_pk(STATUS_FAILED),
+        ATTENTION_INDEX_SORT_KEY: f"{stamp}#{file_id}",
+    }))
+
+
+def ops(capsys, stack_file, *argv: str) -> tuple[int, object]:
+    """Run the CLI with --json; its exit code and what it printed."""
+    capsys.readouterr()
+    code = main(["--stack-file", str(stack_file), *argv, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else None
