@@ -21,6 +21,7 @@ from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ExecutionEnvironment, FunctionSpec
+from local.s3_front import S3Front
 from local.web import Dashboard
 from workers import settings
 from workers.settings import IngestSettings, Names
@@ -47,6 +48,7 @@ class LocalStack:
     stack: str = "local"
     host: str = "127.0.0.1"
     moto_port: int = 0
+    s3_port: int = 0
     api_port: int = 0
     web_port: int = 0
     hosted_ui_port: int = 0
@@ -61,6 +63,7 @@ class LocalStack:
         self.state_dir = Path(self.state_dir)
         self.names = Names(self.stack)
         self._moto: subprocess.Popen | None = None
+        self._s3_front: S3Front | None = None
         self._mapping: EventSourceMapping | None = None
         self._gateway: Gateway | None = None
         self._dashboard: Dashboard | None = None
@@ -83,7 +86,7 @@ class LocalStack:
     def client(self, service: str):
         return boto3.client(
             service,
-            endpoint_url=self.outputs["awsEndpointUrl"],
+            endpoint_url=self.outputs["awsEndpointUrlS3" if service == "s3" else "awsEndpointUrl"],
             region_name=REGION,
             aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -98,6 +101,8 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
             "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
+            # S3 goes through the front that enforces what moto does not (local/s3_front.py).
+            "AWS_ENDPOINT_URL_S3": self.outputs["awsEndpointUrlS3"],
             **_CREDENTIALS,
         }
 
@@ -142,6 +147,8 @@ class LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
+        self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host, port=self.s3_port).start()
+        self.outputs["awsEndpointUrlS3"] = self._s3_front.url
         # Bound first: the bucket's CORS, the API's CORS and the app client's
         # callback URL all name the dashboard's origin.
         self._dashboard = Dashboard(host=self.host, port=self.web_port)
@@ -232,7 +239,7 @@ class LocalStack:
             "region": REGION,
             "scopes": list(settings.OAUTH_SCOPES),
         }
-        self._dashboard.serve(config, [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
+        self._dashboard.serve(config, [self.outputs["apiUrl"], self.outputs["awsEndpointUrlS3"], self._hosted_ui.url])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:
@@ -256,6 +263,9 @@ class LocalStack:
         if self._mapping is not None:
             self._mapping.stop()
             self._mapping = None
+        if self._s3_front is not None:
+            self._s3_front.stop()
+            self._s3_front = None
         if self._moto is not None:
             self._moto.terminate()
             self._moto.wait(10)

@@ -37,13 +37,14 @@ class Stack:
     def __getitem__(self, key: str):
         return self.outputs[key]
 
-    def _where(self) -> dict:
-        # The local stack's outputs name the emulator; a deployed stack's do not.
-        return {"region_name": self.outputs["region"], "endpoint_url": self.outputs.get("awsEndpointUrl"),
+    def _where(self, service: str = "") -> dict:
+        # The local stack's outputs name the emulator (and S3's front); a deployed stack's do not.
+        endpoint = self.outputs.get("awsEndpointUrlS3") if service == "s3" else None
+        return {"region_name": self.outputs["region"], "endpoint_url": endpoint or self.outputs.get("awsEndpointUrl"),
                 "config": _CONFIG}
 
     def client(self, service: str):
-        return boto3.client(service, **self._where())
+        return boto3.client(service, **self._where(service))
 
     def table(self):
         return boto3.resource("dynamodb", **self._where()).Table(self.outputs["tableName"])
