@@ -102,6 +102,11 @@ def _signature_mismatch(string_to_sign: str, provided: str, access_key: str, can
                    details + ((("CanonicalRequest", canonical),) if canonical else ()))
 
 
+# Buckets created since June 2020 accept Signature Version 4 only.
+_SIGV2 = S3Error(400, "InvalidRequest",
+                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+
+
 # --- The request as S3 sees it ------------------------------------------------------------
 
 
@@ -497,6 +502,8 @@ class S3Front:
         now = self._clock()
         names = {name for name, _ in request.query}
         authorization = request.header("authorization")
+        if "Signature" in names or (authorization or "").startswith("AWS "):
+            raise _SIGV2
         if "X-Amz-Signature" in names or "X-Amz-Credential" in names or "X-Amz-Algorithm" in names:
             self._signer.check_query(request, now)
             self._check_body(request)
@@ -525,6 +532,8 @@ class S3Front:
             raise S3Error(400, "InvalidArgument", "Bucket POST must contain a field named 'key'.  "
                           "If it is specified, please check the order of the fields.",
                           (("ArgumentName", "key"), ("ArgumentValue", "")))
+        if "awsaccesskeyid" in fields:
+            raise _SIGV2
         if "policy" not in fields:
             # An anonymous POST: the bucket is private.
             raise _access_denied()

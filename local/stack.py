@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 from local import cognito, provision
 from local.esm import EventSourceMapping
@@ -87,6 +88,8 @@ class LocalStack:
         return boto3.client(
             service,
             endpoint_url=self.outputs["awsEndpointUrlS3" if service == "s3" else "awsEndpointUrl"],
+            # Presigned URLs too are SigV4: the front, like a bucket made since 2020, refuses SigV2.
+            config=Config(signature_version="s3v4") if service == "s3" else None,
             region_name=REGION,
             aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
