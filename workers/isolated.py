@@ -34,8 +34,10 @@ QUARANTINE_CODE = "processing_crashed"
 # boto3, Powertools and the batch in flight.
 _PARENT_RESERVE_MB = 256
 # The child reports OutOfTime itself when the invocation's limit passes during a
-# read; it is only stopped from outside if it does not, a moment later.
-_STOP_GRACE_S = 0.5
+# read; it is only stopped from outside if it does not, a moment later, which
+# must still come before Lambda's own timeout (the record reserve is at least
+# a quarter of a second).
+_STOP_GRACE_S = 0.1
 
 
 def file_limits() -> isolation.Limits:
