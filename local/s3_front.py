@@ -294,7 +294,7 @@ def _digests(body: IO[bytes], start: int, end: int) -> dict[str, bytes]:
     return {"md5": md5.digest(), "sha256": sha256.digest(), "sha1": sha1.digest(), "crc32": crc.to_bytes(4, "big")}
 
 
-# (declared in, digest, length in bytes, code and message when it does not match)
+# (header or POST field, digest, its length in bytes, S3's message when the body does not match)
 _CHECKSUMS = (
     ("x-amz-checksum-sha256", "sha256", 32, "The SHA256 you specified did not match the calculated checksum."),
     ("x-amz-checksum-sha1", "sha1", 20, "The SHA1 you specified did not match the calculated checksum."),
@@ -443,7 +443,11 @@ def check_post_policy(form: PostForm, bucket: str, now: datetime) -> None:
             raise S3Error(400, "InvalidPolicyDocument", f"Invalid Policy: Invalid condition: {json.dumps(condition)}")
         operator = str(condition[0]).lower()
         if operator == "content-length-range":
-            low, high = int(condition[1]), int(condition[2])
+            try:
+                low, high = int(condition[1]), int(condition[2])
+            except (TypeError, ValueError):
+                raise S3Error(400, "InvalidPolicyDocument",
+                              f"Invalid Policy: Invalid content-length-range: {json.dumps(condition)}") from None
             if form.file_size > high:
                 raise S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                               (("ProposedSize", str(form.file_size)), ("MaxSizeAllowed", str(high))))
@@ -587,7 +591,11 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return self._error(S3Error(411, "MissingContentLength",
                                            "You must provide the Content-Length HTTP header."), resource, request_id)
-            length = int(length_header) if length_header and length_header.strip().isdigit() else 0
+            if length_header is not None and not length_header.strip().isdigit():
+                self.close_connection = True
+                return self._error(S3Error(400, "BadRequest", "An error occurred when parsing the HTTP request."),
+                                   resource, request_id)
+            length = int(length_header or 0)
             if length > _upload_cap(self.command):
                 # The body is not read, so the connection cannot carry another request.
                 self.close_connection = True
@@ -607,7 +615,13 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
                     front.check(request)
                 except S3Error as refused:
                     return self._error(refused, resource, request_id)
-                self._relay(front.forward(request))
+                try:
+                    response = front.forward(request)
+                except OSError:
+                    log.exception("moto did not answer %s %s", self.command, resource)
+                    return self._error(S3Error(503, "ServiceUnavailable", "Please reduce your request rate."),
+                                       resource, request_id)
+                self._relay(response)
             log.info("%s %s passed", self.command, resource)
 
         def _error(self, error: S3Error, resource: str, request_id: str) -> None:
@@ -627,19 +641,21 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
         def _relay(self, response: http.client.HTTPResponse) -> None:
             try:
                 length = response.getheader("content-length")
-                body = None if length is not None or self.command == "HEAD" else response.read()
+                # Only moto's small answers come without a length; objects always have one.
+                body = response.read() if length is None and self.command != "HEAD" else None
                 self.send_response_only(response.status, response.reason)
                 for name, value in response.getheaders():
                     if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
                         self.send_header(name, value)
-                self.send_header("content-length", length if body is None else str(len(body)))
+                if body is not None:
+                    length = str(len(body))
+                if length is not None:
+                    self.send_header("content-length", length)
                 self.end_headers()
-                if self.command == "HEAD":
-                    return
-                if body is None:
-                    shutil.copyfileobj(response, self.wfile, _COPY_CHUNK)
-                else:
+                if body is not None:
                     self.wfile.write(body)
+                elif self.command != "HEAD":
+                    shutil.copyfileobj(response, self.wfile, _COPY_CHUNK)
             finally:
                 response.close()
 
