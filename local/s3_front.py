@@ -102,9 +102,10 @@ def _signature_mismatch(string_to_sign: str, provided: str, access_key: str, can
                    details + ((("CanonicalRequest", canonical),) if canonical else ()))
 
 
-# Buckets created since June 2020 accept Signature Version 4 only.
-_SIGV2 = S3Error(400, "InvalidRequest",
-                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+def _sigv2() -> S3Error:
+    # Buckets created since June 2020 accept Signature Version 4 only.
+    return S3Error(400, "InvalidRequest",
+                   "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
 
 
 # --- The request as S3 sees it ------------------------------------------------------------
@@ -476,12 +477,10 @@ def check_post_policy(form: PostForm, bucket: str, now: datetime) -> None:
 
 
 class S3Front:
-    def __init__(self, upstream: str, credentials: dict[str, str], host: str = "127.0.0.1", port: int = 0,
-                 clock=lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, upstream: str, credentials: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname, parts.port)
         self._signer = _Signer(Credentials(credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"]))
-        self._clock = clock
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -503,17 +502,17 @@ class S3Front:
 
     def check(self, request: Request) -> None:
         """Raises the S3Error S3 would answer this request with, if any."""
-        now = self._clock()
+        now = datetime.now(timezone.utc)
         names = {name for name, _ in request.query}
         authorization = request.header("authorization")
         if "Signature" in names or (authorization or "").startswith("AWS "):
-            raise _SIGV2
+            raise _sigv2()
         if "X-Amz-Signature" in names or "X-Amz-Credential" in names or "X-Amz-Algorithm" in names:
             self._signer.check_query(request, now)
             self._check_body(request)
         elif authorization:
             if not authorization.startswith("AWS4-HMAC-SHA256 "):
-                raise S3Error(400, "InvalidArgument", "Only AWS4-HMAC-SHA256 is accepted by this endpoint.")
+                raise S3Error(400, "InvalidArgument", "Unsupported Authorization Type")
             self._signer.check_header(request, now)
             self._check_body(request)
         elif request.method == "POST" and "multipart/form-data" in (request.header("content-type") or ""):
@@ -537,7 +536,7 @@ class S3Front:
                           "If it is specified, please check the order of the fields.",
                           (("ArgumentName", "key"), ("ArgumentValue", "")))
         if "awsaccesskeyid" in fields:
-            raise _SIGV2
+            raise _sigv2()
         if "policy" not in fields:
             # An anonymous POST: the bucket is private.
             raise _access_denied()
