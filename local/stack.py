@@ -271,7 +271,12 @@ class LocalStack:
             self._s3_front = None
         if self._moto is not None:
             self._moto.terminate()
-            self._moto.wait(10)
+            try:
+                self._moto.wait(10)
+            except subprocess.TimeoutExpired:
+                # A server still busy with queued requests must not keep the stack up.
+                self._moto.kill()
+                self._moto.wait(10)
             self._moto = None
         self.stack_file.unlink(missing_ok=True)
 
