@@ -151,7 +151,8 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
         self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host, port=self.s3_port).start()
-        self.outputs["awsEndpointUrlS3"] = self._s3_front.url
+        # The front knows only these, so tools reading the stack file sign with them.
+        self.outputs.update(awsEndpointUrlS3=self._s3_front.url, emulatorCredentials=_CREDENTIALS)
         # Bound first: the bucket's CORS, the API's CORS and the app client's
         # callback URL all name the dashboard's origin.
         self._dashboard = Dashboard(host=self.host, port=self.web_port)

@@ -38,10 +38,13 @@ class Stack:
         return self.outputs[key]
 
     def _where(self, service: str = "") -> dict:
-        # The local stack's outputs name the emulator (and S3's front); a deployed stack's do not.
+        # The local stack's outputs name the emulator, S3's front and the emulator's fixed
+        # credentials; a deployed stack's name none of them.
         endpoint = self.outputs.get("awsEndpointUrlS3") if service == "s3" else None
+        credentials = self.outputs.get("emulatorCredentials", {})
         return {"region_name": self.outputs["region"], "endpoint_url": endpoint or self.outputs.get("awsEndpointUrl"),
-                "config": _CONFIG}
+                "aws_access_key_id": credentials.get("AWS_ACCESS_KEY_ID"),
+                "aws_secret_access_key": credentials.get("AWS_SECRET_ACCESS_KEY"), "config": _CONFIG}
 
     def client(self, service: str):
         return boto3.client(service, **self._where(service))
