@@ -273,3 +273,11 @@ def test_anonymous_requests_are_refused_and_cors_preflights_are_answered_from_th
         "Origin": stack.dashboard_origin, "Access-Control-Request-Method": "PUT"})
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == stack.dashboard_origin
+
+
+def test_an_upload_from_the_dashboards_origin_gets_the_buckets_cors_headers(stack):
+    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.names.bucket, "Key": a_key()})
+    sent = requests.put(url, data=b"hello", headers={"Origin": stack.dashboard_origin}, timeout=30)
+    assert sent.status_code == 200
+    assert sent.headers["access-control-allow-origin"] == stack.dashboard_origin
+    assert "etag" in sent.headers["access-control-expose-headers"].lower()
