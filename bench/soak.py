@@ -36,11 +36,13 @@ from workers.settings import IngestSettings
 
 FAULTS = Faults(s3_throttle=0.04, dynamodb_throttle=0.04, server_error=0.03, read_timeout=0.03, crash=0.05,
                 duplicate_delivery=0.10, shuffle=1.0, seed=20261123)
-# Short clocks so failed batches come back quickly: a 19 s visibility timeout,
-# so poison reaches the DLQ after its fifth receive, about 95 s after it is sent.
-# Small batches: a retried call sleeps for botocore's backoff (about half a
-# second at first), and a batch must still fit the short timeout.
-INGEST = IngestSettings(worker_timeout_s=3, batch_size=4, batching_window_s=1, receive_wait_s=1,
+# Short clocks so failed batches come back quickly: a 37 s visibility timeout,
+# so poison reaches the DLQ after its fifth receive, about three minutes after
+# it is sent. Six seconds and small batches, because here every environment,
+# moto and the uploads share two cores: on a shorter clock, batches time out for
+# want of CPU, come back together and time out together again, which measures
+# the machine rather than the system.
+INGEST = IngestSettings(worker_timeout_s=6, batch_size=4, batching_window_s=1, receive_wait_s=1,
                         reserved_concurrency=2, maximum_concurrency=2)
 UPLOAD_THREADS = 8
 # Of every 20 uploads: one overwritten in place, and from every 50 three hostile ones.

@@ -12,7 +12,7 @@ UPLOADS = 100
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    return soak.run(UPLOADS, deadline_s=150, state_dir=tmp_path_factory.mktemp("soak"))
+    return soak.run(UPLOADS, deadline_s=300, state_dir=tmp_path_factory.mktemp("soak"))
 
 
 def test_every_upload_reaches_the_stack(report):
