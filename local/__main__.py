@@ -48,8 +48,8 @@ uploads: the local stack is up (stack "{stack.stack}")
                        sign in as {out['demoUser']['username']} (password in {stack.stack_file})
 
   AWS emulator (moto)  {out['awsEndpointUrl']}   S3, SQS, DynamoDB
-  S3 front             {out['awsEndpointUrlS3']}   what S3 enforces and moto does not: signatures,
-                       expiry, POST policies, checksums (every S3 client goes through it)
+  S3 front             {out['awsEndpointUrlS3']}   every S3 client goes through it: what S3
+                       enforces and moto does not (signatures, expiry, POST policies, checksums)
   bucket               {out['bucketName']}  (notifies the queue for incoming/)
   queue -> DLQ         {out['queueUrl']}
                        {out['deadLetterQueueUrl']}  after {ingest.max_receive_count} receives

@@ -150,7 +150,8 @@ class LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
-        self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host, port=self.s3_port).start()
+        self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host,
+                                 port=self.s3_port).start()
         # The front knows only these, so tools reading the stack file sign with them.
         self.outputs.update(awsEndpointUrlS3=self._s3_front.url, emulatorCredentials=_CREDENTIALS)
         # Bound first: the bucket's CORS, the API's CORS and the app client's
