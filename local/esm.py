@@ -125,9 +125,6 @@ class EventSourceMapping:
         no new ones start, and messages wait in the queue."""
         self._enabled.clear()
 
-    def enable(self) -> None:
-        self._enabled.set()
-
     def stop(self) -> None:
         self._stop.set()
         self._enabled.set()

@@ -84,10 +84,5 @@ class Deadline:
         if self._rejection is not None:
             raise self._rejection
 
-    def rejection(self) -> FileRejected | OutOfTime:
-        if self._rejection is None:
-            raise RuntimeError("the deadline has not expired")
-        return self._rejection
-
     def _used(self, now: float) -> float:
         return now - self._start - self._excluded

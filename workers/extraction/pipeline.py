@@ -155,6 +155,6 @@ def _raise_underlying(reader: S3RangeReader) -> None:
     if reader.refusal is not None:
         raise reader.refusal
     if reader.deadline.expired:
-        raise reader.deadline.rejection()
+        reader.deadline.check()
 
 
