@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 from contract import functions
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
@@ -26,6 +27,7 @@ from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
+from local.s3_front import S3Front
 from local.web import Dashboard
 
 REGION = "us-east-1"
@@ -50,6 +52,7 @@ class LocalStack:
     stack: str = "local"
     host: str = "127.0.0.1"
     moto_port: int = 0
+    s3_port: int = 0
     api_port: int = 0
     web_port: int = 0
     hosted_ui_port: int = 0
@@ -64,6 +67,7 @@ class LocalStack:
         self.state_dir = Path(self.state_dir)
         self.names = Names(self.stack)
         self._moto: subprocess.Popen | None = None
+        self._s3_front: S3Front | None = None
         self._mapping: EventSourceMapping | None = None
         self._gateway: Gateway | None = None
         self._dashboard: Dashboard | None = None
@@ -86,7 +90,9 @@ class LocalStack:
     def client(self, service: str):
         return boto3.client(
             service,
-            endpoint_url=self.outputs["awsEndpointUrl"],
+            endpoint_url=self.outputs["awsEndpointUrlS3" if service == "s3" else "awsEndpointUrl"],
+            # Presigned URLs too are SigV4: the front, like a bucket made since 2020, refuses SigV2.
+            config=Config(signature_version="s3v4") if service == "s3" else None,
             region_name=REGION,
             aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -114,6 +120,8 @@ class LocalStack:
             environment={
                 **spec.environment(variables),
                 "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
+                # S3 goes through the front that enforces what moto does not (local/s3_front.py).
+                "AWS_ENDPOINT_URL_S3": self.outputs["awsEndpointUrlS3"],
                 **_CREDENTIALS,
                 **(extra or {}),
             },
@@ -138,6 +146,10 @@ class LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
+        self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host,
+                                 port=self.s3_port).start()
+        # The front knows only these, so tools reading the stack file sign with them.
+        self.outputs.update(awsEndpointUrlS3=self._s3_front.url, emulatorCredentials=_CREDENTIALS)
         # Bound first: the bucket's CORS, the API's CORS and the app client's
         # callback URL all name the dashboard's origin.
         self._dashboard = Dashboard(host=self.host, port=self.web_port)
@@ -226,7 +238,7 @@ class LocalStack:
             redirect_uris=[self.dashboard_url],
             region=REGION,
         )
-        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
+        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrlS3"], self._hosted_ui.url])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:
@@ -252,6 +264,9 @@ class LocalStack:
         if self._mapping is not None:
             self._mapping.stop()
             self._mapping = None
+        if self._s3_front is not None:
+            self._s3_front.stop()
+            self._s3_front = None
         if self._moto is not None:
             self._moto.terminate()
             try:

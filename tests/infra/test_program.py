@@ -554,9 +554,9 @@ def test_the_local_stack_gives_each_handler_the_same_environment_variable_names(
     from local.stack import LocalStack
 
     local = LocalStack(stack=stack["name"])
-    local.outputs = {"awsEndpointUrl": "http://127.0.0.1:1"}
+    local.outputs = {"awsEndpointUrl": "http://127.0.0.1:1", "awsEndpointUrlS3": "http://127.0.0.1:2"}
     # What only the emulator needs: where it is, and credentials Lambda's role would give.
-    local_only = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    local_only = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     names = Names(stack["name"])
     for spec in (local.worker_spec(), local.api_spec()):
         deployed = function(stack, spec.name)["inputs"]["environment"]["variables"]
