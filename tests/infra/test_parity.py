@@ -25,7 +25,7 @@ from tests.infra.harness import of_type, one
 
 STACK = "dev"
 # What only the emulator needs: where it is, and credentials Lambda's role would give.
-LOCAL_ONLY_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+LOCAL_ONLY_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
 @pytest.fixture(scope="module")

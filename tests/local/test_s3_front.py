@@ -68,7 +68,7 @@ def md5_b64(data: bytes) -> str:
 def assert_never_stored(stack, key: str) -> None:
     """The refused bytes are not in the bucket, so no event and no record came of them."""
     with pytest.raises(ClientError) as missing:
-        stack.client("s3").head_object(Bucket=stack.names.bucket, Key=key)
+        stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
     assert missing.value.response["Error"]["Code"] == "404"
 
 
@@ -137,7 +137,7 @@ def test_a_presigned_post_whose_policy_was_altered_does_not_match_its_signature(
 
 def test_an_expired_presigned_post_is_access_denied(stack):
     key = a_key()
-    upload = stack.client("s3").generate_presigned_post(Bucket=stack.names.bucket, Key=key, ExpiresIn=1)
+    upload = stack.client("s3").generate_presigned_post(Bucket=stack.bucket, Key=key, ExpiresIn=1)
     time.sleep(2)
     refused = post(upload, b"hello")
     assert s3_error(refused) == (403, "AccessDenied")
@@ -147,7 +147,7 @@ def test_an_expired_presigned_post_is_access_denied(stack):
 
 def test_an_expired_url_is_access_denied_and_a_tampered_expiry_does_not_match_its_signature(stack):
     key = a_key()
-    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.names.bucket, "Key": key},
+    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.bucket, "Key": key},
                                                     ExpiresIn=1)
     time.sleep(2)
     expired = requests.put(url, data=b"hello", timeout=30)
@@ -178,7 +178,7 @@ def test_a_download_url_cannot_be_altered(stack, api):
 ])
 def test_a_put_whose_body_does_not_match_its_declared_checksum_is_refused(stack, header, value, code):
     key = a_key()
-    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.names.bucket, "Key": key})
+    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.bucket, "Key": key})
     assert s3_error(requests.put(url, data=b"hello", headers={header: value}, timeout=30)) == (400, code)
     assert_never_stored(stack, key)
 
@@ -186,7 +186,7 @@ def test_a_put_whose_body_does_not_match_its_declared_checksum_is_refused(stack,
 def test_a_checksum_signed_into_a_presigned_put_is_enforced(stack):
     key = a_key()
     url = stack.client("s3").generate_presigned_url(
-        "put_object", Params={"Bucket": stack.names.bucket, "Key": key, "ChecksumSHA256": sha256_b64(b"hello")})
+        "put_object", Params={"Bucket": stack.bucket, "Key": key, "ChecksumSHA256": sha256_b64(b"hello")})
     signed = {"x-amz-checksum-sha256": sha256_b64(b"hello")}
     assert s3_error(requests.put(url, data=b"jello", headers=signed, timeout=30)) == (400, "BadDigest")
     # Leaving the signed header out breaks the signature instead.
@@ -199,7 +199,7 @@ def test_a_checksum_signed_into_a_presigned_put_is_enforced(stack):
 def test_a_post_whose_file_does_not_match_its_checksum_field_is_bad_digest(stack):
     key = a_key()
     declared = {"x-amz-checksum-sha256": sha256_b64(b"hello")}
-    upload = stack.client("s3").generate_presigned_post(Bucket=stack.names.bucket, Key=key, Fields=declared,
+    upload = stack.client("s3").generate_presigned_post(Bucket=stack.bucket, Key=key, Fields=declared,
                                                         Conditions=[declared])
     assert s3_error(post(upload, b"jello")) == (400, "BadDigest")
     assert_never_stored(stack, key)
@@ -218,14 +218,14 @@ def test_a_part_whose_checksum_differs_is_bad_digest_and_the_upload_stays_pendin
     wrong = {"x-amz-checksum-sha256": sha256_b64(part[1:])}
     refused = requests.put(urls[0]["url"], data=part, headers=wrong, timeout=60)
     assert s3_error(refused) == (400, "BadDigest")
-    parts = stack.client("s3").list_parts(Bucket=stack.names.bucket, Key=issued["key"], UploadId=upload["uploadId"])
+    parts = stack.client("s3").list_parts(Bucket=stack.bucket, Key=issued["key"], UploadId=upload["uploadId"])
     assert parts.get("Parts", []) == []
 
     assert api("GET", f"/files/{issued['fileId']}").json()["status"] == "pending"
 
     right = {"x-amz-checksum-sha256": sha256_b64(part)}
     assert requests.put(urls[0]["url"], data=part, headers=right, timeout=60).status_code == 200
-    parts = stack.client("s3").list_parts(Bucket=stack.names.bucket, Key=issued["key"], UploadId=upload["uploadId"])
+    parts = stack.client("s3").list_parts(Bucket=stack.bucket, Key=issued["key"], UploadId=upload["uploadId"])
     assert [p["PartNumber"] for p in parts["Parts"]] == [1]
     assert api("DELETE", f"/uploads/{issued['fileId']}").status_code == 204
 
@@ -239,7 +239,7 @@ def test_header_signed_requests_with_other_credentials_are_refused(stack):
     for s3, code in ((client("someone", "local"), "InvalidAccessKeyId"), (client("local", "wrong"),
                                                                           "SignatureDoesNotMatch")):
         with pytest.raises(ClientError) as refused:
-            s3.put_object(Bucket=stack.names.bucket, Key=key, Body=b"hello")
+            s3.put_object(Bucket=stack.bucket, Key=key, Body=b"hello")
         assert refused.value.response["Error"]["Code"] == code
     assert_never_stored(stack, key)
 
@@ -261,13 +261,13 @@ def test_a_header_signed_put_whose_body_does_not_match_what_it_declares_is_refus
     key = a_key()
     s3.meta.events.register(event, tamper)
     with pytest.raises(ClientError) as refused:
-        s3.put_object(Bucket=stack.names.bucket, Key=key, Body=b"hello")
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=b"hello")
     assert refused.value.response["Error"]["Code"] == code
     assert_never_stored(stack, key)
 
 
 def test_anonymous_requests_are_refused_and_cors_preflights_are_answered_from_the_bucket(stack):
-    bucket_url = f"{stack.outputs['awsEndpointUrlS3']}/{stack.names.bucket}"
+    bucket_url = f"{stack.outputs['awsEndpointUrlS3']}/{stack.bucket}"
     assert s3_error(requests.get(f"{bucket_url}/{a_key()}", timeout=30)) == (403, "AccessDenied")
     assert s3_error(requests.put(f"{bucket_url}/{a_key()}", data=b"x", timeout=30)) == (403, "AccessDenied")
     preflight = requests.options(f"{bucket_url}/{a_key()}", timeout=30, headers={
@@ -277,7 +277,7 @@ def test_anonymous_requests_are_refused_and_cors_preflights_are_answered_from_th
 
 
 def test_an_upload_from_the_dashboards_origin_gets_the_buckets_cors_headers(stack):
-    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.names.bucket, "Key": a_key()})
+    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.bucket, "Key": a_key()})
     sent = requests.put(url, data=b"hello", headers={"Origin": stack.dashboard_origin}, timeout=30)
     assert sent.status_code == 200
     assert sent.headers["access-control-allow-origin"] == stack.dashboard_origin
