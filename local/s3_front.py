@@ -16,6 +16,9 @@ Every S3 client of the local stack reaches moto through this front (boto3's
 - requests with no authentication at all (the bucket is private), except CORS
   preflights, which moto answers from the bucket's CORS configuration.
 
+Refusals carry the CORS headers the bucket's rules give the request's origin, as
+S3's do, so the dashboard can tell a refused part from a network failure.
+
 Signatures are recomputed with botocore's own signers and the stack's
 credentials, and compared in constant time. Anything that passes goes to moto
 byte for byte. Bodies are spooled to a temporary file (memory stays bounded)
@@ -502,6 +505,10 @@ class S3Front:
 
     def check(self, request: Request) -> None:
         """Raises the S3Error S3 would answer this request with, if any."""
+        if request.method == "OPTIONS":
+            # A preflight never carries credentials, even for a presigned URL: the
+            # browser sends the URL's query string, unsigned. moto answers it.
+            return
         now = datetime.now(timezone.utc)
         names = {name for name, _ in request.query}
         authorization = request.header("authorization")
@@ -517,7 +524,7 @@ class S3Front:
             self._check_body(request)
         elif request.method == "POST" and "multipart/form-data" in (request.header("content-type") or ""):
             self._check_post(request, now)
-        elif request.method != "OPTIONS":
+        else:
             raise _access_denied()
 
     def _check_body(self, request: Request) -> None:
@@ -552,6 +559,21 @@ class S3Front:
             raise S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                           (("ProposedSize", str(form.file_size)), ("MaxSizeAllowed", str(MAX_UPLOAD))))
         check_checksums(fields, request.body, form.file_start, form.file_end)
+
+    def cors_headers(self, method: str, target: str, origin: str) -> list[tuple[str, str]]:
+        """The CORS headers S3 adds to an answer for this origin, from the bucket's
+        CORS rules: S3 applies them to errors too, so a browser can read a refusal."""
+        connection = http.client.HTTPConnection(*self._upstream, timeout=10)
+        try:
+            connection.request("OPTIONS", target, headers={"Origin": origin, "Access-Control-Request-Method": method})
+            response = connection.getresponse()
+            response.read()
+        except OSError:
+            return []
+        finally:
+            connection.close()
+        return [(name, value) for name, value in response.getheaders()
+                if name.lower() in ("access-control-allow-origin", "access-control-expose-headers")]
 
     def forward(self, request: Request) -> http.client.HTTPResponse:
         connection = http.client.HTTPConnection(*self._upstream, timeout=120)
@@ -631,6 +653,11 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-type", "application/xml")
             self.send_header("x-amz-request-id", request_id)
             self.send_header("content-length", str(len(payload)))
+            origin = self.headers.get("origin")
+            if origin:
+                for name, value in front.cors_headers(self.command, urlsplit(self.path).path, origin):
+                    self.send_header(name, value)
+                self.send_header("vary", "Origin")
             if self.close_connection:
                 self.send_header("connection", "close")
             self.end_headers()

@@ -282,3 +282,25 @@ def test_an_upload_from_the_dashboards_origin_gets_the_buckets_cors_headers(stac
     assert sent.status_code == 200
     assert sent.headers["access-control-allow-origin"] == stack.dashboard_origin
     assert "etag" in sent.headers["access-control-expose-headers"].lower()
+
+
+def test_a_preflight_for_a_presigned_part_url_is_answered_without_a_signature_check(stack):
+    # The browser preflights a part PUT with the URL's whole query string, unsigned.
+    s3 = stack.client("s3")
+    key = a_key()
+    upload = s3.create_multipart_upload(Bucket=stack.bucket, Key=key)["UploadId"]
+    url = s3.generate_presigned_url("upload_part", Params={
+        "Bucket": stack.bucket, "Key": key, "UploadId": upload, "PartNumber": 1})
+    preflight = requests.options(url, timeout=30, headers={
+        "Origin": stack.dashboard_origin, "Access-Control-Request-Method": "PUT"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == stack.dashboard_origin
+
+
+def test_a_refusal_carries_the_buckets_cors_headers_so_the_browser_can_read_it(stack):
+    url = stack.client("s3").generate_presigned_url("put_object", Params={"Bucket": stack.bucket, "Key": a_key()})
+    refused = requests.put(url.replace("X-Amz-Expires=", "X-Amz-Expires=1"), data=b"hello", timeout=30,
+                           headers={"Origin": stack.dashboard_origin})
+    assert s3_error(refused)[0] == 403
+    assert refused.headers["access-control-allow-origin"] == stack.dashboard_origin
+    assert refused.headers["vary"] == "Origin"
