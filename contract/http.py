@@ -17,6 +17,7 @@ API_ROUTES = (
     "GET /files/{fileId}",
     "POST /files/{fileId}/download",
     "DELETE /files/{fileId}",
+    "GET /usage",
 )
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # What the HTTP API's CORS configuration allows from the dashboard's origin.
@@ -35,6 +36,9 @@ BUCKET_CORS_MAX_AGE_S = 3600
 
 # The API refuses a bigger upload (413) and the worker fails a bigger object.
 MAX_FILE_SIZE = 5 * 1024 ** 3
+# The bucket aborts a multipart upload left unfinished this long, so the API
+# reclaims its ticket's reservation after it too.
+ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 
 # The user pool and its one app client, deployed and emulated alike. Users sign
 # in by email; the pool is invite-only, because anyone who signs up can store
