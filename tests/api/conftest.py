@@ -13,6 +13,7 @@ from moto import mock_aws
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.names import Names
 from local import provision
+from tests.uploading import sha256_b64  # noqa: F401 - the API tests' checksums
 from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
 from workers.storage import clients
