@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
-from contract.http import OAUTH_SCOPES
+from contract.http import MULTIPART_THRESHOLD, OAUTH_SCOPES
 
 T = TypeVar("T")
 
@@ -86,3 +86,4 @@ class DashboardConfig(_Keyed, Generic[T]):
     redirect_uris: T
     region: T
     scopes: tuple[str, ...] = OAUTH_SCOPES
+    multipart_threshold: int = MULTIPART_THRESHOLD

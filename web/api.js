@@ -1,5 +1,6 @@
 // The HTTP API's client, and the two ways a file's bytes reach S3: one presigned
-// POST, or a multipart upload whose parts go straight to S3 in parallel.
+// PUT signed with the file's SHA-256, or a multipart upload whose parts go
+// straight to S3 in parallel, each signed with its own SHA-256.
 
 const PARALLEL_PARTS = 4;
 const URLS_PER_CALL = 2;
@@ -14,6 +15,28 @@ export class ApiError extends Error {
 }
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// One hashing worker for the page; answers are matched to requests by id.
+let hasher;
+const hashes = new Map();
+let nextHash = 0;
+
+export function sha256(blob) {
+  if (!hasher) {
+    hasher = new Worker(new URL("hash-worker.js", import.meta.url));
+    hasher.onmessage = ({ data }) => {
+      const { resolve, reject } = hashes.get(data.id);
+      hashes.delete(data.id);
+      if (data.error) reject(new ApiError(0, "hash_failed", `Could not read the file: ${data.error}`));
+      else resolve(data.sha256);
+    };
+  }
+  const id = nextHash++;
+  return new Promise((resolve, reject) => {
+    hashes.set(id, { resolve, reject });
+    hasher.postMessage({ id, blob });
+  });
+}
 
 // A request that failed for a passing reason (the network, throttling, a 5xx)
 // is tried again with backoff; anything else fails at once.
@@ -61,16 +84,15 @@ export function createClient(config, getToken) {
     deleteFile: (fileId) => call("DELETE", `/files/${fileId}`),
 
     async upload(file, onProgress) {
+      const request = { filename: file.name, contentType: file.type || "application/octet-stream", size: file.size };
+      // A single upload is signed with the whole file's SHA-256; a multipart one with each part's.
+      if (file.size <= config.multipartThreshold) request.sha256 = await sha256(file);
       // The key makes a retried request return the same ticket, not a second file.
-      const ticket = await call("POST", "/uploads", {
-        filename: file.name,
-        contentType: file.type || "application/octet-stream",
-        size: file.size,
-      }, undefined, { "Idempotency-Key": crypto.randomUUID() });
+      const ticket = await call("POST", "/uploads", request, undefined, { "Idempotency-Key": crypto.randomUUID() });
       const stop = new AbortController();
       try {
-        if (ticket.upload.method === "POST") {
-          await withRetries(() => postObject(ticket.upload, file, stop.signal), stop.signal);
+        if (ticket.upload.method === "PUT") {
+          await withRetries(() => putObject(ticket.upload, file, stop.signal), stop.signal);
           onProgress(1);
         } else {
           const parts = await uploadParts(call, ticket, file, onProgress, stop);
@@ -87,17 +109,22 @@ export function createClient(config, getToken) {
   };
 }
 
-async function postObject(upload, file, signal) {
-  const form = new FormData();
-  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
-  form.append("file", file); // S3 requires the file to be the last field
-  const response = await fetch(upload.url, { method: "POST", body: form, signal });
-  if (!response.ok) throw new ApiError(response.status, "upload_failed", `S3 refused the upload (${response.status})`);
+// S3's refusals are XML: <Error><Code>BadDigest</Code><Message>...</Message></Error>.
+async function s3Refusal(response, what) {
+  const text = await response.text().catch(() => "");
+  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || String(response.status);
+  const reason = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] || response.statusText;
+  return new ApiError(response.status, "upload_failed", `S3 refused ${what}: ${code} (${reason})`);
 }
 
-async function putPart(url, blob, partNumber, signal) {
-  const response = await fetch(url, { method: "PUT", body: blob, signal });
-  if (!response.ok) throw new ApiError(response.status, "upload_failed", `S3 refused part ${partNumber} (${response.status})`);
+async function putObject(upload, file, signal) {
+  const response = await fetch(upload.url, { method: "PUT", body: file, headers: upload.headers, signal });
+  if (!response.ok) throw await s3Refusal(response, "the upload");
+}
+
+async function putPart(part, blob, signal) {
+  const response = await fetch(part.url, { method: "PUT", body: blob, headers: part.headers, signal });
+  if (!response.ok) throw await s3Refusal(response, `part ${part.partNumber}`);
   const etag = response.headers.get("ETag");
   // Null when the bucket's CORS does not expose ETag: completing would fail anyway.
   if (!etag) throw new ApiError(502, "upload_failed", "S3 did not expose the part's ETag (bucket CORS)");
@@ -114,12 +141,14 @@ async function uploadParts(call, ticket, file, onProgress, stop) {
   async function worker() {
     while (numbers.length && !stop.signal.aborted) {
       const batch = numbers.splice(0, URLS_PER_CALL);
-      const { parts } = await call("POST", `/uploads/${ticket.fileId}/parts`, { partNumbers: batch }, stop.signal);
+      const slices = new Map(batch.map((n) => [n, file.slice((n - 1) * partSize, n * partSize)]));
+      const asked = [];
+      for (const [partNumber, blob] of slices) asked.push({ partNumber, sha256: await sha256(blob) });
+      const { parts } = await call("POST", `/uploads/${ticket.fileId}/parts`, { parts: asked }, stop.signal);
+      const checksums = new Map(asked.map((a) => [a.partNumber, a.sha256]));
       for (const part of parts) {
-        const start = (part.partNumber - 1) * partSize;
-        const blob = file.slice(start, start + partSize);
-        const etag = await withRetries(() => putPart(part.url, blob, part.partNumber, stop.signal), stop.signal);
-        done.push({ partNumber: part.partNumber, etag });
+        const etag = await withRetries(() => putPart(part, slices.get(part.partNumber), stop.signal), stop.signal);
+        done.push({ partNumber: part.partNumber, etag, sha256: checksums.get(part.partNumber) });
         onProgress(done.length / partCount);
       }
     }

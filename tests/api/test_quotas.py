@@ -17,12 +17,12 @@ from workers.api.limits import MULTIPART_THRESHOLD, MiB
 from workers.ingest import handler as ingest
 from workers.storage import clients, objects, records, usage
 
-from .conftest import ALICE, BOB, BUCKET, NAMES
+from .conftest import ALICE, BOB, BUCKET, NAMES, sha256_b64
 
 SMALL = Quotas(max_bytes=100, max_files=3)
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
-# Past a presigned POST's reclaim time (URL expiry and grace), short of a multipart upload's.
-POST_EXPIRED = timedelta(seconds=quota.UPLOAD_URL_EXPIRY_S + quota.POST_GRACE_S + 1)
+# Past a single upload's reclaim time (URL expiry and grace), short of a multipart upload's.
+POST_EXPIRED = timedelta(seconds=quota.UPLOAD_URL_EXPIRY_S + quota.SINGLE_UPLOAD_GRACE_S + 1)
 
 
 @pytest.fixture
@@ -294,7 +294,8 @@ def test_an_unfinished_multipart_upload_is_reclaimed_and_aborted_after_a_day(ali
     clock.advance(timedelta(days=1))
     issued(alice, 5 * MiB)
     assert boto3.client("s3").list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
-    assert alice("POST", f"/uploads/{upload['fileId']}/parts", {"partNumbers": [1]})[0] == 404
+    part = {"partNumber": 1, "sha256": sha256_b64(b"part")}
+    assert alice("POST", f"/uploads/{upload['fileId']}/parts", {"parts": [part]})[0] == 404
 
 
 def test_a_ticket_whose_record_ttl_reaped_is_still_given_back(alice, limits, clock):

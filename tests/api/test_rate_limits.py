@@ -10,6 +10,8 @@ from contract.quotas import Quotas
 from workers.api import quota, ratelimit
 from workers.api.limits import MULTIPART_THRESHOLD
 
+from .conftest import sha256_b64
+
 LIMITED = Quotas(tickets_per_minute=3, part_url_requests_per_minute=2)
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": 5}
 BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
@@ -58,8 +60,8 @@ def test_part_url_requests_have_a_limit_of_their_own(alice, clock):
     for _ in range(LIMITED.tickets_per_minute - 1):
         alice("POST", "/uploads", TEXT)
     assert alice("POST", "/uploads", TEXT)[0] == 429
-    parts = f"/uploads/{upload['fileId']}/parts"
-    statuses = [alice("POST", parts, {"partNumbers": [1]})[0] for _ in range(LIMITED.part_url_requests_per_minute + 1)]
+    parts, body = f"/uploads/{upload['fileId']}/parts", {"parts": [{"partNumber": 1, "sha256": sha256_b64(b"part")}]}
+    statuses = [alice("POST", parts, body)[0] for _ in range(LIMITED.part_url_requests_per_minute + 1)]
     assert statuses == [200] * LIMITED.part_url_requests_per_minute + [429]
 
 

@@ -1,10 +1,13 @@
 """What the API accepts and how long what it signs stays valid."""
 
+from contract.http import MULTIPART_THRESHOLD  # noqa: F401 - the API's limits in one place
+
 MiB = 1024 * 1024
-# Presigned POST up to this size; multipart above it.
-MULTIPART_THRESHOLD = 16 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's floor for every part but the last
 MAX_PARTS = 10_000
+# Every upload the dashboard makes carries a SHA-256 that S3 checks; multipart
+# uploads get S3's composite form, a SHA-256 of the parts' SHA-256s.
+CHECKSUM_ALGORITHM = "SHA256"
 # One call presigns at most this many part URLs; a client asks again for the rest.
 MAX_PART_URLS_PER_REQUEST = 100
 UPLOAD_URL_EXPIRY_S = 15 * 60
