@@ -31,7 +31,9 @@ from contract.table import (
     PARTITION_KEY,
     SORT_KEY,
     STATUS_DELETED,
+    STATUS_FAILED,
     STATUS_PENDING,
+    STATUS_PROCESSED,
     TICKET_SORT_KEY_PREFIX,
     USAGE_SORT_KEY,
     ticket_sk,
@@ -219,6 +221,29 @@ def _superseded(item: dict[str, Any], order: str) -> bool:
     """What records.object_state_update's own condition refuses: a deleted file,
     or an event no newer than the one the item reflects."""
     return item.get("status") == STATUS_DELETED or item.get("seq", "") >= order
+
+
+# --- Files stored before quotas (ops) -------------------------------------------------
+
+
+def charge_stored(table, owner_id: str, file_id: str, size: int) -> bool:
+    """Count a file that arrived before quotas existed (processed or failed,
+    never charged) at `size`, the size its record holds. Once only, and never
+    over a charge the worker made meanwhile; a newer version's write moves
+    the charge from there. Returns whether this call charged it."""
+    try:
+        _transact(table, [
+            {"Update": {"TableName": table.name, "Key": records.key_of(owner_id, file_id),
+                        "UpdateExpression": f"SET {CHARGED} = :size",
+                        "ConditionExpression": f"attribute_not_exists({CHARGED}) AND #status IN (:processed, :failed)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":size": size, ":processed": STATUS_PROCESSED,
+                                                      ":failed": STATUS_FAILED}}},
+            _add(table, owner_id, size, 1),
+        ])
+    except _Refused:
+        return False
+    return True
 
 
 # --- Writing -------------------------------------------------------------------------
