@@ -25,6 +25,9 @@ from contract.quotas import QUOTAS, Quotas
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
+
+# Where `python -m local.moto_server` is found.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
@@ -190,7 +193,8 @@ class LocalStack:
         port = self.moto_port or _free_port(self.host)
         with open(self.log_dir / "moto.log", "ab") as log:
             self._moto = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+                [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(port)],
+                cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -77,8 +77,8 @@ _SEQUENCE = iter(range(1, 10_000))
 
 def arrive(key: str, data: bytes, content_type: str = "text/plain") -> str:
     """The object lands and the worker records it; returns what the worker did."""
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
-    event = s3_event(key, sequencer=f"{next(_SEQUENCE):018X}", size=len(data))
+    put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
+    event = s3_event(key, sequencer=f"{next(_SEQUENCE):018X}", size=len(data), version_id=put["VersionId"])
     return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0])
 
 
@@ -216,10 +216,23 @@ def test_the_worker_charges_the_real_size_once_and_drops_the_ticket(alice, limit
     issued(alice, 95)
 
 
-def test_a_newer_version_moves_the_charge_to_its_size(alice, limits):
+def test_a_second_object_under_a_spent_ticket_is_removed_and_charges_nothing(alice, limits):
     file = issued(alice, 100)
     arrive(file["key"], b"x" * 10)
-    arrive(file["key"], b"x" * 80)
+    assert arrive(file["key"], b"x" * 80) == "spent"
+    assert used(alice) == (10, 1)
+
+
+def test_when_the_recorded_version_is_removed_the_charge_moves_to_the_one_now_current(alice, limits):
+    file = issued(alice, 100)
+    arrive(file["key"], b"x" * 10)
+    s3 = boto3.client("s3")
+    # A second version whose own event has not been handled yet.
+    s3.put_object(Bucket=BUCKET, Key=file["key"], Body=b"x" * 80)
+    recorded = records.get(clients.table(), ALICE, file["fileId"])["versionId"]
+    s3.delete_object(Bucket=BUCKET, Key=file["key"], VersionId=recorded)
+    event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", version_id=recorded)
+    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0]) == "processed"
     assert used(alice) == (80, 1)
     assert records.get(clients.table(), ALICE, file["fileId"])[records.CHARGED] == 80
 

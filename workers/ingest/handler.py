@@ -85,15 +85,20 @@ def handle_s3_event(event: S3Event, not_after: float | None = None) -> str:
     return "ignored"
 
 
-def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None) -> str:
-    """Describe the object (`version_id`, or the current one) and record it."""
+def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None,
+            replaces_recorded: bool = False) -> str:
+    """Describe the object (`version_id`, or the current one) and record it.
+    `replaces_recorded`: the recorded version was removed, so this one becomes
+    the file although the ticket is spent."""
     if not_after is not None and not_after - time.monotonic() < MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
     table = clients.table()
-    attempt = records.begin_attempt(table, file_key, event.order)
+    attempt = records.begin_attempt(table, file_key, event.order, None if replaces_recorded else version_id)
     if not attempt.started:
         if attempt.item and attempt.item.get("status") == STATUS_DELETED:
             return _discard_late_object(file_key, event)
+        if attempt.spent_by(event.order):
+            return _discard_second_object(file_key, event, version_id)
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
     previous_thumbnail = (attempt.item or {}).get("thumbnailKey")
@@ -220,7 +225,7 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
             logger.info("An older version was removed; the file is as recorded")
             return "ignored"
         logger.info("The recorded version was removed; describing the one now current")
-        return _create(file_key, event, not_after, current)
+        return _create(file_key, event, not_after, current, replaces_recorded=True)
     # Before the record changes, so a failure here retries the whole removal.
     if item and item.get("thumbnailKey"):
         objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
@@ -248,6 +253,15 @@ def _discard_late_object(file_key: FileKey, event: S3Event) -> str:
     objects.delete_all_versions(clients.s3(), event.s3.bucket.name, file_key.key)
     logger.info("Deleted an object that arrived after its file was deleted")
     return "discarded"
+
+
+def _discard_second_object(file_key: FileKey, event: S3Event, version_id: str) -> str:
+    """Another object put under a key whose upload was already recorded (its
+    presigned request used twice): the recorded version stays what the file
+    is, and this one is removed rather than kept as a hidden version."""
+    objects.delete_version(clients.s3(), event.s3.bucket.name, file_key.key, version_id)
+    logger.warning("Removed a second object uploaded with a spent ticket", extra={"versionId": version_id})
+    return "spent"
 
 
 def _count(status: str, error: dict | None, lag_ms: float) -> None:

@@ -31,6 +31,12 @@ def delete_all_versions(s3, bucket: str, key: str) -> None:
             raise DeleteFailed(f"{len(errors)} versions of {key} were not deleted: {errors[0].get('Code')}")
 
 
+def delete_version(s3, bucket: str, key: str, version_id: str) -> None:
+    """Remove one version for good. Idempotent: S3 answers a version that is
+    already gone with success."""
+    s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+
+
 def abort_upload(s3, bucket: str, record: dict) -> None:
     """Abort the record's multipart upload, if it has one. Idempotent: S3
     answers NoSuchUpload once the upload was completed or aborted."""

@@ -46,6 +46,12 @@ ATTEMPTS = "attempts"
 CHARGED = "charged"
 # Deleted is terminal: a late ObjectCreated must never resurrect a deleted file.
 _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
+# Set by `ops replay` until the replayed copy is recorded (see begin_attempt).
+REPLAY_REQUESTED = "replayRequested"
+# A ticket is spent once an object version is recorded for it: only that same
+# version, or a replay that asked for it, may be examined again.
+_UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :vid "
+            f"OR attribute_exists({REPLAY_REQUESTED}))")
 
 
 def now() -> datetime:
@@ -103,8 +109,15 @@ class Attempt:
     # Starts of extraction since the file's record last changed, this one included.
     count: int = 0
 
+    def spent_by(self, order: str) -> bool:
+        """Refused because another object version was already recorded for this
+        ticket, not because the event is stale or the file deleted."""
+        item = self.item or {}
+        return (not self.started and item.get("status") != STATUS_DELETED
+                and (item.get("seq") is None or item["seq"] < order))
 
-def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
+
+def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None = None) -> Attempt:
     """Durably count an extraction attempt before it starts, unless the event
     is stale. A start that never finishes (the process died) leaves the count
     up, which is how a file that kills the worker is recognised and
@@ -113,14 +126,22 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
 
     Only a record that exists is counted on: an object that arrived without a
     ticket (put outside the API, or its record lost) starts uncounted rather
-    than leave a record with nothing but a count in it."""
+    than leave a record with nothing but a count in it.
+
+    `version_id` is the event's object version: once a version is recorded, the
+    ticket is spent, and another version is refused (`Attempt.spent_by`)."""
+    condition = f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}"
+    values: dict[str, Any] = {":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED}
+    if version_id is not None:
+        condition += f" AND {_UNSPENT}"
+        values.update({":vid": version_id, ":null": "NULL"})
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
             UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
-            ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED},
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
@@ -228,7 +249,7 @@ def object_state_update(
         f"{LIST_INDEX_SORT_KEY} = if_not_exists({LIST_INDEX_SORT_KEY}, :gsi1sk)",
     ]
     # The object arrived: an unused ticket's expiry no longer applies.
-    removes = [TTL_ATTRIBUTE, ATTEMPTS]
+    removes = [TTL_ATTRIBUTE, ATTEMPTS, REPLAY_REQUESTED]
     if status in ATTENTION_STATUSES:
         values[":gsi2pk"] = attention_pk(status)
         values[":gsi2sk"] = f"{stamp}#{file_key.file_id}"
@@ -399,3 +420,16 @@ def set_checksum(table, owner_id: str, file_id: str, sha256: str) -> None:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":sha256": sha256, ":deleted": STATUS_DELETED},
     )
+
+
+def request_replay(table, owner_id: str, file_id: str) -> bool:
+    """Let the next object version of this file be examined although its
+    ticket is spent (`ops replay`). False when the file is gone."""
+    return _conditional_update(
+        table,
+        Key=key_of(owner_id, file_id),
+        UpdateExpression=f"SET {REPLAY_REQUESTED} = :at",
+        ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NOT_DELETED}",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":at": iso(now()), ":deleted": STATUS_DELETED},
+    ) is not None

@@ -9,7 +9,7 @@ import requests
 
 
 from tests.uploading import chunks_of, composite_sha256, upload_multipart
-from .conftest import upload_small, wait_for_status
+from .conftest import post_object, upload_small, wait_for_status
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
 
 
@@ -81,3 +81,26 @@ def test_gateway_answers_cors_for_the_dashboard_only(api, stack):
 def test_unknown_routes_are_404_like_api_gateway(api):
     response = api("GET", "/nope")
     assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+
+
+def test_a_ticket_is_spent_when_its_object_arrives(api, stack):
+    # A presigned POST can be sent again until it expires; the second object is
+    # not a new upload, and the file stays the bytes first recorded.
+    ticket = api("POST", "/uploads", json={"filename": "once.txt", "contentType": "text/plain", "size": 64}).json()
+    post_object(ticket, b"the first upload\n")
+    first = wait_for_status(api, ticket["fileId"])
+    assert first["status"] == "processed"
+    post_object(ticket, b"sent again with the same form\n")
+    s3 = stack.client("s3")
+
+    def versions() -> list[str]:
+        listed = s3.list_object_versions(Bucket=stack.bucket, Prefix=ticket["key"])
+        return [v["VersionId"] for v in listed.get("Versions", [])]
+
+    deadline = time.monotonic() + 30
+    while len(versions()) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(versions()) == 1
+    assert api("GET", f"/files/{ticket['fileId']}").json() == first
+    link = api("POST", f"/files/{ticket['fileId']}/download").json()["url"]
+    assert requests.get(link, timeout=30).content == b"the first upload\n"
