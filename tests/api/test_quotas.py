@@ -105,7 +105,7 @@ def test_tickets_up_to_the_quota_succeed_and_the_next_is_403_saying_what_is_used
     status, body = ticket(alice, 1)
     assert status == 403
     assert body["error"]["code"] == "quota_exceeded"
-    assert "100 of your 100 bytes" in body["error"]["message"]
+    assert "100 bytes used of 100 allowed" in body["error"]["message"]
     assert usage_of(alice) == {"bytes": {"used": 100, "allowed": 100}, "files": {"used": 2, "allowed": 3}}
 
 
@@ -114,14 +114,14 @@ def test_the_number_of_files_is_limited_too(alice, limits):
         issued(alice, 1)
     status, body = ticket(alice, 1)
     assert (status, body["error"]["code"]) == (403, "quota_exceeded")
-    assert "3 of your 3 files" in body["error"]["message"]
+    assert "3 files used of 3 allowed" in body["error"]["message"]
 
 
 def test_a_ticket_bigger_than_the_whole_quota_is_403_and_reserves_nothing(alice, limits):
     issued(alice, 10)
     status, body = ticket(alice, 101)
     assert (status, body["error"]["code"]) == (403, "quota_exceeded")
-    assert "10 of your 100 bytes" in body["error"]["message"]
+    assert "10 bytes used of 100 allowed" in body["error"]["message"]
     assert used(alice) == (10, 1)
 
 

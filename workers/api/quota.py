@@ -102,10 +102,11 @@ def _object_arrived(item: dict[str, Any]) -> bool:
 def exceeded(over: usage.OverQuota) -> QuotaExceeded:
     allowed, used = limits(), over.usage
     if used.files >= allowed.max_files:
-        return QuotaExceeded(f"You have {used.files} of your {allowed.max_files} files; delete some to upload more")
+        return QuotaExceeded(f"Quota full: {used.files} files used of {allowed.max_files} allowed; "
+                             "delete some to upload more")
     return QuotaExceeded(
-        f"size: {over.size} bytes ({_gib(over.size)}) do not fit: {used.bytes} of your {allowed.max_bytes} bytes "
-        f"({_gib(used.bytes)} of {_gib(allowed.max_bytes)}) are in use"
+        f"size: {over.size} bytes ({_gib(over.size)}) do not fit: {used.bytes} bytes used of {allowed.max_bytes} "
+        f"allowed ({_gib(used.bytes)} of {_gib(allowed.max_bytes)})"
     )
 
 

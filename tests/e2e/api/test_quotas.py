@@ -44,7 +44,7 @@ def test_tickets_up_to_the_quota_succeed_the_next_is_403_and_deleting_frees_room
     refused = ticket(api, 1)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "quota_exceeded"
-    assert "64 of your 64 bytes" in refused.json()["error"]["message"]
+    assert "64 bytes used of 64 allowed" in refused.json()["error"]["message"]
 
     assert api("DELETE", f"/files/{first.json()['fileId']}").status_code == 204
     assert api("GET", "/usage").json()["bytes"]["used"] == 34
