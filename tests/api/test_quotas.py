@@ -343,3 +343,34 @@ def test_usage_is_stored_beside_the_users_files_and_in_no_index(alice, limits):
     assert set(item) == {"pk", "sk", "bytes", "files"}
     assert item["pk"] == f"USER#{ALICE}" and NAMES.table == clients.table().name
     assert BOB not in item["pk"]
+
+
+# --- What it costs ------------------------------------------------------------------
+
+
+@pytest.fixture
+def calls(aws):
+    """The AWS calls the handlers make in this process, by service and operation."""
+    made: list[str] = []
+
+    def record(event_name: str, **_) -> None:
+        made.append(event_name.split(".", 1)[1])
+
+    for client in (clients.table().meta.client, clients.s3()):
+        client.meta.events.register("before-call.*.*", record)
+    return made
+
+
+def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_no_more_calls_than_before(
+        alice, limits, calls):
+    file = issued(alice, 5)
+    assert calls == ["dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]
+    calls.clear()
+    put = boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
+    event = s3_event(file["key"], sequencer=f"{next(_SEQUENCE):018X}", size=5, version_id=put["VersionId"])
+    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0]) == "processed"
+    # The record's start, the object's head and the record's write (extraction reads in its own process).
+    assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.TransactWriteItems"]
+    calls.clear()
+    alice("GET", "/usage")
+    assert calls == ["dynamodb.GetItem"]
