@@ -11,6 +11,7 @@ from dataclasses import dataclass
 API_ROUTES = (
     "POST /uploads",
     "POST /uploads/{fileId}/parts",
+    "GET /uploads/{fileId}/parts",
     "POST /uploads/{fileId}/complete",
     "DELETE /uploads/{fileId}",
     "GET /files",
@@ -69,12 +70,15 @@ def issuer(region: str, user_pool_id: str) -> str:
     return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
 
 
-def dashboard_csp(connect_sources: list[str]) -> str:
+def dashboard_csp(connect_sources: list[str], image_sources: list[str] = ()) -> str:
     """The dashboard's Content-Security-Policy, served by CloudFront and by the
-    local stack alike. Scripts and styles only from the site itself; network
-    calls only to the site, the API, the upload bucket and the sign-in domain."""
+    local stack alike. Scripts (and the hashing worker) and styles only from the
+    site itself; network calls only to the site, the API, the upload bucket and
+    the sign-in domain; images also from the bucket, where thumbnails are."""
+    images = " ".join(("'self'", "data:", "blob:", *image_sources))
+    connect = " ".join(("'self'", *connect_sources))
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        f"connect-src 'self' {' '.join(connect_sources)}; "
+        "default-src 'self'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+        f"img-src {images}; connect-src {connect}; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )

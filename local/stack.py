@@ -238,7 +238,9 @@ class LocalStack:
             redirect_uris=[self.dashboard_url],
             region=REGION,
         )
-        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrlS3"], self._hosted_ui.url])
+        bucket = self.outputs["awsEndpointUrlS3"]
+        # Thumbnails are presigned GETs on the bucket, as in AWS.
+        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], bucket, self._hosted_ui.url], [bucket])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:

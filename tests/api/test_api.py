@@ -182,6 +182,27 @@ def test_part_numbers_beyond_the_upload_are_400(alice):
     assert status == 400 and body["error"]["message"].startswith("partNumbers:")
 
 
+def test_listing_parts_gives_what_s3_holds_so_a_reload_sends_only_the_rest(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
+    assert alice("GET", f"/uploads/{file_id}/parts") == (200, {"parts": []})
+    _, body = alice("POST", f"/uploads/{file_id}/parts", {"partNumbers": [2]})
+    etag = requests.put(body["parts"][0]["url"], data=b"x" * part_size).headers["ETag"]
+    assert alice("GET", f"/uploads/{file_id}/parts") == (200, {"parts": [
+        {"partNumber": 2, "size": part_size, "etag": etag}]})
+
+
+def test_listing_parts_of_a_finished_or_single_upload_is_409_and_of_an_aborted_one_404(alice):
+    status, body = alice("GET", f"/uploads/{_uploaded(alice)}/parts")
+    assert status == 409 and body["error"]["code"] == "not_pending"
+    _, ticket = alice("POST", "/uploads", TEXT)
+    status, body = alice("GET", f"/uploads/{ticket['fileId']}/parts")
+    assert status == 409 and body["error"]["code"] == "not_multipart"
+    _, ticket = alice("POST", "/uploads", BIG)
+    alice("DELETE", f"/uploads/{ticket['fileId']}")
+    assert alice("GET", f"/uploads/{ticket['fileId']}/parts")[0] == 404
+
+
 def test_completing_a_file_that_is_not_pending_is_409(alice):
     file_id = _uploaded(alice)
     status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})
@@ -276,8 +297,23 @@ def test_get_returns_the_file_shape(alice):
     status, file = alice("GET", f"/files/{file_id}")
     assert status == 200
     assert set(file) == {"fileId", "filename", "contentType", "size", "status", "createdAt", "updatedAt",
-                         "metadata", "error"}
+                         "metadata", "error", "thumbnailUrl"}
     assert file["status"] == "processed" and file["metadata"] == {"kind": "text"}
+    assert file["thumbnailUrl"] is None
+
+
+def test_an_image_lists_and_gets_a_short_lived_link_to_its_thumbnail(alice):
+    file_id = _uploaded(alice, {**TEXT, "filename": "photo.png", "contentType": "image/png"}, b"png")
+    thumbnail = f"{THUMBNAIL_PREFIX}{ALICE}/{file_id}/1.webp"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=thumbnail, Body=b"thumb", ContentType="image/webp")
+    table = boto3.resource("dynamodb").Table(NAMES.table)
+    table.update_item(Key=records.key_of(ALICE, file_id), UpdateExpression="SET thumbnailKey = :t",
+                      ExpressionAttributeValues={":t": thumbnail})
+    _, file = alice("GET", f"/files/{file_id}")
+    _, listed = alice("GET", "/files")
+    assert listed["items"][0]["thumbnailUrl"].split("?")[0] == file["thumbnailUrl"].split("?")[0]
+    assert "X-Amz-Expires=3600" in file["thumbnailUrl"] or "Expires=" in file["thumbnailUrl"]
+    assert requests.get(file["thumbnailUrl"]).content == b"thumb"
 
 
 def test_malformed_file_id_is_400(alice):

@@ -25,6 +25,7 @@ from workers.api.limits import (
     MIN_PART_SIZE,
     MULTIPART_THRESHOLD,
     MiB,
+    THUMBNAIL_URL_EXPIRY_S,
     UPLOAD_URL_EXPIRY_S,
 )
 from workers.errors import error_code
@@ -126,6 +127,24 @@ def presign_parts(owner_id: str, file_id: str, part_numbers: list[int]) -> list[
     ]
 
 
+def list_parts(owner_id: str, file_id: str) -> list[dict[str, Any]]:
+    """The parts S3 already holds for a pending multipart upload: a client that
+    resumes after a reload sends only the others, and trusts S3 over its own notes."""
+    item = _pending_multipart(owner_id, file_id)
+    pages = clients.s3().get_paginator("list_parts").paginate(
+        Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
+    )
+    try:
+        return [
+            {"partNumber": part["PartNumber"], "size": part["Size"], "etag": part["ETag"]}
+            for page in pages for part in page.get("Parts", [])
+        ]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchUpload":
+            raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
+        raise
+
+
 def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -> dict[str, Any]:
     """Assemble a multipart upload. The record stays pending until the worker has
     seen the object; the response says so."""
@@ -222,7 +241,18 @@ def public_file(item: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": item["updatedAt"],
         "metadata": item.get("metadata"),
         "error": item.get("error"),
+        "thumbnailUrl": _thumbnail_url(item.get("thumbnailKey")),
     }
+
+
+def _thumbnail_url(key: str | None) -> str | None:
+    # The bucket is private; signing is local computation, so every listed image
+    # gets its own short-lived link without a call to S3.
+    if not key:
+        return None
+    return clients.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": clients.bucket_name(), "Key": key}, ExpiresIn=THUMBNAIL_URL_EXPIRY_S
+    )
 
 
 def list_files(owner_id: str, limit: int, page_cursor: str | None, secret: Callable[[], bytes]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from workers.api.models import (
     PartsResponse,
     Ticket,
     Unauthorized,
+    UploadedParts,
 )
 from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.http import IDEMPOTENCY_KEY_HEADER
@@ -79,7 +80,8 @@ _ERRORS = {
 # Where a new file's id can be used next; clients and stateful fuzzers follow these.
 _FILE_LINKS = {
     operation: {"operationId": operation, "parameters": {"fileId": "$response.body#/fileId"}}
-    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "completeUpload", "abortUpload")
+    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "listParts", "completeUpload",
+                      "abortUpload")
 }
 
 
@@ -167,6 +169,11 @@ def create_upload(
 @app.post("/uploads/<fileId>/parts", operation_id="presignParts", responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415))
 def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # noqa: N803 - the path's name
     return PartsResponse(parts=files.presign_parts(_caller(), fileId, request.partNumbers))
+
+
+@app.get("/uploads/<fileId>/parts", operation_id="listParts", responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
+def list_parts(fileId: FileId) -> UploadedParts:  # noqa: N803
+    return UploadedParts.model_validate({"parts": files.list_parts(_caller(), fileId)})
 
 
 @app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))

@@ -9,6 +9,8 @@ MAX_PARTS = 10_000
 MAX_PART_URLS_PER_REQUEST = 100
 UPLOAD_URL_EXPIRY_S = 15 * 60
 DOWNLOAD_URL_EXPIRY_S = 5 * 60
+# Thumbnails are signed into every listing, so a page left open still shows them for a while.
+THUMBNAIL_URL_EXPIRY_S = 60 * 60
 # The name a client declares is shown back verbatim; this only bounds the item size.
 MAX_DISPLAY_FILENAME_CHARS = 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

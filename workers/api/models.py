@@ -70,6 +70,16 @@ class PartsResponse(_Model):
     parts: list[PartUrl]
 
 
+class UploadedPart(_Model):
+    partNumber: int
+    size: int
+    etag: str
+
+
+class UploadedParts(_Model):
+    parts: list[UploadedPart] = Field(description="What S3 holds, by part number; a resuming client sends the rest")
+
+
 class CompletedPart(_Request):
     partNumber: PartNumber
     etag: str = Field(min_length=1, max_length=1024)
@@ -99,6 +109,7 @@ class File(_Model):
     updatedAt: str
     metadata: Optional[dict[str, Any]]
     error: Optional[ErrorDetail]
+    thumbnailUrl: Optional[str] = Field(description="A short-lived link to the image's thumbnail (WebP), or null")
 
 
 class FileList(_Model):

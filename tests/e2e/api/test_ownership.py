@@ -22,6 +22,7 @@ BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size":
 # owner's processed file and on the owner's unfinished multipart upload.
 ON_A_FILE = {
     "POST /uploads/{fileId}/parts": {"json": {"partNumbers": [1]}},
+    "GET /uploads/{fileId}/parts": {},
     "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"'}]}},
     "DELETE /uploads/{fileId}": {},
     "GET /files/{fileId}": {},
