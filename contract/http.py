@@ -37,6 +37,27 @@ BUCKET_CORS_MAX_AGE_S = 3600
 # The API refuses a bigger upload (413) and the worker fails a bigger object.
 MAX_FILE_SIZE = 5 * 1024 ** 3
 
+# Content types a client may declare (the API's ticket request, and the
+# dashboard before it asks for one); what the worker accepts is decided by
+# sniffing the bytes, never by this header.
+ALLOWED_CONTENT_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/tiff",
+    "application/pdf",
+    "text/csv",
+    "text/tab-separated-values",
+    "text/plain",
+    "application/json",
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/octet-stream",
+)
+
 # The user pool and its one app client, deployed and emulated alike. Users sign
 # in by email; the pool is invite-only, because anyone who signs up can store
 # files at our cost. The dashboard is a public client (a browser cannot keep a

@@ -229,7 +229,8 @@ class LocalStack:
 
     def _start_dashboard(self) -> None:
         self._hosted_ui = HostedUI(self.client("cognito-idp"), self.outputs["userPoolId"],
-                                   host=self.host, port=self.hosted_ui_port).start()
+                                   host=self.host, port=self.hosted_ui_port,
+                                   demo_user=self.outputs["demoUser"]).start()
         config = DashboardConfig(
             api_url=self.outputs["apiUrl"],
             cognito_domain=self._hosted_ui.url,

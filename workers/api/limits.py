@@ -1,5 +1,8 @@
 """What the API accepts and how long what it signs stays valid."""
 
+# The content types are the contract's: the dashboard checks a file against them too.
+from contract.http import ALLOWED_CONTENT_TYPES  # noqa: F401
+
 MiB = 1024 * 1024
 # Presigned POST up to this size; multipart above it.
 MULTIPART_THRESHOLD = 16 * MiB
@@ -16,23 +19,3 @@ MAX_DISPLAY_FILENAME_CHARS = 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 LIST_DEFAULT_LIMIT = 25
 LIST_MAX_LIMIT = 100
-
-# Content types a client may declare; what the worker accepts is decided by
-# sniffing the bytes, never by this header.
-ALLOWED_CONTENT_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "image/tiff",
-    "application/pdf",
-    "text/csv",
-    "text/tab-separated-values",
-    "text/plain",
-    "application/json",
-    "application/zip",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/octet-stream",
-)
