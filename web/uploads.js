@@ -2,7 +2,7 @@
 // an Upload reports its state and progress as events.
 //
 // - Up to the API's multipart threshold: one ticket carrying the file's SHA-256,
-//   then one PUT (or a presigned POST) that S3 checks against it.
+//   then one PUT that S3 checks against it.
 // - Above it: a multipart upload. Parts are hashed in a Web Worker, signed a few
 //   at a time just before they are sent (each URL carries its part's SHA-256),
 //   sent in parallel, retried with backoff, and signed again when refused (an
@@ -15,7 +15,7 @@ import { ApiError, backoffMs, isPassing, networkError, pause, withRetries } from
 import { formatSize } from "./format.js";
 
 const PARALLEL_PARTS = 4;
-const PARTS_PER_SIGNING = 2;
+const PARTS_PER_SIGNING = 4;
 const PART_TRIES = 5;
 const STORE = "uploads.resumable";
 // Types a browser or viewer would run; the worker would block them anyway.
@@ -79,7 +79,7 @@ export function check(file, config, room) {
   const type = (file.type || "").toLowerCase();
   if (file.size === 0) return { problem: `${file.name} is empty; there is nothing to upload.` };
   if (file.size > config.maxFileSize) {
-    return { problem: `${file.name} is ${formatSize(file.size)}; a file may be at most ${formatSize(config.maxFileSize)}.` };
+    return { problem: `${file.name} is ${formatSize(file.size)}, over the ${formatSize(config.maxFileSize)} limit for one file.` };
   }
   if (ACTIVE_TYPES.has(type)) {
     return { problem: `${file.name} is ${type}, content that could run in a browser; it is not accepted.` };
@@ -196,16 +196,10 @@ export class Upload extends EventTarget {
     const ticket = await this.api.createUpload(
       { filename: this.file.name, contentType: this.contentType, size: this.file.size, sha256: digest }, signal);
     this.fileId = ticket.fileId;
+    // With a SHA-256 the ticket is a PUT signed with it: S3 refuses any other bytes.
     const { upload } = ticket;
     const onProgress = (loaded) => { this.inFlight.set(1, loaded); this.progressed(); };
-    if (upload.method === "POST") {
-      const form = new FormData();
-      for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
-      form.append("file", this.file); // S3 requires the file to be the last field
-      await withRetries(() => send("POST", upload.url, form, {}, signal, onProgress, "the upload"), signal);
-    } else {
-      await withRetries(() => send("PUT", upload.url, this.file, upload.headers, signal, onProgress, "the upload"), signal);
-    }
+    await withRetries(() => send("PUT", upload.url, this.file, upload.headers, signal, onProgress, "the upload"), signal);
   }
 
   // The upload this file resumes, with the parts S3 holds, or a new one. The API
@@ -245,16 +239,24 @@ export class Upload extends EventTarget {
     this.fileId = entry.fileId;
     const { partSize, partCount } = entry;
     const sizeOf = (n) => (n < partCount ? partSize : this.file.size - partSize * (partCount - 1));
-    // A part S3 holds at the wrong size (a different file under the same name) is sent again.
-    const done = new Map(held.filter((p) => p.size === sizeOf(p.partNumber)).map((p) => [p.partNumber, p.etag]));
+    const blobOf = (n) => this.file.slice((n - 1) * partSize, (n - 1) * partSize + sizeOf(n));
+    // Completing names each part's SHA-256, so a part S3 holds is hashed here
+    // too; one whose size or S3-reported checksum differs (another file under
+    // the same name) is sent again.
+    const done = new Map();
+    for (const part of held) {
+      if (part.size !== sizeOf(part.partNumber)) continue;
+      const digest = await sha256(blobOf(part.partNumber));
+      if (part.sha256 && part.sha256 !== digest) continue;
+      done.set(part.partNumber, { etag: part.etag, sha256: digest });
+    }
     this.confirmed = [...done.keys()].reduce((sum, n) => sum + sizeOf(n), 0);
     this.resumedBytes = this.confirmed;
     this.progressed();
     const missing = Array.from({ length: partCount }, (_, i) => i + 1).filter((n) => !done.has(n));
-    const blobOf = (n) => this.file.slice((n - 1) * partSize, (n - 1) * partSize + sizeOf(n));
 
     const sign = async (batch) => {
-      const { parts } = await this.api.signParts(this.fileId, batch.map(({ partNumber, sha256: digest }) => ({ partNumber, sha256: digest })), signal);
+      const { parts } = await this.api.signParts(this.fileId, batch, signal);
       return new Map(parts.map((part) => [part.partNumber, part]));
     };
 
@@ -277,13 +279,15 @@ export class Upload extends EventTarget {
       }
     };
 
+    // Few parts are spread over all the streams; many are signed a few at a time.
+    const perSigning = Math.max(1, Math.min(PARTS_PER_SIGNING, Math.floor(missing.length / PARALLEL_PARTS)));
     const worker = async () => {
       while (missing.length && !signal.aborted) {
         const batch = [];
-        for (const n of missing.splice(0, PARTS_PER_SIGNING)) batch.push({ partNumber: n, sha256: await sha256(blobOf(n)) });
+        for (const n of missing.splice(0, perSigning)) batch.push({ partNumber: n, sha256: await sha256(blobOf(n)) });
         const urls = await sign(batch);
         for (const { partNumber: n, sha256: digest } of batch) {
-          done.set(n, await sendPart(n, digest, urls.get(n)));
+          done.set(n, { etag: await sendPart(n, digest, urls.get(n)), sha256: digest });
           this.inFlight.delete(n);
           this.confirmed += sizeOf(n);
           this.progressed();
@@ -300,7 +304,7 @@ export class Upload extends EventTarget {
       throw error;
     }
     this.set("completing");
-    const parts = [...done].sort(([a], [b]) => a - b).map(([partNumber, etag]) => ({ partNumber, etag }));
+    const parts = [...done].sort(([a], [b]) => a - b).map(([partNumber, part]) => ({ partNumber, ...part }));
     await this.api.completeUpload(this.fileId, parts, signal);
     resumable.forget(this.fileId);
   }

@@ -136,7 +136,8 @@ def list_parts(owner_id: str, file_id: str) -> list[dict[str, Any]]:
     )
     try:
         return [
-            {"partNumber": part["PartNumber"], "size": part["Size"], "etag": part["ETag"]}
+            {"partNumber": part["PartNumber"], "size": part["Size"], "etag": part["ETag"],
+             "sha256": part.get("ChecksumSHA256")}
             for page in pages for part in page.get("Parts", [])
         ]
     except ClientError as exc:

@@ -74,6 +74,7 @@ class UploadedPart(_Model):
     partNumber: int
     size: int
     etag: str
+    sha256: Optional[str] = Field(description="The part's SHA-256 as S3 verified it, when S3 reports it")
 
 
 class UploadedParts(_Model):
