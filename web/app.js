@@ -163,6 +163,9 @@ function track(upload) {
         );
         refreshUsage();
         break;
+      case "cancelling":
+        view.stats.textContent = "Cancelling…";
+        break;
       case "cancelled":
         view.stats.textContent = "Cancelled.";
         announce(`The upload of ${name} was cancelled.`);
@@ -178,11 +181,7 @@ function track(upload) {
 }
 
 async function cancel(upload) {
-  try {
-    await upload.cancel();
-  } catch (error) {
-    report(error);
-  }
+  await upload.cancel();
   refreshUsage();
 }
 

@@ -165,7 +165,7 @@ export class Upload extends EventTarget {
       this.confirmed = this.file.size;
       this.set("done");
     } catch (error) {
-      if (this.state === "cancelled") {
+      if (["cancelling", "cancelled"].includes(this.state)) {
         // Cancelled while its ticket was being issued: that ticket goes too.
         if (this.fileId && !this.abortedOnServer) await this.api.abortUpload(this.fileId).catch(() => {});
         return;
@@ -178,14 +178,23 @@ export class Upload extends EventTarget {
     }
   }
 
+  // Cancelled once the server has aborted the upload, not before.
   async cancel() {
-    this.set("cancelled");
+    this.set("cancelling");
     this.stop?.abort(new DOMException("cancelled", "AbortError"));
     if (this.fileId) {
       this.abortedOnServer = true;
       resumable.forget(this.fileId);
-      await this.api.abortUpload(this.fileId);
+      try {
+        await this.api.abortUpload(this.fileId);
+      } catch (error) {
+        this.abortedOnServer = false;
+        this.error = error;
+        this.set("failed");
+        return;
+      }
     }
+    this.set("cancelled");
   }
 
   async sendWhole() {

@@ -97,7 +97,7 @@ def wider_than_the_viewport(page) -> list[str]:
 
 
 def resumable_upload(page) -> dict:
-    page.wait_for_function("JSON.parse(localStorage.getItem('uploads.resumable') || '[]').length > 0")
+    page.wait_for_function("() => JSON.parse(localStorage.getItem('uploads.resumable') || '[]').length > 0")
     return json.loads(page.evaluate("localStorage.getItem('uploads.resumable')"))[0]
 
 
