@@ -18,6 +18,7 @@ API_ROUTES = (
     "GET /files/{fileId}",
     "POST /files/{fileId}/download",
     "DELETE /files/{fileId}",
+    "GET /usage",
 )
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # What the HTTP API's CORS configuration allows from the dashboard's origin.
@@ -36,6 +37,9 @@ BUCKET_CORS_MAX_AGE_S = 3600
 
 # The API refuses a bigger upload (413) and the worker fails a bigger object.
 MAX_FILE_SIZE = 5 * 1024 ** 3
+# The bucket aborts a multipart upload left unfinished this long, so the API
+# reclaims its ticket's reservation after it too.
+ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 
 # Content types a client may declare (the API's ticket request, and the
 # dashboard before it asks for one); what the worker accepts is decided by

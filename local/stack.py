@@ -21,6 +21,7 @@ from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV
 from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
+from contract.quotas import QUOTAS, Quotas
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
@@ -59,6 +60,8 @@ class LocalStack:
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
+    # Per-user limits, the deployed defaults unless given.
+    quotas: Quotas = QUOTAS
     # A faulty AWS for the ingest path (local.faults); None is a healthy one.
     faults: Faults | None = None
     outputs: dict = field(default_factory=dict)
@@ -110,6 +113,7 @@ class LocalStack:
             ENV_BUCKET_NAME: self.bucket,
             ENV_STACK: self.stack,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
+            **self.quotas.variables(),
         }
         return FunctionSpec(
             name=spec.function_name(self.names),

@@ -12,9 +12,11 @@ from moto import mock_aws
 
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.names import Names
+from contract.quotas import QUOTAS
 from local import provision
 from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
+from workers.api import quota
 from workers.storage import clients
 
 NAMES = Names("test")
@@ -36,12 +38,14 @@ def aws(monkeypatch):
         ENV_BUCKET_NAME: BUCKET,
         ENV_CURSOR_SECRET_PARAMETER: NAMES.cursor_secret_parameter,
         "POWERTOOLS_TRACE_DISABLED": "true",
+        **QUOTAS.variables(),
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         clients.reset()
         parameters.clear_caches()
+        quota.limits.cache_clear()
         import boto3
 
         provision.create_table(boto3.client("dynamodb"), NAMES)
@@ -52,6 +56,7 @@ def aws(monkeypatch):
         yield
         clients.reset()
         parameters.clear_caches()
+        quota.limits.cache_clear()
 
 
 class Context:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from contract.http import MAX_FILE_SIZE
 from contract.keys import FileKey
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
-from workers.api import cursor, filenames
+from workers.api import cursor, filenames, quota
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
     DOWNLOAD_URL_EXPIRY_S,
@@ -29,7 +29,7 @@ from workers.api.limits import (
     UPLOAD_URL_EXPIRY_S,
 )
 from workers.errors import error_code
-from workers.storage import clients, objects, records
+from workers.storage import clients, objects, records, usage
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
@@ -71,8 +71,8 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int) ->
         part_size, part_count = plan_parts(size)
         upload = {"method": "MULTIPART", "partSize": part_size, "partCount": part_count}
     # The pending record goes first, so no upload can exist without one.
-    records.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
-                           upload=upload, at=issued)
+    quota.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
+                         upload=upload, at=issued)
     s3, bucket = clients.s3(), clients.bucket_name()
     if upload["method"] == "POST":
         post = s3.generate_presigned_post(
@@ -212,18 +212,13 @@ def delete_file(owner_id: str, file_id: str) -> None:
 
 def _discard(owner_id: str, item: dict[str, Any]) -> None:
     s3, bucket = clients.s3(), clients.bucket_name()
-    upload_id = item.get("upload", {}).get("uploadId")
-    if upload_id:
-        # S3 answers NoSuchUpload once the upload was completed or aborted.
-        try:
-            s3.abort_multipart_upload(Bucket=bucket, Key=item["key"], UploadId=upload_id)
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchUpload":
-                raise
+    objects.abort_upload(s3, bucket, item)
     for key in filter(None, (item["key"], item.get("thumbnailKey"))):
         objects.delete_all_versions(s3, bucket, key)
     if item["status"] != STATUS_DELETED:
         records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+    # Also after a delete that stopped short of it: a repeated delete finishes the job.
+    usage.release(clients.table(), owner_id, item["fileId"], item)
 
 
 def get_file(owner_id: str, file_id: str) -> dict[str, Any]:

@@ -123,6 +123,16 @@ class Download(_Model):
     expiresAt: str
 
 
+class Allowance(_Model):
+    used: int
+    allowed: int
+
+
+class Usage(_Model):
+    bytes: Allowance = Field(description="Pending uploads count at their declared size, the others at their real size")
+    files: Allowance = Field(description="Every file the caller has, pending uploads included")
+
+
 class ErrorBody(_Model):
     error: ErrorDetail
 
