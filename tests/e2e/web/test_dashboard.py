@@ -18,6 +18,8 @@ from PIL import Image
 from contract.http import MAX_FILE_SIZE
 from contract.outputs import DashboardConfig
 
+from .conftest import QUOTA_BYTES
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -206,19 +208,27 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     assert row(page, "big.bin").count() == 0
 
 
+def sparse_file(path: Path, size: int) -> Path:
+    with path.open("wb") as sparse:
+        sparse.truncate(size)
+    return path
+
+
 def test_files_that_cannot_go_are_refused_before_any_bytes_move(page, stack, tmp_path):
     sign_in(page, stack)
-    huge = tmp_path / "huge.bin"
-    with huge.open("wb") as sparse:
-        sparse.truncate(MAX_FILE_SIZE + 1024 * MiB)
+    page.locator("#usage").wait_for()
+    assert "of 64 MB used" in page.text_content("#usage-text")
+    huge = sparse_file(tmp_path / "huge.bin", MAX_FILE_SIZE + 1024 * MiB)
+    over_quota = sparse_file(tmp_path / "over quota.bin", QUOTA_BYTES + MiB)
     page_html = tmp_path / "page.html"
     page_html.write_text("<!doctype html><p>hi</p>")
     sent = []
     page.on("request", lambda request: request.method in ("POST", "PUT") and sent.append(request.url))
-    page.set_input_files("#picker", [str(huge), str(page_html)])
+    page.set_input_files("#picker", [str(huge), str(over_quota), str(page_html)])
     message = page.locator("#message-text")
     message.wait_for()
     assert "huge.bin is 6.0 GB, over the 5.0 GB limit for one file" in message.text_content()
+    assert "over quota.bin (65 MB) does not fit: only" in message.text_content()
     assert "page.html is text/html" in message.text_content()
     assert sent == []
 
