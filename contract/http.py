@@ -37,6 +37,10 @@ BUCKET_CORS_MAX_AGE_S = 3600
 
 # The API refuses a bigger upload (413) and the worker fails a bigger object.
 MAX_FILE_SIZE = 5 * 1024 ** 3
+# A single presigned upload up to this size; multipart above it. The dashboard
+# needs it too: a single upload carries the file's SHA-256, multipart its parts'.
+MULTIPART_THRESHOLD = 16 * 1024 ** 2
+
 # The bucket aborts a multipart upload left unfinished this long, so the API
 # reclaims its ticket's reservation after it too.
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1

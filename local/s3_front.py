@@ -34,6 +34,7 @@ import hmac
 import http.client
 import json
 import logging
+import fnmatch
 import re
 import shutil
 import tempfile
@@ -671,6 +672,8 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
                 body = response.read() if length is None and self.command != "HEAD" else None
                 self.send_response_only(response.status, response.reason)
                 for name, value in response.getheaders():
+                    if name.lower() == "access-control-allow-headers":
+                        value = allowed_request_headers(value, self.headers.get("access-control-request-headers"))
                     if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
                         self.send_header(name, value)
                 if body is not None:
@@ -694,6 +697,16 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
             """Replaced by the lines in `_serve`, which leave out the query string."""
 
     return Handler
+
+
+def allowed_request_headers(rule: str, requested: str | None) -> str:
+    """S3's answer to a preflight's Access-Control-Request-Headers: the requested
+    headers that match the rule's AllowedHeader entries, where an entry may hold
+    one `*` wildcard. moto echoes the entries themselves, and a browser reads
+    `x-amz-*` as a header's name, not a pattern."""
+    patterns = [p.strip().lower() for p in rule.split(",") if p.strip()]
+    names = [n.strip().lower() for n in (requested or "").split(",") if n.strip()]
+    return ", ".join(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
 
 
 def _copy(source: IO[bytes], target: IO[bytes], length: int) -> int:

@@ -14,6 +14,7 @@ from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV
 from contract.names import Names
 from contract.quotas import QUOTAS
 from local import provision
+from tests.uploading import sha256_b64  # noqa: F401 - the API tests' checksums
 from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
 from workers.api import quota

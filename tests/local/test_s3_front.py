@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import time
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from local import cognito
 from local.stack import LocalStack
 from tests.local.stack_helpers import FAST, file_status, wait_for
+from tests.uploading import chunks_of, composite_sha256, create_ticket, put_object, sha256_b64, upload_multipart
 from workers.api.limits import MULTIPART_THRESHOLD
 from contract.keys import INCOMING_PREFIX
 
@@ -55,10 +57,6 @@ def ticket(api, data: bytes, content_type: str = "text/plain") -> dict:
 def post(upload: dict, data: bytes, **fields: str) -> requests.Response:
     return requests.post(upload["url"], data={**upload["fields"], **fields}, files={"file": ("notes.txt", data)},
                          timeout=30)
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def md5_b64(data: bytes) -> str:
@@ -208,26 +206,51 @@ def test_a_post_whose_file_does_not_match_its_checksum_field_is_bad_digest(stack
 
 
 def test_a_part_whose_checksum_differs_is_bad_digest_and_the_upload_stays_pending(stack, api):
-    size = MULTIPART_THRESHOLD + 1
-    issued = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
-                                           "size": size}).json()
+    data = os.urandom(MULTIPART_THRESHOLD + 1)
+    issued = create_ticket(api, "big.bin", data)
     upload = issued["upload"]
-    assert upload["method"] == "MULTIPART"
-    urls = api("POST", f"/uploads/{issued['fileId']}/parts", json={"partNumbers": [1]}).json()["parts"]
-    part = bytes(upload["partSize"])
-    wrong = {"x-amz-checksum-sha256": sha256_b64(part[1:])}
-    refused = requests.put(urls[0]["url"], data=part, headers=wrong, timeout=60)
+    part = chunks_of(issued, data)[0]
+    asked = {"parts": [{"partNumber": 1, "sha256": sha256_b64(part)}]}
+    (signed,) = api("POST", f"/uploads/{issued['fileId']}/parts", json=asked).json()["parts"]
+    # Other bytes under the part's signed checksum:
+    refused = requests.put(signed["url"], data=part[::-1], headers=signed["headers"], timeout=60)
     assert s3_error(refused) == (400, "BadDigest")
+    # The checksum of the other bytes instead of the signed one:
+    forged = {**signed["headers"], "x-amz-checksum-sha256": sha256_b64(part[::-1])}
+    assert s3_error(requests.put(signed["url"], data=part[::-1], headers=forged, timeout=60)) == (
+        403, "SignatureDoesNotMatch")
+    # A longer part than the one signed for:
+    longer = requests.put(signed["url"], data=part + b"x", headers=signed["headers"], timeout=60)
+    assert s3_error(longer)[0] in (400, 403)
     parts = stack.client("s3").list_parts(Bucket=stack.bucket, Key=issued["key"], UploadId=upload["uploadId"])
     assert parts.get("Parts", []) == []
-
     assert api("GET", f"/files/{issued['fileId']}").json()["status"] == "pending"
 
-    right = {"x-amz-checksum-sha256": sha256_b64(part)}
-    assert requests.put(urls[0]["url"], data=part, headers=right, timeout=60).status_code == 200
+    assert requests.put(signed["url"], data=part, headers=signed["headers"], timeout=60).status_code == 200
     parts = stack.client("s3").list_parts(Bucket=stack.bucket, Key=issued["key"], UploadId=upload["uploadId"])
     assert [p["PartNumber"] for p in parts["Parts"]] == [1]
     assert api("DELETE", f"/uploads/{issued['fileId']}").status_code == 204
+
+
+def test_a_put_ticket_refuses_other_bytes_and_the_record_carries_the_clients_sha256(stack, api):
+    data = b"the bytes the user picked\n"
+    issued = create_ticket(api, "picked.txt", data, content_type="text/plain")
+    assert issued["upload"]["method"] == "PUT"
+    assert s3_error(put_object(issued, b"the bytes an attacker sent\n")) == (403, "SignatureDoesNotMatch")
+    assert s3_error(put_object(issued, data[::-1])) == (400, "BadDigest")
+    unsigned = requests.put(issued["upload"]["url"], data=data, timeout=30)
+    assert s3_error(unsigned) == (403, "SignatureDoesNotMatch")
+    assert_never_stored(stack, issued["key"])
+    assert put_object(issued, data).status_code == 200
+    wait_for(lambda: file_status(stack, *owner_and_id(issued["key"])) == "processed", 30)
+    assert api("GET", f"/files/{issued['fileId']}").json()["sha256"] == sha256_b64(data)
+
+
+def test_a_multipart_upload_records_the_composite_sha256_of_its_parts(stack, api):
+    data = os.urandom(MULTIPART_THRESHOLD + 1)
+    issued, _ = upload_multipart(api, "big.bin", data)
+    wait_for(lambda: file_status(stack, *owner_and_id(issued["key"])) == "processed", 30)
+    assert api("GET", f"/files/{issued['fileId']}").json()["sha256"] == composite_sha256(chunks_of(issued, data))
 
 
 def test_header_signed_requests_with_other_credentials_are_refused(stack):
@@ -304,3 +327,12 @@ def test_a_refusal_carries_the_buckets_cors_headers_so_the_browser_can_read_it(s
     assert s3_error(refused)[0] == 403
     assert refused.headers["access-control-allow-origin"] == stack.dashboard_origin
     assert refused.headers["vary"] == "Origin"
+
+
+def test_a_preflight_is_allowed_the_requested_headers_the_buckets_wildcards_match(stack):
+    # As S3 answers: the requested names that match, not the rule's `x-amz-*` itself.
+    preflight = requests.options(f"{stack.outputs['awsEndpointUrlS3']}/{stack.bucket}/{a_key()}", timeout=30, headers={
+        "Origin": stack.dashboard_origin, "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "content-type,x-amz-checksum-sha256"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-headers"] == "content-type, x-amz-checksum-sha256"

@@ -147,7 +147,8 @@ def _idempotent_create_ticket():
 
 
 def _issue(owner: str, request: dict) -> dict:
-    return files.create_ticket(owner, request["filename"], request["contentType"], request["size"])
+    return files.create_ticket(owner, request["filename"], request["contentType"], request["size"],
+                               request.get("sha256"))
 
 
 # --- Routes ---------------------------------------------------------------------
@@ -179,7 +180,10 @@ def create_upload(
 def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # noqa: N803 - the path's name
     owner = _caller()
     ratelimit.admit_part_urls(owner)
-    return PartsResponse(parts=files.presign_parts(owner, fileId, request.partNumbers))
+    checksums = {part.partNumber: part.sha256 for part in request.parts}
+    if len(checksums) != len(request.parts):
+        raise files.ApiError(400, "invalid_request", "parts: each partNumber may appear once")
+    return PartsResponse(parts=files.presign_parts(owner, fileId, checksums))
 
 
 @app.get("/uploads/<fileId>/parts", operation_id="listParts", responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
@@ -189,7 +193,7 @@ def list_parts(fileId: FileId) -> UploadedParts:  # noqa: N803
 
 @app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
 def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:  # noqa: N803
-    parts = [(part.partNumber, part.etag) for part in request.parts]
+    parts = [(part.partNumber, part.etag, part.sha256) for part in request.parts]
     return CompleteResponse.model_validate(files.complete_upload(_caller(), fileId, parts))
 
 

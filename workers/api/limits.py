@@ -1,13 +1,14 @@
 """What the API accepts and how long what it signs stays valid."""
 
-# The content types are the contract's: the dashboard checks a file against them too.
-from contract.http import ALLOWED_CONTENT_TYPES  # noqa: F401
+# The content types and the threshold are the contract's: the dashboard needs them too.
+from contract.http import ALLOWED_CONTENT_TYPES, MULTIPART_THRESHOLD  # noqa: F401
 
 MiB = 1024 * 1024
-# Presigned POST up to this size; multipart above it.
-MULTIPART_THRESHOLD = 16 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's floor for every part but the last
 MAX_PARTS = 10_000
+# Every upload the dashboard makes carries a SHA-256 that S3 checks; multipart
+# uploads get S3's composite form, a SHA-256 of the parts' SHA-256s.
+CHECKSUM_ALGORITHM = "SHA256"
 # One call presigns at most this many part URLs; a client asks again for the rest.
 MAX_PART_URLS_PER_REQUEST = 100
 UPLOAD_URL_EXPIRY_S = 15 * 60

@@ -20,7 +20,7 @@ from workers.api.limits import UPLOAD_URL_EXPIRY_S
 from workers.errors import is_not_found
 from workers.storage import clients, objects, records, usage
 
-# A presigned POST cannot start once its URL has expired; one still streaming
+# A presigned POST or PUT cannot start once its URL has expired; one still streaming
 # then gets this much longer before its ticket may be reclaimed.
 POST_GRACE_S = UPLOAD_URL_EXPIRY_S
 # Tickets reclaimed for one request at most (a few calls each), well inside the API's timeout.
@@ -59,9 +59,9 @@ def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
 
 
 def reclaim_after(upload: dict[str, Any], issued: datetime) -> datetime:
-    """When no object can arrive for a ticket any more: its presigned POST has
-    expired (plus the grace), or the bucket has aborted its multipart upload."""
-    if upload["method"] == "POST":
+    """When no object can arrive for a ticket any more: its presigned POST or
+    PUT has expired (plus the grace), or the bucket has aborted its multipart upload."""
+    if upload["method"] in ("POST", "PUT"):
         return issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S + POST_GRACE_S)
     return issued + timedelta(days=ABORT_INCOMPLETE_MULTIPART_DAYS)
 

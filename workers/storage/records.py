@@ -303,7 +303,7 @@ def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
 
 
 def pending_record(file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
-                   at: datetime) -> dict[str, Any]:
+                   at: datetime, sha256: str | None = None) -> dict[str, Any]:
     """The record an upload ticket starts as. It carries no `seq`, so the worker's
     first event for the object always applies; `filename` is the declared name,
     which the worker keeps (it only fills the name in when it is missing)."""
@@ -320,6 +320,8 @@ def pending_record(file_key: FileKey, *, filename: str, content_type: str, size:
         "metadata": None,
         "error": None,
         "upload": upload,
+        # Signed into the upload, so S3 stored the object only if its bytes match.
+        "sha256": sha256,
         "createdAt": stamp,
         "updatedAt": stamp,
         LIST_INDEX_PARTITION_KEY: user_pk(file_key.owner_id),
@@ -382,4 +384,18 @@ def set_upload_id(table, owner_id: str, file_id: str, upload_id: str) -> None:
         UpdateExpression="SET #upload.uploadId = :id",
         ExpressionAttributeNames={"#upload": "upload"},
         ExpressionAttributeValues={":id": upload_id},
+    )
+
+
+def set_checksum(table, owner_id: str, file_id: str, sha256: str) -> None:
+    """The composite SHA-256 S3 computed when it assembled a multipart upload
+    from parts it had each verified. Only the attribute is written, so it
+    stands whichever of this and the worker's write comes first."""
+    _conditional_update(
+        table,
+        Key=key_of(owner_id, file_id),
+        UpdateExpression="SET sha256 = :sha256",
+        ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NOT_DELETED}",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":sha256": sha256, ":deleted": STATUS_DELETED},
     )

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 
+from tests.uploading import sha256_b64
 from .conftest import upload_small, wait_for_status
 from contract.http import API_ROUTES, IDEMPOTENCY_KEY_HEADER
 from contract.keys import INCOMING_PREFIX
@@ -21,9 +22,10 @@ BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size":
 # How the other user calls each route that names a file; each is tried on the
 # owner's processed file and on the owner's unfinished multipart upload.
 ON_A_FILE = {
-    "POST /uploads/{fileId}/parts": {"json": {"partNumbers": [1]}},
+    "POST /uploads/{fileId}/parts": {"json": {"parts": [{"partNumber": 1, "sha256": sha256_b64(b"1")}]}},
     "GET /uploads/{fileId}/parts": {},
-    "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"'}]}},
+    "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"',
+                                                            "sha256": sha256_b64(b"1")}]}},
     "DELETE /uploads/{fileId}": {},
     "GET /files/{fileId}": {},
     "POST /files/{fileId}/download": {},
@@ -73,7 +75,7 @@ def test_another_users_attempts_leave_the_owners_file_and_upload_untouched(api, 
     link = api("POST", f"/files/{owners['file']}/download").json()
     assert requests.get(link["url"], timeout=30).content == CONTENT
     assert api("GET", f"/files/{owners['upload']}").json()["status"] == "pending"
-    assert api("POST", f"/uploads/{owners['upload']}/parts", json={"partNumbers": [1]}).status_code == 200
+    assert api("POST", f"/uploads/{owners['upload']}/parts", **ON_A_FILE["POST /uploads/{fileId}/parts"]).status_code == 200
 
 
 def test_another_users_listing_holds_none_of_the_owners_files(api, other_api, owners):

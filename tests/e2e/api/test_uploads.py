@@ -8,6 +8,7 @@ import time
 import requests
 
 
+from tests.uploading import chunks_of, composite_sha256, upload_multipart
 from .conftest import upload_small, wait_for_status
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
 
@@ -36,25 +37,14 @@ def test_multipart_upload_of_a_large_file(api):
     size = MULTIPART_THRESHOLD + 3 * MiB
     data = os.urandom(size)
     started = time.monotonic()
-    ticket = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
-                                            "size": size}).json()
-    upload, file_id = ticket["upload"], ticket["fileId"]
-    assert upload["method"] == "MULTIPART"
-    numbers = list(range(1, upload["partCount"] + 1))
-    urls = api("POST", f"/uploads/{file_id}/parts", json={"partNumbers": numbers}).json()["parts"]
-    parts = []
-    for part in urls:
-        offset = (part["partNumber"] - 1) * upload["partSize"]
-        sent = requests.put(part["url"], data=data[offset : offset + upload["partSize"]], timeout=60)
-        assert sent.status_code == 200
-        parts.append({"partNumber": part["partNumber"], "etag": sent.headers["ETag"]})
-    done = api("POST", f"/uploads/{file_id}/complete", json={"parts": parts})
+    ticket, parts = upload_multipart(api, "big.bin", data)
+    file_id = ticket["fileId"]
     uploaded = time.monotonic()
-    assert done.status_code == 200 and done.json() == {"fileId": file_id, "status": "pending"}
     file = wait_for_status(api, file_id)
     print(f"\nmultipart {size / MiB:.0f} MiB: upload {uploaded - started:.2f}s, "
           f"then processed after {time.monotonic() - uploaded:.2f}s")
     assert file["status"] == "processed" and file["size"] == size
+    assert file["sha256"] == composite_sha256(chunks_of(ticket, data))
 
     fetched = requests.get(api("POST", f"/files/{file_id}/download").json()["url"], timeout=60)
     assert fetched.content == data
