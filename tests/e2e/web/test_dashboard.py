@@ -87,9 +87,10 @@ def wait_for_status(page, filename, status):
     row(page, filename).locator(f".status.{status}").wait_for(timeout=PROCESSING_S * 1000)
 
 
-def screenshot(page, name):
+def screenshot(page, name, full_page=True):
+    # A panel open over the page is shot as the screen shows it.
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def wider_than_the_viewport(page) -> list[str]:
@@ -132,6 +133,7 @@ def test_the_sign_in_page_shows_the_local_demo_user_and_refuses_a_wrong_password
     screenshot(page, "signed-out")
     page.click("#sign-in")
     demo = page.locator("aside.demo").text_content()
+    screenshot(page, "sign-in")
     assert stack.outputs["demoUser"]["username"] in demo and stack.outputs["demoUser"]["password"] in demo
     page.fill("input[name=username]", stack.outputs["demoUser"]["username"])
     page.fill("input[name=password]", "not-the-password")
@@ -180,7 +182,7 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     for expected in ("640 × 480 px", "PNG", "RGB", "image/png", "SHA-256"):
         assert expected in text, expected
     assert "not recorded" not in text, "the dashboard always sends the SHA-256"
-    screenshot(page, "details")
+    screenshot(page, "details", full_page=False)
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
     assert page.evaluate("document.activeElement.textContent") == "holiday photo.png"
@@ -295,7 +297,7 @@ def test_on_a_phone_the_files_are_cards_and_nothing_scrolls_sideways(page, stack
     row(page, "phone photo.png").locator("button.open").click()
     page.locator("#details .preview.large img").wait_for()
     assert wider_than_the_viewport(page) == []
-    screenshot(page, "phone-details")
+    screenshot(page, "phone-details", full_page=False)
 
 
 def test_sign_out_returns_to_the_signed_out_page(page, stack):
