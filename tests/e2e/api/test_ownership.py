@@ -32,7 +32,7 @@ ON_A_FILE = {
     "DELETE /files/{fileId}": {},
 }
 # The routes that name no file; what the other user tries on them is in the tests below.
-WITHOUT_A_FILE = ("POST /uploads", "GET /files")
+WITHOUT_A_FILE = ("POST /uploads", "GET /files", "GET /usage")
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,10 @@ def test_another_user_reusing_the_owners_idempotency_key_gets_a_ticket_of_their_
                          headers={IDEMPOTENCY_KEY_HEADER: owners["idempotency_key"]})
     assert response.status_code == 201
     assert response.json()["key"].startswith(f"{INCOMING_PREFIX}{other_api.sub}/")
+
+
+def test_another_users_usage_counts_none_of_the_owners_bytes(api, other_api, owners):
+    # The owner holds a processed file, a multipart reservation and a ticket; the other user at most a byte or two.
+    mine, theirs = api("GET", "/usage").json(), other_api("GET", "/usage").json()
+    assert theirs["bytes"]["used"] < BIG["size"] <= mine["bytes"]["used"]
+    assert theirs["files"]["used"] < mine["files"]["used"]
