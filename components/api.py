@@ -17,7 +17,13 @@ from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from components.secret import GeneratedSecret, GeneratedSecretArgs
 from contract.functions import API, ENV_CURSOR_SECRET_PARAMETER
-from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES
+from contract.http import (
+    API_CORS_ALLOW_HEADERS,
+    API_CORS_ALLOW_METHODS,
+    API_CORS_EXPOSE_HEADERS,
+    API_CORS_MAX_AGE_S,
+    API_ROUTES,
+)
 from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
 from contract.quotas import Quotas
@@ -104,6 +110,7 @@ class HttpApi(pulumi.ComponentResource):
                 "allow_origins": args.cors_origins,
                 "allow_methods": list(API_CORS_ALLOW_METHODS),
                 "allow_headers": list(API_CORS_ALLOW_HEADERS),
+                "expose_headers": list(API_CORS_EXPOSE_HEADERS),
                 "max_age": API_CORS_MAX_AGE_S,
             },
             opts=child,

@@ -24,6 +24,8 @@ IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # What the HTTP API's CORS configuration allows from the dashboard's origin.
 API_CORS_ALLOW_HEADERS = ("authorization", "content-type", IDEMPOTENCY_KEY_HEADER.lower())
 API_CORS_ALLOW_METHODS = ("GET", "POST", "DELETE")
+# A browser's script may read only these of the API's answers' headers beyond the safelisted ones.
+API_CORS_EXPOSE_HEADERS = ("retry-after",)
 API_CORS_MAX_AGE_S = 600
 # The API's integration timeout is the function's.
 API_TIMEOUT_S = 10

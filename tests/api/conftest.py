@@ -77,6 +77,12 @@ class Caller:
         self.sub = sub
 
     def __call__(self, method: str, path: str, body=None, query: str = "", headers: dict | None = None):
+        response = self.respond(method, path, body, query, headers)
+        payload = json.loads(response["body"]) if response.get("body") else None
+        return response["statusCode"], payload
+
+    def respond(self, method: str, path: str, body=None, query: str = "", headers: dict | None = None) -> dict:
+        """The handler's whole response, headers included."""
         from workers.api import handler as api
 
         raw = json.dumps(body).encode() if body is not None else b""
@@ -85,9 +91,7 @@ class Caller:
             method=method, path=path, query=query, headers=list(hdrs.items()), body=raw,
             claims={"sub": self.sub, "token_use": "access"}, source_ip="127.0.0.1",
         )
-        response = api.handler(event, Context())
-        payload = json.loads(response["body"]) if response.get("body") else None
-        return response["statusCode"], payload
+        return api.handler(event, Context())
 
 
 @pytest.fixture
