@@ -11,6 +11,7 @@ import pytest
 from contract.keys import FileKey
 from contract.quotas import QUOTAS, Quotas
 from contract.table import STATUS_DELETED, TICKET_SORT_KEY_PREFIX
+from tests.uploading import sha256_b64
 from tests.workers.s3_events import notification, s3_event
 from workers.api import quota
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
@@ -294,7 +295,7 @@ def test_an_unfinished_multipart_upload_is_reclaimed_and_aborted_after_a_day(ali
     clock.advance(timedelta(days=1))
     issued(alice, 5 * MiB)
     assert boto3.client("s3").list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
-    assert alice("POST", f"/uploads/{upload['fileId']}/parts", {"partNumbers": [1]})[0] == 404
+    assert alice("POST", f"/uploads/{upload['fileId']}/parts", {"parts": [{"partNumber": 1, "sha256": sha256_b64(b"1")}]})[0] == 404
 
 
 def test_a_ticket_whose_record_ttl_reaped_is_still_given_back(alice, limits, clock):

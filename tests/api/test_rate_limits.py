@@ -8,6 +8,7 @@ import pytest
 
 from contract.quotas import Quotas
 from workers.api import quota, ratelimit
+from tests.uploading import sha256_b64
 from workers.api.limits import MULTIPART_THRESHOLD
 
 LIMITED = Quotas(tickets_per_minute=3, part_url_requests_per_minute=2)
@@ -59,7 +60,7 @@ def test_part_url_requests_have_a_limit_of_their_own(alice, clock):
         alice("POST", "/uploads", TEXT)
     assert alice("POST", "/uploads", TEXT)[0] == 429
     parts = f"/uploads/{upload['fileId']}/parts"
-    statuses = [alice("POST", parts, {"partNumbers": [1]})[0] for _ in range(LIMITED.part_url_requests_per_minute + 1)]
+    statuses = [alice("POST", parts, {"parts": [{"partNumber": 1, "sha256": sha256_b64(b"1")}]})[0] for _ in range(LIMITED.part_url_requests_per_minute + 1)]
     assert statuses == [200] * LIMITED.part_url_requests_per_minute + [429]
 
 
