@@ -45,15 +45,20 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, stack):
+def console_errors():
+    """What the page logged as errors; a test that provokes one takes it out."""
+    return []
+
+
+@pytest.fixture
+def page(browser, stack, console_errors):
     context = browser.new_context(accept_downloads=True, viewport=DESKTOP)
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     yield page
     context.close()
-    assert not errors, f"the console showed errors: {errors}"
+    assert not console_errors, f"the console showed errors: {console_errors}"
 
 
 def sign_in(page, stack):
@@ -265,6 +270,31 @@ def test_a_multipart_upload_resumes_after_a_reload_sending_only_the_missing_part
     link = api(page, stack, "POST", f"/files/{upload['fileId']}/download").json()
     assert requests.get(link["url"], timeout=30).content == data
     assert page.evaluate("localStorage.getItem('uploads.resumable')") == "[]"
+
+
+def test_a_failed_upload_says_why_and_retry_finishes_it(page, stack, tmp_path, console_errors):
+    sign_in(page, stack)
+    flaky = tmp_path / "flaky.bin"
+    flaky.write_bytes(os.urandom(MULTIPART))
+    refusal = "<Error><Code>BadDigest</Code><Message>The SHA-256 you specified did not match the calculated checksum.</Message></Error>"
+    refused = []
+
+    def refuse_part_2_once(route):
+        if route.request.method == "PUT" and "partNumber=2&" in route.request.url + "&" and not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=400, body=refusal, headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/xml"})
+        else:
+            route.continue_()
+
+    page.route(lambda url: "partNumber=" in url, refuse_part_2_once)
+    page.set_input_files("#picker", str(flaky))
+    failed = page.locator("#uploads li[data-state=failed]")
+    failed.wait_for()
+    assert "S3 refused part 2: The SHA-256 you specified did not match" in failed.text_content()
+    console_errors[:] = [e for e in console_errors if "status of 400" not in e]
+    page.get_by_role("button", name="Retry the upload of flaky.bin").click()
+    wait_for_status(page, "flaky.bin", "processed")
+    page.unroute_all(behavior="ignoreErrors")
 
 
 def test_cancel_aborts_the_upload_on_the_server(page, stack, tmp_path):
