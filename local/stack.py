@@ -21,6 +21,7 @@ from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV
 from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
+from contract.quotas import QUOTAS, Quotas
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
@@ -62,6 +63,8 @@ class LocalStack:
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
+    # Per-user limits, the deployed defaults unless given.
+    quotas: Quotas = QUOTAS
     # A faulty AWS for the ingest path (local.faults); None is a healthy one.
     faults: Faults | None = None
     outputs: dict = field(default_factory=dict)
@@ -113,6 +116,7 @@ class LocalStack:
             ENV_BUCKET_NAME: self.bucket,
             ENV_STACK: self.stack,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
+            **self.quotas.variables(),
         }
         return FunctionSpec(
             name=spec.function_name(self.names),
@@ -233,7 +237,8 @@ class LocalStack:
 
     def _start_dashboard(self) -> None:
         self._hosted_ui = HostedUI(self.client("cognito-idp"), self.outputs["userPoolId"],
-                                   host=self.host, port=self.hosted_ui_port).start()
+                                   host=self.host, port=self.hosted_ui_port,
+                                   demo_user=self.outputs["demoUser"]).start()
         config = DashboardConfig(
             api_url=self.outputs["apiUrl"],
             cognito_domain=self._hosted_ui.url,
@@ -242,7 +247,9 @@ class LocalStack:
             redirect_uris=[self.dashboard_url],
             region=REGION,
         )
-        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrlS3"], self._hosted_ui.url])
+        bucket = self.outputs["awsEndpointUrlS3"]
+        # Thumbnails are presigned GETs on the bucket, as in AWS.
+        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], bucket, self._hosted_ui.url], [bucket])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from contract.http import MAX_FILE_SIZE
 from contract.keys import FileKey
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
-from workers.api import cursor, filenames
+from workers.api import cursor, filenames, quota
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
     CHECKSUM_ALGORITHM,
@@ -28,10 +28,11 @@ from workers.api.limits import (
     MIN_PART_SIZE,
     MULTIPART_THRESHOLD,
     MiB,
+    THUMBNAIL_URL_EXPIRY_S,
     UPLOAD_URL_EXPIRY_S,
 )
 from workers.errors import error_code
-from workers.storage import clients, objects, records
+from workers.storage import clients, objects, records, usage
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
@@ -78,8 +79,8 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
     else:
         upload = {"method": "PUT" if sha256 else "POST"}
     # The pending record goes first, so no upload can exist without one.
-    records.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
-                           upload=upload, at=issued, sha256=sha256)
+    quota.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
+                         upload=upload, at=issued, sha256=sha256)
     s3, bucket = clients.s3(), clients.bucket_name()
     if upload["method"] == "PUT":
         ticket_upload = {"method": "PUT", **_signed_put(s3, "put_object", {
@@ -146,6 +147,25 @@ def presign_parts(owner_id: str, file_id: str, checksums: dict[int, str]) -> lis
             "ChecksumSHA256": checksums[number]})}
         for number in sorted(checksums)
     ]
+
+
+def list_parts(owner_id: str, file_id: str) -> list[dict[str, Any]]:
+    """The parts S3 already holds for a pending multipart upload: a client that
+    resumes after a reload sends only the others, and trusts S3 over its own notes."""
+    item = _pending_multipart(owner_id, file_id)
+    pages = clients.s3().get_paginator("list_parts").paginate(
+        Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
+    )
+    try:
+        return [
+            {"partNumber": part["PartNumber"], "size": part["Size"], "etag": part["ETag"],
+             "sha256": part.get("ChecksumSHA256")}
+            for page in pages for part in page.get("Parts", [])
+        ]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchUpload":
+            raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
+        raise
 
 
 def part_length(size: int, part_size: int, number: int) -> int:
@@ -230,18 +250,13 @@ def delete_file(owner_id: str, file_id: str) -> None:
 
 def _discard(owner_id: str, item: dict[str, Any]) -> None:
     s3, bucket = clients.s3(), clients.bucket_name()
-    upload_id = item.get("upload", {}).get("uploadId")
-    if upload_id:
-        # S3 answers NoSuchUpload once the upload was completed or aborted.
-        try:
-            s3.abort_multipart_upload(Bucket=bucket, Key=item["key"], UploadId=upload_id)
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchUpload":
-                raise
+    objects.abort_upload(s3, bucket, item)
     for key in filter(None, (item["key"], item.get("thumbnailKey"))):
         objects.delete_all_versions(s3, bucket, key)
     if item["status"] != STATUS_DELETED:
         records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+    # Also after a delete that stopped short of it: a repeated delete finishes the job.
+    usage.release(clients.table(), owner_id, item["fileId"], item)
 
 
 def get_file(owner_id: str, file_id: str) -> dict[str, Any]:
@@ -260,8 +275,19 @@ def public_file(item: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": item["updatedAt"],
         "metadata": item.get("metadata"),
         "error": item.get("error"),
+        "thumbnailUrl": _thumbnail_url(item.get("thumbnailKey")),
         "sha256": item.get("sha256"),
     }
+
+
+def _thumbnail_url(key: str | None) -> str | None:
+    # The bucket is private; signing is local computation, so every listed image
+    # gets its own short-lived link without a call to S3.
+    if not key:
+        return None
+    return clients.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": clients.bucket_name(), "Key": key}, ExpiresIn=THUMBNAIL_URL_EXPIRY_S
+    )
 
 
 def list_files(owner_id: str, limit: int, page_cursor: str | None, secret: Callable[[], bytes]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATU
 from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
 from workers.ingest.notifications import S3Event, TestEvent, parse_body
-from workers.storage import clients, objects, records
+from workers.storage import clients, objects, records, usage
 
 # What a record keeps back from the invocation's remaining time to store its
 # thumbnail, write itself and flush metrics: 2 s, or a quarter of a short
@@ -116,7 +116,7 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
         # Superseded by this event whatever happens next; a newer event has its own key.
         objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
     written_at = records.now()
-    if not records.apply_object_state(table, file_key, event.order, at=written_at, **state):
+    if not usage.record_object_state(table, file_key, event.order, attempt.item, at=written_at, **state):
         if state["thumbnail_key"]:
             # Lost to a newer event or a delete: nothing will ever point at it.
             objects.delete_all_versions(clients.s3(), event.s3.bucket.name, state["thumbnail_key"])
@@ -213,6 +213,9 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
     table, s3 = clients.table(), clients.s3()
     item = records.get(table, file_key.owner_id, file_key.file_id)
     if records.is_superseded_removal(item, event.order):
+        if item["status"] == STATUS_DELETED:
+            # Finishes a delete that stopped between marking the file and giving its charge back.
+            usage.release(table, file_key.owner_id, file_key.file_id, item)
         logger.info("Skipped a duplicate or superseded removal")
         return "duplicate"
     current = _current_version(event)
@@ -229,6 +232,7 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
     if not records.apply_removal(table, file_key, event.order, records.now()):
         logger.info("A newer event had already been applied; left the record as it was")
         return "superseded"
+    usage.release(table, file_key.owner_id, file_key.file_id, item)
     logger.info("Marked file deleted")
     return STATUS_DELETED
 

@@ -41,6 +41,9 @@ from workers.errors import is_condition_failed
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
 # Extraction starts not yet followed by a recorded state (see begin_attempt).
 ATTEMPTS = "attempts"
+# What the file counts for in its owner's usage; it changes only together with
+# the usage item (workers/storage/usage.py).
+CHARGED = "charged"
 # Deleted is terminal: a late ObjectCreated must never resurrect a deleted file.
 _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 # Set by `ops replay` until the replayed copy is recorded (see begin_attempt).
@@ -148,7 +151,7 @@ def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None =
         old = exc.response.get("Item")
         if old is None:
             return Attempt(started=True, item=None)
-        return Attempt(started=False, item=_deserialize(old))
+        return Attempt(started=False, item=deserialize(old))
     item = from_dynamo(new)
     return Attempt(started=True, item=item, count=item[ATTEMPTS])
 
@@ -164,7 +167,7 @@ def undo_attempt(table, file_key: FileKey) -> None:
     )
 
 
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """An item in DynamoDB's typed JSON, as an error response carries it."""
     deserializer = TypeDeserializer()
     return from_dynamo({name: deserializer.deserialize(value) for name, value in item.items()})
@@ -180,8 +183,13 @@ def _conditional_update(table, **kwargs) -> dict[str, Any] | None:
         raise
 
 
-def apply_object_state(
-    table,
+def apply_object_state(table, file_key: FileKey, order: str, **state) -> bool:
+    """Record what the worker learned about an object. Returns False when a newer
+    event (or a delete) had already been applied, which leaves the item as it was."""
+    return _conditional_update(table, **object_state_update(file_key, order, **state)) is not None
+
+
+def object_state_update(
     file_key: FileKey,
     order: str,
     *,
@@ -194,10 +202,13 @@ def apply_object_state(
     error: dict[str, str] | None,
     at: datetime,
     thumbnail_key: str | None = None,
-) -> bool:
-    """Record what the worker learned about an object. Returns False when a newer
-    event (or a delete) had already been applied, which leaves the item as it was.
-    The attempt count goes: whatever state this is, the attempt finished."""
+    charge: tuple[int | None, int] | None = None,
+) -> dict[str, Any]:
+    """The UpdateItem that records an object's state, conditional on the event
+    being newer than what the item holds and the file not deleted. The attempt
+    count goes: whatever state this is, the attempt finished. `charge` is
+    (what the item is charged now, None for nothing; what it will be): the
+    write then also moves `charged`, only from that value."""
     stamp = iso(at)
     names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
     values: dict[str, Any] = {
@@ -245,19 +256,25 @@ def apply_object_state(
         sets += [f"{ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
     else:
         removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
+    condition = f"{_NEWER} AND {_NOT_DELETED}"
+    if charge is not None:
+        charged, values[":charged"] = charge
+        sets.append(f"{CHARGED} = :charged")
+        if charged is None:
+            condition += f" AND attribute_not_exists({CHARGED})"
+        else:
+            condition += f" AND {CHARGED} = :was_charged"
+            values[":was_charged"] = charged
     # Status last: readers poll on it, and the local emulator applies SET
     # actions one by one, so everything else is in place when it flips.
     sets.append("#status = :status")
-    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
-    old = _conditional_update(
-        table,
-        Key=key_of(file_key.owner_id, file_key.file_id),
-        UpdateExpression=update,
-        ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
-    return old is not None
+    return {
+        "Key": key_of(file_key.owner_id, file_key.file_id),
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
@@ -295,7 +312,18 @@ def deletion_ttl(at: datetime) -> int:
 # --- Written by the API ---------------------------------------------------------
 
 
-def create_pending(table, file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
+# A record is only ever created once: file ids are fresh.
+NEW_ITEM = f"attribute_not_exists({PARTITION_KEY})"
+
+
+def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
+    """A pending record alone, charged to no one (see workers/storage/usage.py)."""
+    item = pending_record(file_key, **fields)
+    table.put_item(Item=to_dynamo(item), ConditionExpression=NEW_ITEM)
+    return item
+
+
+def pending_record(file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
                    at: datetime, sha256: str | None = None) -> dict[str, Any]:
     """The record an upload ticket starts as. It carries no `seq`, so the worker's
     first event for the object always applies; `filename` is the declared name,
@@ -324,7 +352,6 @@ def create_pending(table, file_key: FileKey, *, filename: str, content_type: str
         # A ticket nobody uses expires; the worker removes this when the object arrives.
         TTL_ATTRIBUTE: int((at + timedelta(seconds=PENDING_RECORD_TTL_S)).timestamp()),
     }
-    table.put_item(Item=to_dynamo(item), ConditionExpression=f"attribute_not_exists({PARTITION_KEY})")
     return item
 
 
