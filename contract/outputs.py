@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
-from contract.http import MULTIPART_THRESHOLD, OAUTH_SCOPES
+from contract.http import ALLOWED_CONTENT_TYPES, MAX_FILE_SIZE, MULTIPART_THRESHOLD, OAUTH_SCOPES
 
 T = TypeVar("T")
 
@@ -87,3 +87,6 @@ class DashboardConfig(_Keyed, Generic[T]):
     region: T
     scopes: tuple[str, ...] = OAUTH_SCOPES
     multipart_threshold: int = MULTIPART_THRESHOLD
+    # What the dashboard checks before any bytes move; the API still decides.
+    max_file_size: int = MAX_FILE_SIZE
+    accepted_types: tuple[str, ...] = ALLOWED_CONTENT_TYPES

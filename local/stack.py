@@ -237,7 +237,8 @@ class LocalStack:
 
     def _start_dashboard(self) -> None:
         self._hosted_ui = HostedUI(self.client("cognito-idp"), self.outputs["userPoolId"],
-                                   host=self.host, port=self.hosted_ui_port).start()
+                                   host=self.host, port=self.hosted_ui_port,
+                                   demo_user=self.outputs["demoUser"]).start()
         config = DashboardConfig(
             api_url=self.outputs["apiUrl"],
             cognito_domain=self._hosted_ui.url,
@@ -246,7 +247,9 @@ class LocalStack:
             redirect_uris=[self.dashboard_url],
             region=REGION,
         )
-        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrlS3"], self._hosted_ui.url])
+        bucket = self.outputs["awsEndpointUrlS3"]
+        # Thumbnails are presigned GETs on the bucket, as in AWS.
+        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], bucket, self._hosted_ui.url], [bucket])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:

@@ -1,13 +1,18 @@
-// Hashes file slices off the page's thread, so a large file never freezes the UI.
-// Each message is {id, blob}; the answer is {id, sha256} (base64, as S3's
-// x-amz-checksum-sha256 carries it) or {id, error}.
-self.onmessage = async ({ data: { id, blob } }) => {
+// SHA-256 off the main thread, so the page stays responsive while a file or a
+// part is read and hashed. Answers with the base64 of the digest, the form
+// S3's x-amz-checksum-sha256 carries.
+
+function base64(buffer) {
+  let binary = "";
+  for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+self.addEventListener("message", async ({ data: { id, blob } }) => {
   try {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
-    let binary = "";
-    for (const byte of digest) binary += String.fromCharCode(byte);
-    self.postMessage({ id, sha256: btoa(binary) });
+    const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+    self.postMessage({ id, sha256: base64(digest) });
   } catch (error) {
-    self.postMessage({ id, error: String(error) });
+    self.postMessage({ id, error: String(error?.message || error) });
   }
-};
+});

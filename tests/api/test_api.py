@@ -229,6 +229,30 @@ def test_a_sha256_that_is_not_the_base64_of_32_bytes_is_400(alice, sha256):
     assert status == 400 and body["error"]["message"].startswith("sha256")
 
 
+def test_listing_parts_gives_what_s3_holds_so_a_reload_sends_only_the_rest(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
+    assert alice("GET", f"/uploads/{file_id}/parts") == (200, {"parts": []})
+    part = b"x" * part_size
+    _, body = alice("POST", f"/uploads/{file_id}/parts", {"parts": [{"partNumber": 2, "sha256": sha256_b64(part)}]})
+    signed = body["parts"][0]
+    etag = requests.put(signed["url"], data=part, headers=signed["headers"]).headers["ETag"]
+    status, body = alice("GET", f"/uploads/{file_id}/parts")
+    assert status == 200 and [{k: p[k] for k in ("partNumber", "size", "etag")} for p in body["parts"]] == [
+        {"partNumber": 2, "size": part_size, "etag": etag}]
+
+
+def test_listing_parts_of_a_finished_or_single_upload_is_409_and_of_an_aborted_one_404(alice):
+    status, body = alice("GET", f"/uploads/{_uploaded(alice)}/parts")
+    assert status == 409 and body["error"]["code"] == "not_pending"
+    _, ticket = alice("POST", "/uploads", TEXT)
+    status, body = alice("GET", f"/uploads/{ticket['fileId']}/parts")
+    assert status == 409 and body["error"]["code"] == "not_multipart"
+    _, ticket = alice("POST", "/uploads", BIG)
+    alice("DELETE", f"/uploads/{ticket['fileId']}")
+    assert alice("GET", f"/uploads/{ticket['fileId']}/parts")[0] == 404
+
+
 def test_completing_a_file_that_is_not_pending_is_409(alice):
     file_id = _uploaded(alice)
     status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
@@ -323,8 +347,23 @@ def test_get_returns_the_file_shape(alice):
     status, file = alice("GET", f"/files/{file_id}")
     assert status == 200
     assert set(file) == {"fileId", "filename", "contentType", "size", "status", "createdAt", "updatedAt",
-                         "metadata", "error", "sha256"}
+                         "metadata", "error", "thumbnailUrl", "sha256"}
     assert file["status"] == "processed" and file["metadata"] == {"kind": "text"}
+    assert file["thumbnailUrl"] is None
+
+
+def test_an_image_lists_and_gets_a_short_lived_link_to_its_thumbnail(alice):
+    file_id = _uploaded(alice, {**TEXT, "filename": "photo.png", "contentType": "image/png"}, b"png")
+    thumbnail = f"{THUMBNAIL_PREFIX}{ALICE}/{file_id}/1.webp"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=thumbnail, Body=b"thumb", ContentType="image/webp")
+    table = boto3.resource("dynamodb").Table(NAMES.table)
+    table.update_item(Key=records.key_of(ALICE, file_id), UpdateExpression="SET thumbnailKey = :t",
+                      ExpressionAttributeValues={":t": thumbnail})
+    _, file = alice("GET", f"/files/{file_id}")
+    _, listed = alice("GET", "/files")
+    assert listed["items"][0]["thumbnailUrl"].split("?")[0] == file["thumbnailUrl"].split("?")[0]
+    assert "X-Amz-Expires=3600" in file["thumbnailUrl"] or "Expires=" in file["thumbnailUrl"]
+    assert requests.get(file["thumbnailUrl"]).content == b"thumb"
 
 
 def test_malformed_file_id_is_400(alice):

@@ -22,7 +22,7 @@ from .conftest import ALICE, BOB, BUCKET, NAMES, sha256_b64
 SMALL = Quotas(max_bytes=100, max_files=3)
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 # Past a single upload's reclaim time (URL expiry and grace), short of a multipart upload's.
-POST_EXPIRED = timedelta(seconds=quota.UPLOAD_URL_EXPIRY_S + quota.SINGLE_UPLOAD_GRACE_S + 1)
+POST_EXPIRED = timedelta(seconds=quota.UPLOAD_URL_EXPIRY_S + quota.POST_GRACE_S + 1)
 
 
 @pytest.fixture

@@ -467,6 +467,8 @@ def test_the_dashboard_may_reach_the_upload_bucket_only_at_the_regional_host_pre
     bucket = stack["outputs"]["bucketName"]
     assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in connect
     assert f"https://{bucket}.s3.amazonaws.com" not in connect
+    images = re.search(r"img-src ([^;]*)", csp["contentSecurityPolicy"]["contentSecurityPolicy"]).group(1).split()
+    assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in images, "thumbnails are presigned GETs on the bucket"
 
 
 def test_site_serves_every_web_file_plus_a_generated_config(stack):

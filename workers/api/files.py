@@ -28,6 +28,7 @@ from workers.api.limits import (
     MIN_PART_SIZE,
     MULTIPART_THRESHOLD,
     MiB,
+    THUMBNAIL_URL_EXPIRY_S,
     UPLOAD_URL_EXPIRY_S,
 )
 from workers.errors import error_code
@@ -148,6 +149,25 @@ def presign_parts(owner_id: str, file_id: str, checksums: dict[int, str]) -> lis
     ]
 
 
+def list_parts(owner_id: str, file_id: str) -> list[dict[str, Any]]:
+    """The parts S3 already holds for a pending multipart upload: a client that
+    resumes after a reload sends only the others, and trusts S3 over its own notes."""
+    item = _pending_multipart(owner_id, file_id)
+    pages = clients.s3().get_paginator("list_parts").paginate(
+        Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
+    )
+    try:
+        return [
+            {"partNumber": part["PartNumber"], "size": part["Size"], "etag": part["ETag"],
+             "sha256": part.get("ChecksumSHA256")}
+            for page in pages for part in page.get("Parts", [])
+        ]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchUpload":
+            raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
+        raise
+
+
 def part_length(size: int, part_size: int, number: int) -> int:
     return min(part_size, size - (number - 1) * part_size)
 
@@ -255,8 +275,19 @@ def public_file(item: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": item["updatedAt"],
         "metadata": item.get("metadata"),
         "error": item.get("error"),
+        "thumbnailUrl": _thumbnail_url(item.get("thumbnailKey")),
         "sha256": item.get("sha256"),
     }
+
+
+def _thumbnail_url(key: str | None) -> str | None:
+    # The bucket is private; signing is local computation, so every listed image
+    # gets its own short-lived link without a call to S3.
+    if not key:
+        return None
+    return clients.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": clients.bucket_name(), "Key": key}, ExpiresIn=THUMBNAIL_URL_EXPIRY_S
+    )
 
 
 def list_files(owner_id: str, limit: int, page_cursor: str | None, secret: Callable[[], bytes]) -> dict[str, Any]:

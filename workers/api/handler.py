@@ -49,6 +49,7 @@ from workers.api.models import (
     PartsResponse,
     Ticket,
     Unauthorized,
+    UploadedParts,
     Usage,
 )
 from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
@@ -85,7 +86,8 @@ _RETRY_AFTER = "Retry-After"
 # Where a new file's id can be used next; clients and stateful fuzzers follow these.
 _FILE_LINKS = {
     operation: {"operationId": operation, "parameters": {"fileId": "$response.body#/fileId"}}
-    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "completeUpload", "abortUpload")
+    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "listParts", "completeUpload",
+                      "abortUpload")
 }
 
 
@@ -182,6 +184,11 @@ def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # no
     if len(checksums) != len(request.parts):
         raise files.ApiError(400, "invalid_request", "parts: each partNumber may appear once")
     return PartsResponse(parts=files.presign_parts(owner, fileId, checksums))
+
+
+@app.get("/uploads/<fileId>/parts", operation_id="listParts", responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
+def list_parts(fileId: FileId) -> UploadedParts:  # noqa: N803
+    return UploadedParts.model_validate({"parts": files.list_parts(_caller(), fileId)})
 
 
 @app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))

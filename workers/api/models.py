@@ -96,6 +96,17 @@ class PartsResponse(_Model):
     parts: list[PartUrl]
 
 
+class UploadedPart(_Model):
+    partNumber: int
+    size: int
+    etag: str
+    sha256: Optional[str] = Field(description="The part's SHA-256 as S3 verified it, when S3 reports it")
+
+
+class UploadedParts(_Model):
+    parts: list[UploadedPart] = Field(description="What S3 holds, by part number; a resuming client sends the rest")
+
+
 class CompletedPart(_Request):
     partNumber: PartNumber
     etag: str = Field(min_length=1, max_length=1024)
@@ -126,6 +137,7 @@ class File(_Model):
     updatedAt: str
     metadata: Optional[dict[str, Any]]
     error: Optional[ErrorDetail]
+    thumbnailUrl: Optional[str] = Field(description="A short-lived link to the image's thumbnail (WebP), or null")
     sha256: Optional[str] = Field(description="The SHA-256 S3 verified the bytes against: base64, or for a multipart "
                                               "upload S3's composite form `<base64>-<parts>`; null if none was sent")
 

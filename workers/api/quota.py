@@ -20,9 +20,9 @@ from workers.api.limits import UPLOAD_URL_EXPIRY_S
 from workers.errors import is_not_found
 from workers.storage import clients, objects, records, usage
 
-# A single presigned upload (POST or PUT) cannot start once its URL has
-# expired; one still streaming gets this much longer before its ticket may be reclaimed.
-SINGLE_UPLOAD_GRACE_S = UPLOAD_URL_EXPIRY_S
+# A presigned POST or PUT cannot start once its URL has expired; one still streaming
+# then gets this much longer before its ticket may be reclaimed.
+POST_GRACE_S = UPLOAD_URL_EXPIRY_S
 # Tickets reclaimed for one request at most (a few calls each), well inside the API's timeout.
 RECLAIM_BATCH = 10
 
@@ -59,11 +59,11 @@ def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
 
 
 def reclaim_after(upload: dict[str, Any], issued: datetime) -> datetime:
-    """When no object can arrive for a ticket any more: the bucket has aborted
-    its multipart upload, or its single upload's URL has expired (plus the grace)."""
-    if upload["method"] == "MULTIPART":
-        return issued + timedelta(days=ABORT_INCOMPLETE_MULTIPART_DAYS)
-    return issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S + SINGLE_UPLOAD_GRACE_S)
+    """When no object can arrive for a ticket any more: its presigned POST or
+    PUT has expired (plus the grace), or the bucket has aborted its multipart upload."""
+    if upload["method"] in ("POST", "PUT"):
+        return issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S + POST_GRACE_S)
+    return issued + timedelta(days=ABORT_INCOMPLETE_MULTIPART_DAYS)
 
 
 def reclaim_expired(owner_id: str, now: datetime) -> int:

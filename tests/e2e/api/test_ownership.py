@@ -24,6 +24,7 @@ BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size":
 # owner's processed file and on the owner's unfinished multipart upload.
 ON_A_FILE = {
     "POST /uploads/{fileId}/parts": {"json": {"parts": [{"partNumber": 1, "sha256": sha256_b64(b"1")}]}},
+    "GET /uploads/{fileId}/parts": {},
     "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"',
                                                             "sha256": sha256_b64(b"1")}]}},
     "DELETE /uploads/{fileId}": {},
