@@ -7,7 +7,7 @@ import pytest
 
 from bench import soak
 
-UPLOADS = 100
+UPLOADS = 50
 
 
 @pytest.fixture(scope="module")
