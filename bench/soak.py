@@ -270,9 +270,10 @@ def reconcile(stack: LocalStack, sent: dict[str, Upload], poison: list[str]) -> 
     }
 
 
-def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = None) -> dict:
+def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = None,
+        ingest: IngestSettings = INGEST) -> dict:
     with tempfile.TemporaryDirectory() as scratch, \
-            LocalStack(state_dir=state_dir or Path(scratch), ingest=INGEST, faults=FAULTS, quotas=QUOTAS) as stack:
+            LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=FAULTS, quotas=QUOTAS) as stack:
         client = Client(stack)
         poison = _poison(max(1, uploads // POISON_PER_UPLOADS))
         # First, so their five receives run alongside the uploads.
