@@ -46,7 +46,7 @@ RECORD_RESERVE_SHARE = 0.25
 MIN_EXTRACT_S = 0.25
 
 logger = Logger(service=INGEST_SERVICE)
-tracer = Tracer(service=INGEST_SERVICE)
+tracer = Tracer(service=INGEST_SERVICE, patch_modules=clients.TRACED_MODULES)
 metrics = Metrics(namespace=NAMESPACE, service=INGEST_SERVICE)
 # Stacks share an account and a namespace; alarms select their own stack's series.
 metrics.set_default_dimensions(**{STACK_DIMENSION: os.environ[ENV_STACK]})

@@ -17,6 +17,11 @@ from botocore.config import Config
 from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 
 
+# The workers reach the network only through botocore, so tracing patches only
+# it: the X-Ray SDK's default patches every library it knows, importing each one
+# that is installed at cold start.
+TRACED_MODULES = ("botocore",)
+
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=3,
