@@ -51,7 +51,8 @@ auth = UserAuth("auth", UserAuthArgs(
 api = HttpApi("api", HttpApiArgs(
     names=names, bucket=storage.bucket, table=table.table, package=package, variables=variables,
     kms_key_arn=config.kms_key_arn, cors_origins=origins, jwt_issuer=auth.issuer, jwt_audience=auth.client.id,
-    burst_limit=config.api_burst_limit, rate_limit=config.api_rate_limit, log_retention_days=config.log_retention_days), opts)
+    burst_limit=config.api_burst_limit, rate_limit=config.api_rate_limit, quotas=config.quotas,
+    log_retention_days=config.log_retention_days), opts)
 SiteContent("web-content", SiteContentArgs(bucket=site.bucket, web_dir=ROOT / "web", config=DashboardConfig(
     api_url=api.url, cognito_domain=auth.hosted_ui_url, user_pool_id=auth.user_pool.id,
     user_pool_client_id=auth.client.id, redirect_uris=origins, region=config.region)), opts)

@@ -14,6 +14,8 @@ DLQ holding the poison and nothing else.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import re
 import tempfile
@@ -29,6 +31,7 @@ import requests
 
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.ingest import IngestSettings
+from contract.quotas import Quotas
 from contract.keys import INCOMING_PREFIX
 from contract.table import SORT_KEY, STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED, file_sk
 from local import cognito
@@ -47,6 +50,9 @@ FAULTS = Faults(s3_throttle=0.04, dynamodb_throttle=0.04, server_error=0.03, rea
 INGEST = IngestSettings(worker_timeout_s=6, batch_size=4, batching_window_s=1, receive_wait_s=1,
                         reserved_concurrency=2, maximum_concurrency=2)
 UPLOAD_THREADS = 8
+# One user sends every upload, far faster than a person would: the per-user
+# ticket rate is raised so the soak measures the pipeline, not the limiter.
+QUOTAS = Quotas(tickets_per_minute=100_000)
 # Of every 20 uploads: one overwritten in place, and from every 50 three hostile ones.
 OVERWRITE_EVERY = 20
 HOSTILE_EVERY = 50
@@ -120,21 +126,25 @@ class Client:
         key = str(uuid.uuid4())
         body = _retrying(lambda: self._session().post(
             f"{self.api_url}/uploads", timeout=60, headers={IDEMPOTENCY_KEY_HEADER: key},
-            json={"filename": upload.filename, "contentType": upload.content_type, "size": len(upload.data)})).json()
-        form = body["upload"]
-        _retrying(lambda: requests.post(form["url"], data=form["fields"],
-                                        files={"file": (upload.filename, upload.data)}, timeout=60))
+            json={"filename": upload.filename, "contentType": upload.content_type, "size": len(upload.data),
+                  "sha256": base64.b64encode(hashlib.sha256(upload.data).digest()).decode()})).json()
+        # A PUT signed with the bytes' SHA-256, as the dashboard sends every small file.
+        signed = body["upload"]
+        _retrying(lambda: requests.put(signed["url"], data=upload.data, headers=signed["headers"], timeout=60))
         if upload.overwrite is not None:
             self.s3.put_object(Bucket=self.bucket, Key=body["key"], Body=upload.overwrite, ContentType="text/plain")
         return body["fileId"]
 
 
 def _retrying(request, attempts: int = 3) -> requests.Response:
-    """A request retried on a 5xx or a broken connection, as a browser client
-    would; a 4xx is final."""
+    """A request retried on a 5xx, a 429 (after its Retry-After) or a broken
+    connection, as the dashboard does; any other 4xx is final."""
     for attempt in range(1, attempts):
         try:
             response = request()
+            if response.status_code == 429:
+                time.sleep(int(response.headers.get("Retry-After", attempt)))
+                continue
             if response.status_code < 500:
                 break
         except requests.ConnectionError:
@@ -260,9 +270,10 @@ def reconcile(stack: LocalStack, sent: dict[str, Upload], poison: list[str]) -> 
     }
 
 
-def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = None) -> dict:
+def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = None,
+        ingest: IngestSettings = INGEST) -> dict:
     with tempfile.TemporaryDirectory() as scratch, \
-            LocalStack(state_dir=state_dir or Path(scratch), ingest=INGEST, faults=FAULTS) as stack:
+            LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=FAULTS, quotas=QUOTAS) as stack:
         client = Client(stack)
         poison = _poison(max(1, uploads // POISON_PER_UPLOADS))
         # First, so their five receives run alongside the uploads.

@@ -17,9 +17,16 @@ from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from components.secret import GeneratedSecret, GeneratedSecretArgs
 from contract.functions import API, ENV_CURSOR_SECRET_PARAMETER
-from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES
+from contract.http import (
+    API_CORS_ALLOW_HEADERS,
+    API_CORS_ALLOW_METHODS,
+    API_CORS_EXPOSE_HEADERS,
+    API_CORS_MAX_AGE_S,
+    API_ROUTES,
+)
 from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
+from contract.quotas import Quotas
 from contract.table import LIST_INDEX
 
 STAGE = "$default"
@@ -51,6 +58,8 @@ class HttpApiArgs:
     jwt_audience: pulumi.Input[str]
     burst_limit: int
     rate_limit: int
+    # Per user, enforced by the function; the stage's throttle above is for everyone at once.
+    quotas: Quotas
     log_retention_days: int
 
 
@@ -83,6 +92,7 @@ class HttpApi(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 variables={
                     **args.variables,
+                    **args.quotas.variables(),
                     # The name only: the function reads the value at run time.
                     ENV_CURSOR_SECRET_PARAMETER: self.cursor_secret.parameter.name,
                 },
@@ -100,6 +110,7 @@ class HttpApi(pulumi.ComponentResource):
                 "allow_origins": args.cors_origins,
                 "allow_methods": list(API_CORS_ALLOW_METHODS),
                 "allow_headers": list(API_CORS_ALLOW_HEADERS),
+                "expose_headers": list(API_CORS_EXPOSE_HEADERS),
                 "max_age": API_CORS_MAX_AGE_S,
             },
             opts=child,
@@ -174,10 +185,13 @@ def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[d
         allow(["s3:GetObject", "s3:GetObjectVersion"], [incoming]),
         # Deleting a file removes every version of the object and of its thumbnail.
         *delete_for_good_statements(bucket_arn, [INCOMING_PREFIX, THUMBNAIL_PREFIX]),
-        # DeleteItem: the idempotency utility drops its record when a request fails.
-        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-              [args.table.arn]),
-        allow(["dynamodb:Query"], [under(args.table.arn, f"/index/{LIST_INDEX}")]),
+        # DeleteItem: the idempotency utility drops its record when a request fails, and a
+        # released ticket's reservation goes. ConditionCheckItem: a ticket whose record TTL
+        # reaped is given back only while there is still no record.
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+               "dynamodb:ConditionCheckItem"], [args.table.arn]),
+        # On the table: a user's expired tickets; on the index: a user's files.
+        allow(["dynamodb:Query"], [args.table.arn, under(args.table.arn, f"/index/{LIST_INDEX}")]),
         *cursor_secret.read_statements(),
         *s3_kms_statements(args.kms_key_arn),
     ]

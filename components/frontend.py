@@ -141,7 +141,8 @@ def _content_security_policy(args: StaticSiteArgs) -> pulumi.Output[str]:
         f"https://*.execute-api.{args.region}.amazonaws.com",
         args.auth_url,
     )
-    return sources.apply(dashboard_csp)
+    # Thumbnails are presigned GETs on the upload bucket, the first source.
+    return sources.apply(lambda known: dashboard_csp(known, image_sources=known[:1]))
 
 
 @dataclass

@@ -135,7 +135,8 @@ class IngestPipeline(pulumi.ComponentResource):
                     # deleted object, and the worker could not tell "gone"
                     # (permanent) from "denied".
                     allow(["s3:ListBucket"], [args.bucket.arn]),
-                    allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [args.table.arn]),
+                    # DeleteItem: an arriving object's ticket reservation goes with the write that records it.
+                    allow(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [args.table.arn]),
                     *s3_kms_statements(args.kms_key_arn),
                 ],
             ),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 from contract.ingest import INGEST, IngestSettings
 from contract.names import PROJECT
+from contract.quotas import QUOTAS, Quotas
 
 
 NAMESPACE = PROJECT
@@ -65,6 +66,8 @@ class StackConfig:
     # Where a developer runs the dashboard against an ephemeral stack.
     local_origin: str
     ingest: IngestSettings
+    # Per user: what they may hold, and how fast they may ask for upload URLs.
+    quotas: Quotas
 
 
 def load_config(stack: str) -> StackConfig:
@@ -107,6 +110,12 @@ def load_config(stack: str) -> StackConfig:
         alarm_subscriptions=_subscriptions(config),
         local_origin=local_origin,
         ingest=_ingest(config),
+        quotas=Quotas(
+            max_bytes=_positive(config, "quotaBytes", QUOTAS.max_bytes),
+            max_files=_positive(config, "quotaFiles", QUOTAS.max_files),
+            tickets_per_minute=_positive(config, "ticketRateLimit", QUOTAS.tickets_per_minute),
+            part_url_requests_per_minute=_positive(config, "partUrlRateLimit", QUOTAS.part_url_requests_per_minute),
+        ),
     )
 
 

@@ -10,9 +10,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
-from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_MAX_AGE_S, BUCKET_CORS_METHODS
-
-ABORT_INCOMPLETE_MULTIPART_DAYS = 1
+from contract.http import (
+    ABORT_INCOMPLETE_MULTIPART_DAYS,
+    BUCKET_CORS_EXPOSE,
+    BUCKET_CORS_HEADERS,
+    BUCKET_CORS_MAX_AGE_S,
+    BUCKET_CORS_METHODS,
+)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
-from contract.http import OAUTH_SCOPES
+from contract.http import ALLOWED_CONTENT_TYPES, MAX_FILE_SIZE, MULTIPART_THRESHOLD, OAUTH_SCOPES
 
 T = TypeVar("T")
 
@@ -67,6 +67,10 @@ class DeployedOutputs(StackOutputs[T]):
 @dataclass(frozen=True)
 class LocalOutputs(StackOutputs[T]):
     aws_endpoint_url: T
+    # S3 through the front that enforces what S3 enforces (local/s3_front.py).
+    aws_endpoint_url_s3: T
+    # The emulator's fixed credentials, which the front checks signatures against.
+    emulator_credentials: T
     hosted_ui_url: T
     demo_user: T
 
@@ -82,3 +86,7 @@ class DashboardConfig(_Keyed, Generic[T]):
     redirect_uris: T
     region: T
     scopes: tuple[str, ...] = OAUTH_SCOPES
+    multipart_threshold: int = MULTIPART_THRESHOLD
+    # What the dashboard checks before any bytes move; the API still decides.
+    max_file_size: int = MAX_FILE_SIZE
+    accepted_types: tuple[str, ...] = ALLOWED_CONTENT_TYPES

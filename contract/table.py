@@ -11,7 +11,14 @@ from __future__ import annotations
 from contract.ingest import INGEST
 
 PARTITION_KEY = "pk"  # USER#{ownerId}
-SORT_KEY = "sk"  # FILE#{fileId}
+SORT_KEY = "sk"  # FILE#{fileId}, or one of the user's bookkeeping items below
+# Next to a user's files, and in no index (so neither the listing nor on-call
+# ever sees them): what the user holds against the quota, the reservation of
+# each upload ticket whose object has not arrived, sorted by when it may be
+# reclaimed, and the count of requests in each rate-limit window.
+USAGE_SORT_KEY = "USAGE"
+TICKET_SORT_KEY_PREFIX = "TICKET#"  # TICKET#{reclaimAfter, epoch seconds, 12 digits}#{fileId}
+RATE_SORT_KEY_PREFIX = "RATE#"  # RATE#{action}#{window start, epoch seconds}
 # The listing index: a user's files newest first, without a Scan.
 LIST_INDEX = "byOwnerCreated"
 LIST_INDEX_PARTITION_KEY = "gsi1pk"  # USER#{ownerId}
@@ -49,6 +56,15 @@ def user_pk(owner_id: str) -> str:
 
 def file_sk(file_id: str) -> str:
     return f"FILE#{file_id}"
+
+
+def ticket_sk(reclaim_after_s: int, file_id: str) -> str:
+    # Fixed width, so the sort key orders tickets by when they may be reclaimed.
+    return f"{TICKET_SORT_KEY_PREFIX}{reclaim_after_s:012d}#{file_id}"
+
+
+def rate_sk(action: str, window_start_s: int) -> str:
+    return f"{RATE_SORT_KEY_PREFIX}{action}#{window_start_s}"
 
 
 def attention_pk(status: str) -> str:

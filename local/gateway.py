@@ -29,7 +29,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
 
-from contract.http import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES
+from contract.http import (
+    API_CORS_ALLOW_HEADERS,
+    API_CORS_ALLOW_METHODS,
+    API_CORS_EXPOSE_HEADERS,
+    API_CORS_MAX_AGE_S,
+    API_ROUTES,
+)
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment
 
 log = logging.getLogger("local.gateway")
@@ -240,6 +246,7 @@ class Cors:
     origins: tuple[str, ...]
     allow_headers: tuple[str, ...] = API_CORS_ALLOW_HEADERS
     allow_methods: tuple[str, ...] = API_CORS_ALLOW_METHODS
+    expose_headers: tuple[str, ...] = API_CORS_EXPOSE_HEADERS
     max_age_s: int = API_CORS_MAX_AGE_S
 
     def preflight(self, origin: str | None) -> list[tuple[str, str]]:
@@ -254,7 +261,8 @@ class Cors:
     def simple(self, origin: str | None) -> list[tuple[str, str]]:
         if origin not in self.origins:
             return []
-        return [("access-control-allow-origin", origin), ("vary", "origin")]
+        return [("access-control-allow-origin", origin), ("access-control-expose-headers", ",".join(self.expose_headers)),
+                ("vary", "origin")]
 
 
 class Gateway:

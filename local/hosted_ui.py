@@ -13,6 +13,9 @@ the Hosted UI. This serves the documented endpoints over it:
   `{"error": "invalid_grant" | "invalid_request" | ...}` with status 400.
 - `GET /logout`: redirects to `logout_uri` when it is a registered LogoutURL.
 
+The sign-in page shows the local stack's demo user, email and password: this
+emulation runs only on the local stack, where the password is a throwaway.
+
 The tokens are moto's own, so the gateway's JWT authorizer verifies them
 against the pool's JWKS like any other.
 """
@@ -43,9 +46,11 @@ class _Grant:
 
 
 class HostedUI:
-    def __init__(self, cognito, pool_id: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, cognito, pool_id: str, host: str = "127.0.0.1", port: int = 0,
+                 demo_user: dict | None = None) -> None:
         self.cognito = cognito
         self.pool_id = pool_id
+        self.demo_user = demo_user
         self._grants: dict[str, _Grant] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -168,7 +173,12 @@ def _handler_for(ui: HostedUI):
                 for k, v in params.items() if k not in ("username", "password")
             )
             notice = f"<p class=error>{html.escape(error)}</p>" if error else ""
-            self._send(200, _page(f"""{notice}
+            demo = ""
+            if ui.demo_user:
+                demo = (f"<aside class=demo aria-label='Demo user'><strong>Local stack demo user</strong>"
+                        f"<br>Email: <code>{html.escape(ui.demo_user['username'])}</code>"
+                        f"<br>Password: <code>{html.escape(ui.demo_user['password'])}</code></aside>")
+            self._send(200, _page(f"""{notice}{demo}
 <form method=post action="/login">{hidden}
   <label>Email <input name=username type=email autocomplete=username required></label>
   <label>Password <input name=password type=password autocomplete=current-password required></label>
@@ -243,6 +253,8 @@ def _handler_for(ui: HostedUI):
 
 def _page(body: str) -> bytes:
     return f"""<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto}}label{{display:block;margin:.75rem 0}}
-input{{display:block;width:100%;padding:.4rem}}.error{{color:#8c1d18}}</style></head>
+<link rel=icon href="data:,">
+<style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}}label{{display:block;margin:.75rem 0}}
+input{{display:block;width:100%;padding:.4rem;box-sizing:border-box}}.error{{color:#8c1d18}}
+.demo{{background:#eef4ff;border:1px solid #b9cdf5;border-radius:6px;padding:.6rem .8rem;margin:1rem 0;overflow-wrap:anywhere}}</style></head>
 <body><h1>Sign in</h1>{body}</body></html>""".encode()

@@ -209,14 +209,14 @@ class ExecutionEnvironment:
         return Invocation(request_id, error=payload, duration_ms=duration_ms)
 
     def stop(self) -> None:
-        if self._process is not None:
+        # Taken first: the stack's teardown may stop an environment its poller is stopping.
+        process, self._process, self._conn = self._process, None, None
+        if process is not None and process.pid is not None:
             # Lambda ends the whole sandbox: an extraction child goes with it.
             try:
-                for child in psutil.Process(self._process.pid).children(recursive=True):
+                for child in psutil.Process(process.pid).children(recursive=True):
                     child.kill()
             except psutil.NoSuchProcess:
                 pass
-            self._process.kill()
-            self._process.join(5)
-        self._process = None
-        self._conn = None
+            process.kill()
+            process.join(5)

@@ -14,18 +14,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 from contract import functions
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
 from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
+from contract.quotas import QUOTAS, Quotas
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
+
+# Where `python -m local.moto_server` is found.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
+from local.s3_front import S3Front
 from local.web import Dashboard
 
 REGION = "us-east-1"
@@ -50,12 +56,15 @@ class LocalStack:
     stack: str = "local"
     host: str = "127.0.0.1"
     moto_port: int = 0
+    s3_port: int = 0
     api_port: int = 0
     web_port: int = 0
     hosted_ui_port: int = 0
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
+    # Per-user limits, the deployed defaults unless given.
+    quotas: Quotas = QUOTAS
     # A faulty AWS for the ingest path (local.faults); None is a healthy one.
     faults: Faults | None = None
     outputs: dict = field(default_factory=dict)
@@ -64,6 +73,7 @@ class LocalStack:
         self.state_dir = Path(self.state_dir)
         self.names = Names(self.stack)
         self._moto: subprocess.Popen | None = None
+        self._s3_front: S3Front | None = None
         self._mapping: EventSourceMapping | None = None
         self._gateway: Gateway | None = None
         self._dashboard: Dashboard | None = None
@@ -86,7 +96,9 @@ class LocalStack:
     def client(self, service: str):
         return boto3.client(
             service,
-            endpoint_url=self.outputs["awsEndpointUrl"],
+            endpoint_url=self.outputs["awsEndpointUrlS3" if service == "s3" else "awsEndpointUrl"],
+            # Presigned URLs too are SigV4: the front, like a bucket made since 2020, refuses SigV2.
+            config=Config(signature_version="s3v4") if service == "s3" else None,
             region_name=REGION,
             aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -104,6 +116,7 @@ class LocalStack:
             ENV_BUCKET_NAME: self.bucket,
             ENV_STACK: self.stack,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
+            **self.quotas.variables(),
         }
         return FunctionSpec(
             name=spec.function_name(self.names),
@@ -114,6 +127,8 @@ class LocalStack:
             environment={
                 **spec.environment(variables),
                 "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
+                # S3 goes through the front that enforces what moto does not (local/s3_front.py).
+                "AWS_ENDPOINT_URL_S3": self.outputs["awsEndpointUrlS3"],
                 **_CREDENTIALS,
                 **(extra or {}),
             },
@@ -138,6 +153,10 @@ class LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
+        self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host,
+                                 port=self.s3_port).start()
+        # The front knows only these, so tools reading the stack file sign with them.
+        self.outputs.update(awsEndpointUrlS3=self._s3_front.url, emulatorCredentials=_CREDENTIALS)
         # Bound first: the bucket's CORS, the API's CORS and the app client's
         # callback URL all name the dashboard's origin.
         self._dashboard = Dashboard(host=self.host, port=self.web_port)
@@ -174,7 +193,8 @@ class LocalStack:
         port = self.moto_port or _free_port(self.host)
         with open(self.log_dir / "moto.log", "ab") as log:
             self._moto = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+                [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(port)],
+                cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -217,7 +237,8 @@ class LocalStack:
 
     def _start_dashboard(self) -> None:
         self._hosted_ui = HostedUI(self.client("cognito-idp"), self.outputs["userPoolId"],
-                                   host=self.host, port=self.hosted_ui_port).start()
+                                   host=self.host, port=self.hosted_ui_port,
+                                   demo_user=self.outputs["demoUser"]).start()
         config = DashboardConfig(
             api_url=self.outputs["apiUrl"],
             cognito_domain=self._hosted_ui.url,
@@ -226,7 +247,9 @@ class LocalStack:
             redirect_uris=[self.dashboard_url],
             region=REGION,
         )
-        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], self.outputs["awsEndpointUrl"], self._hosted_ui.url])
+        bucket = self.outputs["awsEndpointUrlS3"]
+        # Thumbnails are presigned GETs on the bucket, as in AWS.
+        self._dashboard.serve(config.as_dict(), [self.outputs["apiUrl"], bucket, self._hosted_ui.url], [bucket])
         self.outputs.update(webUrl=self.dashboard_url, hostedUiUrl=self._hosted_ui.url)
 
     def _write_outputs(self) -> None:
@@ -252,6 +275,9 @@ class LocalStack:
         if self._mapping is not None:
             self._mapping.stop()
             self._mapping = None
+        if self._s3_front is not None:
+            self._s3_front.stop()
+            self._s3_front = None
         if self._moto is not None:
             self._moto.terminate()
             try:

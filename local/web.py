@@ -29,10 +29,10 @@ class Dashboard:
         # The origin a developer types; CORS and the Hosted UI's callback name it.
         return f"http://localhost:{self._server.server_address[1]}"
 
-    def serve(self, config: dict, connect_sources: list[str]) -> None:
+    def serve(self, config: dict, connect_sources: list[str], image_sources: list[str]) -> None:
         self.config = config
         self.headers = {
-            "Content-Security-Policy": dashboard_csp(connect_sources),
+            "Content-Security-Policy": dashboard_csp(connect_sources, image_sources),
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "strict-origin-when-cross-origin",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import attention, dlq, render, replay, status
+from ops import attention, dlq, render, replay, status, usage
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -108,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                        help="with --stuck: pending for longer than this (default 15m)")
     again.add_argument("-n", "--limit", type=_positive, default=20, help="at most this many (default 20)")
+
+    held = command(commands, "usage", "what users hold against their quotas: show, backfill")
+    held_commands = held.add_subparsers(dest="usage_command", required=True, metavar="ACTION")
+    one_user = command(held_commands, "show", "one user's usage beside what their records add up to",
+                       "The user's usage item beside the sum of their charged files and of tickets whose record "
+                       "is gone, open and expired tickets, and files stored before quotas. Exits 1 when the "
+                       "two disagree.")
+    one_user.add_argument("owner", metavar="OWNER_ID")
+    charge = command(held_commands, "backfill", "charge files stored before quotas existed",
+                     "Count every processed or failed file that was never charged, once: running it again "
+                     "charges nothing more. Without --owner it scans the table.")
+    charge.add_argument("--owner", help="only this owner's files")
     return parser
 
 
@@ -142,6 +154,13 @@ def _run(stack: Stack, args, as_json: bool) -> int:
         return ATTENTION if report["needsAttention"] else OK
     if args.command == "dlq":
         return _dlq(stack, args, show)
+    if args.command == "usage" and args.usage_command == "show":
+        report = usage.show(stack, args.owner)
+        show(report, render.usage)
+        return ATTENTION if any(report["drift"].values()) else OK
+    if args.command == "usage":
+        show(usage.backfill(stack, args.owner), render.backfilled)
+        return OK
     if args.command == "failed":
         items = attention.failed(stack, args.limit, since=args.since, code=args.code, owner=args.owner)
         show(items, lambda i: render.files(i, "failed"))

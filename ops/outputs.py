@@ -13,23 +13,22 @@ from botocore.config import Config
 from contract.outputs import DeployedOutputs, LocalOutputs, StackOutputs
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-# The local stack's emulator accepts any credentials, and on-call's shell
-# beside `make dev` has none: the CLI brings its own rather than fail.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 @dataclass(frozen=True)
 class Stack:
     outputs: StackOutputs
-    # Where the local stack's emulator is; None for a deployed stack.
-    endpoint_url: str | None = None
+    # The local stack's outputs: where the emulator and S3's front are, and the
+    # emulator's fixed credentials, which on-call's shell does not have. None
+    # for a deployed stack, whose clients use the caller's own credentials.
+    local: LocalOutputs | None = None
     # The on-call topic; a deployed stack's only.
     alarm_topic_arn: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "Stack":
-        return cls(StackOutputs.from_dict(data), data.get(LocalOutputs.key("aws_endpoint_url")),
-                   data.get(DeployedOutputs.key("alarm_topic_arn")))
+        local = LocalOutputs.from_dict(data) if LocalOutputs.key("aws_endpoint_url") in data else None
+        return cls(StackOutputs.from_dict(data), local, data.get(DeployedOutputs.key("alarm_topic_arn")))
 
     @classmethod
     def from_file(cls, path: Path) -> "Stack":
@@ -48,12 +47,17 @@ class Stack:
             raise SystemExit(f"pulumi stack output failed: {exc.stderr.strip()}") from None
         return cls.from_json(json.loads(out))
 
-    def _where(self) -> dict:
-        return {"region_name": self.outputs.region, "endpoint_url": self.endpoint_url, "config": _CONFIG,
-                **(_LOCAL_CREDENTIALS if self.endpoint_url else {})}
+    def _where(self, service: str = "") -> dict:
+        if self.local is None:
+            return {"region_name": self.outputs.region, "config": _CONFIG}
+        credentials = self.local.emulator_credentials
+        endpoint = self.local.aws_endpoint_url_s3 if service == "s3" else self.local.aws_endpoint_url
+        return {"region_name": self.outputs.region, "endpoint_url": endpoint, "config": _CONFIG,
+                "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"]}
 
     def client(self, service: str, **overrides):
-        return boto3.client(service, **{**self._where(), **overrides})
+        return boto3.client(service, **{**self._where(service), **overrides})
 
     def table(self):
         return boto3.resource("dynamodb", **self._where()).Table(self.outputs.table_name)

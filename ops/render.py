@@ -135,3 +135,22 @@ def replayed(results: list[dict]) -> None:
     console.print(table)
     done = sum(r["result"] == "replayed" for r in results)
     console.print(f"{done} of {len(results)} file(s) replayed; the worker picks them up from the queue.")
+
+
+def usage(report: dict) -> None:
+    held, expected, drift = report["usage"], report["records"], report["drift"]
+    table = _table("", "bytes", "files", title=f"Usage of {report['ownerId']}")
+    table.add_row("usage item", str(held["bytes"]), str(held["files"]))
+    table.add_row("records and tickets", str(expected["bytes"]), str(expected["files"]))
+    table.add_row("drift", str(drift["bytes"]), str(drift["files"]))
+    console.print(table)
+    console.print(f"{report['openTickets']} open ticket(s), {report['expiredTickets']} past their reclaim time, "
+                  f"{report['ticketsWithoutRecord']} without a record; "
+                  f"{report['uncharged']} file(s) stored before quotas, not counted.")
+    if drift["bytes"] or drift["files"]:
+        console.print("The usage item disagrees with the records: check that nothing was writing, then escalate.")
+
+
+def backfilled(result: dict) -> None:
+    console.print(f"Charged {result['charged']} file(s), {result['bytes']} bytes, to {result['owners']} user(s); "
+                  f"{result['skipped']} changed meanwhile and were left as they are.")

@@ -1,9 +1,11 @@
 """Run files through the pipeline again.
 
-A replay copies the object onto itself (same bytes, same content type, one
-added metadata field). S3 then emits a fresh ObjectCreated:Copy with a newer
-sequencer, so the real path (notification, queue, worker, ordered write) does
-the work, and the worker's ordering rules accept it as the newest state.
+A replay marks the record as replay-requested, then copies the object onto
+itself (same bytes, same content type, one added metadata field). S3 then
+emits a fresh ObjectCreated:Copy with a newer sequencer, so the real path
+(notification, queue, worker, ordered write) does the work, and the worker's
+ordering rules accept it as the newest state. Without the mark the worker
+would take the copy for a second upload with a spent ticket and remove it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
     s3, bucket, key = stack.client("s3"), stack.outputs.bucket_name, item["key"]
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
+        # The file's ticket is spent: without this the worker would remove the copy as a second upload.
+        if not records.request_replay(stack.table(), owner_id, file_id):
+            return "no such file"
         source = {"Bucket": bucket, "Key": key, **({"VersionId": head["VersionId"]} if head.get("VersionId") else {})}
         # The managed copy switches to a multipart copy above 5 GB, where CopyObject stops.
         s3.copy(source, bucket, key, ExtraArgs={

@@ -1,206 +1,286 @@
-// The dashboard: sign in, upload, and watch each file go pending -> processed | failed.
-// Every user-controlled string is rendered with textContent, never as HTML.
+// The dashboard: sign-in, the upload queue and the files. Everything the API
+// or S3 says is shown in words; status changes are announced to screen readers.
 
 import { accessToken, completeSignIn, signIn, signOut, username } from "./auth.js";
 import { createClient } from "./api.js";
+import { FileList } from "./files.js";
+import { formatDuration, formatSize, kindLabel } from "./format.js";
+import { Upload, check, fingerprint, resumable } from "./uploads.js";
 
-// Pending files are polled one by one, starting fast and backing off.
-const POLL_FIRST_MS = 1000;
-const POLL_MAX_MS = 30000;
 const PARALLEL_FILES = 3;
+// Speed is measured over the last few seconds, so a stall shows quickly.
+const SPEED_WINDOW_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 let config;
 let api;
-let cursor = null;
-let pollTimer = null;
-let pollDelay = POLL_FIRST_MS;
+let files;
+let usage = null;
+const queue = [];
+let running = 0;
+
+// --- Messages -------------------------------------------------------------------
 
 function show(text, kind = "error") {
-  const box = $("message");
-  box.textContent = text;
-  box.className = kind;
-  box.hidden = !text;
+  $("message-text").textContent = text;
+  $("message").className = kind;
+  $("message").hidden = !text;
 }
 
-function formatSize(bytes) {
-  if (bytes == null) return "";
-  const units = ["B", "KB", "MB", "GB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
-}
-
-// A one-line summary of the extractor's metadata, by kind.
-export function describe(metadata) {
-  if (!metadata) return "";
-  const m = metadata;
-  switch (m.kind) {
-    case "image": return `${m.format} ${m.width}×${m.height}${m.exif?.model ? `, ${m.exif.model}` : ""}`;
-    case "pdf": return `${m.pages} page${m.pages === 1 ? "" : "s"}${m.title ? `, “${m.title}”` : ""}${m.encrypted ? ", encrypted" : ""}`;
-    case "csv": case "tsv": return `${m.rows ?? `~${m.rowsEstimated}`} rows × ${m.columns?.length ?? 0} columns`;
-    case "json": return m.topLevel === "array" ? `array of ${m.length}` : `object, ${m.keys?.length ?? 0} keys`;
-    case "text": return `${m.lines} lines, ${m.encoding}`;
-    case "zip": case "docx": case "xlsx": case "pptx": return `${m.kind}, ${m.entries} entries`;
-    default: return m.kind;
-  }
-}
-
-function cell(row, text, className) {
-  const td = row.insertCell();
-  if (className) td.className = className;
-  td.textContent = text ?? "";
-  return td;
-}
-
-function button(label, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  b.addEventListener("click", onClick);
-  return b;
-}
-
-function renderRow(file) {
-  const row = document.createElement("tr");
-  row.dataset.status = file.status;
-  row.dataset.fileId = file.fileId;
-  cell(row, file.filename, "name");
-  cell(row, formatSize(file.size));
-  const status = cell(row, "");
-  const badge = document.createElement("span");
-  badge.className = `status ${file.status}`;
-  badge.textContent = file.status;
-  status.append(badge);
-  if (file.error) {
-    const reason = document.createElement("span");
-    reason.className = "reason";
-    reason.textContent = file.error.message;
-    status.append(reason);
-  }
-  cell(row, describe(file.metadata), "details");
-  cell(row, new Date(file.createdAt).toLocaleString());
-  const actions = cell(row, "", "actions");
-  if (file.status === "processed") actions.append(button("Download", () => download(file)));
-  actions.append(button("Delete", () => remove(file, row)));
-  return row;
-}
-
-async function loadFiles({ append = false } = {}) {
-  const page = await api.listFiles(append ? cursor : null);
-  const body = $("files").tBodies[0];
-  if (!append) body.replaceChildren();
-  for (const file of page.items) body.append(renderRow(file));
-  cursor = page.nextCursor;
-  $("more").hidden = !cursor;
-  $("empty").hidden = body.rows.length > 0;
-  pollDelay = POLL_FIRST_MS;
-  schedulePoll();
-}
-
-// Only the rows still pending are asked about, in place, so pages added with
-// "Load more" stay; a hidden tab does not poll at all.
-function schedulePoll() {
-  clearTimeout(pollTimer);
-  if (!document.querySelector("#files tbody tr[data-status=pending]")) return;
-  pollTimer = setTimeout(pollPending, pollDelay);
-  pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
-}
-
-async function pollPending() {
-  if (document.hidden) return;
-  const rows = [...document.querySelectorAll("#files tbody tr[data-status=pending]")];
-  for (const row of rows) {
-    try {
-      const file = await api.getFile(row.dataset.fileId);
-      if (file.status !== "pending") row.replaceWith(renderRow(file));
-    } catch (error) {
-      if (error.status === 404) row.remove();
-      else return report(error);
-    }
-  }
-  schedulePoll();
-}
-
-async function download(file) {
-  const { url } = await api.downloadUrl(file.fileId).catch(report) || {};
-  if (url) window.location.assign(url);
-}
-
-async function remove(file, row) {
-  if (!window.confirm(`Delete ${file.filename}?`)) return;
-  try {
-    await api.deleteFile(file.fileId);
-    row.remove();
-    $("empty").hidden = $("files").tBodies[0].rows.length > 0;
-  } catch (error) {
-    report(error);
-  }
-}
-
-async function uploadOne(file) {
-  const item = document.createElement("li");
-  const name = document.createElement("span");
-  name.textContent = file.name;
-  const bar = document.createElement("progress");
-  bar.max = 1;
-  bar.value = 0;
-  item.append(name, bar);
-  $("uploads").append(item);
-  try {
-    await api.upload(file, (fraction) => { bar.value = fraction; });
-    item.remove();
-  } catch (error) {
-    bar.remove();
-    const reason = document.createElement("span");
-    reason.className = "reason";
-    reason.textContent = error.message;
-    item.append(reason);
-  }
-}
-
-async function uploadAll(files) {
-  const queue = [...files];
-  const worker = async () => { while (queue.length) await uploadOne(queue.shift()); };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, queue.length) }, worker));
-  await loadFiles();
+function announce(text) {
+  // Cleared first, so the same words twice are announced twice.
+  $("announcer").textContent = "";
+  requestAnimationFrame(() => { $("announcer").textContent = text; });
 }
 
 function report(error) {
-  if (error.status === 401) {
+  if (error?.status === 401) {
     $("session").hidden = true;
     $("signed-in").hidden = true;
     $("signed-out").hidden = false;
   }
-  show(error.message);
+  show(error?.message || String(error));
+}
+
+// --- Usage ----------------------------------------------------------------------
+
+async function refreshUsage() {
+  try {
+    usage = await api.usage();
+  } catch (error) {
+    usage = null;
+    $("usage").hidden = true;
+    return;
+  }
+  const { bytes, files: count } = usage;
+  $("usage-meter").max = bytes.allowed;
+  $("usage-meter").value = bytes.used;
+  $("usage-text").textContent = `${formatSize(bytes.used)} of ${formatSize(bytes.allowed)} used · `
+    + `${count.used.toLocaleString("en")} of ${count.allowed.toLocaleString("en")} files`;
+  $("usage").hidden = false;
+}
+
+// What is left for new files, less what this page is about to ask for.
+function room() {
+  if (!usage) return null;
+  const waiting = queue.filter((u) => !u.fileId && !["failed", "cancelled", "done"].includes(u.state));
+  return {
+    bytes: usage.bytes.allowed - usage.bytes.used - waiting.reduce((sum, u) => sum + u.file.size, 0),
+    files: usage.files.allowed - usage.files.used - waiting.length,
+  };
+}
+
+// --- The upload queue -----------------------------------------------------------
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function actionButton(label, onClick, ariaLabel, className) {
+  const b = element("button", className, label);
+  b.type = "button";
+  b.setAttribute("aria-label", ariaLabel);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function uploadItem(name, size) {
+  const item = element("li", "upload");
+  const icon = element("span", "preview icon", kindLabel({ filename: name }));
+  icon.setAttribute("aria-hidden", "true");
+  const main = element("div", "upload-main");
+  const title = element("div", "upload-name", name);
+  const bar = element("progress");
+  bar.max = size;
+  bar.value = 0;
+  bar.setAttribute("aria-label", `Upload of ${name}`);
+  const stats = element("div", "upload-stats");
+  const actions = element("div", "upload-actions");
+  main.append(title, bar, stats);
+  item.append(icon, main, actions);
+  $("uploads").append(item);
+  $("uploads-section").hidden = false;
+  return { item, bar, stats, actions };
+}
+
+function dismiss(item) {
+  item.remove();
+  $("uploads-section").hidden = !$("uploads").children.length;
+}
+
+function track(upload) {
+  const view = uploadItem(upload.file.name, upload.file.size);
+  view.item.dataset.fingerprint = fingerprint(upload.file);
+  let samples = [];
+  const name = upload.file.name;
+
+  const progress = () => {
+    const now = performance.now();
+    const sent = upload.sent;
+    samples.push([now, sent]);
+    samples = samples.filter(([t]) => now - t <= SPEED_WINDOW_MS);
+    const [t0, s0] = samples[0];
+    const speed = now - t0 > 400 ? ((sent - s0) * 1000) / (now - t0) : 0;
+    view.bar.value = sent;
+    const parts = [`${formatSize(sent)} of ${formatSize(upload.file.size)}`];
+    if (speed > 0) parts.push(`${formatSize(speed)}/s`, `${formatDuration((upload.file.size - sent) / speed)} left`);
+    if (upload.resumedBytes) parts.push(`resumed: ${formatSize(upload.resumedBytes)} were already uploaded`);
+    view.stats.textContent = parts.join(" · ");
+  };
+
+  const state = () => {
+    view.item.dataset.state = upload.state;
+    view.actions.replaceChildren();
+    switch (upload.state) {
+      case "hashing":
+        view.stats.textContent = "Computing the checksum…";
+        view.actions.append(actionButton("Cancel", () => cancel(upload), `Cancel the upload of ${name}`));
+        break;
+      case "uploading":
+        samples = [];
+        progress();
+        view.actions.append(actionButton("Cancel", () => cancel(upload), `Cancel the upload of ${name}`));
+        break;
+      case "completing":
+        view.stats.textContent = "Assembling the parts…";
+        break;
+      case "done":
+        announce(`${name} is uploaded; we are examining it now.`);
+        dismiss(view.item);
+        if (upload.fileId) api.getFile(upload.fileId).then((file) => files.upsert(file)).catch(report);
+        refreshUsage();
+        break;
+      case "failed":
+        view.stats.textContent = upload.error.message;
+        view.stats.classList.add("reason");
+        announce(`The upload of ${name} failed: ${upload.error.message}`);
+        view.actions.append(
+          actionButton("Retry", () => { view.stats.classList.remove("reason"); enqueue(upload); }, `Retry the upload of ${name}`),
+          actionButton("Cancel", () => cancel(upload), `Cancel the upload of ${name}`),
+        );
+        refreshUsage();
+        break;
+      case "cancelling":
+        view.stats.textContent = "Cancelling…";
+        break;
+      case "cancelled":
+        view.stats.textContent = "Cancelled.";
+        announce(`The upload of ${name} was cancelled.`);
+        view.actions.append(actionButton("Dismiss", () => dismiss(view.item), `Dismiss ${name}`));
+        break;
+      default:
+        view.stats.textContent = "Waiting…";
+    }
+  };
+  upload.addEventListener("progress", progress);
+  upload.addEventListener("state", state);
+  state();
+}
+
+async function cancel(upload) {
+  await upload.cancel();
+  refreshUsage();
+}
+
+function enqueue(upload) {
+  queue.push(upload);
+  upload.set("queued");
+  pump();
+}
+
+function pump() {
+  while (running < PARALLEL_FILES) {
+    const next = queue.find((u) => u.state === "queued");
+    if (!next) return;
+    running += 1;
+    next.start().finally(() => {
+      running -= 1;
+      queue.splice(queue.indexOf(next), 1);
+      pump();
+    });
+  }
+}
+
+async function uploadAll(list) {
+  show("");
+  await refreshUsage();
+  const owner = username();
+  const refused = [];
+  for (const file of list) {
+    const resuming = resumable.find(owner, file);
+    // A resumed upload already holds its room; only a new file is measured against what is left.
+    const verdict = check(file, config, resuming ? null : room());
+    if (verdict.problem) {
+      refused.push(verdict.problem);
+      continue;
+    }
+    document.querySelector(`#uploads li[data-paused="${CSS.escape(fingerprint(file))}"]`)?.remove();
+    const upload = new Upload(api, file, { owner, contentType: verdict.contentType, multipartThreshold: config.multipartThreshold });
+    track(upload);
+    enqueue(upload);
+  }
+  if (refused.length) {
+    show(refused.join(" "));
+    announce(refused.join(" "));
+  }
+}
+
+// Uploads a reload or a crash interrupted: the API says which parts S3 holds;
+// the person picks the file again to send the rest.
+async function showPaused() {
+  for (const entry of resumable.all(username())) {
+    let parts;
+    try {
+      ({ parts } = await api.listParts(entry.fileId));
+    } catch (error) {
+      if ([404, 409].includes(error.status)) resumable.forget(entry.fileId);
+      continue;
+    }
+    const held = parts.reduce((sum, part) => sum + part.size, 0);
+    const view = uploadItem(entry.name, entry.size);
+    view.item.dataset.state = "paused";
+    view.item.dataset.paused = entry.fingerprint;
+    view.bar.value = held;
+    view.stats.textContent = `Paused: ${parts.length} of ${entry.partCount} parts (${formatSize(held)}) are uploaded. `
+      + "Choose the same file again to send the rest.";
+    view.actions.append(
+      actionButton("Choose file", () => $("picker").click(), `Choose ${entry.name} again to resume`),
+      actionButton("Discard", async () => {
+        resumable.forget(entry.fileId);
+        dismiss(view.item);
+        await api.abortUpload(entry.fileId).catch(report);
+        refreshUsage();
+      }, `Discard the upload of ${entry.name}`),
+    );
+  }
 }
 
 function wireUploads() {
   const drop = $("drop");
-  $("picker").addEventListener("change", (event) => uploadAll(event.target.files).catch(report));
+  $("picker").addEventListener("change", (event) => {
+    uploadAll([...event.target.files]).catch(report);
+    event.target.value = ""; // the same file can be picked again
+  });
+  $("empty-pick").addEventListener("click", () => $("picker").click());
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    uploadAll(event.dataTransfer.files).catch(report);
+    uploadAll([...event.dataTransfer.files]).catch(report);
   });
-  $("refresh").addEventListener("click", () => loadFiles().catch(report));
-  $("more").addEventListener("click", () => loadFiles({ append: true }).catch(report));
+  $("choose").addEventListener("click", (event) => { event.stopPropagation(); $("picker").click(); });
+  drop.addEventListener("click", () => $("picker").click());
 }
-
-document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && api) {
-    pollDelay = POLL_FIRST_MS;
-    schedulePoll();
-  }
-});
 
 async function main() {
   config = await (await fetch("config.json", { cache: "no-store" })).json();
   $("sign-in").addEventListener("click", () => signIn(config));
   $("sign-out").addEventListener("click", () => signOut(config));
+  $("message-close").addEventListener("click", () => show(""));
   const tokens = await completeSignIn(config).catch((error) => { show(error.message); return null; });
   if (!tokens) {
     $("signed-out").hidden = false;
@@ -210,8 +290,9 @@ async function main() {
   $("user").textContent = username();
   $("session").hidden = false;
   $("signed-in").hidden = false;
+  files = new FileList(api, { report, announce, changed: refreshUsage });
   wireUploads();
-  await loadFiles().catch(report);
+  await Promise.all([files.load().catch(report), refreshUsage(), showPaused()]);
 }
 
 main();

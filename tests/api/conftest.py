@@ -12,9 +12,12 @@ from moto import mock_aws
 
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.names import Names
+from contract.quotas import QUOTAS
 from local import provision
+from tests.uploading import sha256_b64  # noqa: F401 - the API tests' checksums
 from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
+from workers.api import quota
 from workers.storage import clients
 
 NAMES = Names("test")
@@ -36,12 +39,14 @@ def aws(monkeypatch):
         ENV_BUCKET_NAME: BUCKET,
         ENV_CURSOR_SECRET_PARAMETER: NAMES.cursor_secret_parameter,
         "POWERTOOLS_TRACE_DISABLED": "true",
+        **QUOTAS.variables(),
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         clients.reset()
         parameters.clear_caches()
+        quota.limits.cache_clear()
         import boto3
 
         provision.create_table(boto3.client("dynamodb"), NAMES)
@@ -52,6 +57,7 @@ def aws(monkeypatch):
         yield
         clients.reset()
         parameters.clear_caches()
+        quota.limits.cache_clear()
 
 
 class Context:
@@ -71,6 +77,12 @@ class Caller:
         self.sub = sub
 
     def __call__(self, method: str, path: str, body=None, query: str = "", headers: dict | None = None):
+        response = self.respond(method, path, body, query, headers)
+        payload = json.loads(response["body"]) if response.get("body") else None
+        return response["statusCode"], payload
+
+    def respond(self, method: str, path: str, body=None, query: str = "", headers: dict | None = None) -> dict:
+        """The handler's whole response, headers included."""
         from workers.api import handler as api
 
         raw = json.dumps(body).encode() if body is not None else b""
@@ -79,9 +91,7 @@ class Caller:
             method=method, path=path, query=query, headers=list(hdrs.items()), body=raw,
             claims={"sub": self.sub, "token_use": "access"}, source_ip="127.0.0.1",
         )
-        response = api.handler(event, Context())
-        payload = json.loads(response["body"]) if response.get("body") else None
-        return response["statusCode"], payload
+        return api.handler(event, Context())
 
 
 @pytest.fixture

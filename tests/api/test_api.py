@@ -12,6 +12,7 @@ from contract.keys import FileKey
 from workers.api import files
 from workers.storage import records
 
+from tests.uploading import composite_sha256, sha256_b64
 from .conftest import ALICE, BUCKET, NAMES
 from contract.http import MAX_FILE_SIZE
 from contract.keys import THUMBNAIL_PREFIX
@@ -20,6 +21,11 @@ from workers.api.limits import MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD
 
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": 5}
 BIG = {"filename": "video.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
+SOME_SHA256 = sha256_b64(b"x")
+
+
+def parts_of(data: bytes, part_size: int) -> list[bytes]:
+    return [data[start:start + part_size] for start in range(0, len(data), part_size)]
 
 
 def _uploaded(caller, body=TEXT, data=b"hello", status=STATUS_PROCESSED) -> str:
@@ -144,59 +150,124 @@ def test_reusing_an_idempotency_key_for_another_request_is_refused(alice):
 # --- Multipart ------------------------------------------------------------------
 
 
-def test_multipart_parts_and_complete_assemble_the_object(alice):
+def test_multipart_parts_and_complete_assemble_the_object_with_its_composite_sha256(alice):
     _, ticket = alice("POST", "/uploads", BIG)
     file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
+    assert ticket["upload"]["checksumAlgorithm"] == "SHA256"
     data = bytes(range(256)) * (BIG["size"] // 256) + b"x" * (BIG["size"] % 256)
-    numbers = list(range(1, ticket["upload"]["partCount"] + 1))
-    status, body = alice("POST", f"/uploads/{file_id}/parts", {"partNumbers": numbers[::-1]})
-    assert status == 200 and [p["partNumber"] for p in body["parts"]] == numbers
-    etags = []
-    for part in body["parts"]:
-        start = (part["partNumber"] - 1) * part_size
-        response = requests.put(part["url"], data=data[start : start + part_size])
+    chunks = parts_of(data, part_size)
+    asked = [{"partNumber": n, "sha256": sha256_b64(chunk)} for n, chunk in enumerate(chunks, 1)]
+    status, body = alice("POST", f"/uploads/{file_id}/parts", {"parts": asked[::-1]})
+    assert status == 200 and [p["partNumber"] for p in body["parts"]] == [a["partNumber"] for a in asked]
+    completed = []
+    for part, chunk in zip(body["parts"], chunks):
+        assert part["headers"]["x-amz-checksum-sha256"] == sha256_b64(chunk)
+        assert "content-length" in part["url"].lower()  # the part's exact length is signed
+        response = requests.put(part["url"], data=chunk, headers=part["headers"])
         assert response.status_code == 200
-        etags.append({"partNumber": part["partNumber"], "etag": response.headers["ETag"]})
-    status, done = alice("POST", f"/uploads/{file_id}/complete", {"parts": etags[::-1]})
+        completed.append({"partNumber": part["partNumber"], "etag": response.headers["ETag"],
+                          "sha256": sha256_b64(chunk)})
+    status, done = alice("POST", f"/uploads/{file_id}/complete", {"parts": completed[::-1]})
     assert (status, done) == (200, {"fileId": file_id, "status": "pending"})
     stored = boto3.client("s3").get_object(Bucket=BUCKET, Key=ticket["key"])["Body"].read()
     assert stored == data
+    assert alice("GET", f"/files/{file_id}")[1]["sha256"] == composite_sha256(chunks)
 
 
-def test_parts_that_add_up_to_more_than_the_declared_size_are_413(alice):
+def test_parts_that_add_up_to_more_than_the_declared_size_abort_the_upload(alice):
+    # S3 refuses a part longer than its signed length; moto does not, which lets
+    # this test reach the API's own check behind it.
     _, ticket = alice("POST", "/uploads", BIG)
     file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
-    numbers = list(range(1, ticket["upload"]["partCount"] + 1))
-    _, body = alice("POST", f"/uploads/{file_id}/parts", {"partNumbers": numbers})
-    # Full-size parts only: the last one overshoots the declared size.
-    etags = [{"partNumber": p["partNumber"], "etag": requests.put(p["url"], data=b"x" * part_size).headers["ETag"]}
-             for p in body["parts"]]
-    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": etags})
+    chunk = b"x" * part_size
+    asked = [{"partNumber": n, "sha256": sha256_b64(chunk)} for n in range(1, ticket["upload"]["partCount"] + 1)]
+    _, body = alice("POST", f"/uploads/{file_id}/parts", {"parts": asked})
+    completed = [{"partNumber": p["partNumber"], "sha256": sha256_b64(chunk),
+                  "etag": requests.put(p["url"], data=chunk, headers=p["headers"]).headers["ETag"]}
+                 for p in body["parts"]]
+    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": completed})
     assert status == 413 and body["error"]["code"] == "too_large"
-    assert body["error"]["message"].startswith("parts:")
+    assert body["error"]["message"].startswith("parts:") and "aborted" in body["error"]["message"]
+    with pytest.raises(boto3.client("s3").exceptions.NoSuchUpload):
+        boto3.client("s3").list_parts(Bucket=BUCKET, Key=ticket["key"], UploadId=ticket["upload"]["uploadId"])
+    assert alice("GET", f"/files/{file_id}")[0] == 404
 
 
 def test_part_numbers_beyond_the_upload_are_400(alice):
     _, ticket = alice("POST", "/uploads", BIG)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/parts", {"partNumbers": [ticket["upload"]["partCount"] + 1]})
-    assert status == 400 and body["error"]["message"].startswith("partNumbers:")
+    beyond = {"partNumber": ticket["upload"]["partCount"] + 1, "sha256": SOME_SHA256}
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/parts", {"parts": [beyond]})
+    assert status == 400 and body["error"]["message"].startswith("parts:")
+
+
+def test_a_part_number_asked_for_twice_is_400(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    twice = [{"partNumber": 1, "sha256": SOME_SHA256}, {"partNumber": 1, "sha256": sha256_b64(b"y")}]
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/parts", {"parts": twice})
+    assert status == 400 and body["error"]["message"].startswith("parts:")
+
+
+def test_a_single_upload_with_a_sha256_is_a_put_signed_with_it_and_the_record_carries_it(alice):
+    data = b"hello"
+    status, ticket = alice("POST", "/uploads", {**TEXT, "sha256": sha256_b64(data)})
+    assert status == 201 and ticket["upload"]["method"] == "PUT"
+    assert ticket["upload"]["headers"] == {"x-amz-checksum-sha256": sha256_b64(data), "Content-Type": "text/plain"}
+    signed = ticket["upload"]["url"].lower()
+    assert "x-amz-checksum-sha256" in signed and "content-length" in signed and "content-type" in signed
+    assert requests.put(ticket["upload"]["url"], data=data, headers=ticket["upload"]["headers"]).status_code == 200
+    assert alice("GET", f"/files/{ticket['fileId']}")[1]["sha256"] == sha256_b64(data)
+
+
+def test_a_sha256_for_a_multipart_upload_is_400_because_each_part_carries_one(alice):
+    status, body = alice("POST", "/uploads", {**BIG, "sha256": SOME_SHA256})
+    assert status == 400 and body["error"]["message"].startswith("sha256:")
+
+
+@pytest.mark.parametrize("sha256", ["", "abc", "x" * 44, sha256_b64(b"x")[:-1], "ab==" * 11])
+def test_a_sha256_that_is_not_the_base64_of_32_bytes_is_400(alice, sha256):
+    status, body = alice("POST", "/uploads", {**TEXT, "sha256": sha256})
+    assert status == 400 and body["error"]["message"].startswith("sha256")
+
+
+def test_listing_parts_gives_what_s3_holds_so_a_reload_sends_only_the_rest(alice):
+    _, ticket = alice("POST", "/uploads", BIG)
+    file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
+    assert alice("GET", f"/uploads/{file_id}/parts") == (200, {"parts": []})
+    part = b"x" * part_size
+    _, body = alice("POST", f"/uploads/{file_id}/parts", {"parts": [{"partNumber": 2, "sha256": sha256_b64(part)}]})
+    signed = body["parts"][0]
+    etag = requests.put(signed["url"], data=part, headers=signed["headers"]).headers["ETag"]
+    status, body = alice("GET", f"/uploads/{file_id}/parts")
+    assert status == 200 and [{k: p[k] for k in ("partNumber", "size", "etag")} for p in body["parts"]] == [
+        {"partNumber": 2, "size": part_size, "etag": etag}]
+
+
+def test_listing_parts_of_a_finished_or_single_upload_is_409_and_of_an_aborted_one_404(alice):
+    status, body = alice("GET", f"/uploads/{_uploaded(alice)}/parts")
+    assert status == 409 and body["error"]["code"] == "not_pending"
+    _, ticket = alice("POST", "/uploads", TEXT)
+    status, body = alice("GET", f"/uploads/{ticket['fileId']}/parts")
+    assert status == 409 and body["error"]["code"] == "not_multipart"
+    _, ticket = alice("POST", "/uploads", BIG)
+    alice("DELETE", f"/uploads/{ticket['fileId']}")
+    assert alice("GET", f"/uploads/{ticket['fileId']}/parts")[0] == 404
 
 
 def test_completing_a_file_that_is_not_pending_is_409(alice):
     file_id = _uploaded(alice)
-    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})
+    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
     assert status == 409 and body["error"]["code"] == "not_pending"
 
 
 def test_completing_a_post_upload_is_409(alice):
     _, ticket = alice("POST", "/uploads", TEXT)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
     assert status == 409 and body["error"]["code"] == "not_multipart"
 
 
 def test_completing_with_wrong_etags_is_400(alice):
     _, ticket = alice("POST", "/uploads", BIG)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": '"nope"'}]})
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": '"nope"', "sha256": SOME_SHA256}]})
     assert status == 400 and body["error"]["code"] == "invalid_parts"
 
 
@@ -276,8 +347,23 @@ def test_get_returns_the_file_shape(alice):
     status, file = alice("GET", f"/files/{file_id}")
     assert status == 200
     assert set(file) == {"fileId", "filename", "contentType", "size", "status", "createdAt", "updatedAt",
-                         "metadata", "error"}
+                         "metadata", "error", "thumbnailUrl", "sha256"}
     assert file["status"] == "processed" and file["metadata"] == {"kind": "text"}
+    assert file["thumbnailUrl"] is None
+
+
+def test_an_image_lists_and_gets_a_short_lived_link_to_its_thumbnail(alice):
+    file_id = _uploaded(alice, {**TEXT, "filename": "photo.png", "contentType": "image/png"}, b"png")
+    thumbnail = f"{THUMBNAIL_PREFIX}{ALICE}/{file_id}/1.webp"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=thumbnail, Body=b"thumb", ContentType="image/webp")
+    table = boto3.resource("dynamodb").Table(NAMES.table)
+    table.update_item(Key=records.key_of(ALICE, file_id), UpdateExpression="SET thumbnailKey = :t",
+                      ExpressionAttributeValues={":t": thumbnail})
+    _, file = alice("GET", f"/files/{file_id}")
+    _, listed = alice("GET", "/files")
+    assert listed["items"][0]["thumbnailUrl"].split("?")[0] == file["thumbnailUrl"].split("?")[0]
+    assert "X-Amz-Expires=3600" in file["thumbnailUrl"] or "Expires=" in file["thumbnailUrl"]
+    assert requests.get(file["thumbnailUrl"]).content == b"thumb"
 
 
 def test_malformed_file_id_is_400(alice):
@@ -343,13 +429,13 @@ def test_someone_elses_file_answers_exactly_like_a_missing_one(alice, bob):
     file_id = _uploaded(alice)
     _, multipart = alice("POST", "/uploads", BIG)
     missing = "0" * 32
-    part = {"parts": [{"partNumber": 1, "etag": "x"}]}
+    part = {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]}
     for method, path, body in [
         ("GET", "/files/{}", None),
         ("POST", "/files/{}/download", None),
         ("DELETE", "/files/{}", None),
         ("POST", "/uploads/{}/complete", part),
-        ("POST", "/uploads/{}/parts", {"partNumbers": [1]}),
+        ("POST", "/uploads/{}/parts", {"parts": [{"partNumber": 1, "sha256": SOME_SHA256}]}),
         ("DELETE", "/uploads/{}", None),
     ]:
         target = multipart["fileId"] if "/uploads/" in path else file_id
@@ -398,10 +484,10 @@ def test_completing_twice_before_the_worker_ran_is_409(alice):
     s3 = boto3.client("s3")
     etags = []
     for number in range(1, upload["partCount"] + 1):
-        size = min(upload["partSize"], BIG["size"] - (number - 1) * upload["partSize"])
+        body = b"x" * files.part_length(BIG["size"], upload["partSize"], number)
         put = s3.upload_part(Bucket=BUCKET, Key=ticket["key"], UploadId=upload["uploadId"],
-                             PartNumber=number, Body=b"x" * size)
-        etags.append({"partNumber": number, "etag": put["ETag"]})
+                             PartNumber=number, Body=body, ChecksumSHA256=sha256_b64(body))
+        etags.append({"partNumber": number, "etag": put["ETag"], "sha256": sha256_b64(body)})
     path = f"/uploads/{ticket['fileId']}/complete"
     assert alice("POST", path, {"parts": etags})[0] == 200
     status, body = alice("POST", path, {"parts": etags})
@@ -424,9 +510,10 @@ def test_an_unexpected_failure_is_a_500_with_the_error_shape(alice, monkeypatch)
         ("/uploads", {**TEXT, "size": True}, "size"),
         ("/uploads", {**TEXT, "size": "5"}, "size"),
         ("/uploads", {**TEXT, "size": 5.0}, "size"),
-        ("/uploads/{}/parts", {"partNumbers": ["1"]}, "partNumbers"),
-        ("/uploads/{}/parts", {"partNumbers": [True]}, "partNumbers"),
-        ("/uploads/{}/complete", {"parts": [{"partNumber": 1.0, "etag": "x"}]}, "parts.partNumber"),
+        ("/uploads/{}/parts", {"parts": [{"partNumber": "1", "sha256": SOME_SHA256}]}, "parts.partNumber"),
+        ("/uploads/{}/parts", {"parts": [{"partNumber": True, "sha256": SOME_SHA256}]}, "parts.partNumber"),
+        ("/uploads/{}/complete", {"parts": [{"partNumber": 1.0, "etag": "x", "sha256": SOME_SHA256}]},
+         "parts.partNumber"),
     ],
 )
 def test_a_value_of_the_wrong_json_type_is_400_even_when_it_could_be_coerced(alice, path, body, field):

@@ -25,7 +25,7 @@ from tests.infra.harness import of_type, one
 
 STACK = "dev"
 # What only the emulator needs: where it is, and credentials Lambda's role would give.
-LOCAL_ONLY_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+LOCAL_ONLY_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def test_every_function_has_the_same_name_handler_timeout_memory_and_environment
                (inputs["handler"], inputs["timeout"], inputs["memorySize"]), spec.name
         variables = inputs["environment"]["variables"]
         assert set(spec.environment) - LOCAL_ONLY_VARIABLES == set(variables), spec.name
-        for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
-                     functions.ENV_STACK, functions.ENV_TABLE_NAME, functions.ENV_BUCKET_NAME):
+        for name in {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", functions.ENV_STACK,
+                     functions.ENV_TABLE_NAME, functions.ENV_BUCKET_NAME, *functions.QUOTA_VARIABLES} & set(variables):
             assert spec.environment[name] == variables[name], (spec.name, name)
     names = {inputs["name"] for inputs in (r["inputs"] for r in of_type(deployed, "aws:lambda/function:Function"))}
     assert names == {local.worker_spec().name, local.api_spec().name}

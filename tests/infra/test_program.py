@@ -16,6 +16,7 @@ from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV
 from contract.http import (
     API_CORS_ALLOW_HEADERS,
     API_CORS_ALLOW_METHODS,
+    API_CORS_EXPOSE_HEADERS,
     API_CORS_MAX_AGE_S,
     API_ROUTES,
     IDEMPOTENCY_KEY_HEADER,
@@ -26,6 +27,7 @@ from contract.keys import INCOMING_PREFIX
 from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
+from contract.quotas import QUOTAS
 from contract.table import (
     ATTENTION_INDEX,
     ATTENTION_INDEX_PARTITION_KEY,
@@ -258,8 +260,21 @@ def test_functions_are_hardened_and_configured(stack, package, spec):
         "POWERTOOLS_SERVICE_NAME": spec.service,
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "LOG_LEVEL": "INFO",
-        **({ENV_CURSOR_SECRET_PARAMETER: Names(stack["name"]).cursor_secret_parameter}
+        **({ENV_CURSOR_SECRET_PARAMETER: Names(stack["name"]).cursor_secret_parameter, **QUOTAS.variables()}
            if spec is functions.API else {}),
+    }
+
+
+def test_the_api_takes_each_users_quotas_and_rate_limits_from_the_stacks_config(package, tmp_path):
+    out = tmp_path / "out.json"
+    config = {"uploads:quotaBytes": "1000", "uploads:quotaFiles": "20", "uploads:ticketRateLimit": "7",
+              "uploads:partUrlRateLimit": "9"}
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, **config}, out)
+    assert completed.returncode == 0, completed.stderr
+    variables = function(json.loads(out.read_text()), Names(EPHEMERAL_STACK).api_function)["inputs"]["environment"]["variables"]
+    assert {name: variables[name] for name in functions.QUOTA_VARIABLES} == {
+        functions.ENV_QUOTA_BYTES: "1000", functions.ENV_QUOTA_FILES: "20",
+        functions.ENV_TICKET_RATE_LIMIT: "7", functions.ENV_PART_URL_RATE_LIMIT: "9",
     }
 
 
@@ -285,7 +300,7 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
         ("s3:DeleteObject", "s3:DeleteObjectVersion"): [f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"],
         ("s3:ListBucketVersions",): [bucket],
         ("s3:ListBucket",): [bucket],
-        ("dynamodb:GetItem", "dynamodb:UpdateItem"): [table],
+        ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"): [table],
     })
     listing = next(s for s in role_statements(stack, names.ingest_function) if s["Action"] == ["s3:ListBucketVersions"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
@@ -302,8 +317,9 @@ def test_api_role_covers_exactly_the_calls_the_api_makes_and_the_urls_it_signs(s
         ("s3:GetObject", "s3:GetObjectVersion"): [f"{bucket}/incoming/*"],
         ("s3:DeleteObject", "s3:DeleteObjectVersion"): [f"{bucket}/incoming/*", f"{bucket}/thumbnails/*"],
         ("s3:ListBucketVersions",): [bucket],
-        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"): [table],
-        ("dynamodb:Query",): [f"{table}/index/{LIST_INDEX}"],
+        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+         "dynamodb:ConditionCheckItem"): [table],
+        ("dynamodb:Query",): [table, f"{table}/index/{LIST_INDEX}"],
         ("ssm:GetParameter",):
             [f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{names.cursor_secret_parameter}"],
     })
@@ -389,6 +405,7 @@ def test_api_cors_allows_only_dashboard_origins_as_the_local_gateway_does(stack)
         "allowOrigins": origins,
         "allowMethods": list(API_CORS_ALLOW_METHODS),
         "allowHeaders": list(API_CORS_ALLOW_HEADERS),
+        "exposeHeaders": list(API_CORS_EXPOSE_HEADERS),
         "maxAge": API_CORS_MAX_AGE_S,
     }
     assert {route.split(" ")[0] for route in API_ROUTES} <= set(cors["allowMethods"])
@@ -450,6 +467,8 @@ def test_the_dashboard_may_reach_the_upload_bucket_only_at_the_regional_host_pre
     bucket = stack["outputs"]["bucketName"]
     assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in connect
     assert f"https://{bucket}.s3.amazonaws.com" not in connect
+    images = re.search(r"img-src ([^;]*)", csp["contentSecurityPolicy"]["contentSecurityPolicy"]).group(1).split()
+    assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in images, "thumbnails are presigned GETs on the bucket"
 
 
 def test_site_serves_every_web_file_plus_a_generated_config(stack):
@@ -522,6 +541,8 @@ def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_fr
     ("uploads:mfa", "SOMETIMES", "uploads:mfa: must be one of"),
     ("uploads:coldStorageDays", "7", "uploads:coldStorageDays: must be at least 30"),
     ("uploads:apiRateLimit", "-1", "uploads:apiRateLimit: must be a positive integer"),
+    ("uploads:quotaBytes", "0", "uploads:quotaBytes: must be a positive integer"),
+    ("uploads:ticketRateLimit", "lots", "uploads:ticketRateLimit"),
     ("uploads:alarmSubscriptions", '[{"protocol": "sms", "endpoint": "+15550100"}]',
      "uploads:alarmSubscriptions[0]: protocol must be one of"),
     ("uploads:logRetentionDays", "10", "uploads:logRetentionDays: must be one of"),
@@ -554,9 +575,9 @@ def test_the_local_stack_gives_each_handler_the_same_environment_variable_names(
     from local.stack import LocalStack
 
     local = LocalStack(stack=stack["name"])
-    local.outputs = {"awsEndpointUrl": "http://127.0.0.1:1"}
+    local.outputs = {"awsEndpointUrl": "http://127.0.0.1:1", "awsEndpointUrlS3": "http://127.0.0.1:2"}
     # What only the emulator needs: where it is, and credentials Lambda's role would give.
-    local_only = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    local_only = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     names = Names(stack["name"])
     for spec in (local.worker_spec(), local.api_spec()):
         deployed = function(stack, spec.name)["inputs"]["environment"]["variables"]

@@ -93,7 +93,8 @@ def test_batches_are_capped_at_the_batch_size(sqs):
 
 
 def test_the_window_closes_a_small_batch(sqs):
-    url = queue(sqs)
+    # Visible again only long after the window, so each message is gathered once.
+    url = queue(sqs, visibility=30)
     send(sqs, url, 3)
     esm, _ = mapping(sqs, url, IngestSettings(batch_size=10, batching_window_s=1, receive_wait_s=1), lambda e: ok(None))
     started = time.monotonic()

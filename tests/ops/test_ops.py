@@ -16,8 +16,10 @@ from ops.__main__ import build_parser, main
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, file_status, wait_for
 from tests.ops.drill import created_event, failed, ops, pending
-from workers.storage import records
+from workers.storage import records, usage
 from contract.ingest import INGEST
+from contract.keys import FileKey
+from contract.quotas import QUOTAS
 from contract.table import QUARANTINE_CODE
 
 
@@ -273,11 +275,36 @@ def test_dlq_purge_without_yes_changes_nothing_and_with_it_says_how_many(quiet, 
     wait_for(lambda: depth(stack, "dead_letter_queue_url")["visible"] == 0, 5)
 
 
+def test_usage_show_accounts_for_every_byte_and_backfill_charges_files_stored_before_quotas_once(stack, running,
+                                                                                                 capsys):
+    table, owner = stack.table(), "ivy"
+    stored = pending(stack, f"incoming/{owner}/old-1/a.txt")
+    records.apply_object_state(table, stored, "1".zfill(64), status="processed", size=7, content_type="text/plain",
+                               etag=None, version_id=None, metadata=None, error=None, at=records.now())
+    for file_id, size in (("new-1", 10), ("gone-1", 5)):
+        usage.create_pending(table, FileKey(owner, file_id, "b.txt"), QUOTAS, reclaim_after=records.now(),
+                             filename="b.txt", content_type="text/plain", size=size, upload={"method": "POST"},
+                             at=records.now())
+    # TTL reaped this ticket's record before anyone reclaimed it.
+    table.delete_item(Key=records.key_of(owner, "gone-1"))
+
+    code, report = ops(capsys, running.stack_file, "usage", "show", owner)
+    assert code == 0
+    assert report["usage"] == report["records"] == {"bytes": 15, "files": 2}
+    assert (report["openTickets"], report["ticketsWithoutRecord"], report["uncharged"]) == (2, 1, 1)
+
+    code, result = ops(capsys, running.stack_file, "usage", "backfill")
+    assert code == 0 and result["charged"] >= 1
+    assert ops(capsys, running.stack_file, "usage", "backfill", "--owner", owner)[1]["charged"] == 0
+    code, report = ops(capsys, running.stack_file, "usage", "show", owner)
+    assert code == 0 and report["usage"] == {"bytes": 22, "files": 3} and report["uncharged"] == 0
+
+
 # --- The CLI's surface ----------------------------------------------------------------
 
 
 COMMANDS = [["status"], ["dlq", "peek"], ["dlq", "redrive"], ["dlq", "purge"], ["failed"], ["stuck"],
-            ["quarantined"], ["replay", "--failed"]]
+            ["quarantined"], ["replay", "--failed"], ["usage", "show", "OWNER"], ["usage", "backfill"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -357,3 +357,61 @@ def test_removing_the_recorded_version_describes_the_one_now_current(aws, contex
     item = record("alice", "f1")
     assert item["status"] == "processed" and item["size"] == len(b"version one")
     assert item["versionId"] != second["VersionId"]
+
+
+def _ticketed(key: str = KEY) -> None:
+    """The pending record the API writes when it issues the upload's ticket."""
+    from contract.keys import FileKey
+    from workers.storage import records
+
+    records.create_pending(clients.table(), FileKey.parse(key), filename="report.txt", content_type="text/plain",
+                           size=100, upload={"method": "PUT"}, at=records.now())
+
+
+def _versions(key: str = KEY) -> list[str]:
+    listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=key)
+    return [v["VersionId"] for v in listed.get("Versions", [])]
+
+
+def test_a_second_object_under_a_spent_ticket_is_removed_and_the_file_stays_as_recorded(aws, context):
+    _ticketed()
+    first = put(KEY, b"the upload")
+    run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
+    recorded = record("alice", "f1")
+    assert recorded["status"] == "processed" and recorded["versionId"] == first["VersionId"]
+
+    second = put(KEY, b"other bytes, sent with the same presigned request")
+    event = ingest.parse_body(notification(s3_event(KEY, sequencer="02", version_id=second["VersionId"])))
+    assert ingest.handle_s3_event(event.Records[0]) == "spent"
+    assert record("alice", "f1") == recorded
+    assert _versions() == [first["VersionId"]]
+    # The removal's own event leaves the file as recorded.
+    run(context, notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="03", version_id=second["VersionId"])))
+    assert record("alice", "f1")["status"] == "processed"
+
+
+def test_the_recorded_version_delivered_again_is_a_duplicate_and_stays(aws, context):
+    _ticketed()
+    first = put(KEY, b"the upload")
+    body = notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"]))
+    run(context, body)
+    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0]) == "duplicate"
+    assert _versions() == [first["VersionId"]]
+
+
+def test_a_replayed_copy_is_examined_although_the_ticket_is_spent(aws, context):
+    from workers.storage import records
+
+    _ticketed()
+    first = put(KEY, b"the upload")
+    run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
+    assert records.request_replay(clients.table(), "alice", "f1")
+    copy = put(KEY, b"the upload")
+    run(context, notification(s3_event(KEY, sequencer="02", version_id=copy["VersionId"])))
+    item = record("alice", "f1")
+    assert item["status"] == "processed" and item["versionId"] == copy["VersionId"]
+    assert records.REPLAY_REQUESTED not in item
+    # And with the replay recorded, the ticket is spent again.
+    third = put(KEY, b"a third upload")
+    event = ingest.parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
+    assert ingest.handle_s3_event(event.Records[0]) == "spent"

@@ -7,6 +7,8 @@ The API authorizes and signs; file bytes go straight between client and S3.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import uuid
 from datetime import timedelta
@@ -17,18 +19,20 @@ from botocore.exceptions import ClientError
 from contract.http import MAX_FILE_SIZE
 from contract.keys import FileKey
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
-from workers.api import cursor, filenames
+from workers.api import cursor, filenames, quota
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
+    CHECKSUM_ALGORITHM,
     DOWNLOAD_URL_EXPIRY_S,
     MAX_PARTS,
     MIN_PART_SIZE,
     MULTIPART_THRESHOLD,
     MiB,
+    THUMBNAIL_URL_EXPIRY_S,
     UPLOAD_URL_EXPIRY_S,
 )
 from workers.errors import error_code
-from workers.storage import clients, objects, records
+from workers.storage import clients, objects, records, usage
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
@@ -56,24 +60,33 @@ def plan_parts(size: int) -> tuple[int, int]:
     return part_size, math.ceil(size / part_size)
 
 
-def create_ticket(owner_id: str, filename: str, content_type: str, size: int) -> dict[str, Any]:
+def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
+                  sha256: str | None = None) -> dict[str, Any]:
     """Record a pending file and sign the way to upload it."""
     if size > MAX_FILE_SIZE:
         raise ApiError(413, "too_large", f"size: {size} bytes is over the {MAX_FILE_SIZE}-byte limit")
+    if sha256 is not None and size > MULTIPART_THRESHOLD:
+        raise ApiError(400, "invalid_request", f"sha256: an upload over {MULTIPART_THRESHOLD} bytes is multipart, "
+                                               "and sends a SHA-256 with each part instead")
     file_id = uuid.uuid4().hex
     file_key = FileKey(owner_id, file_id, filenames.safe_name(filename))
     issued = records.now()
     expires_at = records.iso(issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S))
-    if size <= MULTIPART_THRESHOLD:
-        upload: dict[str, Any] = {"method": "POST"}
-    else:
+    if size > MULTIPART_THRESHOLD:
         part_size, part_count = plan_parts(size)
-        upload = {"method": "MULTIPART", "partSize": part_size, "partCount": part_count}
+        upload: dict[str, Any] = {"method": "MULTIPART", "partSize": part_size, "partCount": part_count,
+                                  "checksumAlgorithm": CHECKSUM_ALGORITHM}
+    else:
+        upload = {"method": "PUT" if sha256 else "POST"}
     # The pending record goes first, so no upload can exist without one.
-    records.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
-                           upload=upload, at=issued)
+    quota.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
+                         upload=upload, at=issued, sha256=sha256)
     s3, bucket = clients.s3(), clients.bucket_name()
-    if upload["method"] == "POST":
+    if upload["method"] == "PUT":
+        ticket_upload = {"method": "PUT", **_signed_put(s3, "put_object", {
+            "Bucket": bucket, "Key": file_key.key, "ContentType": content_type,
+            "ContentLength": size, "ChecksumSHA256": sha256})}
+    elif upload["method"] == "POST":
         post = s3.generate_presigned_post(
             Bucket=bucket,
             Key=file_key.key,
@@ -83,10 +96,22 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int) ->
         )
         ticket_upload = {"method": "POST", "url": post["url"], "fields": post["fields"]}
     else:
-        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=file_key.key, ContentType=content_type)["UploadId"]
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=file_key.key, ContentType=content_type,
+                                               ChecksumAlgorithm=CHECKSUM_ALGORITHM)["UploadId"]
         records.set_upload_id(clients.table(), owner_id, file_id, upload_id)
         ticket_upload = {**upload, "uploadId": upload_id}
     return {"fileId": file_id, "key": file_key.key, "expiresAt": expires_at, "upload": ticket_upload}
+
+
+def _signed_put(s3, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A presigned PUT and the headers it was signed with. SigV4 signs the
+    checksum and the length as headers, so S3 refuses a body that differs from
+    them in a single byte; the browser sets Content-Length itself."""
+    url = s3.generate_presigned_url(operation, Params=params, ExpiresIn=UPLOAD_URL_EXPIRY_S)
+    headers = {"x-amz-checksum-sha256": params["ChecksumSHA256"]}
+    if params.get("ContentType"):
+        headers["Content-Type"] = params["ContentType"]
+    return {"url": url, "headers": headers}
 
 
 def _own_record(owner_id: str, file_id: str) -> dict[str, Any]:
@@ -105,41 +130,65 @@ def _pending_multipart(owner_id: str, file_id: str) -> dict[str, Any]:
     return item
 
 
-def presign_parts(owner_id: str, file_id: str, part_numbers: list[int]) -> list[dict[str, Any]]:
+def presign_parts(owner_id: str, file_id: str, checksums: dict[int, str]) -> list[dict[str, Any]]:
+    """Part URLs, each signed with its part's SHA-256 and exact length: a part
+    cannot carry other bytes, or more of them, so the parts can never add up
+    to more than the declared size."""
     item = _pending_multipart(owner_id, file_id)
-    part_count = item["upload"]["partCount"]
-    beyond = [n for n in part_numbers if n > part_count]
+    upload = item["upload"]
+    beyond = [n for n in checksums if n > upload["partCount"]]
     if beyond:
-        raise ApiError(400, "invalid_request", f"partNumbers: {beyond[0]} is beyond the upload's {part_count} parts")
+        raise ApiError(400, "invalid_request", f"parts: {beyond[0]} is beyond the upload's {upload['partCount']} parts")
     s3, bucket = clients.s3(), clients.bucket_name()
     return [
-        {
-            "partNumber": number,
-            "url": s3.generate_presigned_url(
-                "upload_part",
-                Params={"Bucket": bucket, "Key": item["key"], "UploadId": item["upload"]["uploadId"],
-                        "PartNumber": number},
-                ExpiresIn=UPLOAD_URL_EXPIRY_S,
-            ),
-        }
-        for number in sorted(set(part_numbers))
+        {"partNumber": number, **_signed_put(s3, "upload_part", {
+            "Bucket": bucket, "Key": item["key"], "UploadId": upload["uploadId"], "PartNumber": number,
+            "ContentLength": part_length(item["size"], upload["partSize"], number),
+            "ChecksumSHA256": checksums[number]})}
+        for number in sorted(checksums)
     ]
 
 
-def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -> dict[str, Any]:
-    """Assemble a multipart upload. The record stays pending until the worker has
-    seen the object; the response says so."""
+def list_parts(owner_id: str, file_id: str) -> list[dict[str, Any]]:
+    """The parts S3 already holds for a pending multipart upload: a client that
+    resumes after a reload sends only the others, and trusts S3 over its own notes."""
     item = _pending_multipart(owner_id, file_id)
-    numbers = [number for number, _ in parts]
+    pages = clients.s3().get_paginator("list_parts").paginate(
+        Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
+    )
+    try:
+        return [
+            {"partNumber": part["PartNumber"], "size": part["Size"], "etag": part["ETag"],
+             "sha256": part.get("ChecksumSHA256")}
+            for page in pages for part in page.get("Parts", [])
+        ]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchUpload":
+            raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
+        raise
+
+
+def part_length(size: int, part_size: int, number: int) -> int:
+    return min(part_size, size - (number - 1) * part_size)
+
+
+def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str, str]]) -> dict[str, Any]:
+    """Assemble a multipart upload from (number, ETag, SHA-256) parts. The record
+    stays pending until the worker has seen the object; the response says so."""
+    item = _pending_multipart(owner_id, file_id)
+    numbers = [number for number, _, _ in parts]
     if len(set(numbers)) != len(numbers):
         raise ApiError(400, "invalid_request", "parts: each partNumber may appear once")
+    parts = sorted(parts)
     try:
-        _check_parts_uploaded(item, parts)
-        clients.s3().complete_multipart_upload(
+        _check_parts(owner_id, item, parts)
+        # S3 refuses a part whose checksum differs from the one it verified the part's bytes against.
+        assembled = clients.s3().complete_multipart_upload(
             Bucket=clients.bucket_name(),
             Key=item["key"],
             UploadId=item["upload"]["uploadId"],
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]},
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag, "ChecksumSHA256": sha256}
+                                       for n, etag, sha256 in parts]},
         )
     except ClientError as exc:
         code = error_code(exc)
@@ -148,26 +197,35 @@ def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str]]) -
         if code == "NoSuchUpload":
             raise ApiError(409, "not_pending", "The upload was already completed or aborted") from exc
         raise
+    checksum = assembled.get("ChecksumSHA256") or composite_sha256([sha256 for _, _, sha256 in parts])
+    records.set_checksum(clients.table(), owner_id, file_id, checksum)
     return {"fileId": file_id, "status": item["status"]}
 
 
-def _check_parts_uploaded(item: dict[str, Any], parts: list[tuple[int, str]]) -> None:
+def composite_sha256(part_checksums: list[str]) -> str:
+    """S3's composite checksum of a multipart object: the SHA-256 of the parts'
+    digests, in part order, followed by the number of parts."""
+    digest = hashlib.sha256(b"".join(base64.b64decode(c) for c in part_checksums)).digest()
+    return f"{base64.b64encode(digest).decode()}-{len(part_checksums)}"
+
+
+def _check_parts(owner_id: str, item: dict[str, Any], parts: list[tuple[int, str, str]]) -> None:
     """Name the first part S3 does not hold with that ETag, instead of leaving the
-    client to decode a failed CompleteMultipartUpload. Part URLs cannot pin a
-    size, so this is also where the declared size is enforced: the parts may
-    not add up to more (a part can be uploaded again to fix it)."""
-    uploaded: dict[int, tuple[str, int]] = {}
+    client to decode a failed CompleteMultipartUpload. Parts larger than
+    declared cannot come through our signed part URLs; if they are there
+    anyway, the upload is aborted, not merely refused."""
     pages = clients.s3().get_paginator("list_parts").paginate(
         Bucket=clients.bucket_name(), Key=item["key"], UploadId=item["upload"]["uploadId"]
     )
-    for page in pages:
-        uploaded.update({part["PartNumber"]: (part["ETag"].strip('"'), part["Size"]) for part in page.get("Parts", [])})
-    for number, etag in parts:
-        if uploaded.get(number, ("", 0))[0] != etag.strip('"'):
+    uploaded = {part["PartNumber"]: part for page in pages for part in page.get("Parts", [])}
+    for number, etag, _ in parts:
+        if uploaded.get(number, {}).get("ETag", "").strip('"') != etag.strip('"'):
             raise ApiError(400, "invalid_parts", f"parts: part {number} was not uploaded with that etag")
-    total = sum(uploaded[number][1] for number, _ in parts)
+    total = sum(part["Size"] for part in uploaded.values())
     if total > item["size"]:
-        raise ApiError(413, "too_large", f"parts: they hold {total} bytes, more than the declared {item['size']}")
+        _discard(owner_id, item)
+        raise ApiError(413, "too_large", f"parts: they hold {total} bytes, more than the declared {item['size']}; "
+                                         "the upload was aborted")
 
 
 def abort_upload(owner_id: str, file_id: str) -> None:
@@ -192,18 +250,13 @@ def delete_file(owner_id: str, file_id: str) -> None:
 
 def _discard(owner_id: str, item: dict[str, Any]) -> None:
     s3, bucket = clients.s3(), clients.bucket_name()
-    upload_id = item.get("upload", {}).get("uploadId")
-    if upload_id:
-        # S3 answers NoSuchUpload once the upload was completed or aborted.
-        try:
-            s3.abort_multipart_upload(Bucket=bucket, Key=item["key"], UploadId=upload_id)
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchUpload":
-                raise
+    objects.abort_upload(s3, bucket, item)
     for key in filter(None, (item["key"], item.get("thumbnailKey"))):
         objects.delete_all_versions(s3, bucket, key)
     if item["status"] != STATUS_DELETED:
         records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+    # Also after a delete that stopped short of it: a repeated delete finishes the job.
+    usage.release(clients.table(), owner_id, item["fileId"], item)
 
 
 def get_file(owner_id: str, file_id: str) -> dict[str, Any]:
@@ -222,7 +275,19 @@ def public_file(item: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": item["updatedAt"],
         "metadata": item.get("metadata"),
         "error": item.get("error"),
+        "thumbnailUrl": _thumbnail_url(item.get("thumbnailKey")),
+        "sha256": item.get("sha256"),
     }
+
+
+def _thumbnail_url(key: str | None) -> str | None:
+    # The bucket is private; signing is local computation, so every listed image
+    # gets its own short-lived link without a call to S3.
+    if not key:
+        return None
+    return clients.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": clients.bucket_name(), "Key": key}, ExpiresIn=THUMBNAIL_URL_EXPIRY_S
+    )
 
 
 def list_files(owner_id: str, limit: int, page_cursor: str | None, secret: Callable[[], bytes]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from workers.api import files
+from workers.api import files, quota, ratelimit
 from workers.storage import clients
 from workers.api.models import (
     CompleteRequest,
@@ -47,6 +47,8 @@ from workers.api.models import (
     PartsResponse,
     Ticket,
     Unauthorized,
+    UploadedParts,
+    Usage,
 )
 from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.http import IDEMPOTENCY_KEY_HEADER
@@ -54,6 +56,8 @@ from contract.metrics import API_SERVICE
 from contract.names import PROJECT
 from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from workers.api.files import ApiError
+from workers.api.quota import QuotaExceeded
+from workers.api.ratelimit import RateLimited
 from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
 
 logger = Logger(service=API_SERVICE)
@@ -66,18 +70,22 @@ _SECRET_MAX_AGE_S = 300
 _ERRORS = {
     400: "The request is invalid; the message names the field",
     401: "No valid token",
+    403: "Over the caller's quota; the message says how much is used and how much is allowed",
     404: "No such file (or it belongs to someone else)",
     409: "The file is not in a state that allows this",
     413: "The declared size is over the limit",
     415: "The body is not JSON",
     422: "The Idempotency-Key was used before with a different request",
+    429: "Too many such requests from the caller this minute; retry after `Retry-After` seconds",
 }
+_RETRY_AFTER = "Retry-After"
 
 
 # Where a new file's id can be used next; clients and stateful fuzzers follow these.
 _FILE_LINKS = {
     operation: {"operationId": operation, "parameters": {"fileId": "$response.body#/fileId"}}
-    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "completeUpload", "abortUpload")
+    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "listParts", "completeUpload",
+                      "abortUpload")
 }
 
 
@@ -88,6 +96,8 @@ def _responses(ok: int, description: str, *errors: int, body: bool = True, links
     documented[401] = {"description": _ERRORS[401], "content": {"application/json": {"model": Unauthorized}}}
     for status in errors:
         documented[status] = {"description": _ERRORS[status], "content": {"application/json": {"model": ErrorBody}}}
+    if 429 in errors:
+        documented[429]["headers"] = {_RETRY_AFTER: {"description": "Seconds to wait", "schema": {"type": "integer"}}}
     return documented
 
 
@@ -135,14 +145,15 @@ def _idempotent_create_ticket():
 
 
 def _issue(owner: str, request: dict) -> dict:
-    return files.create_ticket(owner, request["filename"], request["contentType"], request["size"])
+    return files.create_ticket(owner, request["filename"], request["contentType"], request["size"],
+                               request.get("sha256"))
 
 
 # --- Routes ---------------------------------------------------------------------
 
 
-@app.post("/uploads", operation_id="createUpload", status_code=201, responses=_responses(201, "The upload ticket", 400, 413, 415, 409, 422,
-                                                                links=_FILE_LINKS))
+@app.post("/uploads", operation_id="createUpload", status_code=201, responses=_responses(201, "The upload ticket", 400, 403, 413, 415, 409, 422,
+                                                                429, links=_FILE_LINKS))
 def create_upload(
     request: CreateUpload,
     idempotency_key: Annotated[
@@ -156,20 +167,31 @@ def create_upload(
     ] = None,
 ) -> Ticket:
     owner = _caller()
+    ratelimit.admit_ticket(owner)
     if idempotency_key is None:
         return Ticket.model_validate(_issue(owner, request.model_dump()))
     attempt = {"owner": owner, "key": idempotency_key, "request": request.model_dump()}
     return Ticket.model_validate(_idempotent_create_ticket()(attempt=attempt))
 
 
-@app.post("/uploads/<fileId>/parts", operation_id="presignParts", responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415))
+@app.post("/uploads/<fileId>/parts", operation_id="presignParts", responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415, 429))
 def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # noqa: N803 - the path's name
-    return PartsResponse(parts=files.presign_parts(_caller(), fileId, request.partNumbers))
+    owner = _caller()
+    ratelimit.admit_part_urls(owner)
+    checksums = {part.partNumber: part.sha256 for part in request.parts}
+    if len(checksums) != len(request.parts):
+        raise files.ApiError(400, "invalid_request", "parts: each partNumber may appear once")
+    return PartsResponse(parts=files.presign_parts(owner, fileId, checksums))
+
+
+@app.get("/uploads/<fileId>/parts", operation_id="listParts", responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
+def list_parts(fileId: FileId) -> UploadedParts:  # noqa: N803
+    return UploadedParts.model_validate({"parts": files.list_parts(_caller(), fileId)})
 
 
 @app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
 def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:  # noqa: N803
-    parts = [(part.partNumber, part.etag) for part in request.parts]
+    parts = [(part.partNumber, part.etag, part.sha256) for part in request.parts]
     return CompleteResponse.model_validate(files.complete_upload(_caller(), fileId, parts))
 
 
@@ -207,6 +229,11 @@ def delete_file(fileId: FileId) -> Response[None]:  # noqa: N803
     return Response(status_code=204)
 
 
+@app.get("/usage", operation_id="getUsage", responses=_responses(200, "What the caller holds and may hold"))
+def get_usage() -> Usage:
+    return Usage.model_validate(quota.usage_of(_caller()))
+
+
 # --- Errors ---------------------------------------------------------------------
 
 
@@ -214,13 +241,19 @@ def error_body(code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message}})
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message))
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message),
+                    headers=headers)
 
 
-@app.exception_handler(ApiError)
-def _api_error(exc: ApiError) -> Response:
+@app.exception_handler([ApiError, QuotaExceeded])
+def _api_error(exc: ApiError | QuotaExceeded) -> Response:
     return error_response(exc.status, exc.code, exc.message)
+
+
+@app.exception_handler(RateLimited)
+def _rate_limited(exc: RateLimited) -> Response:
+    return error_response(exc.status, exc.code, exc.message, {_RETRY_AFTER: str(exc.retry_after_s)})
 
 
 @app.exception_handler(RequestValidationError)

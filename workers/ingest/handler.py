@@ -45,7 +45,7 @@ from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
 from workers.ingest.batch import ConcurrentBatchProcessor
 from workers.ingest.notifications import S3Event, TestEvent, parse_body
-from workers.storage import clients, objects, records
+from workers.storage import clients, objects, records, usage
 
 # What a record keeps back from the invocation's remaining time to store its
 # thumbnail, write itself and flush metrics: 2 s, or a quarter of a short
@@ -113,15 +113,20 @@ def handle_s3_event(event: S3Event, not_after: float | None = None) -> str:
     return "ignored"
 
 
-def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None) -> str:
-    """Describe the object (`version_id`, or the current one) and record it."""
+def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None,
+            replaces_recorded: bool = False) -> str:
+    """Describe the object (`version_id`, or the current one) and record it.
+    `replaces_recorded`: the recorded version was removed, so this one becomes
+    the file although the ticket is spent."""
     if not_after is not None and not_after - time.monotonic() < MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
     table = clients.table()
-    attempt = records.begin_attempt(table, file_key, event.order)
+    attempt = records.begin_attempt(table, file_key, event.order, None if replaces_recorded else version_id)
     if not attempt.started:
         if attempt.item and attempt.item.get("status") == STATUS_DELETED:
             return _discard_late_object(file_key, event)
+        if attempt.spent_by(event.order):
+            return _discard_second_object(file_key, event, version_id)
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
     previous_thumbnail = (attempt.item or {}).get("thumbnailKey")
@@ -139,7 +144,7 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
         # Superseded by this event whatever happens next; a newer event has its own key.
         objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
     written_at = records.now()
-    if not records.apply_object_state(table, file_key, event.order, at=written_at, **state):
+    if not usage.record_object_state(table, file_key, event.order, attempt.item, at=written_at, **state):
         if state["thumbnail_key"]:
             # Lost to a newer event or a delete: nothing will ever point at it.
             objects.delete_all_versions(clients.s3(), event.s3.bucket.name, state["thumbnail_key"])
@@ -236,6 +241,9 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
     table, s3 = clients.table(), clients.s3()
     item = records.get(table, file_key.owner_id, file_key.file_id)
     if records.is_superseded_removal(item, event.order):
+        if item["status"] == STATUS_DELETED:
+            # Finishes a delete that stopped between marking the file and giving its charge back.
+            usage.release(table, file_key.owner_id, file_key.file_id, item)
         logger.info("Skipped a duplicate or superseded removal")
         return "duplicate"
     current = _current_version(event)
@@ -245,13 +253,14 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
             logger.info("An older version was removed; the file is as recorded")
             return "ignored"
         logger.info("The recorded version was removed; describing the one now current")
-        return _create(file_key, event, not_after, current)
+        return _create(file_key, event, not_after, current, replaces_recorded=True)
     # Before the record changes, so a failure here retries the whole removal.
     if item and item.get("thumbnailKey"):
         objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
     if not records.apply_removal(table, file_key, event.order, records.now()):
         logger.info("A newer event had already been applied; left the record as it was")
         return "superseded"
+    usage.release(table, file_key.owner_id, file_key.file_id, item)
     logger.info("Marked file deleted")
     return STATUS_DELETED
 
@@ -272,6 +281,15 @@ def _discard_late_object(file_key: FileKey, event: S3Event) -> str:
     objects.delete_all_versions(clients.s3(), event.s3.bucket.name, file_key.key)
     logger.info("Deleted an object that arrived after its file was deleted")
     return "discarded"
+
+
+def _discard_second_object(file_key: FileKey, event: S3Event, version_id: str) -> str:
+    """Another object put under a key whose upload was already recorded (its
+    presigned request used twice): the recorded version stays what the file
+    is, and this one is removed rather than kept as a hidden version."""
+    objects.delete_version(clients.s3(), event.s3.bucket.name, file_key.key, version_id)
+    logger.warning("Removed a second object uploaded with a spent ticket", extra={"versionId": version_id})
+    return "spent"
 
 
 def _count(status: str, error: dict | None, lag_ms: float) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
+from workers.errors import error_code
+
 # S3's cap on keys in one DeleteObjects call.
 _DELETE_BATCH = 1000
 
@@ -25,3 +29,22 @@ def delete_all_versions(s3, bucket: str, key: str) -> None:
         ).get("Errors", [])
         if errors:
             raise DeleteFailed(f"{len(errors)} versions of {key} were not deleted: {errors[0].get('Code')}")
+
+
+def delete_version(s3, bucket: str, key: str, version_id: str) -> None:
+    """Remove one version for good. Idempotent: S3 answers a version that is
+    already gone with success."""
+    s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+
+
+def abort_upload(s3, bucket: str, record: dict) -> None:
+    """Abort the record's multipart upload, if it has one. Idempotent: S3
+    answers NoSuchUpload once the upload was completed or aborted."""
+    upload_id = record.get("upload", {}).get("uploadId")
+    if not upload_id:
+        return
+    try:
+        s3.abort_multipart_upload(Bucket=bucket, Key=record["key"], UploadId=upload_id)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchUpload":
+            raise

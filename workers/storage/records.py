@@ -41,8 +41,17 @@ from workers.errors import is_condition_failed
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
 # Extraction starts not yet followed by a recorded state (see begin_attempt).
 ATTEMPTS = "attempts"
+# What the file counts for in its owner's usage; it changes only together with
+# the usage item (workers/storage/usage.py).
+CHARGED = "charged"
 # Deleted is terminal: a late ObjectCreated must never resurrect a deleted file.
 _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
+# Set by `ops replay` until the replayed copy is recorded (see begin_attempt).
+REPLAY_REQUESTED = "replayRequested"
+# A ticket is spent once an object version is recorded for it: only that same
+# version, or a replay that asked for it, may be examined again.
+_UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :vid "
+            f"OR attribute_exists({REPLAY_REQUESTED}))")
 
 
 def now() -> datetime:
@@ -100,8 +109,15 @@ class Attempt:
     # Starts of extraction since the file's record last changed, this one included.
     count: int = 0
 
+    def spent_by(self, order: str) -> bool:
+        """Refused because another object version was already recorded for this
+        ticket, not because the event is stale or the file deleted."""
+        item = self.item or {}
+        return (not self.started and item.get("status") != STATUS_DELETED
+                and (item.get("seq") is None or item["seq"] < order))
 
-def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
+
+def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None = None) -> Attempt:
     """Durably count an extraction attempt before it starts, unless the event
     is stale. A start that never finishes (the process died) leaves the count
     up, which is how a file that kills the worker is recognised and
@@ -110,14 +126,22 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
 
     Only a record that exists is counted on: an object that arrived without a
     ticket (put outside the API, or its record lost) starts uncounted rather
-    than leave a record with nothing but a count in it."""
+    than leave a record with nothing but a count in it.
+
+    `version_id` is the event's object version: once a version is recorded, the
+    ticket is spent, and another version is refused (`Attempt.spent_by`)."""
+    condition = f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}"
+    values: dict[str, Any] = {":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED}
+    if version_id is not None:
+        condition += f" AND {_UNSPENT}"
+        values.update({":vid": version_id, ":null": "NULL"})
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
             UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
-            ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED},
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
@@ -127,7 +151,7 @@ def begin_attempt(table, file_key: FileKey, order: str) -> Attempt:
         old = exc.response.get("Item")
         if old is None:
             return Attempt(started=True, item=None)
-        return Attempt(started=False, item=_deserialize(old))
+        return Attempt(started=False, item=deserialize(old))
     item = from_dynamo(new)
     return Attempt(started=True, item=item, count=item[ATTEMPTS])
 
@@ -143,7 +167,7 @@ def undo_attempt(table, file_key: FileKey) -> None:
     )
 
 
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """An item in DynamoDB's typed JSON, as an error response carries it."""
     deserializer = TypeDeserializer()
     return from_dynamo({name: deserializer.deserialize(value) for name, value in item.items()})
@@ -159,8 +183,13 @@ def _conditional_update(table, **kwargs) -> dict[str, Any] | None:
         raise
 
 
-def apply_object_state(
-    table,
+def apply_object_state(table, file_key: FileKey, order: str, **state) -> bool:
+    """Record what the worker learned about an object. Returns False when a newer
+    event (or a delete) had already been applied, which leaves the item as it was."""
+    return _conditional_update(table, **object_state_update(file_key, order, **state)) is not None
+
+
+def object_state_update(
     file_key: FileKey,
     order: str,
     *,
@@ -173,10 +202,13 @@ def apply_object_state(
     error: dict[str, str] | None,
     at: datetime,
     thumbnail_key: str | None = None,
-) -> bool:
-    """Record what the worker learned about an object. Returns False when a newer
-    event (or a delete) had already been applied, which leaves the item as it was.
-    The attempt count goes: whatever state this is, the attempt finished."""
+    charge: tuple[int | None, int] | None = None,
+) -> dict[str, Any]:
+    """The UpdateItem that records an object's state, conditional on the event
+    being newer than what the item holds and the file not deleted. The attempt
+    count goes: whatever state this is, the attempt finished. `charge` is
+    (what the item is charged now, None for nothing; what it will be): the
+    write then also moves `charged`, only from that value."""
     stamp = iso(at)
     names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
     values: dict[str, Any] = {
@@ -217,26 +249,32 @@ def apply_object_state(
         f"{LIST_INDEX_SORT_KEY} = if_not_exists({LIST_INDEX_SORT_KEY}, :gsi1sk)",
     ]
     # The object arrived: an unused ticket's expiry no longer applies.
-    removes = [TTL_ATTRIBUTE, ATTEMPTS]
+    removes = [TTL_ATTRIBUTE, ATTEMPTS, REPLAY_REQUESTED]
     if status in ATTENTION_STATUSES:
         values[":gsi2pk"] = attention_pk(status)
         values[":gsi2sk"] = f"{stamp}#{file_key.file_id}"
         sets += [f"{ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
     else:
         removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
+    condition = f"{_NEWER} AND {_NOT_DELETED}"
+    if charge is not None:
+        charged, values[":charged"] = charge
+        sets.append(f"{CHARGED} = :charged")
+        if charged is None:
+            condition += f" AND attribute_not_exists({CHARGED})"
+        else:
+            condition += f" AND {CHARGED} = :was_charged"
+            values[":was_charged"] = charged
     # Status last: readers poll on it, and the local emulator applies SET
     # actions one by one, so everything else is in place when it flips.
     sets.append("#status = :status")
-    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
-    old = _conditional_update(
-        table,
-        Key=key_of(file_key.owner_id, file_key.file_id),
-        UpdateExpression=update,
-        ConditionExpression=f"{_NEWER} AND {_NOT_DELETED}",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
-    return old is not None
+    return {
+        "Key": key_of(file_key.owner_id, file_key.file_id),
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
@@ -274,8 +312,19 @@ def deletion_ttl(at: datetime) -> int:
 # --- Written by the API ---------------------------------------------------------
 
 
-def create_pending(table, file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
-                   at: datetime) -> dict[str, Any]:
+# A record is only ever created once: file ids are fresh.
+NEW_ITEM = f"attribute_not_exists({PARTITION_KEY})"
+
+
+def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
+    """A pending record alone, charged to no one (see workers/storage/usage.py)."""
+    item = pending_record(file_key, **fields)
+    table.put_item(Item=to_dynamo(item), ConditionExpression=NEW_ITEM)
+    return item
+
+
+def pending_record(file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
+                   at: datetime, sha256: str | None = None) -> dict[str, Any]:
     """The record an upload ticket starts as. It carries no `seq`, so the worker's
     first event for the object always applies; `filename` is the declared name,
     which the worker keeps (it only fills the name in when it is missing)."""
@@ -292,6 +341,8 @@ def create_pending(table, file_key: FileKey, *, filename: str, content_type: str
         "metadata": None,
         "error": None,
         "upload": upload,
+        # Signed into the upload, so S3 stored the object only if its bytes match.
+        "sha256": sha256,
         "createdAt": stamp,
         "updatedAt": stamp,
         LIST_INDEX_PARTITION_KEY: user_pk(file_key.owner_id),
@@ -301,7 +352,6 @@ def create_pending(table, file_key: FileKey, *, filename: str, content_type: str
         # A ticket nobody uses expires; the worker removes this when the object arrives.
         TTL_ATTRIBUTE: int((at + timedelta(seconds=PENDING_RECORD_TTL_S)).timestamp()),
     }
-    table.put_item(Item=to_dynamo(item), ConditionExpression=f"attribute_not_exists({PARTITION_KEY})")
     return item
 
 
@@ -356,3 +406,30 @@ def set_upload_id(table, owner_id: str, file_id: str, upload_id: str) -> None:
         ExpressionAttributeNames={"#upload": "upload"},
         ExpressionAttributeValues={":id": upload_id},
     )
+
+
+def set_checksum(table, owner_id: str, file_id: str, sha256: str) -> None:
+    """The composite SHA-256 S3 computed when it assembled a multipart upload
+    from parts it had each verified. Only the attribute is written, so it
+    stands whichever of this and the worker's write comes first."""
+    _conditional_update(
+        table,
+        Key=key_of(owner_id, file_id),
+        UpdateExpression="SET sha256 = :sha256",
+        ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NOT_DELETED}",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":sha256": sha256, ":deleted": STATUS_DELETED},
+    )
+
+
+def request_replay(table, owner_id: str, file_id: str) -> bool:
+    """Let the next object version of this file be examined although its
+    ticket is spent (`ops replay`). False when the file is gone."""
+    return _conditional_update(
+        table,
+        Key=key_of(owner_id, file_id),
+        UpdateExpression=f"SET {REPLAY_REQUESTED} = :at",
+        ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NOT_DELETED}",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":at": iso(now()), ":deleted": STATUS_DELETED},
+    ) is not None

@@ -6,6 +6,7 @@ download saves a safely named attachment."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 
+from tests.uploading import sha256_b64
 from .conftest import assert_a_safe_attachment, post_object, wait_for_status
 from contract.http import IDEMPOTENCY_KEY_HEADER, MAX_FILE_SIZE
 from contract.keys import INCOMING_PREFIX
@@ -25,6 +27,8 @@ DATA = b"hello"
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": len(DATA)}
 BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
 JSON = {"Content-Type": "application/json"}
+SHA = sha256_b64(DATA)
+SHA_HEX = hashlib.sha256(DATA).hexdigest()
 # The expected answer of a request that must get an upload ticket.
 TICKET = 201
 
@@ -141,13 +145,26 @@ CORPUS = [
     Case("cursor with NUL", method="GET", path="/files?cursor=a%00.b"),
     Case("Idempotency-Key of 300 characters", _ticket(), headers={IDEMPOTENCY_KEY_HEADER: "k" * 300}),
     # Multipart bodies, on the caller's own upload
-    *(Case(f"partNumbers {value!r}", {"partNumbers": value}, path="/uploads/{upload}/parts")
-      for value in ([], [0], [-1], [MAX_PARTS + 1], ["1"], [1.5], "1", None,
-                    list(range(1, MAX_PART_URLS_PER_REQUEST + 2)))),
-    *(Case(f"parts {value!r}"[:80], {"parts": value}, path="/uploads/{upload}/complete")
-      for value in ([], [{"partNumber": 1, "etag": ""}], [{"partNumber": 1, "etag": "e" * 2000}],
-                    [{"partNumber": 0, "etag": "x"}], [{"partNumber": 1}], [{"partNumber": 1, "etag": 5}],
-                    [{"partNumber": 1, "etag": "x"}, {"partNumber": 1, "etag": "x"}], {"1": "x"})),
+    *(Case(f"part number {value!r}", {"parts": [{"partNumber": value, "sha256": SHA}]}, path="/uploads/{upload}/parts")
+      for value in (0, -1, MAX_PARTS + 1, "1", 1.5, None)),
+    *(Case(f"part sha256 {value!r}"[:80], {"parts": [{"partNumber": 1, "sha256": value}]},
+           path="/uploads/{upload}/parts")
+      for value in ("", SHA[:-1], SHA + "=", SHA.replace("=", "A"), "A" * 43 + "\n", 5, None, SHA_HEX)),
+    *(Case(f"parts {value!r}"[:80], {"parts": value}, path="/uploads/{upload}/parts")
+      for value in ([], "1", None, [{"partNumber": 1}], [{"partNumber": n, "sha256": SHA} for n in (1, 1)],
+                    [{"partNumber": n, "sha256": SHA} for n in range(1, MAX_PART_URLS_PER_REQUEST + 2)])),
+    Case("partNumbers, the old body", {"partNumbers": [1]}, path="/uploads/{upload}/parts"),
+    *(Case(f"completed parts {value!r}"[:80], {"parts": value}, path="/uploads/{upload}/complete")
+      for value in ([], [{"partNumber": 1, "etag": "", "sha256": SHA}],
+                    [{"partNumber": 1, "etag": "e" * 2000, "sha256": SHA}],
+                    [{"partNumber": 0, "etag": "x", "sha256": SHA}], [{"partNumber": 1, "sha256": SHA}],
+                    [{"partNumber": 1, "etag": 5, "sha256": SHA}], [{"partNumber": 1, "etag": "x"}],
+                    [{"partNumber": 1, "etag": "x", "sha256": "x"}],
+                    [{"partNumber": 1, "etag": "x", "sha256": SHA}] * 2, {"1": "x"})),
+    # Checksums on a ticket
+    *(Case(f"ticket sha256 {value!r}"[:80], _ticket(sha256=value))
+      for value in ("", SHA[:-1], "A" * 44, SHA_HEX, 5, ["x"])),
+    Case("ticket sha256 on a multipart upload", {**BIG, "sha256": SHA}),
 ]
 
 

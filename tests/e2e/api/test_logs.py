@@ -18,6 +18,7 @@ import requests
 from local import stack as local_stack
 from local.stack import LocalStack
 
+from tests.uploading import sha256_b64
 from .conftest import Api, post_object, upload_small, wait_for_status
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from workers.api.limits import MULTIPART_THRESHOLD
@@ -88,7 +89,8 @@ def _session(stack) -> dict[str, str]:
     assert requests.get(download, timeout=30).content == b"hello"
     big = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
                                          "size": MULTIPART_THRESHOLD + 1}).json()
-    parts = api("POST", f"/uploads/{big['fileId']}/parts", json={"partNumbers": [1, 2]}).json()["parts"]
+    asked = [{"partNumber": n, "sha256": sha256_b64(b"%d" % n)} for n in (1, 2)]
+    parts = api("POST", f"/uploads/{big['fileId']}/parts", json={"parts": asked}).json()["parts"]
     assert api("DELETE", f"/uploads/{big['fileId']}").status_code == 204
     for url in [download, *(part["url"] for part in parts)]:
         found[f"signature of {url[:60]}"] = SIGNATURE.search(url).group(1)

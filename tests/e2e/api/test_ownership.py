@@ -11,7 +11,9 @@ import pytest
 import requests
 
 
-from .conftest import upload_small, wait_for_status
+from tests.uploading import sha256_b64
+from .conftest import Api, upload_small, wait_for_status
+from local import cognito
 from contract.http import API_ROUTES, IDEMPOTENCY_KEY_HEADER
 from contract.keys import INCOMING_PREFIX
 from workers.api.limits import LIST_MAX_LIMIT, MULTIPART_THRESHOLD
@@ -21,15 +23,17 @@ BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size":
 # How the other user calls each route that names a file; each is tried on the
 # owner's processed file and on the owner's unfinished multipart upload.
 ON_A_FILE = {
-    "POST /uploads/{fileId}/parts": {"json": {"partNumbers": [1]}},
-    "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"'}]}},
+    "POST /uploads/{fileId}/parts": {"json": {"parts": [{"partNumber": 1, "sha256": sha256_b64(b"1")}]}},
+    "GET /uploads/{fileId}/parts": {},
+    "POST /uploads/{fileId}/complete": {"json": {"parts": [{"partNumber": 1, "etag": '"0"',
+                                                            "sha256": sha256_b64(b"1")}]}},
     "DELETE /uploads/{fileId}": {},
     "GET /files/{fileId}": {},
     "POST /files/{fileId}/download": {},
     "DELETE /files/{fileId}": {},
 }
 # The routes that name no file; what the other user tries on them is in the tests below.
-WITHOUT_A_FILE = ("POST /uploads", "GET /files")
+WITHOUT_A_FILE = ("POST /uploads", "GET /files", "GET /usage")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def test_another_users_attempts_leave_the_owners_file_and_upload_untouched(api, 
     link = api("POST", f"/files/{owners['file']}/download").json()
     assert requests.get(link["url"], timeout=30).content == CONTENT
     assert api("GET", f"/files/{owners['upload']}").json()["status"] == "pending"
-    assert api("POST", f"/uploads/{owners['upload']}/parts", json={"partNumbers": [1]}).status_code == 200
+    assert api("POST", f"/uploads/{owners['upload']}/parts", **ON_A_FILE["POST /uploads/{fileId}/parts"]).status_code == 200
 
 
 def test_another_users_listing_holds_none_of_the_owners_files(api, other_api, owners):
@@ -91,3 +95,12 @@ def test_another_user_reusing_the_owners_idempotency_key_gets_a_ticket_of_their_
                          headers={IDEMPOTENCY_KEY_HEADER: owners["idempotency_key"]})
     assert response.status_code == 201
     assert response.json()["key"].startswith(f"{INCOMING_PREFIX}{other_api.sub}/")
+
+
+def test_another_users_usage_counts_none_of_the_owners_files(stack, api, owners):
+    newcomer = cognito.sign_in(stack.client("cognito-idp"), stack.outputs["userPoolClientId"],
+                               cognito.create_user(stack.client("cognito-idp"), stack.outputs["userPoolId"],
+                                                   "newcomer@example.com"))
+    theirs = Api(stack.outputs["apiUrl"], newcomer["AccessToken"])("GET", "/usage").json()
+    assert api("GET", "/usage").json()["files"]["used"] >= 2
+    assert (theirs["bytes"]["used"], theirs["files"]["used"]) == (0, 0)

@@ -8,7 +8,8 @@ import time
 import requests
 
 
-from .conftest import upload_small, wait_for_status
+from tests.uploading import chunks_of, composite_sha256, upload_multipart
+from .conftest import post_object, upload_small, wait_for_status
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
 
 
@@ -36,25 +37,14 @@ def test_multipart_upload_of_a_large_file(api):
     size = MULTIPART_THRESHOLD + 3 * MiB
     data = os.urandom(size)
     started = time.monotonic()
-    ticket = api("POST", "/uploads", json={"filename": "big.bin", "contentType": "application/octet-stream",
-                                            "size": size}).json()
-    upload, file_id = ticket["upload"], ticket["fileId"]
-    assert upload["method"] == "MULTIPART"
-    numbers = list(range(1, upload["partCount"] + 1))
-    urls = api("POST", f"/uploads/{file_id}/parts", json={"partNumbers": numbers}).json()["parts"]
-    parts = []
-    for part in urls:
-        offset = (part["partNumber"] - 1) * upload["partSize"]
-        sent = requests.put(part["url"], data=data[offset : offset + upload["partSize"]], timeout=60)
-        assert sent.status_code == 200
-        parts.append({"partNumber": part["partNumber"], "etag": sent.headers["ETag"]})
-    done = api("POST", f"/uploads/{file_id}/complete", json={"parts": parts})
+    ticket, parts = upload_multipart(api, "big.bin", data)
+    file_id = ticket["fileId"]
     uploaded = time.monotonic()
-    assert done.status_code == 200 and done.json() == {"fileId": file_id, "status": "pending"}
     file = wait_for_status(api, file_id)
     print(f"\nmultipart {size / MiB:.0f} MiB: upload {uploaded - started:.2f}s, "
           f"then processed after {time.monotonic() - uploaded:.2f}s")
     assert file["status"] == "processed" and file["size"] == size
+    assert file["sha256"] == composite_sha256(chunks_of(ticket, data))
 
     fetched = requests.get(api("POST", f"/files/{file_id}/download").json()["url"], timeout=60)
     assert fetched.content == data
@@ -91,3 +81,26 @@ def test_gateway_answers_cors_for_the_dashboard_only(api, stack):
 def test_unknown_routes_are_404_like_api_gateway(api):
     response = api("GET", "/nope")
     assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+
+
+def test_a_ticket_is_spent_when_its_object_arrives(api, stack):
+    # A presigned POST can be sent again until it expires; the second object is
+    # not a new upload, and the file stays the bytes first recorded.
+    ticket = api("POST", "/uploads", json={"filename": "once.txt", "contentType": "text/plain", "size": 64}).json()
+    post_object(ticket, b"the first upload\n")
+    first = wait_for_status(api, ticket["fileId"])
+    assert first["status"] == "processed"
+    post_object(ticket, b"sent again with the same form\n")
+    s3 = stack.client("s3")
+
+    def versions() -> list[str]:
+        listed = s3.list_object_versions(Bucket=stack.bucket, Prefix=ticket["key"])
+        return [v["VersionId"] for v in listed.get("Versions", [])]
+
+    deadline = time.monotonic() + 30
+    while len(versions()) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(versions()) == 1
+    assert api("GET", f"/files/{ticket['fileId']}").json() == first
+    link = api("POST", f"/files/{ticket['fileId']}/download").json()["url"]
+    assert requests.get(link, timeout=30).content == b"the first upload\n"

@@ -1,0 +1,49 @@
+"""moto's server, with S3 event notifications as S3 writes them.
+
+moto's notifications leave out `versionId` and `sequencer`. S3 puts both in
+every ObjectCreated and ObjectRemoved record of a versioned bucket
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html):
+the version the event is about, and a hexadecimal value that orders the
+events of one key. The worker relies on both (ordering, spent tickets), so
+the local stack adds them before moto sends the message.
+
+Run as `python -m local.moto_server` with moto.server's arguments.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from moto.s3 import notifications
+from moto.server import main
+
+_moto_event = notifications._get_s3_event
+_lock = threading.Lock()
+_last = 0
+
+
+def _sequencer() -> str:
+    """Increasing within the process, which holds every key: S3 only promises
+    an order among one key's events, and this is stricter."""
+    global _last
+    with _lock:
+        _last = max(_last + 1, time.time_ns())
+        return f"{_last:018X}"
+
+
+def _s3_event(event_name, bucket, key, notification_id):
+    event = _moto_event(event_name, bucket, key, notification_id)
+    for record in event["Records"]:
+        described = record["s3"]["object"]
+        version_id = getattr(key, "version_id", None)
+        if version_id and version_id != "null":
+            described["versionId"] = version_id
+        described["sequencer"] = _sequencer()
+    return event
+
+
+notifications._get_s3_event = _s3_event
+
+if __name__ == "__main__":
+    main()

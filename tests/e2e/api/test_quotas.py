@@ -1,0 +1,68 @@
+"""Quotas and rate limits over HTTP, on a local stack configured with small
+ones, as a stack's config would set them."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.quotas import Quotas
+from local import cognito
+from local.stack import LocalStack
+
+from .conftest import Api, post_object, wait_for_status
+
+LIMITS = Quotas(max_bytes=64, max_files=100, tickets_per_minute=6, part_url_requests_per_minute=6)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    with LocalStack(state_dir=tmp_path_factory.mktemp("quota-stack"), quotas=LIMITS) as running:
+        yield running
+
+
+def user(stack: LocalStack, name: str) -> Api:
+    pool = stack.client("cognito-idp")
+    signed_in = cognito.sign_in(pool, stack.outputs["userPoolClientId"],
+                                cognito.create_user(pool, stack.outputs["userPoolId"], name))
+    return Api(stack.outputs["apiUrl"], signed_in["AccessToken"])
+
+
+def ticket(api: Api, size: int):
+    return api("POST", "/uploads", json={"filename": "notes.txt", "contentType": "text/plain", "size": size})
+
+
+def test_tickets_up_to_the_quota_succeed_the_next_is_403_and_deleting_frees_room(small):
+    api = user(small, "quota@example.com")
+    first = ticket(api, 40)
+    assert first.status_code == 201
+    # Declared 40 bytes, sent 30: once the worker has seen the object, 30 count.
+    post_object(first.json(), b"x" * 30)
+    assert wait_for_status(api, first.json()["fileId"])["status"] == "processed"
+    assert api("GET", "/usage").json() == {"bytes": {"used": 30, "allowed": 64}, "files": {"used": 1, "allowed": 100}}
+    assert ticket(api, 34).status_code == 201
+
+    refused = ticket(api, 1)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert "64 bytes used of 64 allowed" in refused.json()["error"]["message"]
+
+    assert api("DELETE", f"/files/{first.json()['fileId']}").status_code == 204
+    assert api("GET", "/usage").json()["bytes"]["used"] == 34
+    assert ticket(api, 30).status_code == 201
+
+
+def test_a_burst_past_the_rate_limit_gets_429_with_retry_after(small):
+    api = user(small, "burst@example.com")
+    # Twice the limit and one: however the burst falls across a window's edge,
+    # one window sees more than the limit.
+    responses = []
+    for _ in range(2 * LIMITS.tickets_per_minute + 1):
+        responses.append(ticket(api, 1))
+        if responses[-1].status_code == 429:
+            break
+    admitted, refused = responses[:-1], responses[-1]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert len(admitted) >= LIMITS.tickets_per_minute
+    assert {response.status_code for response in admitted} == {201}
