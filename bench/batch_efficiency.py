@@ -24,6 +24,7 @@ from botocore.awsrequest import AWSResponse
 from bench import harness
 from contract import functions
 from contract.names import Names
+from contract.quotas import QUOTAS
 from local.runtime import ACCOUNT_ID, FunctionSpec, LambdaContext
 from tests.workers.s3_events import notification, s3_event, sqs_record
 
@@ -54,6 +55,8 @@ def _answer(request, event_name: str, **_) -> AWSResponse:
         return AWSResponse(request.url, 206, {**headers, "Content-Length": str(len(part)),
                                               "Content-Range": f"bytes {first}-{first + len(part) - 1}/{len(BODY)}"},
                            _Body(part))
+    if operation == "TransactWriteItems":
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(b"{}"))
     if operation == "UpdateItem":
         asked = json.loads(request.body)
         attributes = {"attempts": {"N": "1"}} if asked.get("ReturnValues") == "ALL_NEW" else {}
@@ -84,7 +87,8 @@ def run(sizes: harness.Sizes) -> dict:
                         timeout_s=contract_spec.timeout_s, memory_mb=contract_spec.memory_mb, region="us-east-1",
                         environment=contract_spec.environment({functions.ENV_TABLE_NAME: NAMES.table,
                                                                functions.ENV_BUCKET_NAME: BUCKET,
-                                                               functions.ENV_STACK: NAMES.stack}))
+                                                               functions.ENV_STACK: NAMES.stack,
+                                                               **QUOTAS.variables()}))
     with _worker_environment(spec):
         from workers.ingest import handler as ingest
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from bench import harness
 from contract import functions
 from contract.names import Names
+from contract.quotas import QUOTAS
 from local.runtime import ACCOUNT_ID, FunctionSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,8 @@ ZIP_GOAL_BYTES = 30 * harness.MiB
 def _environment() -> dict[str, str]:
     names = Names("bench")
     values = {functions.ENV_TABLE_NAME: names.table, functions.ENV_BUCKET_NAME: names.upload_bucket(ACCOUNT_ID),
-              functions.ENV_STACK: names.stack, functions.ENV_CURSOR_SECRET_PARAMETER: "/bench/cursor"}
+              functions.ENV_STACK: names.stack, functions.ENV_CURSOR_SECRET_PARAMETER: "/bench/cursor",
+              **QUOTAS.variables()}
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_", "_X_AMZN"))}
     for spec in (functions.API, functions.ingest_worker()):
