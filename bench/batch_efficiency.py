@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from typing import Iterator
@@ -29,6 +30,8 @@ from local.runtime import ACCOUNT_ID, FunctionSpec, LambdaContext
 from tests.workers.s3_events import notification, s3_event, sqs_record
 
 LATENCY_S = 0.02
+# A function size whose memory holds a child for each file of a full batch.
+LARGE_FUNCTION_MB = 3008
 RUNS = 3
 BODY = b"a few words\n" * 8
 NAMES = Names("bench")
@@ -79,6 +82,21 @@ def _worker_environment(spec: FunctionSpec) -> Iterator[None]:
         os.environ.update(saved)
 
 
+@contextlib.contextmanager
+def _memory(function_mb: int) -> Iterator[None]:
+    """The worker as if its function had `function_mb` of memory."""
+    from workers.extraction import isolated
+
+    saved_slots, saved_size = isolated._SLOTS, os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+    isolated._SLOTS = threading.BoundedSemaphore(isolated.slots(function_mb))
+    os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function_mb)
+    try:
+        yield
+    finally:
+        isolated._SLOTS = saved_slots
+        os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = saved_size
+
+
 def run(sizes: harness.Sizes) -> dict:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -90,6 +108,7 @@ def run(sizes: harness.Sizes) -> dict:
                                                                functions.ENV_STACK: NAMES.stack,
                                                                **QUOTAS.variables()}))
     with _worker_environment(spec):
+        from workers.extraction import isolated
         from workers.ingest import handler as ingest
 
         def batch_of(count: int) -> dict:
@@ -121,12 +140,20 @@ def run(sizes: harness.Sizes) -> dict:
                     raise RuntimeError(f"the bench batch failed: {response}")
             return harness.median(seconds)
 
-        ours = functools.partial(lambda event: ingest.handler(event, context()))
+        def ours(event: dict) -> dict:
+            return ingest.handler(event, context())
+
         ours(batch_of(sizes.batch))  # warm: threads, their table resources, the first fork
         batch, single, sequential_batch = timed(ours, sizes.batch), timed(ours, 1), timed(baseline, sizes.batch)
+        # What more memory buys: as many extraction children at once as a batch has files.
+        with _memory(LARGE_FUNCTION_MB):
+            large_batch, large_single = timed(ours, sizes.batch), timed(ours, 1)
     details = {"batch_seconds": round(batch, 3), "single_seconds": round(single, 3),
                "sequential_batch_seconds": round(sequential_batch, 3), "batch_size": sizes.batch,
-               "latency_per_call_ms": LATENCY_S * 1000}
+               "latency_per_call_ms": LATENCY_S * 1000, "extraction_slots": isolated.slots(spec.memory_mb),
+               f"batch_over_single_at_{LARGE_FUNCTION_MB}_mb": round(large_batch / large_single, 2),
+               f"sequential_over_batch_at_{LARGE_FUNCTION_MB}_mb": round(sequential_batch / large_batch, 2),
+               f"extraction_slots_at_{LARGE_FUNCTION_MB}_mb": isolated.slots(LARGE_FUNCTION_MB)}
     over_single = round(batch / single, 2)
     over_ours = round(sequential_batch / batch, 2)
     return {
