@@ -1,9 +1,12 @@
 import contextlib
+import os
+import threading
 import time
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from contract import functions
 from local import provision
@@ -15,6 +18,26 @@ from contract.names import Names
 from tests.workers.s3_events import BUCKET
 
 NAMES = Names("test")
+
+
+def _moto_calls_and_forks_take_turns() -> None:
+    """In-process moto takes locks of its own inside every call. The worker
+    forks extraction children from several threads, and a child forked while
+    another thread was inside a call would wait on that call's locks forever.
+    Lambda's AWS lives in other processes, so only the tests need this: a fork
+    waits for the moto call in progress, and moto calls run one at a time."""
+    turn = threading.Lock()
+    call = BotocoreStubber.__call__
+
+    def in_turn(self, *args, **kwargs):
+        with turn:
+            return call(self, *args, **kwargs)
+
+    BotocoreStubber.__call__ = in_turn
+    os.register_at_fork(before=turn.acquire, after_in_parent=turn.release, after_in_child=turn.release)
+
+
+_moto_calls_and_forks_take_turns()
 
 
 @contextlib.contextmanager
@@ -34,6 +57,23 @@ def stack_account(monkeypatch):
 def aws(monkeypatch):
     with stack_account(monkeypatch):
         yield
+
+
+@pytest.fixture
+def on_aws_call():
+    """`on_aws_call(event_name, handler)` registers a botocore handler on every
+    client the worker makes from then on, on whichever of its threads."""
+    registered = []
+
+    def register(event_name: str, handler) -> None:
+        boto3.DEFAULT_SESSION.events.register(event_name, handler)
+        registered.append((event_name, handler))
+        clients.reset()
+
+    yield register
+    for event_name, handler in registered:
+        boto3.DEFAULT_SESSION.events.unregister(event_name, handler)
+    clients.reset()
 
 
 @pytest.fixture

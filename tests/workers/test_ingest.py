@@ -159,7 +159,7 @@ def test_a_body_that_is_json_but_not_a_notification_is_reported_failed(aws, cont
     assert failed_ids(response) == {r["messageId"] for r in event["Records"][:2]}
 
 
-def test_throttled_dynamodb_call_fails_only_that_record(aws, context):
+def test_throttled_dynamodb_call_fails_only_that_record(aws, context, on_aws_call):
     throttled_key = "incoming/bob/f2/slow.txt"
     put(KEY)
     put(throttled_key)
@@ -172,7 +172,7 @@ def test_throttled_dynamodb_call_fails_only_that_record(aws, context):
                 "UpdateItem",
             )
 
-    clients.table().meta.client.meta.events.register("before-call.dynamodb.UpdateItem", throttle)
+    on_aws_call("before-call.dynamodb.UpdateItem", throttle)
     event, response = run(context, notification(s3_event(KEY)), notification(s3_event(throttled_key)))
     assert failed_ids(response) == {event["Records"][1]["messageId"]}
     assert record("alice", "f1")["status"] == "processed"

@@ -12,12 +12,17 @@ What the child cannot report is the parent dying with it (Lambda's own memory
 kill or timeout). workers/ingest.py counts extraction starts on the record for
 that, and quarantines a file after `IngestSettings.quarantine_after_starts`
 starts that never finished.
+
+Files of one batch are extracted side by side, as many at once as the
+function's memory holds children with a file's share each (`slots`): together
+they can never take the worker's reserve, however hostile every file is.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 
 from aws_lambda_powertools import Logger
@@ -27,16 +32,19 @@ from contract.metrics import INGEST_SERVICE
 from contract.table import QUARANTINE_CODE
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction import limits as budgets
-from workers.extraction import isolation
+from workers.extraction import isolation, registry, typecheck
 from workers.extraction.pipeline import Extraction, StoredObject, extract as extract_here
 from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)
 
 
-# What the worker itself holds besides one file's extraction: the runtime,
+# What the worker itself holds besides its files' extractions: the runtime,
 # boto3, Powertools and the batch in flight.
 _PARENT_RESERVE_MB = 256
+# A file's share when the memory allows more than one at a time: the largest
+# extraction budget, with room for the libraries a child maps.
+_FILE_SHARE_MB = 256
 # The child reports OutOfTime itself when the invocation's limit passes during a
 # read; it is only stopped from outside if it does not, a moment later, which
 # must still come before Lambda's own timeout (the record reserve is at least
@@ -44,18 +52,55 @@ _PARENT_RESERVE_MB = 256
 _STOP_GRACE_S = 0.1
 
 
+def _function_mb() -> int:
+    return int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", INGEST.worker_memory_mb))
+
+
+def _children_mb(function_mb: int) -> int:
+    """What the function's memory leaves for extraction children."""
+    return max(function_mb - _PARENT_RESERVE_MB, function_mb // 4)
+
+
+def slots(function_mb: int | None = None) -> int:
+    """How many files are extracted at once."""
+    return max(1, _children_mb(function_mb or _function_mb()) // _FILE_SHARE_MB)
+
+
 def file_limits() -> isolation.Limits:
-    """One file's share of the function: its CPU budget, and the function's
-    memory less what the worker needs to survive the file."""
-    function_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", INGEST.worker_memory_mb))
+    """One file's share of the function: its CPU budget, and what the memory
+    left to children gives each of the files extracted at once."""
+    function_mb = _function_mb()
     return isolation.Limits(
         cpu_seconds=budgets.EXTRACT_SECONDS,
-        memory_bytes=max(function_mb - _PARENT_RESERVE_MB, function_mb // 4) * budgets.MiB,
+        memory_bytes=_children_mb(function_mb) // slots(function_mb) * budgets.MiB,
     )
 
 
+_SLOTS = threading.BoundedSemaphore(slots())
+
+
 def extract(obj: StoredObject, not_after: float | None) -> Extraction:
-    limits = file_limits()
+    _load_declared_kind(obj.content_type)
+    waiting_s = None if not_after is None else max(0.0, not_after - time.monotonic())
+    if not _SLOTS.acquire(timeout=waiting_s):
+        raise OutOfTime("No extraction slot came free before the invocation's time limit; it will be retried")
+    try:
+        return _extract_in_child(obj, not_after, file_limits())
+    finally:
+        _SLOTS.release()
+
+
+def _load_declared_kind(content_type: str) -> None:
+    """Import the library of the kind the file claims to be, here, so that this
+    child and the next inherit it instead of each importing it again. A false
+    claim costs an import; the child still loads what the real kind needs."""
+    kind = registry.declared_kind(typecheck.normalise(content_type))
+    if registry.unloaded(kind):
+        with isolation.no_fork():
+            registry.load(kind)
+
+
+def _extract_in_child(obj: StoredObject, not_after: float | None, limits: isolation.Limits) -> Extraction:
     wall_s = (not_after - time.monotonic() + _STOP_GRACE_S) if not_after is not None else INGEST.worker_timeout_s
     # The client is chosen here so that the parent builds it, once: see clients.ranged_reader.
     work = functools.partial(extract_here, obj, not_after, clients.ranged_reader(not_after))

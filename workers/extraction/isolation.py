@@ -12,12 +12,22 @@ Lambda has no /dev/shm, so `multiprocessing` pools and queues are out; a plain
 `os.fork` and an `os.pipe` are all this needs, and both work there. The child
 must not share the parent's HTTP connections, so whatever it needs it builds
 itself (see `clients.reset`).
+
+The worker forks from several threads at once, and a child inherits every lock
+as it was at the fork, held by threads it does not have. So the child needs
+none that another thread may hold: it writes through standard streams of its
+own (another thread may have been halfway through a log line), and nothing is
+forked while the parent imports a library children will use (`no_fork`).
+Python serialises forks on its import lock anyway, so `run` loses nothing by
+forking under a lock of its own, which also keeps each child's pipe its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
+import logging
 import math
 import os
 import pickle
@@ -25,6 +35,7 @@ import resource
 import select
 import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -56,6 +67,7 @@ class Usage:
 
 # mallopt's parameter for the size from which malloc maps blocks of their own.
 _M_MMAP_THRESHOLD = -3
+_FORKING = threading.Lock()
 
 
 class IsolationFailure(Exception):
@@ -93,20 +105,30 @@ class ChildError(Exception):
     """An exception the child raised that could not cross the pipe as itself."""
 
 
+@contextlib.contextmanager
+def no_fork():
+    """No child is forked while the caller holds this: for work whose half-done
+    state a child must not inherit, such as importing a module it will use."""
+    with _FORKING:
+        yield
+
+
 def run(work: Callable[[], T], limits: Limits, wall_seconds: float) -> tuple[T, Usage]:
     """Run `work()` in a child; return its result and what it used. Exceptions
     the child raises are raised here, with the child's `Usage` as their
     `usage` attribute. Raises an `IsolationFailure` when a limit or a signal
     ended the child first."""
-    # Anything buffered now would be written twice: once by each process.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-        os.close(read_end)
-        _child(work, limits, write_end)
-    os.close(write_end)
+    with _FORKING:
+        # The pipe is made and its write end closed here under the lock, so
+        # no other thread's child inherits the write end: the parent knows
+        # this child is done when the pipe ends, and a sibling still running
+        # would keep it open.
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+            os.close(read_end)
+            _child(work, limits, write_end)
+        os.close(write_end)
     try:
         payload, finished = _collect(read_end, time.monotonic() + wall_seconds)
     finally:
@@ -160,6 +182,7 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
     gc.disable()
     code = 0
     try:
+        _own_streams()
         _allocate_afresh()
         start_rss = _rss_bytes()
         _limit(limits)
@@ -180,6 +203,27 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
         sys.stderr.flush()
         # Never return into the parent's code, run its atexit hooks or flush its buffers.
         os._exit(code)
+
+
+def _own_streams() -> None:  # pragma: no cover
+    """Standard streams of the child's own, for `sys` and every logging handler
+    that wrote to the inherited ones: another thread may have been writing to
+    those when the parent forked, and their locks stay held in the child. What
+    the inherited ones still buffer is the parent's to write, never the child's."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        inherited = getattr(sys, name)
+        own = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        setattr(sys, name, own)
+        for handler in _stream_handlers():
+            if handler.stream is inherited:
+                # Not setStream: it flushes the inherited stream first.
+                handler.stream = own
+
+
+def _stream_handlers() -> list[logging.StreamHandler]:
+    loggers = [logging.getLogger(), *(found for found in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(found, logging.Logger))]
+    return [handler for found in loggers for handler in found.handlers if isinstance(handler, logging.StreamHandler)]
 
 
 def _limit(limits: Limits) -> None:  # pragma: no cover

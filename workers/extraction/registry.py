@@ -1,7 +1,13 @@
 """Which function describes which kind, and so which kinds the worker accepts.
 Each module in `kinds/` registers itself with `@extractor(kind, ...)` and
 declares its own limits; this module imports them all, so adding a kind means
-adding one module there."""
+adding one module there.
+
+Kind modules import their parsing library (Pillow, pypdf) only when a file of
+their kind is described, so a worker that never sees a PDF never pays for
+pypdf. `load` imports a kind's library ahead of time: the ingest worker calls
+it before forking a child for a file declared to be of that kind, so the
+import happens once per environment rather than once per child."""
 
 from __future__ import annotations
 
@@ -44,21 +50,44 @@ Describe = Callable[[Source], dict[str, Any]]
 # (magic bytes, offset, mime type)
 Signature = tuple[bytes, int, str]
 _BY_KIND: dict[str, Describe] = {}
+_LIBRARIES: dict[str, Callable[[], object]] = {}
+_LOADED: set[str] = set()
 _SIGNATURES: list[tuple[bytes, int, str, str]] = []
 
 
-def extractor(*kinds: str, signatures: tuple[Signature, ...] = ()) -> Callable[[Describe], Describe]:
+def extractor(*kinds: str, signatures: tuple[Signature, ...] = (),
+              library: Callable[[], object] | None = None) -> Callable[[Describe], Describe]:
     """Registers `describe` for `kinds`; `signatures` are the magic numbers by
-    which `sniff` recognises the first kind's formats."""
+    which `sniff` recognises the first kind's formats, and `library` imports
+    (and configures) what `describe` needs, idempotently."""
     def register(describe: Describe) -> Describe:
         for kind in kinds:
             if kind in _BY_KIND:
                 raise ValueError(f"two extractors for {kind!r}")
             _BY_KIND[kind] = describe
+            if library is not None:
+                _LIBRARIES[kind] = library
         _SIGNATURES.extend((magic, offset, kinds[0], mime) for magic, offset, mime in signatures)
         return describe
 
     return register
+
+
+def declared_kind(mime: str) -> str | None:
+    """The kind whose formats include `mime` (a normalised Content-Type), if any."""
+    return next((kind for _, _, kind, known in _SIGNATURES if known == mime), None)
+
+
+def unloaded(kind: str | None) -> bool:
+    """True when describing `kind` needs a library not imported yet."""
+    return kind in _LIBRARIES and kind not in _LOADED
+
+
+def load(kind: str) -> None:
+    """Import the library that describing `kind` needs, if it has one."""
+    if kind in _LIBRARIES:
+        _LIBRARIES[kind]()
+        _LOADED.add(kind)
 
 
 def signatures() -> tuple[tuple[bytes, int, str, str], ...]:

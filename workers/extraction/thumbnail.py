@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageOps
-
-from workers.extraction.kinds.image import FORMATS
+from workers.extraction.kinds.image import FORMATS, pillow
 
 MAX_PIXELS = 24_000_000
 MAX_BYTES = 32 * 1024 * 1024  # thumbnails read the whole object
@@ -25,7 +23,9 @@ def wanted(metadata: dict, size: int) -> bool:
 
 
 def render(stream: io.BufferedIOBase) -> bytes:
-    image = Image.open(stream, formats=FORMATS)
+    from PIL import ImageOps
+
+    image = pillow().open(stream, formats=FORMATS)
     image.draft("RGB", SIZE)
     # Camera photos are stored sideways with an orientation tag; show them upright.
     image = ImageOps.exif_transpose(image)

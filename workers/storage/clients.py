@@ -4,18 +4,29 @@ Retries are botocore's job (standard mode, jittered backoff); what is still
 failing after them is a transient error for the caller to surface.
 Endpoints come from boto3's own AWS_ENDPOINT_URL handling, so the same code
 talks to AWS in Lambda and to the emulator on the local stack.
+
+The ingest worker handles a batch's files on several threads. boto3 clients are
+thread-safe and shared; sessions and resources are not: every client and
+resource is made from the default session under one lock, and the table
+resource is one per thread.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 
 import boto3
 from botocore.config import Config
 from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 
+
+# The workers reach the network only through botocore, so tracing patches only
+# it: the X-Ray SDK's default patches every library it knows, importing each one
+# that is installed at cold start.
+TRACED_MODULES = ("botocore",)
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
@@ -31,7 +42,24 @@ _CONFIG = Config(
 )
 
 
-@functools.cache
+_MAKING = threading.Lock()
+_per_thread = threading.local()
+
+
+def _made_once(make):
+    """`make`, run once per distinct arguments, and never by two threads at once."""
+    cached = functools.cache(make)
+
+    @functools.wraps(make)
+    def get(*args):
+        with _MAKING:
+            return cached(*args)
+
+    get.cache_clear = cached.cache_clear
+    return get
+
+
+@_made_once
 def s3():
     return boto3.client("s3", config=_CONFIG)
 
@@ -55,7 +83,7 @@ def ranged_reader(not_after: float | None):
     return _reader(fitting[-1] if fitting else _READ_TIMEOUTS_S[0])
 
 
-@functools.cache
+@_made_once
 def _reader(read_timeout_s: float):
     return boto3.client("s3", config=_CONFIG.merge(Config(
         read_timeout=read_timeout_s,
@@ -64,12 +92,16 @@ def _reader(read_timeout_s: float):
     )))
 
 
-@functools.cache
 def table():
-    return boto3.resource("dynamodb", config=_CONFIG).Table(os.environ[ENV_TABLE_NAME])
+    """The calling thread's own Table resource."""
+    resource = getattr(_per_thread, "table", None)
+    if resource is None:
+        with _MAKING:
+            resource = _per_thread.table = boto3.resource("dynamodb", config=_CONFIG).Table(os.environ[ENV_TABLE_NAME])
+    return resource
 
 
-@functools.cache
+@_made_once
 def dynamodb():
     """The low-level client, for libraries that speak DynamoDB's typed JSON."""
     return boto3.client("dynamodb", config=_CONFIG)
@@ -81,7 +113,8 @@ def bucket_name() -> str:
 
 def reset() -> None:
     """Forget cached clients (a new environment or a new mock)."""
+    global _per_thread
     s3.cache_clear()
     _reader.cache_clear()
-    table.cache_clear()
     dynamodb.cache_clear()
+    _per_thread = threading.local()

@@ -6,9 +6,9 @@ are personal data: only whether they exist is reported.
 
 from __future__ import annotations
 
+import functools
 import warnings
-
-from PIL import ExifTags, Image
+from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
 from workers.extraction.registry import Source, extractor
@@ -19,10 +19,22 @@ MAX_PIXELS = 200_000_000
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "TIFF")
 _MAX_TEXT_CHARS = 128
 
-# Pillow refuses at twice this (DecompressionBombError) and only warns at once
-# this; the explicit check below makes both the same error, so the warning is noise.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Pillow refuses at twice MAX_PIXELS (DecompressionBombError) and only warns at
+# once it (DecompressionBombWarning); the explicit check below makes both the
+# same error, so the warning is noise.
+warnings.filterwarnings("ignore", message=r"Image size \(", module="PIL.Image")
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@functools.cache
+def pillow():
+    """Pillow's Image module, imported on first use and configured once."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image
 
 
 # RIFF header, first chunk header, and the chunk's bytes that hold the size.
@@ -37,12 +49,13 @@ _WEBP_HEAD = 30
     (b"WEBP", 8, "image/webp"),
     (b"II*\x00", 0, "image/tiff"),
     (b"MM\x00*", 0, "image/tiff"),
-))
+), library=pillow)
 def describe(source: Source) -> dict:
     _refuse_a_declared_bomb(source.stream.peek(_WEBP_HEAD)[:_WEBP_HEAD])
+    pil = pillow()
     try:
-        image = Image.open(source.stream, formats=FORMATS)
-    except Image.DecompressionBombError as error:
+        image = pil.open(source.stream, formats=FORMATS)
+    except pil.DecompressionBombError as error:
         raise FileRejected("image_bomb", str(error)) from error
     width, height = image.size
     if width * height > MAX_PIXELS:
@@ -85,6 +98,8 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
 
 
 def _exif(image: Image.Image) -> dict:
+    from PIL import ExifTags
+
     exif = _png_exif(image) if image.format == "PNG" else image.getexif()
     details = exif.get_ifd(ExifTags.IFD.Exif)
     return {
@@ -99,7 +114,7 @@ def _exif(image: Image.Image) -> dict:
 def _png_exif(image: Image.Image) -> Image.Exif:
     """A PNG's eXIf chunk, if it comes before the pixels. Pillow's getexif()
     decodes every pixel to look for one after them: 400 MB for a 1 MB file."""
-    exif = Image.Exif()
+    exif = pillow().Exif()
     if image.info.get("exif"):
         exif.load(image.info["exif"])
     return exif

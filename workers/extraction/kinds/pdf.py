@@ -10,10 +10,7 @@ tree) are still readable.
 from __future__ import annotations
 
 from datetime import datetime
-
-from pypdf import PasswordType, PdfReader, apply_configuration
-from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
-from pypdf.generic import DictionaryObject
+from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
 from workers.extraction.registry import Source, extractor
@@ -24,9 +21,19 @@ _MAX_TEXT_CHARS = 512
 # budget; real object streams are a few megabytes at most.
 _MAX_INFLATED_BYTES = 16 * 1024 * 1024
 
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
-@extractor("pdf", signatures=((b"%PDF-", 0, "application/pdf"),))
+
+def _pypdf() -> None:
+    import pypdf  # noqa: F401 - imported ahead of use (registry.load)
+
+
+@extractor("pdf", signatures=((b"%PDF-", 0, "application/pdf"),), library=_pypdf)
 def describe(source: Source) -> dict:
+    from pypdf import apply_configuration
+    from pypdf.errors import LimitReachedError
+
     try:
         with apply_configuration(zlib_maximum_output_length=_MAX_INFLATED_BYTES):
             return _describe(source)
@@ -35,6 +42,8 @@ def describe(source: Source) -> dict:
 
 
 def _describe(source: Source) -> dict:
+    from pypdf import PdfReader
+
     reader = PdfReader(source.stream, strict=False)
     metadata = {
         "pdfVersion": reader.pdf_header.removeprefix("%PDF-"),
@@ -61,6 +70,9 @@ def _describe(source: Source) -> dict:
 
 
 def _opens_without_password(reader: PdfReader) -> bool:
+    from pypdf import PasswordType
+    from pypdf.errors import DependencyError
+
     try:
         return reader.decrypt("") != PasswordType.NOT_DECRYPTED
     except (DependencyError, NotImplementedError):
@@ -72,6 +84,9 @@ def _page_count_unopened(reader: PdfReader) -> int | None:
     """/Root/Pages/Count of a file we cannot decrypt. Integers are never
     encrypted, so the page tree's count reads fine raw; pypdf reads raw objects
     only with the switch it uses for the /Encrypt dictionary itself."""
+    from pypdf.errors import FileNotDecryptedError
+    from pypdf.generic import DictionaryObject
+
     reader._override_encryption = True
     try:
         catalog = reader.trailer["/Root"].get_object()

@@ -1,0 +1,67 @@
+"""End to end on the local stack: objects put under incoming/, carried by S3
+notifications, the queue, the emulated event source mapping and the worker in
+its execution environments, until each record is written. Upload-to-record
+latency at batch size 10, and throughput at batch size 10 against 1. A local
+figure, for its trend only."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+from bench import harness
+from contract.ingest import IngestSettings
+
+BODY = b"a few words\n" * 8
+
+
+def _drain(batch_size: int, count: int) -> tuple[float, list[float]]:
+    ingest = IngestSettings(worker_timeout_s=10, batch_size=batch_size, batching_window_s=0, receive_wait_s=1,
+                            reserved_concurrency=2, maximum_concurrency=2)
+    with harness.stack(ingest, worker_here=False) as stack:
+        s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
+        owner = uuid.uuid4().hex
+        # Warm both environments, so their init is not counted.
+        for index in range(2):
+            s3.put_object(Bucket=stack.bucket, Key=f"incoming/{owner}/warm{index}/x.txt", Body=BODY)
+        _written(dynamodb, stack, owner, 2)
+        put_at: dict[str, float] = {}
+        started = time.time()
+        for index in range(count):
+            file_id = f"f{index}"
+            s3.put_object(Bucket=stack.bucket, Key=f"incoming/{owner}/{file_id}/note.txt", Body=BODY)
+            put_at[file_id] = time.time()
+        written = _written(dynamodb, stack, owner, count + 2)
+        latencies = [written[file_id] - at for file_id, at in put_at.items()]
+        return max(written[file_id] for file_id in put_at) - started, latencies
+
+
+def _written(dynamodb, stack, owner: str, count: int) -> dict[str, float]:
+    """When each of the owner's records was written, once `count` are."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        items = dynamodb.query(TableName=stack.names.table, KeyConditionExpression="pk = :pk",
+                               ExpressionAttributeValues={":pk": {"S": f"USER#{owner}"}},
+                               ConsistentRead=True)["Items"]
+        done = {item["fileId"]["S"]: datetime.fromisoformat(item["updatedAt"]["S"].replace("Z", "+00:00")).timestamp()
+                for item in items if item.get("status", {}).get("S") == "processed"}
+        if len(done) >= count:
+            return done
+        time.sleep(0.2)
+    raise RuntimeError(f"the records were not written within 300 s ({len(done)} of {count})")
+
+
+def run(sizes: harness.Sizes) -> dict:
+    batched, latencies = _drain(10, sizes.end_to_end_files)
+    single, _ = _drain(1, sizes.end_to_end_files)
+    ms = [seconds * 1000 for seconds in latencies]
+    files = sizes.end_to_end_files
+    return {
+        "end_to_end_latency_p50_ms": harness.figure(round(harness.percentile(ms, 0.5)), "trend (local)", None,
+                                                    p95_ms=round(harness.percentile(ms, 0.95)), files=files),
+        "end_to_end_throughput_batch10_over_1": harness.figure(
+            round(single / batched, 2), "trend (local)", None, baseline=round(files / single, 1),
+            files_per_second_batch_10=round(files / batched, 1), files_per_second_batch_1=round(files / single, 1),
+            files=files),
+    }
