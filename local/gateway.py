@@ -18,12 +18,11 @@ import base64
 import json
 import logging
 import queue
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -37,6 +36,7 @@ from contract.http import (
     API_ROUTES,
 )
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment
+from local.serving import BackgroundServer
 
 log = logging.getLogger("local.gateway")
 
@@ -276,23 +276,18 @@ class Gateway:
         self._environments = environments
         for environment in environments:
             self._idle.put(environment)
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._server = BackgroundServer(_handler_class(self), host, port, "gateway")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def start(self) -> "Gateway":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         for environment in self._environments:
             environment.stop()
 

@@ -38,13 +38,12 @@ import fnmatch
 import re
 import shutil
 import tempfile
-import threading
 import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import IO
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -52,6 +51,8 @@ from xml.sax.saxutils import escape
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, S3SigV4PostAuth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from local.serving import BackgroundServer
 
 log = logging.getLogger("local.s3_front")
 
@@ -485,24 +486,18 @@ class S3Front:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname, parts.port)
         self._signer = _Signer(Credentials(credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"]))
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._server = BackgroundServer(_handler_class(self), host, port, "s3-front")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def start(self) -> "S3Front":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="s3-front", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def check(self, request: Request) -> None:
         """Raises the S3Error S3 would answer this request with, if any."""
