@@ -184,14 +184,14 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
     try:
         _own_streams()
         _allocate_afresh()
-        start_rss = _rss_bytes()
+        start_rss = _status_field("VmRSS")
         _limit(limits)
         try:
             message = ("returned", work())
         except BaseException as exc:  # everything must cross back, or the parent sees a crash
             message = ("raised", _portable(exc))
         used = resource.getrusage(resource.RUSAGE_SELF)
-        usage = Usage(peak_memory_bytes=max(0, used.ru_maxrss * 1024 - start_rss),
+        usage = Usage(peak_memory_bytes=max(0, _status_field("VmHWM") - start_rss),
                       cpu_seconds=used.ru_utime + used.ru_stime)
         data = _dumps((*message, usage))
         with os.fdopen(fd, "wb") as pipe:
@@ -261,17 +261,23 @@ def _status_field(name: str) -> int:
     raise RuntimeError(f"{name} is not in /proc/self/status")
 
 
-def _rss_bytes() -> int:
-    return _status_field("VmRSS")
-
-
 def _allocate_afresh() -> None:
     """Large blocks get pages of their own rather than heap the parent freed
-    (glibc raises its mmap threshold as a process frees big blocks), so the
-    child's RSS grows with what it allocates and its peak measures it."""
+    (glibc raises its mmap threshold as a process frees big blocks), and what
+    the parent's arenas hold free is given back first (a thread's arena can
+    serve a large block from it without mapping anything), so the child's RSS
+    grows with what it allocates. The peak is then counted from here."""
     try:
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+        libc.malloc_trim(0)
     except (OSError, AttributeError):
+        pass
+    try:
+        # "5" resets the peak resident set size to the current one (proc(5)).
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
         pass
 
 
