@@ -92,6 +92,15 @@ def wait_for_status(page, filename, status):
     row(page, filename).locator(f".status.{status}").wait_for(timeout=PROCESSING_S * 1000)
 
 
+def loaded(image) -> bool:
+    """Whether an <img> shows its picture, once it has finished loading or failing
+    (a broken image is `complete` with no width)."""
+    return image.evaluate("""img => img.complete ? img.naturalWidth > 0 : new Promise((resolve) => {
+        img.addEventListener('load', () => resolve(img.naturalWidth > 0));
+        img.addEventListener('error', () => resolve(false));
+    })""")
+
+
 def screenshot(page, name, full_page=True):
     # A panel open over the page is shot as the screen shows it.
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -107,6 +116,16 @@ def wider_than_the_viewport(page) -> list[str]:
 def resumable_upload(page) -> dict:
     page.wait_for_function("() => JSON.parse(localStorage.getItem('uploads.resumable') || '[]').length > 0")
     return json.loads(page.evaluate("localStorage.getItem('uploads.resumable')"))[0]
+
+
+def throttle_uploads(page, bytes_per_second):
+    """Chromium's own network throttling (DevTools' Network.emulateNetworkConditions),
+    so an upload lasts long enough for the dashboard to measure its speed."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("Network.enable")
+    devtools.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                       "uploadThroughput": bytes_per_second})
+    return devtools
 
 
 def hold_parts(page, numbers):
@@ -161,15 +180,18 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     big.write_bytes(os.urandom(MULTIPART))
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"<!doctype html><html><script>alert(1)</script></html>")
+    throttling = throttle_uploads(page, 8 * MiB)  # about two seconds for big.bin
     page.set_input_files("#picker", [str(photo), str(notes), str(big), str(fake)])
     page.locator("#uploads .upload-stats", has_text="/s").first.wait_for()  # speed and time left
+    assert "left" in page.locator("#uploads .upload-stats", has_text="/s").first.text_content()
     screenshot(page, "uploading")
+    throttling.detach()
 
     for name, status in (("holiday photo.png", "processed"), ("notes.txt", "processed"), ("big.bin", "processed"),
                          ("fake.png", "failed")):
         wait_for_status(page, name, status)
     assert "PNG 640×480" in row(page, "holiday photo.png").locator(".summary").text_content()
-    assert row(page, "holiday photo.png").locator(".thumb img").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert loaded(row(page, "holiday photo.png").locator(".thumb img"))
     assert "ago" in row(page, "notes.txt").locator("time").text_content() or "just now" in row(page, "notes.txt").locator("time").text_content()
     assert row(page, "notes.txt").locator("time").get_attribute("title")
     assert "could run in a viewer" in row(page, "fake.png").locator(".reason").text_content()
@@ -181,8 +203,7 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     panel = page.locator("#details")
     panel.wait_for()
     assert page.evaluate("document.activeElement.id") == "details-close"
-    panel.locator(".preview.large img").wait_for()
-    assert panel.locator(".preview.large img").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert loaded(panel.locator(".preview.large img"))
     text = panel.text_content()
     for expected in ("640 × 480 px", "PNG", "RGB", "image/png", "SHA-256"):
         assert expected in text, expected
@@ -325,7 +346,7 @@ def test_on_a_phone_the_files_are_cards_and_nothing_scrolls_sideways(page, stack
     assert row(page, "phone photo.png").evaluate("li => getComputedStyle(li).borderRadius") != "0px"
     screenshot(page, "phone-files")
     row(page, "phone photo.png").locator("button.open").click()
-    page.locator("#details .preview.large img").wait_for()
+    assert loaded(page.locator("#details .preview.large img"))
     assert wider_than_the_viewport(page) == []
     screenshot(page, "phone-details", full_page=False)
 
