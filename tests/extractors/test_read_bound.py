@@ -1,6 +1,7 @@
 """The read bound: on a 200 MB object of each kind, extraction fetches at most
 1 MiB. Streaming kinds (CSV, TSV, text, JSON) must read what they count; they
-fetch at most the scan limit plus one read-ahead run, and their memory is
+fetch at most the scan limit and the one block that crosses it (read-ahead
+stops at the limit), and their memory is
 checked in test_memory.py.
 
 The objects live in moto in-process, which copies the whole object on every
@@ -14,12 +15,12 @@ import pytest
 from workers.extraction import extract
 
 from . import files
-from workers.extraction.reader import BLOCK_SIZE, MAX_READAHEAD_BLOCKS
+from workers.extraction.reader import BLOCK_SIZE
 from workers.extraction.registry import STREAM_SCAN_LIMIT_BYTES
 
 SIZE = 200 * 1024 * 1024
 BOUND = 1024 * 1024
-STREAM_BOUND = STREAM_SCAN_LIMIT_BYTES + MAX_READAHEAD_BLOCKS * BLOCK_SIZE
+STREAM_BOUND = STREAM_SCAN_LIMIT_BYTES + BLOCK_SIZE
 
 
 def big_csv(size: int) -> bytes:

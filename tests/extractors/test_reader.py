@@ -60,6 +60,17 @@ def test_sequential_reads_fetch_growing_runs_and_count_them(s3, store):
     assert raw.stats.requests == 23
 
 
+def test_read_ahead_stops_at_its_end_and_past_it_blocks_come_one_at_a_time(s3, store):
+    raw = open_reader(s3, store(DATA), cache_blocks=16, max_readahead_blocks=8)
+    raw.readahead_end = 20 * 64
+    for _ in range(20 * 64 // 32):
+        raw.read(32)
+    # Runs of 1, 2, 4, 8, then the 5 blocks left before the end: nothing past it.
+    assert (raw.stats.requests, raw.stats.bytes_fetched) == (5, 20 * 64)
+    raw.read(64 * 3)
+    assert (raw.stats.requests, raw.stats.bytes_fetched) == (8, 23 * 64)
+
+
 def test_cached_blocks_are_not_fetched_again(s3, store):
     raw = open_reader(s3, store(DATA))
     raw.seek(200)

@@ -90,6 +90,8 @@ class _Job:
         budget = limits.EXTRACT_BUDGETS.get(sniffed.kind, limits.EXTRACT_BUDGETS["default"])
         self.reader.deadline = self.reader.deadline.resized(budget.seconds)
         self.reader.fetch_limit = budget.fetch_bytes
+        if registry.streamed(sniffed.kind):
+            self.reader.readahead_end = registry.STREAM_SCAN_LIMIT_BYTES
         stream.seek(0)
         source = registry.Source(stream, self.obj.size, sniffed, self.reader.deadline)
         described = _guarded(self.reader, sniffed.kind, lambda: registry.describer(sniffed.kind)(source))

@@ -71,6 +71,9 @@ class S3RangeReader(io.RawIOBase):
         self._pos = 0
         self._next_sequential = -1
         self._readahead = 1
+        # Read-ahead stops here (an offset): a scan that ends at a limit does not
+        # fetch a run of blocks past it. Past it, blocks come one at a time.
+        self.readahead_end: int | None = None
 
     @property
     def size(self) -> int:
@@ -111,9 +114,12 @@ class S3RangeReader(io.RawIOBase):
             self._blocks.move_to_end(index)
             return block
         self._readahead = min(self._readahead * 2, self._max_readahead) if index == self._next_sequential else 1
-        last_block = (self.size - 1) // self._block_size
+        horizon = (self.size - 1) // self._block_size
+        if self.readahead_end is not None:
+            last_ahead = (self.readahead_end - 1) // self._block_size
+            horizon = min(horizon, last_ahead) if index <= last_ahead else index
         end = index
-        while end + 1 <= min(last_block, index + self._readahead - 1) and end + 1 not in self._blocks:
+        while end + 1 <= min(horizon, index + self._readahead - 1) and end + 1 not in self._blocks:
             end += 1
         data = self._fetch(index * self._block_size, min(self.size, (end + 1) * self._block_size) - 1)
         for i in range(index, end + 1):

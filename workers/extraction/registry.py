@@ -52,14 +52,16 @@ Signature = tuple[bytes, int, str]
 _BY_KIND: dict[str, Describe] = {}
 _LIBRARIES: dict[str, Callable[[], object]] = {}
 _LOADED: set[str] = set()
+_STREAMED: set[str] = set()
 _SIGNATURES: list[tuple[bytes, int, str, str]] = []
 
 
 def extractor(*kinds: str, signatures: tuple[Signature, ...] = (),
-              library: Callable[[], object] | None = None) -> Callable[[Describe], Describe]:
+              library: Callable[[], object] | None = None, streamed: bool = False) -> Callable[[Describe], Describe]:
     """Registers `describe` for `kinds`; `signatures` are the magic numbers by
-    which `sniff` recognises the first kind's formats, and `library` imports
-    (and configures) what `describe` needs, idempotently."""
+    which `sniff` recognises the first kind's formats, `library` imports (and
+    configures) what `describe` needs, idempotently, and `streamed` says that
+    `describe` scans from the start and stops at the scan limit."""
     def register(describe: Describe) -> Describe:
         for kind in kinds:
             if kind in _BY_KIND:
@@ -67,10 +69,16 @@ def extractor(*kinds: str, signatures: tuple[Signature, ...] = (),
             _BY_KIND[kind] = describe
             if library is not None:
                 _LIBRARIES[kind] = library
+            if streamed:
+                _STREAMED.add(kind)
         _SIGNATURES.extend((magic, offset, kinds[0], mime) for magic, offset, mime in signatures)
         return describe
 
     return register
+
+
+def streamed(kind: str) -> bool:
+    return kind in _STREAMED
 
 
 def declared_kind(mime: str) -> str | None:

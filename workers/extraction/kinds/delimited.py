@@ -36,7 +36,7 @@ _MAX_FIELDS = 65_536
 csv.field_size_limit(MAX_FIELD_BYTES)
 
 
-@extractor("csv", "tsv")
+@extractor("csv", "tsv", streamed=True)
 def describe(source: Source) -> dict:
     sniffed = source.sniffed
     rows = _rows(textio.open_text(source.stream, sniffed.encoding, newline=""), sniffed.delimiter)

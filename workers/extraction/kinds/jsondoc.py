@@ -99,7 +99,7 @@ class _Cursor:
             self._fill()
 
 
-@extractor("json")
+@extractor("json", streamed=True)
 def describe(source: Source) -> dict:
     cursor = _Cursor(textio.open_text(source.stream, source.sniffed.encoding, newline=""), source.deadline)
     opener = cursor.peek()

@@ -8,7 +8,7 @@ from workers.extraction.registry import Source, extractor
 _CHUNK_CHARS = 1024 * 1024
 
 
-@extractor("text")
+@extractor("text", streamed=True)
 def describe(source: Source) -> dict:
     # Universal newlines: \r\n and a lone \r each end one line.
     text = textio.open_text(source.stream, source.sniffed.encoding, newline=None)
