@@ -30,8 +30,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from local.serving import BackgroundServer
 
 CODE_LIFETIME_S = 300
 
@@ -53,22 +55,18 @@ class HostedUI:
         self.demo_user = demo_user
         self._grants: dict[str, _Grant] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hosted-ui", daemon=True)
+        self._server = BackgroundServer(_handler_for(self), host, port, "hosted-ui")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def start(self) -> "HostedUI":
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def client(self, client_id: str) -> dict | None:
         try:

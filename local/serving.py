@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 
 class BackgroundServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int, name: str) -> None:
+    """Bound at construction (port 0 picks a free one), so its address is known
+    before it serves."""
+
+    def __init__(self, handler: Callable[..., BaseHTTPRequestHandler], host: str, port: int, name: str) -> None:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._name = name
@@ -15,8 +19,11 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._server.server_address[0]}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True)

@@ -4,11 +4,12 @@ a `config.json` generated from the stack's outputs, and the same security header
 from __future__ import annotations
 
 import json
-import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+
 from contract.http import dashboard_csp
+from local.serving import BackgroundServer
 
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -21,13 +22,12 @@ class Dashboard:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config: dict = {}
         self.headers: dict[str, str] = {}
-        self._server = ThreadingHTTPServer((host, port), partial(_Handler, self, directory=str(WEB_DIR)))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
+        self._server = BackgroundServer(partial(_Handler, self, directory=str(WEB_DIR)), host, port, "dashboard")
 
     @property
     def url(self) -> str:
         # The origin a developer types; CORS and the Hosted UI's callback name it.
-        return f"http://localhost:{self._server.server_address[1]}"
+        return f"http://localhost:{self._server.port}"
 
     def serve(self, config: dict, connect_sources: list[str], image_sources: list[str]) -> None:
         self.config = config
@@ -37,12 +37,10 @@ class Dashboard:
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "strict-origin-when-cross-origin",
         }
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 class _Handler(SimpleHTTPRequestHandler):

@@ -242,6 +242,24 @@ def sparse_file(path: Path, size: int) -> Path:
     return path
 
 
+def test_files_dropped_on_the_drop_zone_are_uploaded(page, stack):
+    sign_in(page, stack)
+    # Files built in the page, dropped as a person drops them (Playwright's own recipe for file drops).
+    transfer = page.evaluate_handle("""() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["dropped\\ntext\\n"], "dropped.txt", { type: "text/plain" }));
+        transfer.items.add(new File([JSON.stringify({ rows: [1, 2, 3] })], "dropped.json", { type: "application/json" }));
+        return transfer;
+    }""")
+    page.dispatch_event("#drop", "dragover", {"dataTransfer": transfer})
+    assert "over" in page.get_attribute("#drop", "class")
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    assert "over" not in page.get_attribute("#drop", "class")
+    wait_for_status(page, "dropped.txt", "processed")
+    wait_for_status(page, "dropped.json", "processed")
+    assert "2 lines" in row(page, "dropped.txt").locator(".summary").text_content()
+
+
 def test_files_that_cannot_go_are_refused_before_any_bytes_move(page, stack, tmp_path):
     sign_in(page, stack)
     page.locator("#usage").wait_for()
