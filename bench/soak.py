@@ -260,6 +260,9 @@ def reconcile(stack: LocalStack, sent: dict[str, Upload], poison: list[str]) -> 
         "processed": sum(r.get("status") == STATUS_PROCESSED for r in live),
         "failed": dict(Counter(r["error"] for r in live if r.get("status") == STATUS_FAILED)),
         "lost": sorted(lost),
+        # What the table holds for each lost file, so a loss can be told from a delay.
+        "lost_records": {file_id: by_file.get(file_id) or next(
+            (r for r in records if r.get("fileId") == file_id), None) for file_id in sorted(lost)},
         "duplicated": duplicated,
         "disagreeing": disagreeing,
         "misjudged": misjudged,

@@ -17,6 +17,9 @@ from local.esm import failed_message_ids, lambda_record
 from local.runtime import ExecutionEnvironment
 from local.stack import LocalStack
 
+# On the emulated queue clocks: `make test` runs these alone, after the rest.
+pytestmark = pytest.mark.clocks
+
 # Production's clock, so each file gets its full budget; a small memory size,
 # so a file's share of it is small enough for one big image to overrun.
 BLAST = IngestSettings(worker_timeout_s=60, worker_memory_mb=320, batching_window_s=2, receive_wait_s=1,

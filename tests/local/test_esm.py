@@ -9,6 +9,9 @@ from contract.ingest import IngestSettings
 from local.esm import EventSourceMapping, failed_message_ids
 from local.runtime import Invocation
 
+# On the emulated queue clocks: `make test` runs these alone, after the rest.
+pytestmark = pytest.mark.clocks
+
 IDS = ["m1", "m2", "m3"]
 
 

@@ -10,6 +10,9 @@ from contract.outputs import LocalOutputs
 from local.stack import LocalStack
 from tests.local.stack_helpers import FAST, file_status, wait_for
 
+# On the emulated queue clocks: `make test` runs these alone, after the rest.
+pytestmark = pytest.mark.clocks
+
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,9 @@ from contract.keys import FileKey
 from contract.quotas import QUOTAS
 from contract.table import QUARANTINE_CODE
 
+# On the emulated queue clocks: `make test` runs these alone, after the rest.
+pytestmark = pytest.mark.clocks
+
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
