@@ -1,4 +1,5 @@
-"""moto's server, with S3 event notifications as S3 writes them.
+"""moto's server, with S3 event notifications as S3 writes them and DynamoDB
+requests applied one at a time.
 
 moto's notifications leave out `versionId` and `sequencer`. S3 puts both in
 every ObjectCreated and ObjectRemoved record of a versioned bucket
@@ -6,6 +7,13 @@ every ObjectCreated and ObjectRemoved record of a versioned bucket
 the version the event is about, and a hexadecimal value that orders the
 events of one key. The worker relies on both (ordering, spent tickets), so
 the local stack adds them before moto sends the message.
+
+DynamoDB applies every request atomically, and a cancelled transaction
+changes nothing. moto cancels a transaction by restoring a copy of each table
+it touched, taken when the transaction began; in a threaded server that also
+undoes every write other requests made in the meantime (a worker's `processed`
+record, seen reverting to `pending` in the soak). One DynamoDB request at a
+time makes each atomic again, as DynamoDB's are.
 
 Run as `python -m local.moto_server` with moto.server's arguments.
 """
@@ -15,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 
+from moto.dynamodb.responses import DynamoHandler
 from moto.s3 import notifications
 from moto.server import main
 
@@ -44,6 +53,17 @@ def _s3_event(event_name, bucket, key, notification_id):
 
 
 notifications._get_s3_event = _s3_event
+
+_dynamodb_call = DynamoHandler.call_action
+_dynamodb_lock = threading.Lock()
+
+
+def _one_at_a_time(handler: DynamoHandler):
+    with _dynamodb_lock:
+        return _dynamodb_call(handler)
+
+
+DynamoHandler.call_action = _one_at_a_time
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,78 @@
+"""What local/moto_server.py adds to moto's server, checked against it: DynamoDB
+requests are atomic, so a cancelled transaction undoes nothing but itself."""
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE = "atomic"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dynamodb():
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        yield client
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_writes_beside_cancelled_transactions_are_all_kept(dynamodb):
+    # A table big enough that moto's copy of it takes a while, as the soak's does.
+    for n in range(300):
+        dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"filler-{n}"}, "pad": {"S": "x" * 200}})
+    stop = threading.Event()
+
+    def cancel_transactions():
+        refused = {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": "missing"}},
+                                      "ConditionExpression": "attribute_exists(pk)"}}
+        touched = {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "touched"}}}}
+        while not stop.is_set():
+            with pytest.raises(ClientError, match="TransactionCanceled"):
+                dynamodb.transact_write_items(TransactItems=[touched, refused])
+
+    cancellers = [threading.Thread(target=cancel_transactions) for _ in range(2)]
+    for thread in cancellers:
+        thread.start()
+    try:
+        written = [f"written-{n}" for n in range(150)]
+        for pk in written:
+            dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": pk}})
+    finally:
+        stop.set()
+        for thread in cancellers:
+            thread.join()
+    kept = [pk for pk in written
+            if "Item" in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)]
+    assert kept == written
+    assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "touched"}})
