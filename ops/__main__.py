@@ -37,6 +37,10 @@ def _positive(text: str) -> int:
     return value
 
 
+def _limit(parser: argparse.ArgumentParser, default: int) -> None:
+    parser.add_argument("-n", "--limit", type=_positive, default=default, help=f"at most this many (default {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Accepted before or after the command; SUPPRESS keeps a subcommand's
     # absent option from overwriting the one given before it.
@@ -68,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     peek = command(dead_commands, "peek", "show dead messages without consuming them",
                    "Show dead messages (bucket, key, owner and file id, receive count, first receive, size) "
                    "and make them visible again at once. Each peek adds one to a message's receive count.")
-    peek.add_argument("-n", "--limit", type=_positive, default=10, help="at most this many (default 10)")
+    _limit(peek, 10)
     redrive = command(dead_commands, "redrive", "move dead messages back to the ingest queue",
                       "Move dead messages back to the ingest queue, with SQS's message-move task where the "
                       "endpoint has it, otherwise send-then-delete (an interruption can duplicate, never lose). "
@@ -84,15 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="failed within this long ago, e.g. 1h (default: any time)")
     failed.add_argument("--code", help="only this error code, e.g. corrupt")
     failed.add_argument("--owner", help="only this owner's files")
-    failed.add_argument("-n", "--limit", type=_positive, default=50, help="at most this many (default 50)")
+    _limit(failed, 50)
 
     stuck = command(commands, "stuck", "list files pending for too long (attention index)")
     stuck.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                        help="pending for longer than this (default 15m)")
-    stuck.add_argument("-n", "--limit", type=_positive, default=50, help="at most this many (default 50)")
+    _limit(stuck, 50)
 
     quarantined = command(commands, "quarantined", "list quarantined files (failed, processing_crashed)")
-    quarantined.add_argument("-n", "--limit", type=_positive, default=50, help="at most this many (default 50)")
+    _limit(quarantined, 50)
 
     again = command(commands, "replay", "run files through the pipeline again",
                     "Copy each object onto itself so S3 sends a fresh event and the worker processes it "
@@ -107,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --failed: failed within this long ago")
     again.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                        help="with --stuck: pending for longer than this (default 15m)")
-    again.add_argument("-n", "--limit", type=_positive, default=20, help="at most this many (default 20)")
+    _limit(again, 20)
 
     held = command(commands, "usage", "what users hold against their quotas: show, backfill")
     held_commands = held.add_subparsers(dest="usage_command", required=True, metavar="ACTION")
@@ -148,47 +152,69 @@ def _run(stack: Stack, args, as_json: bool) -> int:
         else:
             draw(result)
 
-    if args.command == "status":
-        report = status.status(stack, args.stuck_after)
-        show(report, render.status)
-        return ATTENTION if report["needsAttention"] else OK
-    if args.command == "dlq":
-        return _dlq(stack, args, show)
-    if args.command == "usage" and args.usage_command == "show":
-        report = usage.show(stack, args.owner)
-        show(report, render.usage)
-        return ATTENTION if any(report["drift"].values()) else OK
-    if args.command == "usage":
-        show(usage.backfill(stack, args.owner), render.backfilled)
-        return OK
-    if args.command == "failed":
-        items = attention.failed(stack, args.limit, since=args.since, code=args.code, owner=args.owner)
-        show(items, lambda i: render.files(i, "failed"))
-    elif args.command == "stuck":
-        show(attention.stuck(stack, args.older_than, args.limit), lambda i: render.files(i, "stuck"))
-    elif args.command == "quarantined":
-        show(attention.quarantined(stack, args.limit), lambda i: render.files(i, "quarantined"))
-    else:
-        results = _replay(stack, args)
-        show(results, render.replayed)
-        return ATTENTION if any(r["result"].startswith("error") for r in results) else OK
+    command = args.command
+    if command in ("dlq", "usage"):
+        command = f"{command} {getattr(args, command + '_command')}"
+    return _COMMANDS[command](stack, args, show)
+
+
+def _status(stack: Stack, args, show) -> int:
+    report = status.status(stack, args.stuck_after)
+    show(report, render.status)
+    return ATTENTION if report["needsAttention"] else OK
+
+
+def _failed(stack: Stack, args, show) -> int:
+    items = attention.failed(stack, args.limit, since=args.since, code=args.code, owner=args.owner)
+    show(items, lambda i: render.files(i, "failed"))
     return OK
 
 
-def _dlq(stack: Stack, args, show) -> int:
-    if args.dlq_command == "peek":
-        show(dlq.peek(stack, args.limit), render.peek)
-    elif args.dlq_command == "redrive":
-        result = dlq.redrive(stack, args.max, args.dry_run)
-        show(vars(result), render.redrive)
-    elif not args.yes:
+def _stuck(stack: Stack, args, show) -> int:
+    show(attention.stuck(stack, args.older_than, args.limit), lambda i: render.files(i, "stuck"))
+    return OK
+
+
+def _quarantined(stack: Stack, args, show) -> int:
+    show(attention.quarantined(stack, args.limit), lambda i: render.files(i, "quarantined"))
+    return OK
+
+
+def _peek(stack: Stack, args, show) -> int:
+    show(dlq.peek(stack, args.limit), render.peek)
+    return OK
+
+
+def _redrive(stack: Stack, args, show) -> int:
+    show(vars(dlq.redrive(stack, args.max, args.dry_run)), render.redrive)
+    return OK
+
+
+def _purge(stack: Stack, args, show) -> int:
+    if not args.yes:
         waiting = dlq.depth(stack.client("sqs"), stack.outputs.dead_letter_queue_url)
         print(f"refusing to purge {waiting['visible'] + waiting['inFlight']} dead message(s) without --yes; "
               "they are the evidence of what failed: `python -m ops dlq peek` first", file=sys.stderr)
         return USAGE
-    else:
-        show({"removed": dlq.purge(stack)}, render.purge)
+    show({"removed": dlq.purge(stack)}, render.purge)
     return OK
+
+
+def _usage_show(stack: Stack, args, show) -> int:
+    report = usage.show(stack, args.owner)
+    show(report, render.usage)
+    return ATTENTION if any(report["drift"].values()) else OK
+
+
+def _backfill(stack: Stack, args, show) -> int:
+    show(usage.backfill(stack, args.owner), render.backfilled)
+    return OK
+
+
+def _replay_command(stack: Stack, args, show) -> int:
+    results = _replay(stack, args)
+    show(results, render.replayed)
+    return ATTENTION if any(r["result"].startswith("error") for r in results) else OK
 
 
 def _replay(stack: Stack, args) -> list[dict]:
@@ -205,6 +231,19 @@ def _replay(stack: Stack, args) -> list[dict]:
         for i in chosen
     ]
 
+
+_COMMANDS = {
+    "status": _status,
+    "failed": _failed,
+    "stuck": _stuck,
+    "quarantined": _quarantined,
+    "replay": _replay_command,
+    "dlq peek": _peek,
+    "dlq redrive": _redrive,
+    "dlq purge": _purge,
+    "usage show": _usage_show,
+    "usage backfill": _backfill,
+}
 
 if __name__ == "__main__":
     raise SystemExit(main())
