@@ -2,7 +2,6 @@
 real worker in its own execution environments."""
 
 import json
-import time
 
 import pytest
 
@@ -12,7 +11,6 @@ from tests.local.stack_helpers import FAST, file_status, wait_for
 
 # On the emulated queue clocks: `make test` runs these alone, after the rest.
 pytestmark = pytest.mark.clocks
-
 
 
 @pytest.fixture(scope="module")
@@ -28,31 +26,29 @@ def test_stack_file_holds_the_output_contract(stack):
 
 
 def test_an_object_put_with_boto3_becomes_a_processed_record_within_seconds(stack):
-    started = time.monotonic()
+    # The bound is the check; how fast it usually is belongs to `make bench`.
     stack.client("s3").put_object(Bucket=stack.bucket, Key="incoming/alice/e2e-1/notes v1.txt",
                                   Body=b"hello", ContentType="text/plain")
     wait_for(lambda: file_status(stack, "alice", "e2e-1") == "processed", 15)
-    elapsed = time.monotonic() - started
-    print(f"\nput -> processed record: {elapsed:.2f} s")
 
 
 def test_a_poison_message_lands_in_the_dlq_while_good_messages_are_processed(stack):
     sqs, s3 = stack.client("sqs"), stack.client("s3")
-    started = time.monotonic()
     sqs.send_message(QueueUrl=stack.outputs["queueUrl"], MessageBody="this is not an S3 notification")
     for i in range(6):
         s3.put_object(Bucket=stack.bucket, Key=f"incoming/bob/good-{i}/file.txt", Body=b"ok")
     for i in range(6):
         wait_for(lambda: file_status(stack, "bob", f"good-{i}") == "processed", 20)
-    good_done = time.monotonic() - started
 
     def dead_letters():
         return sqs.receive_message(QueueUrl=stack.outputs["deadLetterQueueUrl"], AttributeNames=["All"],
                                    WaitTimeSeconds=1).get("Messages")
 
+    # No file waits for the poison: every good file is done while it is still being retried.
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.outputs["deadLetterQueueUrl"],
+                                          AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
     dead = wait_for(dead_letters, 120, interval_s=0)
-    in_dlq = time.monotonic() - started
-    print(f"\ngood messages processed: {good_done:.1f} s; poison in DLQ: {in_dlq:.1f} s")
     assert dead[0]["Body"] == "this is not an S3 notification"
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= FAST.max_receive_count
     assert stack.mapping.stats.failed >= FAST.max_receive_count
