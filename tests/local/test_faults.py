@@ -132,9 +132,11 @@ def test_a_crashing_invocation_ends_the_process_after_one_of_its_first_writes(aw
 def test_an_invocation_that_does_not_crash_writes_freely(aws):
     injector = faults.install(Faults(crash=0.0))
     injector.begin_invocation()
+    table = boto3.resource("dynamodb").Table(TABLE)
     for n in range(5):
-        boto3.resource("dynamodb").Table(TABLE).update_item(
-            Key={"pk": f"w{n}"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": 1})
+        table.update_item(Key={"pk": f"w{n}"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": 1})
+    assert all(table.get_item(Key={"pk": f"w{n}"})["Item"]["v"] == 1 for n in range(5))
+    assert injector.injected == {}
 
 
 def test_clients_made_before_install_are_not_faulty(aws):
