@@ -24,7 +24,7 @@ class FileRejected(Exception):
         return {"code": self.code, "message": self.message}
 
     def __reduce__(self):
-        # Crosses the pipe from the extraction child (workers/isolation.py).
+        # Crosses the pipe from the extraction child (workers/extraction/isolation.py).
         return type(self), (self.code, self.message)
 
 

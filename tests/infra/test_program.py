@@ -1,5 +1,5 @@
 """The real `__main__.py`, run under mocks for the shared dev stack and for an
-ephemeral `dev-alice` stack, against every item of issue 5."""
+ephemeral `dev-alice` stack, against the hardening the design asks of each resource."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A batch's files are handled side by side, and nothing else changes: each
-file's events apply in batch order, failures are reported as before, hostile
+file's events apply in batch order, failures are reported per message in batch order, hostile
 files still hurt only themselves, and the invocation's deadline still holds."""
 
 import contextlib

@@ -1,6 +1,6 @@
 """Extraction with a blast radius of one file.
 
-`extract` runs the extractors in a child process (workers/isolation.py) and
+`extract` runs the extractors in a child process (workers/extraction/isolation.py) and
 turns each way the child can end into what it means for the file:
 
 - over its CPU time or memory: the file is `too_large`, permanently;
@@ -9,7 +9,7 @@ turns each way the child can end into what it means for the file:
   that limit belongs to the batch.
 
 What the child cannot report is the parent dying with it (Lambda's own memory
-kill or timeout). workers/ingest.py counts extraction starts on the record for
+kill or timeout). workers/ingest/handler.py counts extraction starts on the record for
 that, and quarantines a file after `IngestSettings.quarantine_after_starts`
 starts that never finished.
 

@@ -3,7 +3,7 @@
 Sniff the first bytes, admit or reject the kind, run the kind's extractor over
 a ranged reader, and for images render a thumbnail. Nothing here writes: the
 caller decides where the thumbnail goes and when, so that a record and its
-thumbnail can never disagree (see workers/ingest.py). Every `metadata` carries
+thumbnail can never disagree (see workers/ingest/handler.py). Every `metadata` carries
 `kind` and `sniffedType`, plus `declaredType` when the declared Content-Type
 names another format (a harmless mismatch; harmful ones are rejected).
 
