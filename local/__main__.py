@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
+import sys
 import threading
 
 from local.stack import LocalStack
@@ -16,7 +18,10 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=4000, help="port for the HTTP API (0: any free one)")
     parser.add_argument("--web-port", type=int, default=8080, help="port for the dashboard (0: any free one)")
     parser.add_argument("--sign-in-port", type=int, default=4001, help="port for the Hosted UI (0: any free one)")
+    parser.add_argument("--in-own-group", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.in_own_group:
+        raise SystemExit(supervise())
 
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -36,6 +41,22 @@ def main() -> None:
     finally:
         stack.stop()
     print("Stopped.")
+
+
+def supervise() -> int:
+    """Run the stack in a process group of its own and stop it on Ctrl-C.
+
+    A terminal's Ctrl-C signals its whole foreground group. Were the stack in
+    it, moto and execution environments still importing would die of it
+    mid-start, with tracebacks, before the stack could stop them in order."""
+    stack = subprocess.Popen([sys.executable, "-m", "local", *sys.argv[1:], "--in-own-group"], process_group=0)
+
+    def stop(*_) -> None:
+        stack.terminate()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return stack.wait()
 
 
 def banner(stack: LocalStack) -> str:

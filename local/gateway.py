@@ -36,7 +36,7 @@ from contract.http import (
     API_ROUTES,
 )
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment
-from local.serving import BackgroundServer
+from local.serving import BackgroundServer, Served
 
 log = logging.getLogger("local.gateway")
 
@@ -265,7 +265,7 @@ class Cors:
                 ("vary", "origin")]
 
 
-class Gateway:
+class Gateway(Served):
     def __init__(self, authorizer: JwtAuthorizer, cors: Cors, environments: list[ExecutionEnvironment],
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.authorizer = authorizer
@@ -278,16 +278,8 @@ class Gateway:
             self._idle.put(environment)
         self._server = BackgroundServer(_handler_class(self), host, port, "gateway")
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> "Gateway":
-        self._server.start()
-        return self
-
     def stop(self) -> None:
-        self._server.stop()
+        super().stop()
         for environment in self._environments:
             environment.stop()
 

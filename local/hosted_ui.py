@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from local.serving import BackgroundServer
+from local.serving import BackgroundServer, Served
 
 CODE_LIFETIME_S = 300
 
@@ -47,7 +47,7 @@ class _Grant:
     expires: float
 
 
-class HostedUI:
+class HostedUI(Served):
     def __init__(self, cognito, pool_id: str, host: str = "127.0.0.1", port: int = 0,
                  demo_user: dict | None = None) -> None:
         self.cognito = cognito
@@ -56,17 +56,6 @@ class HostedUI:
         self._grants: dict[str, _Grant] = {}
         self._lock = threading.Lock()
         self._server = BackgroundServer(_handler_for(self), host, port, "hosted-ui")
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> "HostedUI":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def client(self, client_id: str) -> dict | None:
         try:

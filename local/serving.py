@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Self
 
 
 class BackgroundServer:
@@ -33,3 +33,20 @@ class BackgroundServer:
         if self._thread is not None:
             self._server.shutdown()
         self._server.server_close()
+
+
+class Served:
+    """An emulated endpoint that serves through a BackgroundServer it holds as `_server`."""
+
+    _server: BackgroundServer
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()

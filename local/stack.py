@@ -197,9 +197,6 @@ class LocalStack:
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                # Out of the terminal's process group: Ctrl-C on `make dev` must not
-                # kill moto under the pollers; stop() ends it last, in order.
-                process_group=0,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -9,13 +9,13 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 from contract.http import dashboard_csp
-from local.serving import BackgroundServer
+from local.serving import BackgroundServer, Served
 
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
-class Dashboard:
+class Dashboard(Served):
     """Bound at construction, so its origin is known before what must name it
     exists; serving starts once the config it hands out is complete."""
 
@@ -37,10 +37,7 @@ class Dashboard:
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "strict-origin-when-cross-origin",
         }
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
+        self.start()
 
 
 class _Handler(SimpleHTTPRequestHandler):
