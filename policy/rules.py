@@ -41,6 +41,10 @@ MIN_MAX_RECEIVE_COUNT = 5
 UNSCOPABLE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
 RUNBOOK_LINK = "docs/runbooks.md#"
 HTTPS_VIEWER_POLICIES = {"redirect-to-https", "https-only"}
+# Log delivery lists every other destination group in one account-wide resource
+# policy capped at 5,120 characters, so a busy account fails the stage update:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 
 Rule = Callable[[StackValidationArgs, ReportViolation], None]
 
@@ -187,6 +191,19 @@ def _stage_problems(stage: PolicyResource) -> Iterable[str]:
         yield "must write access logs"
 
 
+def stage_logs_to_vended_group(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for stage in _of_type(args, STAGE):
+        for group in _log_groups_of(stage):
+            name = group.props.get("name")
+            if isinstance(name, str) and not name.startswith(VENDED_LOGS_PREFIX):
+                report_violation(f"{stage.name}: access log group {name} must be under {VENDED_LOGS_PREFIX}",
+                                 stage.urn)
+
+
+def _log_groups_of(stage: PolicyResource) -> list[PolicyResource]:
+    return [dep for dep in stage.property_dependencies.get("accessLogSettings", []) if dep.resource_type == LOG_GROUP]
+
+
 def _distribution_problems(distribution: PolicyResource) -> Iterable[str]:
     props = distribution.props
     for behavior in [props.get("defaultCacheBehavior") or {}, *(props.get("orderedCacheBehaviors") or [])]:
@@ -244,6 +261,7 @@ RULES: dict[str, tuple[str, Rule]] = {
     "table-recoverable": ("Tables are on-demand with point-in-time recovery.", _each(TABLE, _table_problems)),
     "route-authorized": ("Every API route requires the JWT authorizer.", _each(ROUTE, _route_problems)),
     "stage-throttled-logged": ("API stages throttle and write access logs.", _each(STAGE, _stage_problems)),
+    "access-logs-vended": ("API access logs go to a log group under /aws/vendedlogs/.", stage_logs_to_vended_group),
     "cdn-https-headers": ("CloudFront serves HTTPS with security headers from OAC-protected origins.",
                           _each(DISTRIBUTION, _distribution_problems)),
     "alarm-actionable": ("Alarms notify on ALARM and OK, treat missing data deliberately, link a runbook.",

@@ -115,7 +115,7 @@ def test_every_physical_name_includes_the_stack(stack):
     prefix = f"uploads-{stack['name']}-"
     for token, prop in PHYSICAL_NAMES.items():
         for resource in of_type(stack, token):
-            name = resource["inputs"][prop].removeprefix("/aws/lambda/").removeprefix("/aws/apigateway/")
+            name = resource["inputs"][prop].removeprefix("/aws/lambda/").removeprefix("/aws/vendedlogs/apigateway/")
             assert name.startswith(prefix) or name == prefix[:-1], f"{token} {name}"
 
 
@@ -415,7 +415,7 @@ def test_api_cors_allows_only_dashboard_origins_as_the_local_gateway_does(stack)
 def test_api_throttles_and_logs_json(stack):
     stage = one(stack, "aws:apigatewayv2/stage:Stage")["inputs"]
     assert stage["defaultRouteSettings"] == {"throttlingBurstLimit": 100, "throttlingRateLimit": 50}
-    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/apigateway/uploads-{stack['name']}")
+    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/vendedlogs/apigateway/uploads-{stack['name']}")
     assert stage["accessLogSettings"]["destinationArn"].endswith(access_log["inputs"]["name"])
     assert "$context.requestId" in json.loads(stage["accessLogSettings"]["format"]).values()
     integration = one(stack, "aws:apigatewayv2/integration:Integration")["inputs"]
