@@ -39,7 +39,19 @@ from contract.table import (
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
-from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
+from tests.infra.harness import (
+    DEV_ON_CALL,
+    EPHEMERAL_CONFIG,
+    EPHEMERAL_STACK,
+    ROOT,
+    attached,
+    dev_config,
+    document,
+    of_type,
+    one,
+    run_program,
+    stack_config,
+)
 
 SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
            "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
@@ -533,7 +545,7 @@ def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_fr
     if is_ephemeral(stack):
         assert subscriptions == []
     else:
-        assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [("email", "uploads-oncall@example.com")]
+        assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [("email", DEV_ON_CALL)]
 
 
 # --- configuration ---------------------------------------------------------------
@@ -550,12 +562,35 @@ def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_fr
     ("uploads:workerReservedConcurrency", "1", "uploads:workerReservedConcurrency: must be at least"),
     ("uploads:workerReservedConcurrency", "-1", "uploads:workerReservedConcurrency: must be at least"),
     ("uploads:workerReservedConcurrency", "many", "uploads:workerReservedConcurrency"),
+    ("uploads:kmsKeyArn", "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+     "uploads:kmsKeyArn: the key is in us-east-1 but the stack deploys to eu-west-1"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "email", "endpoint": "uploads-oncall@example.com"}]',
+     "uploads:alarmSubscriptions[0]: endpoint 'uploads-oncall@example.com' is in a reserved domain"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "email", "endpoint": "oncall@Team.Example.ORG"}]',
+     "uploads:alarmSubscriptions[0]: endpoint 'oncall@Team.Example.ORG' is in a reserved domain"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "https", "endpoint": "https://hooks.example.net/alarms"}]',
+     "uploads:alarmSubscriptions[0]: endpoint 'https://hooks.example.net/alarms' is in a reserved domain"),
 ])
 def test_bad_config_fails_before_any_resource_naming_the_key(package, tmp_path, key, value, message):
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, key: value}, tmp_path / "out.json")
     assert completed.returncode != 0
     assert message in completed.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_shared_stack_refuses_to_deploy_without_an_on_call_subscription(package, tmp_path):
+    committed = stack_config(ROOT / "Pulumi.dev.yaml")
+    assert "uploads:alarmSubscriptions" not in committed, "the address is the team's to set, not a placeholder"
+    completed = run_program("dev", committed, tmp_path / "out.json")
+    assert completed.returncode != 0
+    assert "uploads:alarmSubscriptions: required for a stack that is not ephemeral" in completed.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_the_shared_stack_refuses_an_example_address_for_on_call(package, tmp_path):
+    placeholder = json.dumps([{"protocol": "email", "endpoint": "uploads-oncall@example.com"}])
+    completed = run_program("dev", {**dev_config(), "uploads:alarmSubscriptions": placeholder}, tmp_path / "out.json")
+    assert completed.returncode != 0 and "reserved domain" in completed.stderr
 
 
 def test_missing_owner_is_named(package, tmp_path):
@@ -565,7 +600,9 @@ def test_missing_owner_is_named(package, tmp_path):
 
 def test_ephemeral_can_be_switched_off_for_a_dev_stack(package, tmp_path):
     out = tmp_path / "out.json"
-    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:ephemeral": "false"}, out)
+    # A stack that is not ephemeral must also say who its alarms reach.
+    on_call = {"uploads:alarmSubscriptions": dev_config()["uploads:alarmSubscriptions"]}
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:ephemeral": "false", **on_call}, out)
     assert completed.returncode == 0, completed.stderr
     table = one(json.loads(out.read_text()), "aws:dynamodb/table:Table")
     assert table["inputs"]["deletionProtectionEnabled"] is True
