@@ -3,6 +3,7 @@ ephemeral `dev-alice` stack, against every item of issue 5."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -483,15 +484,34 @@ def test_the_dashboard_may_reach_the_upload_bucket_only_at_the_regional_host_pre
     assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in images, "thumbnails are presigned GETs on the bucket"
 
 
+def site_objects(stack: dict) -> dict[str, dict]:
+    return {o["inputs"]["key"]: o for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
+
+
+def uploaded_body(site_object: dict) -> bytes:
+    inputs = site_object["inputs"]
+    if inputs.get("source"):
+        return Path(inputs["source"]["FileAsset"]).read_bytes()
+    return inputs["content"].encode()
+
+
+HASHED_KEY = re.compile(r"^(?P<name>.+)\.(?P<hash>[0-9a-f]{12})(?P<suffix>\.[a-z0-9]+)$")
+# Every way the page and its modules name another file: attributes, static and
+# dynamic imports, and the worker's `new URL(..., import.meta.url)`.
+PAGE_REFERENCES = re.compile(r"""\b(?:src|href)=["']([^"':]+)["']""")
+MODULE_REFERENCES = re.compile(
+    r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\bnew\s+URL\(\s*)["']([^"']+)["']""")
+
+
 def test_site_serves_every_web_file_plus_a_generated_config(stack):
-    objects = {o["inputs"]["key"]: o["inputs"] for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
+    objects = site_objects(stack)
     web = ROOT / "web"
     files = {p.relative_to(web).as_posix(): p for p in web.rglob("*") if p.is_file() and not p.name.startswith(".")}
-    assert set(objects) == set(files) | {"config.json"}
-    for key, path in files.items():
-        if key != "config.json":
-            assert objects[key]["contentType"] == content_type(path)
-    config = json.loads(objects["config.json"]["content"])
+    sources = {o["name"].removeprefix("web-content-"): o["inputs"] for o in objects.values()}
+    assert set(sources) == set(files) | {"config.json"}
+    for name, path in files.items():
+        assert sources[name]["contentType"] == content_type(path)
+    config = json.loads(objects["config.json"]["inputs"]["content"])
     outputs = stack["outputs"]
     assert config["apiUrl"] == outputs["apiUrl"] and config["userPoolClientId"] == outputs["userPoolClientId"]
     assert config["cognitoDomain"] == f"https://uploads-{stack['name']}-{ACCOUNT}.auth.eu-west-1.amazoncognito.com"
@@ -499,6 +519,44 @@ def test_site_serves_every_web_file_plus_a_generated_config(stack):
     assert config["scopes"] == list(OAUTH_SCOPES)
     # The local stack's config.json has the same keys (tests/e2e/web checks it there).
     assert set(config) == set(DashboardConfig.keys())
+
+
+def test_every_dashboard_asset_is_uploaded_under_a_hash_of_what_it_serves(stack):
+    objects = site_objects(stack)
+    assets = {key: site_object for key, site_object in objects.items() if key not in {"index.html", "config.json"}}
+    assert assets
+    for key, site_object in assets.items():
+        hashed = HASHED_KEY.match(key)
+        assert hashed, f"{key} is not content-hashed"
+        assert hashed["hash"] == hashlib.sha256(uploaded_body(site_object)).hexdigest()[:12], key
+        assert site_object["name"] == f"web-content-{hashed['name']}{hashed['suffix']}"
+
+
+def test_the_page_and_every_module_name_only_uploaded_hashed_files(stack):
+    objects = site_objects(stack)
+    page = uploaded_body(objects["index.html"]).decode()
+    named = {"index.html": PAGE_REFERENCES.findall(page)}
+    for key, site_object in objects.items():
+        if key.endswith(".js"):
+            named[key] = MODULE_REFERENCES.findall(uploaded_body(site_object).decode())
+    assert named["index.html"], "the page names its script, stylesheet and icon"
+    assert sum(map(len, named.values())) > len(named["index.html"]), "the modules import each other"
+    for key, references in named.items():
+        for reference in references:
+            target = reference.removeprefix("./")
+            assert target in objects, f"{key} names {reference}, which was not uploaded"
+            assert HASHED_KEY.match(target), f"{key} names {reference}, which is not content-hashed"
+
+
+def test_the_page_and_config_are_revalidated_and_hashed_assets_are_immutable_and_kept(stack):
+    objects = site_objects(stack)
+    for key, site_object in objects.items():
+        if key in {"index.html", "config.json"}:
+            assert site_object["inputs"]["cacheControl"] == "no-cache", key
+        else:
+            assert site_object["inputs"]["cacheControl"] == "public, max-age=31536000, immutable", key
+            # A page loaded before a deploy may still ask for the names it knows.
+            assert site_object["retainOnDelete"], key
 
 
 @pytest.mark.parametrize("name, expected", [
