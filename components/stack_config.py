@@ -32,7 +32,9 @@ MIN_COLD_STORAGE_DAYS = 30
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
 ALARM_PROTOCOLS = ("email", "https")
 LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d+)?$")
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
+# Single-Region key ids are UUIDs; multi-Region ones are `mrk-` and 32 hex digits.
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
 # Domains reserved for documentation and testing (RFC 2606, RFC 6761): no mail
 # is ever delivered there, so SNS's confirmation would never be answered and the
 # alarms would reach nobody.

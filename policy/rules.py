@@ -193,15 +193,23 @@ def _stage_problems(stage: PolicyResource) -> Iterable[str]:
 
 def stage_logs_to_vended_group(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     for stage in _of_type(args, STAGE):
-        for group in _log_groups_of(stage):
-            name = group.props.get("name")
-            if isinstance(name, str) and not name.startswith(VENDED_LOGS_PREFIX):
+        for name in _access_log_groups(stage):
+            if not name.startswith(VENDED_LOGS_PREFIX):
                 report_violation(f"{stage.name}: access log group {name} must be under {VENDED_LOGS_PREFIX}",
                                  stage.urn)
 
 
-def _log_groups_of(stage: PolicyResource) -> list[PolicyResource]:
-    return [dep for dep in stage.property_dependencies.get("accessLogSettings", []) if dep.resource_type == LOG_GROUP]
+def _access_log_groups(stage: PolicyResource) -> set[str]:
+    """The names of the groups a stage logs to: the log groups its settings were
+    computed from, or the group a literal ARN names."""
+    names = {
+        dep.props.get("name") for dep in stage.property_dependencies.get("accessLogSettings", [])
+        if dep.resource_type == LOG_GROUP
+    }
+    arn = (stage.props.get("accessLogSettings") or {}).get("destinationArn")
+    if isinstance(arn, str) and ":log-group:" in arn:
+        names.add(arn.split(":log-group:", 1)[1].removesuffix(":*"))
+    return {name for name in names if isinstance(name, str)}
 
 
 def _distribution_problems(distribution: PolicyResource) -> Iterable[str]:

@@ -354,8 +354,13 @@ def test_cursor_secret_is_generated_at_deploy_time_and_stored_as_a_secure_string
         parameter["inputs"]["name"]
 
 
-def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_through_its_services(package, tmp_path):
-    key = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+@pytest.mark.parametrize("key", [
+    "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+    # The stack's region's replica of a multi-Region key.
+    "arn:aws:kms:eu-west-1:123456789012:key/mrk-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d",
+], ids=["single-Region", "multi-Region replica"])
+def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_through_its_services(
+        package, tmp_path, key):
     out = tmp_path / "out.json"
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:kmsKeyArn": key}, out)
     assert completed.returncode == 0, completed.stderr
