@@ -147,8 +147,8 @@ def _kms_key_arn(config: pulumi.Config, region: str) -> str | None:
         return None
     match = KMS_KEY_ARN.match(arn)
     _check("kmsKeyArn", match is not None, "must be a KMS key ARN")
-    # KMS keys are regional and S3, SQS and SSM use only a key in their own
-    # region; preview cannot tell, so `pulumi up` would fail half-way:
+    # KMS keys are regional, and S3 and SSM use only a key in their own region;
+    # preview cannot tell, so `pulumi up` would fail half-way:
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
     _check("kmsKeyArn", match["region"] == region,
            f"the key is in {match['region']} but the stack deploys to {region} (aws:region); "

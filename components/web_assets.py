@@ -49,8 +49,8 @@ def site_files(web_dir: Path, skip: frozenset[str] = frozenset()) -> list[SiteFi
         path.relative_to(web_dir).as_posix(): path
         for path in sorted(web_dir.rglob("*"))
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(web_dir).parts)
+        and path.relative_to(web_dir).as_posix() not in skip
     }
-    paths = {name: path for name, path in paths.items() if name not in skip}
     built: dict[str, SiteFile] = {}
 
     def build(name: str, naming: tuple[str, ...]) -> SiteFile:
