@@ -30,6 +30,11 @@ from contract.quotas import Quotas
 from contract.table import LIST_INDEX
 
 STAGE = "$default"
+# Access logging adds the log group to one account-wide CloudWatch Logs resource
+# policy, capped at 5,120 characters; in a busy account the stage update then
+# fails. Groups under this prefix are enabled without growing that policy:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
     "sourceIp": "$context.identity.sourceIp",
@@ -145,7 +150,7 @@ class HttpApi(pulumi.ComponentResource):
             )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.names.prefix}",
+            name=f"{VENDED_LOGS_PREFIX}apigateway/{args.names.prefix}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.iam import under
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
+from components.web_assets import REVALIDATE, site_files
 from contract.http import dashboard_csp
 from contract.outputs import DashboardConfig
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -38,10 +39,6 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
     ".txt": "text/plain; charset=utf-8",
 }
-# Entry points change in place and must be revalidated; everything else may
-# sit in browser and edge caches briefly.
-REVALIDATE = "no-cache"
-SHORT_CACHE = "public, max-age=300"
 
 
 def content_type(path: Path) -> str:
@@ -157,24 +154,22 @@ class SiteContent(pulumi.ComponentResource):
     def __init__(self, name: str, args: SiteContentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("uploads:frontend:SiteContent", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        files = sorted(
-            path for path in args.web_dir.rglob("*")
-            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(args.web_dir).parts)
-        )
         keys = []
-        for path in files:
-            key = path.relative_to(args.web_dir).as_posix()
-            if key == CONFIG_KEY:
-                continue  # the generated one below is authoritative
-            keys.append(key)
+        # The generated config.json below is authoritative.
+        for file in site_files(args.web_dir, skip=frozenset({CONFIG_KEY})):
+            keys.append(file.key)
             aws.s3.BucketObjectv2(
-                f"{name}-{key}",
+                # Named for the source file: a new hash replaces the object.
+                f"{name}-{file.path.relative_to(args.web_dir).as_posix()}",
                 bucket=args.bucket.id,
-                key=key,
-                source=pulumi.FileAsset(str(path)),
-                content_type=content_type(path),
-                cache_control=REVALIDATE if path.suffix == ".html" else SHORT_CACHE,
-                opts=child,
+                key=file.key,
+                source=pulumi.FileAsset(str(file.path)) if file.text is None else None,
+                content=file.text,
+                content_type=content_type(file.path),
+                cache_control=file.cache_control,
+                # A page loaded before the deploy still fetches what it names
+                # (the hash worker, when a file is dropped): old names stay.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=file.immutable),
             )
         aws.s3.BucketObjectv2(
             f"{name}-{CONFIG_KEY}",

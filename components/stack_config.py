@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 import pulumi
@@ -31,7 +32,13 @@ MIN_COLD_STORAGE_DAYS = 30
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
 ALARM_PROTOCOLS = ("email", "https")
 LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d+)?$")
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
+# Single-Region key ids are UUIDs; multi-Region ones are `mrk-` and 32 hex digits.
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
+# Domains reserved for documentation and testing (RFC 2606, RFC 6761): no mail
+# is ever delivered there, so SNS's confirmation would never be answered and the
+# alarms would reach nobody.
+UNDELIVERABLE_DOMAIN = re.compile(r"(^|\.)(example\.(com|net|org)|example|test|invalid|localhost)$")
 
 
 class ConfigError(pulumi.RunError):
@@ -83,8 +90,8 @@ def load_config(stack: str) -> StackConfig:
     if retention is None:
         retention = EPHEMERAL_LOG_RETENTION_DAYS if ephemeral else DEFAULT_LOG_RETENTION_DAYS
     _check("logRetentionDays", retention in LOG_RETENTION_DAYS, f"must be one of {LOG_RETENTION_DAYS}")
-    kms_key_arn = config.get("kmsKeyArn")
-    _check("kmsKeyArn", kms_key_arn is None or bool(KMS_KEY_ARN.match(kms_key_arn)), "must be a KMS key ARN")
+    region = pulumi.Config("aws").require("region")
+    kms_key_arn = _kms_key_arn(config, region)
     cold_days = config.get_int("coldStorageDays")
     _check("coldStorageDays", cold_days is None or cold_days >= MIN_COLD_STORAGE_DAYS,
            f"must be at least {MIN_COLD_STORAGE_DAYS}")
@@ -96,7 +103,7 @@ def load_config(stack: str) -> StackConfig:
     _check("localOrigin", bool(LOCAL_ORIGIN.match(local_origin)), "must be an http://localhost origin")
     return StackConfig(
         stack=stack,
-        region=pulumi.Config("aws").require("region"),
+        region=region,
         owner=config.require("owner"),
         ephemeral=ephemeral,
         log_retention_days=retention,
@@ -107,7 +114,7 @@ def load_config(stack: str) -> StackConfig:
         api_burst_limit=_positive(config, "apiBurstLimit", 100),
         api_rate_limit=_positive(config, "apiRateLimit", 50),
         mfa=mfa,
-        alarm_subscriptions=_subscriptions(config),
+        alarm_subscriptions=_subscriptions(config, required=not ephemeral),
         local_origin=local_origin,
         ingest=_ingest(config),
         quotas=Quotas(
@@ -134,9 +141,29 @@ def _positive(config: pulumi.Config, key: str, default: int) -> int:
     return value
 
 
-def _subscriptions(config: pulumi.Config) -> tuple[AlarmSubscription, ...]:
+def _kms_key_arn(config: pulumi.Config, region: str) -> str | None:
+    arn = config.get("kmsKeyArn")
+    if arn is None:
+        return None
+    match = KMS_KEY_ARN.match(arn)
+    _check("kmsKeyArn", match is not None, "must be a KMS key ARN")
+    # KMS keys are regional, and S3 and SSM use only a key in their own region;
+    # preview cannot tell, so `pulumi up` would fail half-way:
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
+    _check("kmsKeyArn", match["region"] == region,
+           f"the key is in {match['region']} but the stack deploys to {region} (aws:region); "
+           f"use a key in {region}, or a replica there of a multi-Region key")
+    return arn
+
+
+def _subscriptions(config: pulumi.Config, required: bool) -> tuple[AlarmSubscription, ...]:
     raw = config.get_object("alarmSubscriptions") or []
     _check("alarmSubscriptions", isinstance(raw, list), "must be a list of {protocol, endpoint}")
+    # A long-lived stack's alarms must reach someone; a developer's own stack may stay quiet.
+    _check("alarmSubscriptions", bool(raw) or not required,
+           "required for a stack that is not ephemeral: name the on-call address that confirms SNS's email, e.g. "
+           "pulumi config set --path 'uploads:alarmSubscriptions[0].protocol' email && "
+           "pulumi config set --path 'uploads:alarmSubscriptions[0].endpoint' <on-call address>")
     subscriptions = []
     for index, item in enumerate(raw):
         key = f"alarmSubscriptions[{index}]"
@@ -146,8 +173,16 @@ def _subscriptions(config: pulumi.Config) -> tuple[AlarmSubscription, ...]:
         _check(key, protocol in ALARM_PROTOCOLS, f"protocol must be one of {ALARM_PROTOCOLS}")
         valid = "@" in endpoint if protocol == "email" else endpoint.startswith("https://")
         _check(key, valid, f"endpoint {endpoint!r} is not a valid {protocol} endpoint")
+        _check(key, not UNDELIVERABLE_DOMAIN.search(_domain(protocol, endpoint)),
+               f"endpoint {endpoint!r} is in a reserved domain that never receives SNS's confirmation")
         subscriptions.append(AlarmSubscription(protocol, endpoint))
     return tuple(subscriptions)
+
+
+def _domain(protocol: str, endpoint: str) -> str:
+    if protocol == "email":
+        return endpoint.rpartition("@")[2].lower()
+    return (urllib.parse.urlsplit(endpoint).hostname or "").lower()
 
 
 def _check(key: str, ok: bool, problem: str) -> None:

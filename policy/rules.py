@@ -41,6 +41,10 @@ MIN_MAX_RECEIVE_COUNT = 5
 UNSCOPABLE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
 RUNBOOK_LINK = "docs/runbooks.md#"
 HTTPS_VIEWER_POLICIES = {"redirect-to-https", "https-only"}
+# Log delivery lists every other destination group in one account-wide resource
+# policy capped at 5,120 characters, so a busy account fails the stage update:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 
 Rule = Callable[[StackValidationArgs, ReportViolation], None]
 
@@ -187,6 +191,27 @@ def _stage_problems(stage: PolicyResource) -> Iterable[str]:
         yield "must write access logs"
 
 
+def stage_logs_to_vended_group(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for stage in _of_type(args, STAGE):
+        for name in _access_log_groups(stage):
+            if not name.startswith(VENDED_LOGS_PREFIX):
+                report_violation(f"{stage.name}: access log group {name} must be under {VENDED_LOGS_PREFIX}",
+                                 stage.urn)
+
+
+def _access_log_groups(stage: PolicyResource) -> set[str]:
+    """The names of the groups a stage logs to: the log groups its settings were
+    computed from, or the group a literal ARN names."""
+    names = {
+        dep.props.get("name") for dep in stage.property_dependencies.get("accessLogSettings", [])
+        if dep.resource_type == LOG_GROUP
+    }
+    arn = (stage.props.get("accessLogSettings") or {}).get("destinationArn")
+    if isinstance(arn, str) and ":log-group:" in arn:
+        names.add(arn.split(":log-group:", 1)[1].removesuffix(":*"))
+    return {name for name in names if isinstance(name, str)}
+
+
 def _distribution_problems(distribution: PolicyResource) -> Iterable[str]:
     props = distribution.props
     for behavior in [props.get("defaultCacheBehavior") or {}, *(props.get("orderedCacheBehaviors") or [])]:
@@ -244,6 +269,7 @@ RULES: dict[str, tuple[str, Rule]] = {
     "table-recoverable": ("Tables are on-demand with point-in-time recovery.", _each(TABLE, _table_problems)),
     "route-authorized": ("Every API route requires the JWT authorizer.", _each(ROUTE, _route_problems)),
     "stage-throttled-logged": ("API stages throttle and write access logs.", _each(STAGE, _stage_problems)),
+    "access-logs-vended": ("API access logs go to a log group under /aws/vendedlogs/.", stage_logs_to_vended_group),
     "cdn-https-headers": ("CloudFront serves HTTPS with security headers from OAC-protected origins.",
                           _each(DISTRIBUTION, _distribution_problems)),
     "alarm-actionable": ("Alarms notify on ALARM and OK, treat missing data deliberately, link a runbook.",

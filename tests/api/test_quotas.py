@@ -334,7 +334,21 @@ def test_reclaiming_leaves_other_users_tickets_alone(alice, bob, limits, clock):
     clock.advance(POST_EXPIRED)
     issued(alice, 100)
     assert bob("GET", f"/files/{bobs['fileId']}")[1]["status"] == "pending"
-    assert used(bob) == (100, 1)
+    # Read beside the API: Bob's own GET /usage would reclaim his expired ticket.
+    assert usage.read(clients.table(), BOB) == usage.Usage(100, 1)
+
+
+@pytest.mark.parametrize("record_reaped", [False, True], ids=["record kept", "record reaped by TTL"])
+def test_a_dashboard_user_sees_an_abandoned_ticket_released_by_get_usage_and_can_upload_again(
+        alice, limits, clock, record_reaped):
+    abandoned = issued(alice, 100)
+    if record_reaped:
+        clients.table().delete_item(Key=records.key_of(ALICE, abandoned["fileId"]))
+    clock.advance(POST_EXPIRED)
+    # The dashboard checks a file against GET /usage and sends no ticket that does not fit.
+    assert used(alice) == (0, 0)
+    assert ticket_items(ALICE) == []
+    issued(alice, 100)
 
 
 def test_usage_is_stored_beside_the_users_files_and_in_no_index(alice, limits):
@@ -373,4 +387,5 @@ def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_no_mor
     assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.TransactWriteItems"]
     calls.clear()
     alice("GET", "/usage")
-    assert calls == ["dynamodb.GetItem"]
+    # The look for expired tickets to give back, then the usage item.
+    assert calls == ["dynamodb.Query", "dynamodb.GetItem"]

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from components.packaging import LambdaPackage, build_package
-from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, pypi_unreachable, run_program, stack_config
+from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, dev_config, pypi_unreachable, run_program
 
 @pytest.fixture(scope="session")
 def package() -> LambdaPackage:
@@ -27,7 +27,7 @@ def package() -> LambdaPackage:
 def stacks(package, tmp_path_factory) -> dict[str, dict]:
     """Both stacks' registered resources and outputs. Needs `package` first so
     the program finds the zip cached instead of racing to build it."""
-    runs = {"dev": stack_config(ROOT / "Pulumi.dev.yaml"), EPHEMERAL_STACK: EPHEMERAL_CONFIG}
+    runs = {"dev": dev_config(), EPHEMERAL_STACK: EPHEMERAL_CONFIG}
     results = {}
     for stack, config in runs.items():
         out = tmp_path_factory.mktemp(stack) / "resources.json"

@@ -101,6 +101,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 "provider": request.provider,
                 "parent": request.parent,
                 "dependsOn": list(request.dependencies),
+                "retainOnDelete": request.retainOnDelete,
                 "propertyDependencies": {key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
                 "inputs": self.cloud.inputs.get((request.type, request.name), {}),
             })

@@ -108,6 +108,13 @@ WEAKENINGS = {
         "aws:dynamodb/table:Table", "pointInTimeRecovery", {"enabled": False})),
     "open route": ("route-authorized", _set("aws:apigatewayv2/route:Route", "authorizationType", "NONE")),
     "unthrottled stage": ("stage-throttled-logged", _set("aws:apigatewayv2/stage:Stage", "defaultRouteSettings", {})),
+    "access logs outside /aws/vendedlogs/": ("access-logs-vended", _set(
+        "aws:cloudwatch/logGroup:LogGroup", "name", "/aws/apigateway/uploads-dev",
+        name="/aws/vendedlogs/apigateway/uploads-dev")),
+    "access logs to a literal ARN outside /aws/vendedlogs/": ("access-logs-vended", _set(
+        "aws:apigatewayv2/stage:Stage", "accessLogSettings",
+        {"destinationArn": "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/elsewhere",
+         "format": "{}"})),
     "CDN serves HTTP": ("cdn-https-headers", _allow_plain_http),
     "alarm never says OK": ("alarm-actionable", _set("aws:cloudwatch/metricAlarm:MetricAlarm", "okActions", [])),
     "client with a secret": ("public-client-pkce", _set(

@@ -3,6 +3,7 @@ ephemeral `dev-alice` stack, against the hardening the design asks of each resou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -39,7 +40,18 @@ from contract.table import (
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
-from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, attached, document, of_type, one, run_program
+from tests.infra.harness import (
+    EPHEMERAL_CONFIG,
+    EPHEMERAL_STACK,
+    ROOT,
+    attached,
+    dev_config,
+    document,
+    of_type,
+    one,
+    run_program,
+    stack_config,
+)
 
 SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
            "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
@@ -115,7 +127,7 @@ def test_every_physical_name_includes_the_stack(stack):
     prefix = f"uploads-{stack['name']}-"
     for token, prop in PHYSICAL_NAMES.items():
         for resource in of_type(stack, token):
-            name = resource["inputs"][prop].removeprefix("/aws/lambda/").removeprefix("/aws/apigateway/")
+            name = resource["inputs"][prop].removeprefix("/aws/lambda/").removeprefix("/aws/vendedlogs/apigateway/")
             assert name.startswith(prefix) or name == prefix[:-1], f"{token} {name}"
 
 
@@ -342,8 +354,13 @@ def test_cursor_secret_is_generated_at_deploy_time_and_stored_as_a_secure_string
         parameter["inputs"]["name"]
 
 
-def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_through_its_services(package, tmp_path):
-    key = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+@pytest.mark.parametrize("key", [
+    "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+    # The stack's region's replica of a multi-Region key.
+    "arn:aws:kms:eu-west-1:123456789012:key/mrk-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d",
+], ids=["single-Region", "multi-Region replica"])
+def test_a_customer_kms_key_encrypts_the_cursor_secret_and_is_granted_only_through_its_services(
+        package, tmp_path, key):
     out = tmp_path / "out.json"
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:kmsKeyArn": key}, out)
     assert completed.returncode == 0, completed.stderr
@@ -415,7 +432,7 @@ def test_api_cors_allows_only_dashboard_origins_as_the_local_gateway_does(stack)
 def test_api_throttles_and_logs_json(stack):
     stage = one(stack, "aws:apigatewayv2/stage:Stage")["inputs"]
     assert stage["defaultRouteSettings"] == {"throttlingBurstLimit": 100, "throttlingRateLimit": 50}
-    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/apigateway/uploads-{stack['name']}")
+    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/vendedlogs/apigateway/uploads-{stack['name']}")
     assert stage["accessLogSettings"]["destinationArn"].endswith(access_log["inputs"]["name"])
     assert "$context.requestId" in json.loads(stage["accessLogSettings"]["format"]).values()
     integration = one(stack, "aws:apigatewayv2/integration:Integration")["inputs"]
@@ -471,15 +488,34 @@ def test_the_dashboard_may_reach_the_upload_bucket_only_at_the_regional_host_pre
     assert f"https://{bucket}.s3.eu-west-1.amazonaws.com" in images, "thumbnails are presigned GETs on the bucket"
 
 
+def site_objects(stack: dict) -> dict[str, dict]:
+    return {o["inputs"]["key"]: o for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
+
+
+def uploaded_body(site_object: dict) -> bytes:
+    inputs = site_object["inputs"]
+    if inputs.get("source"):
+        return Path(inputs["source"]["FileAsset"]).read_bytes()
+    return inputs["content"].encode()
+
+
+HASHED_KEY = re.compile(r"^(?P<name>.+)\.(?P<hash>[0-9a-f]{12})(?P<suffix>\.[a-z0-9]+)$")
+# Every way the page and its modules name another file: attributes, static and
+# dynamic imports, and the worker's `new URL(..., import.meta.url)`.
+PAGE_REFERENCES = re.compile(r"""\b(?:src|href)=["']([^"':]+)["']""")
+MODULE_REFERENCES = re.compile(
+    r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\bnew\s+URL\(\s*)["']([^"']+)["']""")
+
+
 def test_site_serves_every_web_file_plus_a_generated_config(stack):
-    objects = {o["inputs"]["key"]: o["inputs"] for o in of_type(stack, "aws:s3/bucketObjectv2:BucketObjectv2")}
+    objects = site_objects(stack)
     web = ROOT / "web"
     files = {p.relative_to(web).as_posix(): p for p in web.rglob("*") if p.is_file() and not p.name.startswith(".")}
-    assert set(objects) == set(files) | {"config.json"}
-    for key, path in files.items():
-        if key != "config.json":
-            assert objects[key]["contentType"] == content_type(path)
-    config = json.loads(objects["config.json"]["content"])
+    sources = {o["name"].removeprefix("web-content-"): o["inputs"] for o in objects.values()}
+    assert set(sources) == set(files) | {"config.json"}
+    for name, path in files.items():
+        assert sources[name]["contentType"] == content_type(path)
+    config = json.loads(objects["config.json"]["inputs"]["content"])
     outputs = stack["outputs"]
     assert config["apiUrl"] == outputs["apiUrl"] and config["userPoolClientId"] == outputs["userPoolClientId"]
     assert config["cognitoDomain"] == f"https://uploads-{stack['name']}-{ACCOUNT}.auth.eu-west-1.amazoncognito.com"
@@ -487,6 +523,44 @@ def test_site_serves_every_web_file_plus_a_generated_config(stack):
     assert config["scopes"] == list(OAUTH_SCOPES)
     # The local stack's config.json has the same keys (tests/e2e/web checks it there).
     assert set(config) == set(DashboardConfig.keys())
+
+
+def test_every_dashboard_asset_is_uploaded_under_a_hash_of_what_it_serves(stack):
+    objects = site_objects(stack)
+    assets = {key: site_object for key, site_object in objects.items() if key not in {"index.html", "config.json"}}
+    assert assets
+    for key, site_object in assets.items():
+        hashed = HASHED_KEY.match(key)
+        assert hashed, f"{key} is not content-hashed"
+        assert hashed["hash"] == hashlib.sha256(uploaded_body(site_object)).hexdigest()[:12], key
+        assert site_object["name"] == f"web-content-{hashed['name']}{hashed['suffix']}"
+
+
+def test_the_page_and_every_module_name_only_uploaded_hashed_files(stack):
+    objects = site_objects(stack)
+    page = uploaded_body(objects["index.html"]).decode()
+    named = {"index.html": PAGE_REFERENCES.findall(page)}
+    for key, site_object in objects.items():
+        if key.endswith(".js"):
+            named[key] = MODULE_REFERENCES.findall(uploaded_body(site_object).decode())
+    assert named["index.html"], "the page names its script, stylesheet and icon"
+    assert sum(map(len, named.values())) > len(named["index.html"]), "the modules import each other"
+    for key, references in named.items():
+        for reference in references:
+            target = reference.removeprefix("./")
+            assert target in objects, f"{key} names {reference}, which was not uploaded"
+            assert HASHED_KEY.match(target), f"{key} names {reference}, which is not content-hashed"
+
+
+def test_the_page_and_config_are_revalidated_and_hashed_assets_are_immutable_and_kept(stack):
+    objects = site_objects(stack)
+    for key, site_object in objects.items():
+        if key in {"index.html", "config.json"}:
+            assert site_object["inputs"]["cacheControl"] == "no-cache", key
+        else:
+            assert site_object["inputs"]["cacheControl"] == "public, max-age=31536000, immutable", key
+            # A page loaded before a deploy may still ask for the names it knows.
+            assert site_object["retainOnDelete"], key
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -533,7 +607,8 @@ def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_fr
     if is_ephemeral(stack):
         assert subscriptions == []
     else:
-        assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [("email", "uploads-oncall@example.com")]
+        assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [
+            (s["protocol"], s["endpoint"]) for s in json.loads(dev_config()["uploads:alarmSubscriptions"])]
 
 
 # --- configuration ---------------------------------------------------------------
@@ -550,12 +625,35 @@ def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_fr
     ("uploads:workerReservedConcurrency", "1", "uploads:workerReservedConcurrency: must be at least"),
     ("uploads:workerReservedConcurrency", "-1", "uploads:workerReservedConcurrency: must be at least"),
     ("uploads:workerReservedConcurrency", "many", "uploads:workerReservedConcurrency"),
+    ("uploads:kmsKeyArn", "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+     "uploads:kmsKeyArn: the key is in us-east-1 but the stack deploys to eu-west-1"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "email", "endpoint": "uploads-oncall@example.com"}]',
+     "uploads:alarmSubscriptions[0]: endpoint 'uploads-oncall@example.com' is in a reserved domain"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "email", "endpoint": "oncall@Team.Example.ORG"}]',
+     "uploads:alarmSubscriptions[0]: endpoint 'oncall@Team.Example.ORG' is in a reserved domain"),
+    ("uploads:alarmSubscriptions", '[{"protocol": "https", "endpoint": "https://hooks.example.net/alarms"}]',
+     "uploads:alarmSubscriptions[0]: endpoint 'https://hooks.example.net/alarms' is in a reserved domain"),
 ])
 def test_bad_config_fails_before_any_resource_naming_the_key(package, tmp_path, key, value, message):
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, key: value}, tmp_path / "out.json")
     assert completed.returncode != 0
     assert message in completed.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_shared_stack_refuses_to_deploy_without_an_on_call_subscription(package, tmp_path):
+    config = stack_config(ROOT / "Pulumi.dev.yaml")
+    config.pop("uploads:alarmSubscriptions", None)
+    completed = run_program("dev", config, tmp_path / "out.json")
+    assert completed.returncode != 0
+    assert "uploads:alarmSubscriptions: required for a stack that is not ephemeral" in completed.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_the_shared_stack_refuses_an_example_address_for_on_call(package, tmp_path):
+    placeholder = json.dumps([{"protocol": "email", "endpoint": "uploads-oncall@example.com"}])
+    completed = run_program("dev", {**dev_config(), "uploads:alarmSubscriptions": placeholder}, tmp_path / "out.json")
+    assert completed.returncode != 0 and "reserved domain" in completed.stderr
 
 
 def test_missing_owner_is_named(package, tmp_path):
@@ -565,7 +663,9 @@ def test_missing_owner_is_named(package, tmp_path):
 
 def test_ephemeral_can_be_switched_off_for_a_dev_stack(package, tmp_path):
     out = tmp_path / "out.json"
-    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:ephemeral": "false"}, out)
+    # A stack that is not ephemeral must also say who its alarms reach.
+    on_call = {"uploads:alarmSubscriptions": dev_config()["uploads:alarmSubscriptions"]}
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:ephemeral": "false", **on_call}, out)
     assert completed.returncode == 0, completed.stderr
     table = one(json.loads(out.read_text()), "aws:dynamodb/table:Table")
     assert table["inputs"]["deletionProtectionEnabled"] is True

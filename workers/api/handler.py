@@ -309,7 +309,10 @@ def _no_route(exc: NotFoundError) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+# Powertools would keep each response in the trace, and responses carry
+# presigned URLs: working credentials for the caller's files, readable there by
+# anyone allowed to read traces.
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:
     _IDEMPOTENCY.register_lambda_context(context)
     if not _is_json_or_empty(event):

@@ -1,6 +1,6 @@
 """Per-user quotas, the API's side: a ticket reserves its declared bytes and one
 file, a ticket whose upload can no longer arrive is reclaimed when room runs
-out, and `GET /usage` reports. The accounting itself is workers/storage/usage.py;
+out and whenever `GET /usage` reports. The accounting itself is workers/storage/usage.py;
 the limits come from the function's environment (contract/quotas.py)."""
 
 from __future__ import annotations
@@ -115,6 +115,11 @@ def _gib(size: int) -> str:
 
 
 def usage_of(owner_id: str) -> dict[str, Any]:
+    """What the owner holds, once their expired tickets are given back. The
+    dashboard refuses a file that does not fit what this reports, so it never
+    sends the ticket that would reclaim them; without this a ticket nobody used
+    would hold its room for good."""
+    reclaim_expired(owner_id, records.now())
     used, allowed = usage.read(clients.table(), owner_id), limits()
     return {
         "bytes": {"used": used.bytes, "allowed": allowed.max_bytes},
