@@ -33,3 +33,20 @@ class BackgroundServer:
         if self._thread is not None:
             self._server.shutdown()
         self._server.server_close()
+
+
+class Served:
+    """An emulated endpoint that serves through the BackgroundServer it holds as `_server`."""
+
+    _server: BackgroundServer
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
