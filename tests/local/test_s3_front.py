@@ -76,6 +76,12 @@ def with_query(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode({**query, **changes})))
 
 
+def with_first(url: str, **pairs: str) -> str:
+    """The URL with `pairs` ahead of its own query: a repeated name's first value is the one moto acts on."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=f"{urlencode(pairs)}&{parts.query}"))
+
+
 def owner_and_id(key: str) -> tuple[str, str]:
     _, owner, file_id, _ = key.split("/", 3)
     return owner, file_id
@@ -167,6 +173,40 @@ def test_a_download_url_cannot_be_altered(stack, api):
     assert s3_error(requests.get(with_query(url, **{"X-Amz-Expires": "1"}), timeout=30)) == (
         403, "SignatureDoesNotMatch")
     assert s3_error(requests.get(with_query(url, versionId="another"), timeout=30)) == (403, "SignatureDoesNotMatch")
+
+
+def test_a_download_url_given_a_second_content_type_does_not_match_its_signature(stack, api):
+    """A download URL is signed with `attachment` and a served type; a second
+    `response-content-type` ahead of the signed one would have S3 serve the
+    file as HTML, inline."""
+    issued = ticket(api, b"hello")
+    assert post(issued["upload"], b"hello").status_code == 204
+    wait_for(lambda: api("GET", f"/files/{issued['fileId']}").json()["status"] == "processed", 30)
+    url = api("POST", f"/files/{issued['fileId']}/download").json()["url"]
+    inline_html = with_first(url, **{"response-content-type": "text/html", "response-content-disposition": "inline"})
+    refused = requests.get(inline_html, timeout=30)
+    assert s3_error(refused) == (403, "SignatureDoesNotMatch")
+    assert "text/html" not in refused.headers.get("content-type", "")
+
+
+@pytest.mark.parametrize("repeated", ["partNumber", "uploadId"])
+def test_a_part_url_given_a_second_part_number_or_upload_id_does_not_match_its_signature(stack, api, repeated):
+    data = os.urandom(MULTIPART_THRESHOLD + 1)
+    issued = create_ticket(api, "big.bin", data)
+    other = create_ticket(api, "other.bin", data)
+    part = chunks_of(issued, data)[0]
+    asked = {"parts": [{"partNumber": 1, "sha256": sha256_b64(part)}]}
+    (signed,) = api("POST", f"/uploads/{issued['fileId']}/parts", json=asked).json()["parts"]
+    elsewhere = {"partNumber": "2", "uploadId": other["upload"]["uploadId"]}[repeated]
+    sent = requests.put(with_first(signed["url"], **{repeated: elsewhere}), data=part, headers=signed["headers"],
+                        timeout=60)
+    assert s3_error(sent) == (403, "SignatureDoesNotMatch")
+    s3 = stack.client("s3")
+    for upload in (issued, other):
+        parts = s3.list_parts(Bucket=stack.bucket, Key=upload["key"], UploadId=upload["upload"]["uploadId"])
+        assert parts.get("Parts", []) == []
+    for upload in (issued, other):
+        assert api("DELETE", f"/uploads/{upload['fileId']}").status_code == 204
 
 
 @pytest.mark.parametrize(("header", "value", "code"), [
