@@ -115,6 +115,39 @@ def test_a_presigned_post_whose_key_field_was_changed_is_access_denied(stack, ap
     assert api("GET", f"/files/{issued['fileId']}").json()["status"] == "pending"
 
 
+def post_parts(upload: dict, *parts: tuple[str, tuple[str | None, bytes | str]]) -> requests.Response:
+    """A POST of exactly these form parts, in this order (a filename of None makes a plain field)."""
+    return requests.post(upload["url"], files=list(parts), timeout=30)
+
+
+def own_fields(upload: dict) -> list[tuple[str, tuple[None, str]]]:
+    return [(name, (None, value)) for name, value in upload["fields"].items()]
+
+
+def test_a_post_form_carrying_another_users_key_ahead_of_its_own_is_refused_and_stores_nothing(stack, api):
+    # moto stores under the first `key` and the last file; the policy was checked against the last `key`.
+    issued = ticket(api, b"hello")
+    victims = f"{INCOMING_PREFIX}victim-user/{uuid.uuid4().hex}/notes.txt"
+    refused = post_parts(issued["upload"], ("key", (None, victims)), *own_fields(issued["upload"]),
+                         ("file", ("notes.txt", b"hello")), ("file", ("notes.txt", b"owned")))
+    assert s3_error(refused) == (400, "InvalidArgument")
+    assert_never_stored(stack, victims)
+    assert_never_stored(stack, issued["key"])
+    time.sleep(1)
+    assert file_status(stack, *owner_and_id(victims)) is None
+
+
+@pytest.mark.parametrize("after", [("file", ("notes.txt", b"owned")), ("key", (None, "incoming/elsewhere"))])
+def test_a_post_form_with_a_part_after_its_file_is_refused_and_stores_nothing(stack, api, after):
+    # S3 requires the file last and reads nothing after it; moto reads on.
+    issued = ticket(api, b"hello")
+    refused = post_parts(issued["upload"], *own_fields(issued["upload"]), ("file", ("notes.txt", b"hello")), after)
+    assert s3_error(refused) == (400, "MalformedPOSTRequest")
+    assert_never_stored(stack, issued["key"])
+    assert post_parts(issued["upload"], *own_fields(issued["upload"]),
+                      ("file", ("notes.txt", b"hello"))).status_code == 204
+
+
 def test_a_presigned_post_whose_pinned_content_type_was_changed_is_access_denied(stack, api):
     issued = ticket(api, b"hello")
     assert s3_error(post(issued["upload"], b"hello", **{"Content-Type": "text/html"})) == (403, "AccessDenied")
