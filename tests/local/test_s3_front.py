@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 from local import cognito
 from local.stack import LocalStack
 from tests.local.stack_helpers import FAST, file_status, wait_for
-from tests.uploading import chunks_of, composite_sha256, create_ticket, put_object, sha256_b64, upload_multipart
+from tests.uploading import (chunks_of, composite_sha256, create_ticket, put_object, send_parts, sha256_b64,
+                             upload_multipart)
 from workers.api.limits import MULTIPART_THRESHOLD
 from contract.keys import INCOMING_PREFIX
 
@@ -323,6 +324,44 @@ def test_a_multipart_upload_records_the_composite_sha256_of_its_parts(stack, api
     issued, _ = upload_multipart(api, "big.bin", data)
     wait_for(lambda: file_status(stack, *owner_and_id(issued["key"])) == "processed", 30)
     assert api("GET", f"/files/{issued['fileId']}").json()["sha256"] == composite_sha256(chunks_of(issued, data))
+
+
+def test_a_complete_naming_a_forged_checksum_for_a_part_is_refused_and_stores_nothing(stack, api):
+    # moto checks ETags only, so a forged part checksum would become the record's composite.
+    data = os.urandom(MULTIPART_THRESHOLD + 1)
+    issued = create_ticket(api, "big.bin", data)
+    parts = send_parts(api, issued, data)
+    forged = [{**parts[0], "sha256": sha256_b64(b"what the client claims")}, *parts[1:]]
+    refused = api("POST", f"/uploads/{issued['fileId']}/complete", json={"parts": forged})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_parts"
+    assert "InvalidPart" in refused.json()["error"]["message"]
+    assert_never_stored(stack, issued["key"])
+    record = api("GET", f"/files/{issued['fileId']}").json()
+    assert record["status"] == "pending" and record.get("sha256") is None
+
+    assert api("POST", f"/uploads/{issued['fileId']}/complete", json={"parts": parts}).status_code == 200
+    wait_for(lambda: file_status(stack, *owner_and_id(issued["key"])) == "processed", 30)
+    assert api("GET", f"/files/{issued['fileId']}").json()["sha256"] == composite_sha256(chunks_of(issued, data))
+
+
+def test_a_completed_multipart_upload_answers_s3s_composite_checksum(stack):
+    s3 = stack.client("s3")
+    key = a_key()
+    chunks = [os.urandom(MULTIPART_THRESHOLD), b"the last part"]
+    upload = s3.create_multipart_upload(Bucket=stack.bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+    parts = [{"PartNumber": number, "ChecksumSHA256": sha256_b64(chunk),
+              "ETag": s3.upload_part(Bucket=stack.bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk,
+                                     ChecksumSHA256=sha256_b64(chunk))["ETag"]}
+             for number, chunk in enumerate(chunks, 1)]
+    without = [{name: value for name, value in part.items() if name != "ChecksumSHA256"} for part in parts]
+    with pytest.raises(ClientError) as refused:
+        s3.complete_multipart_upload(Bucket=stack.bucket, Key=key, UploadId=upload,
+                                     MultipartUpload={"Parts": without})
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    completed = s3.complete_multipart_upload(Bucket=stack.bucket, Key=key, UploadId=upload,
+                                             MultipartUpload={"Parts": parts})
+    assert completed["ChecksumSHA256"] == composite_sha256(chunks)
+    assert completed["ChecksumType"] == "COMPOSITE"
 
 
 def test_header_signed_requests_with_other_credentials_are_refused(stack):
