@@ -1,9 +1,16 @@
 """The S3 front: every S3 client of the local stack reaches moto through it
 (boto3's `AWS_ENDPOINT_URL_S3`). `S3Front.check` holds the request-handling
 flow: authenticate (one of the three SigV4 forms, giving the principal), then
-check what the request carries. What passes goes to moto byte for byte; what
-S3 and moto would answer differently is answered as S3 does. What it checks,
-and what it deliberately does not, is in docs/local-s3.md.
+check what the request carries. What passes goes to moto byte for byte; where
+S3 and moto would answer differently, the front answers as S3 does. What it
+checks, with S3's documentation, is in docs/local-s3.md.
+
+Deliberately not emulated: IAM and bucket policies (any request signed with
+the stack's key is allowed; a session token is signed but not checked);
+checksums no client of ours sends (`Content-MD5`, SHA-1, CRC32C, CRC64NVME, and
+those of `aws-chunked` bodies, which moto decodes); SigV2, which is refused as
+unauthenticated or malformed rather than with S3's `InvalidRequest`; part sizes
+of multipart uploads (moto checks S3's 5 MiB minimum).
 """
 
 from __future__ import annotations
