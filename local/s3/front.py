@@ -79,7 +79,7 @@ class S3Front(Served):
             principal = self._signer.check_post(form.fields)
         else:
             raise access_denied()
-        # Authenticated: `principal` is the access key that signed the request.
+        # The signer is known (`principal`, its access key); what follows checks what it sends.
         if form is not None:
             return Checked(principal, self._check_form(request, form, now))
         sha256 = self._check_body(request)
@@ -200,7 +200,7 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
                     self._relay(response, front.follow(request, checked, response))
                 finally:
                     response.close()
-            log.info("%s %s passed", self.command, resource)
+                log.info("%s %s passed, signed by %s", self.command, resource, checked.principal)
 
         def _error(self, error: S3Error, resource: str, request_id: str) -> None:
             # The path only: a query string may carry a signature.
