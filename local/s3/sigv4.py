@@ -5,7 +5,7 @@ The canonical request, string to sign and signature are botocore's own, through
 its public signer methods, recomputed with the stack's credentials at the
 request's own timestamp. The canonical query string holds every pair the
 request carries, repeats included, sorted by name then value, as SigV4 defines
-it (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html):
+it (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html):
 a parameter added to a signed URL, even one repeating a signed name, breaks
 its signature.
 """
