@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from email.message import Message
 from typing import IO
 
-from local.s3.errors import S3Error, entity_too_large, invalid_argument, policy_failed
+from local.s3.errors import S3Error, access_denied, entity_too_large, invalid_argument, policy_failed
 from local.s3.request import COPY_CHUNK
 
 # S3 caps the fields before the file at 20 KB; the boundaries and part headers
@@ -99,7 +99,7 @@ def check_fields(form: PostForm) -> None:
                                "If it is specified, please check the order of the fields.", "key")
     if "policy" not in fields:
         # An anonymous POST: the bucket is private.
-        raise S3Error(403, "AccessDenied", "Access Denied")
+        raise access_denied()
     for required in _SIGNING_FIELDS:
         if required not in fields:
             raise invalid_argument(f"Bucket POST must contain a field named '{required}'.", required)
