@@ -67,7 +67,7 @@ class DeployedOutputs(StackOutputs[T]):
 @dataclass(frozen=True)
 class LocalOutputs(StackOutputs[T]):
     aws_endpoint_url: T
-    # S3 through the front that enforces what S3 enforces (local/s3_front.py).
+    # S3 through the front that enforces what S3 enforces (local/s3/).
     aws_endpoint_url_s3: T
     # The emulator's fixed credentials, which the front checks signatures against.
     emulator_credentials: T

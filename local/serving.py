@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Self
+from typing import Callable
 
 
 class BackgroundServer:
@@ -36,7 +36,7 @@ class BackgroundServer:
 
 
 class Served:
-    """An emulated endpoint that serves through a BackgroundServer it holds as `_server`."""
+    """An emulated endpoint that serves through the BackgroundServer it holds as `_server`."""
 
     _server: BackgroundServer
 

@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
-from local.s3_front import S3Front
+from local.s3 import S3Front
 from local.web import Dashboard
 
 REGION = "us-east-1"
@@ -127,7 +127,7 @@ class LocalStack:
             environment={
                 **spec.environment(variables),
                 "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
-                # S3 goes through the front that enforces what moto does not (local/s3_front.py).
+                # S3 goes through the front that enforces what moto does not (local/s3/).
                 "AWS_ENDPOINT_URL_S3": self.outputs["awsEndpointUrlS3"],
                 **_CREDENTIALS,
                 **(extra or {}),

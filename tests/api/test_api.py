@@ -10,7 +10,7 @@ import requests
 
 from contract.keys import FileKey
 from workers.api import files
-from workers.storage import records
+from workers.storage import clients, records
 
 from tests.uploading import composite_sha256, sha256_b64
 from .conftest import ALICE, BUCKET, NAMES
@@ -150,6 +150,27 @@ def test_reusing_an_idempotency_key_for_another_request_is_refused(alice):
 # --- Multipart ------------------------------------------------------------------
 
 
+def _uploaded_parts(ticket: dict) -> list[dict]:
+    """Every part of a BIG ticket uploaded, as the complete request names them."""
+    upload = ticket["upload"]
+    s3 = boto3.client("s3")
+    parts = []
+    for number in range(1, upload["partCount"] + 1):
+        body = b"x" * files.part_length(BIG["size"], upload["partSize"], number)
+        put = s3.upload_part(Bucket=BUCKET, Key=ticket["key"], UploadId=upload["uploadId"],
+                             PartNumber=number, Body=body, ChecksumSHA256=sha256_b64(body))
+        parts.append({"partNumber": number, "etag": put["ETag"], "sha256": sha256_b64(body)})
+    return parts
+
+
+def s3_answers_checksum(checksum: str) -> None:
+    """S3 answers a CompleteMultipartUpload with the object's composite checksum; moto answers none."""
+    def answer(parsed, **_):
+        parsed["ChecksumSHA256"] = checksum
+
+    clients.s3().meta.events.register("after-call.s3.CompleteMultipartUpload", answer)
+
+
 def test_multipart_parts_and_complete_assemble_the_object_with_its_composite_sha256(alice):
     _, ticket = alice("POST", "/uploads", BIG)
     file_id, part_size = ticket["fileId"], ticket["upload"]["partSize"]
@@ -167,11 +188,20 @@ def test_multipart_parts_and_complete_assemble_the_object_with_its_composite_sha
         assert response.status_code == 200
         completed.append({"partNumber": part["partNumber"], "etag": response.headers["ETag"],
                           "sha256": sha256_b64(chunk)})
+    s3_answers_checksum(composite_sha256(chunks))
     status, done = alice("POST", f"/uploads/{file_id}/complete", {"parts": completed[::-1]})
     assert (status, done) == (200, {"fileId": file_id, "status": "pending"})
     stored = boto3.client("s3").get_object(Bucket=BUCKET, Key=ticket["key"])["Body"].read()
     assert stored == data
     assert alice("GET", f"/files/{file_id}")[1]["sha256"] == composite_sha256(chunks)
+
+
+def test_a_completed_upload_never_records_a_checksum_computed_from_the_clients_claims(alice):
+    # Only S3, which verified each part's bytes, can vouch for the composite.
+    _, ticket = alice("POST", "/uploads", BIG)
+    status, _ = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": _uploaded_parts(ticket)})
+    assert status == 200
+    assert alice("GET", f"/files/{ticket['fileId']}")[1].get("sha256") is None
 
 
 def test_parts_that_add_up_to_more_than_the_declared_size_abort_the_upload(alice):
@@ -480,14 +510,7 @@ def test_a_body_that_is_not_utf8_is_400(aws):
 
 def test_completing_twice_before_the_worker_ran_is_409(alice):
     _, ticket = alice("POST", "/uploads", BIG)
-    upload = ticket["upload"]
-    s3 = boto3.client("s3")
-    etags = []
-    for number in range(1, upload["partCount"] + 1):
-        body = b"x" * files.part_length(BIG["size"], upload["partSize"], number)
-        put = s3.upload_part(Bucket=BUCKET, Key=ticket["key"], UploadId=upload["uploadId"],
-                             PartNumber=number, Body=body, ChecksumSHA256=sha256_b64(body))
-        etags.append({"partNumber": number, "etag": put["ETag"], "sha256": sha256_b64(body)})
+    etags = _uploaded_parts(ticket)
     path = f"/uploads/{ticket['fileId']}/complete"
     assert alice("POST", path, {"parts": etags})[0] == 200
     status, body = alice("POST", path, {"parts": etags})

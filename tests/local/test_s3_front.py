@@ -5,10 +5,10 @@ refusal is paired with the same request done right, which passes."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import time
 import uuid
+import zlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 from local import cognito
 from local.stack import LocalStack
 from tests.local.stack_helpers import FAST, file_status, wait_for
-from tests.uploading import chunks_of, composite_sha256, create_ticket, put_object, sha256_b64, upload_multipart
+from tests.uploading import (chunks_of, composite_sha256, create_ticket, put_object, send_parts, sha256_b64,
+                             upload_multipart)
 from workers.api.limits import MULTIPART_THRESHOLD
 from contract.keys import INCOMING_PREFIX
 
@@ -59,8 +60,8 @@ def post(upload: dict, data: bytes, **fields: str) -> requests.Response:
                          timeout=30)
 
 
-def md5_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
+def crc32_b64(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
 def assert_never_stored(stack, key: str) -> None:
@@ -74,6 +75,12 @@ def with_query(url: str, **changes: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     return urlunsplit(parts._replace(query=urlencode({**query, **changes})))
+
+
+def with_first(url: str, **pairs: str) -> str:
+    """The URL with `pairs` ahead of its own query: a repeated name's first value is the one moto acts on."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=f"{urlencode(pairs)}&{parts.query}"))
 
 
 def owner_and_id(key: str) -> tuple[str, str]:
@@ -107,6 +114,39 @@ def test_a_presigned_post_whose_key_field_was_changed_is_access_denied(stack, ap
     assert_never_stored(stack, elsewhere)
     assert_never_stored(stack, issued["key"])
     assert api("GET", f"/files/{issued['fileId']}").json()["status"] == "pending"
+
+
+def post_parts(upload: dict, *parts: tuple[str, tuple[str | None, bytes | str]]) -> requests.Response:
+    """A POST of exactly these form parts, in this order (a filename of None makes a plain field)."""
+    return requests.post(upload["url"], files=list(parts), timeout=30)
+
+
+def own_fields(upload: dict) -> list[tuple[str, tuple[None, str]]]:
+    return [(name, (None, value)) for name, value in upload["fields"].items()]
+
+
+def test_a_post_form_carrying_another_users_key_ahead_of_its_own_is_refused_and_stores_nothing(stack, api):
+    # moto stores under the first `key` and the last file; the policy was checked against the last `key`.
+    issued = ticket(api, b"hello")
+    victims = f"{INCOMING_PREFIX}victim-user/{uuid.uuid4().hex}/notes.txt"
+    refused = post_parts(issued["upload"], ("key", (None, victims)), *own_fields(issued["upload"]),
+                         ("file", ("notes.txt", b"hello")), ("file", ("notes.txt", b"owned")))
+    assert s3_error(refused) == (400, "InvalidArgument")
+    assert_never_stored(stack, victims)
+    assert_never_stored(stack, issued["key"])
+    time.sleep(1)
+    assert file_status(stack, *owner_and_id(victims)) is None
+
+
+@pytest.mark.parametrize("after", [("file", ("notes.txt", b"owned")), ("key", (None, "incoming/elsewhere"))])
+def test_a_post_form_with_a_part_after_its_file_is_refused_and_stores_nothing(stack, api, after):
+    # S3 requires the file last and reads nothing after it; moto reads on.
+    issued = ticket(api, b"hello")
+    refused = post_parts(issued["upload"], *own_fields(issued["upload"]), ("file", ("notes.txt", b"hello")), after)
+    assert s3_error(refused) == (400, "MalformedPOSTRequest")
+    assert_never_stored(stack, issued["key"])
+    assert post_parts(issued["upload"], *own_fields(issued["upload"]),
+                      ("file", ("notes.txt", b"hello"))).status_code == 204
 
 
 def test_a_presigned_post_whose_pinned_content_type_was_changed_is_access_denied(stack, api):
@@ -169,10 +209,43 @@ def test_a_download_url_cannot_be_altered(stack, api):
     assert s3_error(requests.get(with_query(url, versionId="another"), timeout=30)) == (403, "SignatureDoesNotMatch")
 
 
+def test_a_download_url_given_a_second_content_type_does_not_match_its_signature(stack, api):
+    """A download URL is signed with `attachment` and a served type; a second
+    `response-content-type` ahead of the signed one would have S3 serve the
+    file as HTML, inline."""
+    issued = ticket(api, b"hello")
+    assert post(issued["upload"], b"hello").status_code == 204
+    wait_for(lambda: api("GET", f"/files/{issued['fileId']}").json()["status"] == "processed", 30)
+    url = api("POST", f"/files/{issued['fileId']}/download").json()["url"]
+    inline_html = with_first(url, **{"response-content-type": "text/html", "response-content-disposition": "inline"})
+    refused = requests.get(inline_html, timeout=30)
+    assert s3_error(refused) == (403, "SignatureDoesNotMatch")
+    assert "text/html" not in refused.headers.get("content-type", "")
+
+
+@pytest.mark.parametrize("repeated", ["partNumber", "uploadId"])
+def test_a_part_url_given_a_second_part_number_or_upload_id_does_not_match_its_signature(stack, api, repeated):
+    data = os.urandom(MULTIPART_THRESHOLD + 1)
+    issued = create_ticket(api, "big.bin", data)
+    other = create_ticket(api, "other.bin", data)
+    part = chunks_of(issued, data)[0]
+    asked = {"parts": [{"partNumber": 1, "sha256": sha256_b64(part)}]}
+    (signed,) = api("POST", f"/uploads/{issued['fileId']}/parts", json=asked).json()["parts"]
+    elsewhere = {"partNumber": "2", "uploadId": other["upload"]["uploadId"]}[repeated]
+    sent = requests.put(with_first(signed["url"], **{repeated: elsewhere}), data=part, headers=signed["headers"],
+                        timeout=60)
+    assert s3_error(sent) == (403, "SignatureDoesNotMatch")
+    s3 = stack.client("s3")
+    for upload in (issued, other):
+        parts = s3.list_parts(Bucket=stack.bucket, Key=upload["key"], UploadId=upload["upload"]["uploadId"])
+        assert parts.get("Parts", []) == []
+    for upload in (issued, other):
+        assert api("DELETE", f"/uploads/{upload['fileId']}").status_code == 204
+
+
 @pytest.mark.parametrize(("header", "value", "code"), [
     ("x-amz-checksum-sha256", sha256_b64(b"other bytes"), "BadDigest"),
-    ("Content-MD5", md5_b64(b"other bytes"), "BadDigest"),
-    ("Content-MD5", "not base64", "InvalidDigest"),
+    ("x-amz-checksum-sha256", "not base64", "InvalidRequest"),
 ])
 def test_a_put_whose_body_does_not_match_its_declared_checksum_is_refused(stack, header, value, code):
     key = a_key()
@@ -253,6 +326,44 @@ def test_a_multipart_upload_records_the_composite_sha256_of_its_parts(stack, api
     assert api("GET", f"/files/{issued['fileId']}").json()["sha256"] == composite_sha256(chunks_of(issued, data))
 
 
+def test_a_complete_naming_a_forged_checksum_for_a_part_is_refused_and_stores_nothing(stack, api):
+    # moto checks ETags only, so a forged part checksum would become the record's composite.
+    data = os.urandom(MULTIPART_THRESHOLD + 1)
+    issued = create_ticket(api, "big.bin", data)
+    parts = send_parts(api, issued, data)
+    forged = [{**parts[0], "sha256": sha256_b64(b"what the client claims")}, *parts[1:]]
+    refused = api("POST", f"/uploads/{issued['fileId']}/complete", json={"parts": forged})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_parts"
+    assert "InvalidPart" in refused.json()["error"]["message"]
+    assert_never_stored(stack, issued["key"])
+    record = api("GET", f"/files/{issued['fileId']}").json()
+    assert record["status"] == "pending" and record.get("sha256") is None
+
+    assert api("POST", f"/uploads/{issued['fileId']}/complete", json={"parts": parts}).status_code == 200
+    wait_for(lambda: file_status(stack, *owner_and_id(issued["key"])) == "processed", 30)
+    assert api("GET", f"/files/{issued['fileId']}").json()["sha256"] == composite_sha256(chunks_of(issued, data))
+
+
+def test_a_completed_multipart_upload_answers_s3s_composite_checksum(stack):
+    s3 = stack.client("s3")
+    key = a_key()
+    chunks = [os.urandom(MULTIPART_THRESHOLD), b"the last part"]
+    upload = s3.create_multipart_upload(Bucket=stack.bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+    parts = [{"PartNumber": number, "ChecksumSHA256": sha256_b64(chunk),
+              "ETag": s3.upload_part(Bucket=stack.bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk,
+                                     ChecksumSHA256=sha256_b64(chunk))["ETag"]}
+             for number, chunk in enumerate(chunks, 1)]
+    without = [{name: value for name, value in part.items() if name != "ChecksumSHA256"} for part in parts]
+    with pytest.raises(ClientError) as refused:
+        s3.complete_multipart_upload(Bucket=stack.bucket, Key=key, UploadId=upload,
+                                     MultipartUpload={"Parts": without})
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    completed = s3.complete_multipart_upload(Bucket=stack.bucket, Key=key, UploadId=upload,
+                                             MultipartUpload={"Parts": parts})
+    assert completed["ChecksumSHA256"] == composite_sha256(chunks)
+    assert completed["ChecksumType"] == "COMPOSITE"
+
+
 def test_header_signed_requests_with_other_credentials_are_refused(stack):
     def client(key_id: str, secret: str):
         return boto3.client("s3", endpoint_url=stack.outputs["awsEndpointUrlS3"], region_name=stack.outputs["region"],
@@ -268,7 +379,8 @@ def test_header_signed_requests_with_other_credentials_are_refused(stack):
 
 
 def declare_other_bytes(request, **_):
-    request.headers["Content-MD5"] = md5_b64(b"other bytes")
+    # The CRC32 botocore adds to a PutObject by default, as the worker's thumbnail writes carry it.
+    request.headers.replace_header("x-amz-checksum-crc32", crc32_b64(b"other bytes"))
 
 
 def send_other_bytes(request, **_):
