@@ -36,7 +36,7 @@ from contract.http import (
     API_ROUTES,
 )
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment
-from local.serving import BackgroundServer, Served
+from local.serving import AnyMethodHandler, BackgroundServer, Served
 
 log = logging.getLogger("local.gateway")
 
@@ -327,7 +327,7 @@ def _content_length(header: str | None) -> int | None:
 
 
 def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(AnyMethodHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
@@ -353,14 +353,5 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             log.info("%s %s -> %s in %.0f ms", self.command, urlsplit(self.path).path, response.status,
                      (time.monotonic() - started) * 1000)
 
-        def __getattr__(self, name: str):
-            # Every method (`do_QUERY` included) reaches the router, which answers
-            # 404 for the unrouted ones, as API Gateway does.
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
-
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
-            """Replaced by the one line in `_serve`, which leaves out the query string."""
 
     return Handler

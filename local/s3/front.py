@@ -33,7 +33,7 @@ from local.s3.errors import S3Error, access_denied, entity_too_large
 from local.s3.multipart import MultipartChecks, with_composite
 from local.s3.request import COPY_CHUNK, Request, copy
 from local.s3.sigv4 import Signer
-from local.serving import BackgroundServer, Served
+from local.serving import AnyMethodHandler, BackgroundServer, Served
 
 log = logging.getLogger("local.s3")
 
@@ -158,7 +158,7 @@ def _upload_cap(method: str) -> int:
 
 
 def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(AnyMethodHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
@@ -243,13 +243,6 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
             elif self.command != "HEAD":
                 shutil.copyfileobj(response, self.wfile, COPY_CHUNK)
 
-        def __getattr__(self, name: str):
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
-
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
-            """Replaced by the lines in `_serve`, which leave out the query string."""
 
     return Handler
 
