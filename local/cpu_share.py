@@ -33,6 +33,8 @@ _PERIOD_US = 100_000
 # The kernel refuses quotas under a millisecond.
 _MIN_QUOTA_US = 1_000
 _names = itertools.count()
+# Why no cgroup could be made, said once each: every environment start asks again.
+_warned: set[str] = set()
 
 
 class Cgroup:
@@ -102,8 +104,11 @@ def for_environment(memory_mb: int) -> Cgroup | StopAndContinue:
             return make(quota_us)
         except (OSError, LookupError) as failure:
             failures.append(f"{make.__name__}: {failure}")
-    log.warning("No cgroup for an execution environment's CPU share (%s); its processes are stopped and "
-                "continued to keep to %.2f vCPU instead", "; ".join(failures), share)
+    reasons = "; ".join(failures)
+    if reasons not in _warned:
+        _warned.add(reasons)
+        log.warning("No cgroup for the execution environments' CPU shares (%s); their processes are stopped "
+                    "and continued to keep to their shares instead", reasons)
     return StopAndContinue(share)
 
 

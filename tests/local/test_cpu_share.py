@@ -89,3 +89,17 @@ def test_without_a_cgroup_stopping_and_continuing_keeps_a_process_tree_to_its_sh
 def _tree_cpu_s(pid: int) -> float:
     root = psutil.Process(pid)
     return sum(sum(process.cpu_times()[:2]) for process in [root, *root.children()])
+
+
+def test_where_no_cgroup_can_be_made_the_share_is_kept_by_stopping_and_says_so_once(monkeypatch, caplog):
+    def read_only(quota_us):
+        raise PermissionError(13, "Permission denied", "/sys/fs/cgroup")
+
+    monkeypatch.setattr(cpu_share, "_cgroup_v2", read_only)
+    monkeypatch.setattr(cpu_share, "_cgroup_v1", read_only)
+    monkeypatch.setattr(cpu_share, "_warned", set())
+    shares = [cpu_share.for_environment(1024) for _ in range(3)]
+    assert all(isinstance(share, cpu_share.StopAndContinue) for share in shares)
+    assert shares[0].vcpus == pytest.approx(1024 / MB_PER_VCPU)
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and "Permission denied" in warnings[0].getMessage()
