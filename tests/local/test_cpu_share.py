@@ -52,17 +52,23 @@ def test_an_environment_and_the_processes_it_forks_share_the_cpu_its_memory_buys
     assert used_vcpus <= memory_mb / MB_PER_VCPU * TOLERANCE
 
 
-def test_a_stopped_environment_leaves_no_cgroup_behind(tmp_path):
+def exit_at_once(event, context):
+    os._exit(1)
+
+
+@pytest.mark.parametrize("handler", ["spin_in_two_processes", "exit_at_once"])
+def test_an_environment_stopped_or_dead_leaves_no_cgroup_behind(tmp_path, handler):
     share = cpu_share.for_environment(1024)
     share.close()
     if not isinstance(share, cpu_share.Cgroup):
         pytest.skip("cgroups are not writable here; the environments are stopped and continued instead")
-    spec = FunctionSpec("spin", f"{__name__}.spin_in_two_processes", 30, 1024, "us-east-1")
+    ours = f"uploads-{os.getpid()}-*"
+    spec = FunctionSpec("spin", f"{__name__}.{handler}", 30, 1024, "us-east-1")
     environment = ExecutionEnvironment(spec, tmp_path / "spin.log")
     environment.invoke({"seconds": 0})
-    path = environment._cpu.path
+    environment.invoke({"seconds": 0})
     environment.stop()
-    assert not path.exists()
+    assert not list(share.path.parent.glob(ours))
 
 
 @pytest.mark.parametrize("vcpus", [0.18, 0.58])
