@@ -6,6 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Lambda gives a function CPU in proportion to its memory: "At 1,769 MB, a
+# function has the equivalent of one vCPU (one vCPU-second of credits per
+# second)", for any size from 128 MB to 10,240 MB
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+MB_PER_VCPU = 1769
+LAMBDA_MEMORY_MB = (128, 10240)
+# What the worker holds besides its files' extractions (the runtime, boto3,
+# Powertools and the batch in flight), and one extraction's share when the
+# memory allows more than one at a time: the largest per-kind memory budget,
+# with room for the libraries a child maps.
+WORKER_RESERVE_MB = 256
+EXTRACTION_SHARE_MB = 256
+# What a full batch of worst-case files may take of the timeout; the rest is
+# for the records and metrics.
+EXTRACTION_SHARE_OF_TIMEOUT = 0.8
+
 
 @dataclass(frozen=True)
 class IngestSettings:
@@ -41,6 +57,8 @@ class IngestSettings:
             raise ValueError("reserved_concurrency must be at least maximum_concurrency, or None")
         if self.batch_size > 10 and self.batching_window_s < 1:
             raise ValueError("batch_size above 10 needs a batching window (AWS rule)")
+        if not LAMBDA_MEMORY_MB[0] <= self.worker_memory_mb <= LAMBDA_MEMORY_MB[1]:
+            raise ValueError(f"worker_memory_mb must be within Lambda's {LAMBDA_MEMORY_MB} MB")
         if self.dlq_retention_s <= self.message_retention_s:
             raise ValueError("the DLQ must keep messages longer than the source queue")
 
@@ -51,11 +69,38 @@ class IngestSettings:
         return 6 * self.worker_timeout_s + self.batching_window_s
 
     @property
+    def vcpus(self) -> float:
+        """The CPU the worker's memory buys, in vCPUs."""
+        return self.worker_memory_mb / MB_PER_VCPU
+
+    @property
+    def extraction_memory_mb(self) -> int:
+        """What the worker's memory leaves for extraction children."""
+        return max(self.worker_memory_mb - WORKER_RESERVE_MB, self.worker_memory_mb // 4)
+
+    @property
+    def extraction_slots(self) -> int:
+        """How many files are extracted at once: as many as the memory holds
+        with a file's share each, so that together they never take the
+        worker's reserve."""
+        return max(1, self.extraction_memory_mb // EXTRACTION_SHARE_MB)
+
+    @property
+    def extract_cpu_seconds(self) -> float:
+        """One file's CPU budget. A full batch of files that each use all of
+        it must still fit in the timeout, and together they have the worker's
+        vCPUs, or one per extraction slot when there are fewer slots (an
+        extraction is one process, which one vCPU serves at most)."""
+        cpus = min(self.vcpus, self.extraction_slots)
+        return self.worker_timeout_s * EXTRACTION_SHARE_OF_TIMEOUT * cpus / self.batch_size
+
+    @property
     def extract_seconds(self) -> float:
-        """One file's extraction budget: a full batch of worst-case files must
-        still fit in one invocation, with a fifth of the timeout left for the
-        records and metrics."""
-        return self.worker_timeout_s * 0.8 / self.batch_size
+        """One file's time budget, counted on the clock: what its CPU budget
+        takes a file alone, on at most one vCPU. Under 1,769 MB that is the
+        timeout's share per file, whatever the memory, since the CPU budget
+        shrinks with the CPU the memory buys."""
+        return self.extract_cpu_seconds / min(1.0, self.vcpus)
 
     @property
     def pending_record_ttl_s(self) -> int:

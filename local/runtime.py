@@ -7,7 +7,8 @@ processor, cached clients) therefore belongs to one environment, exactly as in
 Lambda, and concurrent invocations need several environments. An invocation that
 outlives the function timeout, or whose processes together use more than the
 function's memory size, kills its environment, as Lambda does; the next
-invocation gets a fresh one.
+invocation gets a fresh one. Each environment runs on the CPU its memory buys
+(local/cpu_share.py), so CPU-bound work takes as long as on Lambda.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from local import faults
+from local import cpu_share, faults
 
 # moto's default account: what ARNs on the local stack carry.
 ACCOUNT_ID = "123456789012"
@@ -162,6 +163,7 @@ class ExecutionEnvironment:
         self.log_path = log_path
         self._process = None
         self._conn = None
+        self._cpu = None
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -169,7 +171,12 @@ class ExecutionEnvironment:
         self._process = ctx.Process(
             target=_serve, args=(child, self.spec, str(self.log_path) if self.log_path else None), daemon=True
         )
+        if self._cpu is not None:
+            # The last environment died by itself, without a stop.
+            self._cpu.close()
+        self._cpu = cpu_share.for_environment(self.spec.memory_mb)
         self._process.start()
+        self._cpu.add(self._process.pid)
         self._conn = parent
         # Lambda gives the init phase 10 s of its own, outside the function timeout.
         if not parent.poll(max(10.0, self.spec.timeout_s)):
@@ -211,6 +218,7 @@ class ExecutionEnvironment:
     def stop(self) -> None:
         # Taken first: the stack's teardown may stop an environment its poller is stopping.
         process, self._process, self._conn = self._process, None, None
+        cpu, self._cpu = self._cpu, None
         if process is not None and process.pid is not None:
             # Lambda ends the whole sandbox: an extraction child goes with it.
             try:
@@ -220,3 +228,5 @@ class ExecutionEnvironment:
                 pass
             process.kill()
             process.join(5)
+        if cpu is not None:
+            cpu.close()

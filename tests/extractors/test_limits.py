@@ -67,3 +67,12 @@ def test_time_spent_sniffing_counts_against_the_files_budget(store, monkeypatch)
     with pytest.raises(FileRejected) as rejected:
         extractors.extract(store(b"plain words\n" * 10, "text/plain"))
     assert rejected.value.code == "too_large"
+
+
+def test_the_cpu_a_file_may_spend_leaves_a_full_batch_inside_the_timeout_at_the_deployed_memory():
+    from contract.ingest import INGEST
+    from workers.extraction import isolated
+
+    vcpus = INGEST.worker_memory_mb / 1769
+    worst_batch_s = INGEST.batch_size * isolated.file_limits().cpu_seconds / vcpus
+    assert worst_batch_s <= 0.8 * INGEST.worker_timeout_s

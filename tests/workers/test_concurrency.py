@@ -107,7 +107,7 @@ def test_a_batch_that_fails_whole_is_still_an_invocation_error(aws, context):
 def test_a_hostile_file_among_innocent_ones_fails_alone_while_they_run_beside_it(
         aws, context, monkeypatch, behaviour, code):
     hostile_text(monkeypatch, behaviour)
-    monkeypatch.setattr(limits, "EXTRACT_SECONDS", 1)
+    monkeypatch.setattr(limits, "EXTRACT_CPU_SECONDS", 1)
     files = {"evil": b"HOSTILE\n", **{f"fine{i}": f"innocent {i}\n".encode() for i in range(6)}}
     for name, body in files.items():
         put(f"incoming/alice/{name}/{name}.txt", body)

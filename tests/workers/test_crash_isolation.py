@@ -68,7 +68,7 @@ def batch(context, files: dict[str, bytes]) -> dict:
 )
 def test_a_file_that_breaks_its_parser_fails_alone(aws, context, monkeypatch, behaviour, code, says):
     hostile_text(monkeypatch, behaviour)
-    monkeypatch.setattr(limits, "EXTRACT_SECONDS", 1)
+    monkeypatch.setattr(limits, "EXTRACT_CPU_SECONDS", 1)
     response = batch(context, {"before": b"fine\n", "evil": b"HOSTILE\n", "after": b"also fine\n"})
     assert response == {"batchItemFailures": []}
     evil = record("alice", "evil")

@@ -21,7 +21,6 @@ they can never take the worker's reserve, however hostile every file is.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 
@@ -39,12 +38,6 @@ from workers.storage import clients
 logger = Logger(service=INGEST_SERVICE, child=True)
 
 
-# What the worker itself holds besides its files' extractions: the runtime,
-# boto3, Powertools and the batch in flight.
-_PARENT_RESERVE_MB = 256
-# A file's share when the memory allows more than one at a time: the largest
-# extraction budget, with room for the libraries a child maps.
-_FILE_SHARE_MB = 256
 # The child reports OutOfTime itself when the invocation's limit passes during a
 # read; it is only stopped from outside if it does not, a moment later, which
 # must still come before Lambda's own timeout (the record reserve is at least
@@ -52,27 +45,20 @@ _FILE_SHARE_MB = 256
 _STOP_GRACE_S = 0.1
 
 
-def _function_mb() -> int:
-    return int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", INGEST.worker_memory_mb))
-
-
-def _children_mb(function_mb: int) -> int:
-    """What the function's memory leaves for extraction children."""
-    return max(function_mb - _PARENT_RESERVE_MB, function_mb // 4)
-
-
 def slots(function_mb: int | None = None) -> int:
     """How many files are extracted at once."""
-    return max(1, _children_mb(function_mb or _function_mb()) // _FILE_SHARE_MB)
+    return budgets.function(function_mb).extraction_slots
 
 
 def file_limits() -> isolation.Limits:
     """One file's share of the function: its CPU budget, and what the memory
-    left to children gives each of the files extracted at once."""
-    function_mb = _function_mb()
+    left to children gives each of the files extracted at once. RLIMIT_CPU
+    counts whole seconds, so a child that never reaches a cooperative check
+    may run up to a second past its budget."""
+    function = budgets.function()
     return isolation.Limits(
-        cpu_seconds=budgets.EXTRACT_SECONDS,
-        memory_bytes=_children_mb(function_mb) // slots(function_mb) * budgets.MiB,
+        cpu_seconds=budgets.EXTRACT_CPU_SECONDS,
+        memory_bytes=function.extraction_memory_mb // function.extraction_slots * budgets.MiB,
     )
 
 

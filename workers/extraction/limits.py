@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from dataclasses import dataclass
 
-from contract.ingest import INGEST
+from contract.ingest import INGEST, IngestSettings
 
 from workers.errors import FileRejected, OutOfTime
 
@@ -25,7 +27,16 @@ class ExtractBudget:
     memory_bytes: int
 
 
-EXTRACT_SECONDS = INGEST.extract_seconds
+def function(memory_mb: int | None = None) -> IngestSettings:
+    """The deployed settings at the memory this function really has (Lambda
+    sets the variable): the memory buys the CPU, so the budgets follow it."""
+    if memory_mb is None:
+        memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", INGEST.worker_memory_mb))
+    return dataclasses.replace(INGEST, worker_memory_mb=memory_mb)
+
+
+EXTRACT_SECONDS = function().extract_seconds
+EXTRACT_CPU_SECONDS = function().extract_cpu_seconds
 EXTRACT_BUDGETS = {
     # Decoding a thumbnail holds the whole bitmap.
     "image": ExtractBudget(seconds=EXTRACT_SECONDS, fetch_bytes=48 * MiB, memory_bytes=192 * MiB),
