@@ -136,12 +136,12 @@ def test_files_past_the_invocation_deadline_are_retried_without_counting_and_the
 def test_a_file_waiting_for_an_extraction_slot_past_the_deadline_is_retried(aws, monkeypatch):
     ticket("incoming/alice/f1/a.txt")
     put("incoming/alice/f1/a.txt", b"words\n")
-    monkeypatch.setattr(isolated, "_SLOTS", threading.BoundedSemaphore(1))
-    isolated._SLOTS.acquire()  # taken by a sibling that will not finish in time
+    monkeypatch.setattr(isolated, "_SLOTS", isolated.Slots(1))
+    isolated._SLOTS.acquire(alone=False, timeout=None)  # taken by a sibling that will not finish in time
     try:
         event, _ = run(short_context(1.5), created("incoming/alice/f1/a.txt"), s3_test_event_body())
     finally:
-        isolated._SLOTS.release()
+        isolated._SLOTS.release(alone=False)
     item = record("alice", "f1")
     assert item["status"] == "pending" and item[records.ATTEMPTS] == 0
 

@@ -136,17 +136,31 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
             return _discard_second_object(file_key, event, version_id)
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
+    start = records.ExtractionStart(table, file_key, event.order, recorded=attempt.item is not None)
+    try:
+        return _record(file_key, event, not_after, version_id, attempt, start)
+    except records.Superseded:
+        logger.info("A newer event was applied while the file waited to be extracted")
+        return "superseded"
+    except Exception:
+        # The file's own failures are recorded states; whatever else stopped this
+        # try (S3, DynamoDB, the invocation's time) must not count towards quarantine.
+        start.give_back()
+        raise
+
+
+def _record(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None,
+            attempt: records.Attempt, start: records.ExtractionStart) -> str:
+    table = clients.table()
     previous_thumbnail = (attempt.item or {}).get("thumbnailKey")
     thumbnail_key = file_key.thumbnail_key(event.order)
     if attempt.count >= INGEST.quarantine_after_starts:
         state = _quarantined(file_key, event.s3.bucket.name, version_id, attempt.count)
     else:
-        try:
-            state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key)
-        except OutOfTime:
-            # Not the file's fault: this start must not count towards quarantine.
-            records.undo_attempt(table, file_key)
-            raise
+        # The worker died with this file one start short of quarantine: it is tried
+        # once more as the only extraction, so that no batch-mate can be the cause.
+        alone = attempt.count == INGEST.quarantine_after_starts - 1
+        state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key, start, alone)
     if previous_thumbnail and previous_thumbnail != state["thumbnail_key"]:
         # Superseded by this event whatever happens next; a newer event has its own key.
         objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
@@ -163,7 +177,7 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
 
 
 def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None,
-             thumbnail_key: str) -> dict:
+             thumbnail_key: str, start: records.ExtractionStart, alone: bool) -> dict:
     """What the record should say about the object: processed with its metadata,
     or failed with the reason the file itself cannot be accepted. A thumbnail
     is stored under `thumbnail_key` before the record names it."""
@@ -172,7 +186,7 @@ def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: 
         head = _head(bucket, file_key.key, version_id)
         if head["ContentLength"] > MAX_FILE_SIZE:
             raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {MAX_FILE_SIZE}-byte limit")
-        extraction = isolated.extract(_stored(bucket, file_key, head), not_after)
+        extraction = isolated.extract(_stored(bucket, file_key, head), not_after, start.count, alone)
         _count_reads(extraction)
         if extraction.thumbnail is not None:
             clients.s3().put_object(Bucket=bucket, Key=thumbnail_key, Body=extraction.thumbnail,
@@ -194,7 +208,7 @@ def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts:
     except FileRejected as rejected:
         return {"status": STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
                 "thumbnail_key": None, **_described({})}
-    message = (f"Processing this file stopped the worker {starts - 1} times without finishing, "
+    message = (f"Processing this file stopped the worker {starts} times without finishing, "
                "so it will not be tried again")
     return {"status": STATUS_FAILED, "metadata": None, "thumbnail_key": None,
             "error": {"code": QUARANTINE_CODE, "message": message}, **_described(head)}

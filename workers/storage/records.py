@@ -100,13 +100,13 @@ def is_superseded_removal(item: dict[str, Any] | None, order: str) -> bool:
 
 @dataclass(frozen=True)
 class Attempt:
-    """The outcome of noting an extraction attempt: `started` is False when the
-    item already reflects this event or a newer one (or the file was deleted),
-    and `item` is the record as it stands."""
+    """The outcome of checking an event against the record: `started` is False
+    when the item already reflects this event or a newer one (or the file was
+    deleted), and `item` is the record as it stands."""
 
     started: bool
     item: dict[str, Any] | None
-    # Starts of extraction since the file's record last changed, this one included.
+    # Extraction starts since the file's record last changed that never finished.
     count: int = 0
 
     def spent_by(self, order: str) -> bool:
@@ -117,28 +117,30 @@ class Attempt:
                 and (item.get("seq") is None or item["seq"] < order))
 
 
-def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None = None) -> Attempt:
-    """Durably count an extraction attempt before it starts, unless the event
-    is stale. A start that never finishes (the process died) leaves the count
-    up, which is how a file that kills the worker is recognised and
-    quarantined; every applied state resets it. One call serves as the read
-    of the record too.
+class Superseded(Exception):
+    """A newer event or a delete was recorded after the event was checked."""
 
-    Only a record that exists is counted on: an object that arrived without a
+
+def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None = None) -> Attempt:
+    """Check that the event still applies, and read the record, in one
+    conditional write that changes nothing else. The extraction start itself is
+    counted later, once it really begins (`ExtractionStart`).
+
+    Only a record that exists is written: an object that arrived without a
     ticket (put outside the API, or its record lost) starts uncounted rather
     than leave a record with nothing but a count in it.
 
     `version_id` is the event's object version: once a version is recorded, the
     ticket is spent, and another version is refused (`Attempt.spent_by`)."""
     condition = f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}"
-    values: dict[str, Any] = {":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED}
+    values: dict[str, Any] = {":zero": 0, ":seq": order, ":deleted": STATUS_DELETED}
     if version_id is not None:
         condition += f" AND {_UNSPENT}"
         values.update({":vid": version_id, ":null": "NULL"})
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
-            UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
+            UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero)",
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
@@ -156,15 +158,48 @@ def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None =
     return Attempt(started=True, item=item, count=item[ATTEMPTS])
 
 
-def undo_attempt(table, file_key: FileKey) -> None:
-    """Take back a start that ended for a reason other than the file."""
-    _conditional_update(
-        table,
-        Key=key_of(file_key.owner_id, file_key.file_id),
-        UpdateExpression=f"ADD {ATTEMPTS} :minus",
-        ConditionExpression=f"{ATTEMPTS} > :zero",
-        ExpressionAttributeValues={":minus": -1, ":zero": 0},
-    )
+class ExtractionStart:
+    """One extraction of a file, counted on its record just before the child is
+    forked, and not while the file waits for a slot: when the worker dies, only
+    the files being extracted at that moment are charged with it. A start that
+    never finishes leaves the count up, which is how a file that kills the
+    worker is recognised and quarantined; every applied state resets it, and
+    `give_back` takes it back when the invocation fails for any other reason."""
+
+    def __init__(self, table, file_key: FileKey, order: str, recorded: bool) -> None:
+        self._table, self._file_key, self._order = table, file_key, order
+        # A file without a record starts uncounted (see begin_attempt).
+        self._recorded = recorded
+        self._counted = False
+
+    def count(self) -> None:
+        """Raises Superseded when the event no longer applies: there is nothing to extract for."""
+        if not self._recorded:
+            return
+        counted = _conditional_update(
+            self._table,
+            Key=key_of(self._file_key.owner_id, self._file_key.file_id),
+            UpdateExpression=f"ADD {ATTEMPTS} :one",
+            ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":one": 1, ":seq": self._order, ":deleted": STATUS_DELETED},
+        )
+        if counted is None:
+            raise Superseded(f"file {self._file_key.file_id} changed while it waited to be extracted")
+        self._counted = True
+
+    def give_back(self) -> None:
+        if not self._counted:
+            return
+        # Conditional: a state recorded meanwhile has already reset the count.
+        _conditional_update(
+            self._table,
+            Key=key_of(self._file_key.owner_id, self._file_key.file_id),
+            UpdateExpression=f"ADD {ATTEMPTS} :minus",
+            ConditionExpression=f"{ATTEMPTS} > :zero",
+            ExpressionAttributeValues={":minus": -1, ":zero": 0},
+        )
+        self._counted = False
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
