@@ -415,3 +415,37 @@ def test_a_replayed_copy_is_examined_although_the_ticket_is_spent(aws, context):
     third = put(KEY, b"a third upload")
     event = ingest.parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
     assert ingest.handle_s3_event(event.Records[0]) == "spent"
+
+
+@pytest.mark.parametrize("recorded_first", ["older", "newer"])
+def test_only_the_recorded_version_remains_whatever_order_the_uploads_events_arrive_in(aws, context,
+                                                                                       recorded_first):
+    _ticketed()
+    older = put(KEY, b"the upload")
+    newer = put(KEY, b"the same presigned request, sent again")
+    events = {"older": s3_event(KEY, sequencer="01", version_id=older["VersionId"]),
+              "newer": s3_event(KEY, sequencer="02", version_id=newer["VersionId"])}
+    later = "newer" if recorded_first == "older" else "older"
+    run(context, notification(events[recorded_first]))
+    recorded = record("alice", "f1")
+    run(context, notification(events[later]))
+    assert record("alice", "f1") == recorded
+    assert recorded["status"] == "processed"
+    assert _versions() == [recorded["versionId"]]
+
+
+@pytest.mark.parametrize("removal_first", [True, False])
+def test_removing_a_version_that_is_not_the_recorded_one_leaves_the_file_as_recorded(aws, context, removal_first):
+    _ticketed()
+    first = put(KEY, b"the upload")
+    run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
+    recorded = record("alice", "f1")
+    second = put(KEY, b"a second upload")
+    third = put(KEY, b"a third upload, now current")
+    clients.s3().delete_object(Bucket=clients.bucket_name(), Key=KEY, VersionId=second["VersionId"])
+    removal = notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="04", version_id=second["VersionId"]))
+    third_created = notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"]))
+    for body in ((removal, third_created) if removal_first else (third_created, removal)):
+        run(context, body)
+    assert record("alice", "f1") == recorded
+    assert _versions() == [first["VersionId"]]

@@ -128,11 +128,12 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
     if not_after is not None and not_after - time.monotonic() < MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
     table = clients.table()
-    attempt = records.begin_attempt(table, file_key, event.order, None if replaces_recorded else version_id)
+    checked_version = None if replaces_recorded else version_id
+    attempt = records.begin_attempt(table, file_key, event.order, checked_version)
     if not attempt.started:
         if attempt.item and attempt.item.get("status") == STATUS_DELETED:
             return _discard_late_object(file_key, event)
-        if attempt.spent_by(event.order):
+        if attempt.spent_by(checked_version):
             return _discard_second_object(file_key, event, version_id)
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
@@ -267,6 +268,12 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
             usage.release(table, file_key.owner_id, file_key.file_id, item)
         logger.info("Skipped a duplicate or superseded removal")
         return "duplicate"
+    removed = event.removed_version
+    if removed and item and item.get("versionId") not in (None, removed):
+        # A version the file never was (a second upload, an older copy): the
+        # recorded version stands, and becoming another one is the spent ticket's to refuse.
+        logger.info("A version other than the recorded one was removed; the file is as recorded")
+        return "ignored"
     current = _current_version(event)
     if current is not None:
         # The bucket is versioned: a version was removed by hand, and the file lives on.

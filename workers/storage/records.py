@@ -109,12 +109,12 @@ class Attempt:
     # Extraction starts since the file's record last changed that never finished.
     count: int = 0
 
-    def spent_by(self, order: str) -> bool:
-        """Refused because another object version was already recorded for this
-        ticket, not because the event is stale or the file deleted."""
+    def spent_by(self, version_id: str | None) -> bool:
+        """Refused, and the file is another object version than `version_id`:
+        one recorded for the same ticket, before or after this one arrived."""
         item = self.item or {}
         return (not self.started and item.get("status") != STATUS_DELETED
-                and (item.get("seq") is None or item["seq"] < order))
+                and version_id is not None and item.get("versionId") not in (None, version_id))
 
 
 class Superseded(Exception):
