@@ -39,7 +39,7 @@ from contract.table import (
 from workers.errors import is_condition_failed
 
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
-# Extraction starts not yet followed by a recorded state (see begin_attempt).
+# Extraction starts not yet followed by a recorded state (see ExtractionStart).
 ATTEMPTS = "attempts"
 # What the file counts for in its owner's usage; it changes only together with
 # the usage item (workers/storage/usage.py).
@@ -416,9 +416,11 @@ def query_owner_files(table, owner_id: str, limit: int,
     return [from_dynamo(item) for item in table.query(**params).get("Items", [])]
 
 
-def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> bool:
-    """Hide the file from the API and let TTL reap the record. Returns False when
-    there is no such record (it never existed, or TTL already took it)."""
+def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> dict[str, Any] | None:
+    """Hide the file from the API and let TTL reap the record. Returns the
+    record as the write found it, which may name a thumbnail the worker
+    recorded after the caller last read it; None when there is no such record
+    (it never existed, or TTL already took it)."""
     old = _conditional_update(
         table,
         Key=key_of(owner_id, file_id),
@@ -431,7 +433,7 @@ def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> bool:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":deleted": STATUS_DELETED, ":now": iso(at), ":ttl": deletion_ttl(at)},
     )
-    return old is not None
+    return None if old is None else from_dynamo(old)
 
 
 def set_upload_id(table, owner_id: str, file_id: str, upload_id: str) -> None:
