@@ -327,3 +327,42 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
         patch.setattr(isolated, "extract", extract_while_a_newer_event_lands)
         ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
     assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]
+
+
+@pytest.mark.parametrize("deleted", ["between_the_deletes_read_and_its_write", "before_the_worker_commits"])
+def test_a_file_deleted_while_the_worker_stores_its_thumbnail_leaves_no_thumbnail(aws, on_aws_call, deleted):
+    from workers.api import files
+
+    key = "incoming/alice/img/photo.png"
+    ticket(key)
+    put(key, png_bytes(), "image/png")
+    read, committed = threading.Event(), threading.Event()
+    storing_thumbnail, deleting = [], []
+
+    def delete_reads_then_waits(**_) -> None:
+        if threading.current_thread().name == "delete":
+            read.set()
+            committed.wait(10)
+
+    def note_the_thumbnail(params, **_) -> None:
+        storing_thumbnail.append(params["url_path"].split("?")[0].endswith(".webp"))
+
+    def delete_once_the_thumbnail_is_stored(**_) -> None:
+        if not storing_thumbnail.pop():
+            return
+        if deleted == "before_the_worker_commits":
+            files.delete_file("alice", "img")
+            return
+        deleting.append(threading.Thread(target=files.delete_file, args=("alice", "img"), name="delete"))
+        deleting[0].start()
+        read.wait(10)
+
+    on_aws_call("after-call.dynamodb.GetItem", delete_reads_then_waits)
+    on_aws_call("before-call.s3.PutObject", note_the_thumbnail)
+    on_aws_call("after-call.s3.PutObject", delete_once_the_thumbnail_is_stored)
+    ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
+    committed.set()
+    for thread in deleting:
+        thread.join()
+    assert record("alice", "img")["status"] == "deleted"
+    assert thumbnails_of("img") == []
