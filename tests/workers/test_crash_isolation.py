@@ -36,10 +36,10 @@ def hostile_text(monkeypatch, behaviour):
     monkeypatch.setattr(registry, "describer", lambda kind: describe if kind == "text" else registry._BY_KIND[kind])
 
 
-def ticket(key: str) -> None:
+def ticket(key: str, size: int = 8) -> None:
     """The pending record the API writes when it issues an upload ticket."""
-    records.create_pending(clients.table(), FileKey.parse(key), filename="file.txt", content_type="text/plain", size=8, upload={},
-                           at=records.now())
+    records.create_pending(clients.table(), FileKey.parse(key), filename="file.txt", content_type="text/plain", size=size,
+                           upload={}, at=records.now())
 
 
 def spin():
@@ -110,7 +110,7 @@ def transient(code: str, operation: str) -> ClientError:
 def test_a_file_meeting_transient_s3_and_dynamodb_errors_is_not_quarantined_and_ends_processed(
         aws, context, on_aws_call):
     key = "incoming/alice/img/photo.png"
-    ticket(key)
+    ticket(key, len(png_bytes()))
     put(key, png_bytes(), "image/png")
     # One per delivery, each after the attempt began: describing the object,
     # storing its thumbnail, writing its record.
@@ -139,7 +139,7 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
     hostile_text(monkeypatch, lambda: (time.sleep(1), crash()))
     names = ["evil", "mate0", "mate1", "mate2"]
     for name in names:
-        ticket(f"incoming/alice/{name}/{name}.txt")
+        ticket(f"incoming/alice/{name}/{name}.txt", len(b"innocent\n"))
         put(f"incoming/alice/{name}/{name}.txt", b"HOSTILE\n" if name == "evil" else b"innocent\n")
     evil_started = threading.Event()
 
@@ -334,7 +334,7 @@ def test_a_file_deleted_while_the_worker_stores_its_thumbnail_leaves_no_thumbnai
     from workers.api import files
 
     key = "incoming/alice/img/photo.png"
-    ticket(key)
+    ticket(key, len(png_bytes()))
     put(key, png_bytes(), "image/png")
     read, committed = threading.Event(), threading.Event()
     storing_thumbnail, deleting = [], []

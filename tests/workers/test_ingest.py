@@ -449,3 +449,26 @@ def test_removing_a_version_that_is_not_the_recorded_one_leaves_the_file_as_reco
         run(context, body)
     assert record("alice", "f1") == recorded
     assert _versions() == [first["VersionId"]]
+
+
+def test_an_object_bigger_than_its_upload_declared_is_failed_too_large_removed_and_not_counted(aws, context):
+    from datetime import timedelta
+
+    from contract.keys import FileKey
+    from contract.quotas import QUOTAS
+    from workers.storage import records, usage
+
+    table = clients.table()
+    usage.create_pending(table, FileKey.parse(KEY), QUOTAS, reclaim_after=records.now() + timedelta(hours=1),
+                         filename="report.txt", content_type="text/plain", size=5, upload={"method": "PUT"},
+                         at=records.now())
+    assert usage.read(table, "alice") == usage.Usage(bytes=5, files=1)
+    bigger = put(KEY, b"more than the five bytes declared")
+    _, response = run(context, notification(s3_event(KEY, sequencer="01", version_id=bigger["VersionId"])))
+    assert response == {"batchItemFailures": []}
+    item = record("alice", "f1")
+    assert item["status"] == "failed" and item["error"]["code"] == "too_large"
+    assert "5 bytes" in item["error"]["message"]
+    assert _versions() == []
+    assert usage.read(table, "alice") == usage.Usage(bytes=0, files=1)
+    assert usage.expired_tickets(table, "alice", records.now() + timedelta(days=1), 10) == []

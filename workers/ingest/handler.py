@@ -47,7 +47,7 @@ from contract.metrics import (
     STACK_DIMENSION,
     THUMBNAIL_BYTES_FETCHED,
 )
-from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
+from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
 from workers.ingest.batch import ConcurrentBatchProcessor
@@ -161,7 +161,11 @@ def _record(file_key: FileKey, event: S3Event, not_after: float | None, version_
         # The worker died with this file one start short of quarantine: it is tried
         # once more as the only extraction, so that no batch-mate can be the cause.
         alone = attempt.count == INGEST.quarantine_after_starts - 1
-        state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key, start, alone)
+        # A pending record's size is what its upload declared.
+        item = attempt.item or {}
+        declared = item["size"] if item.get("status") == STATUS_PENDING else None
+        state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key, start, alone,
+                         declared)
     if previous_thumbnail and previous_thumbnail != state["thumbnail_key"]:
         # Superseded by this event whatever happens next; a newer event has its own key.
         objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
@@ -178,15 +182,18 @@ def _record(file_key: FileKey, event: S3Event, not_after: float | None, version_
 
 
 def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None,
-             thumbnail_key: str, start: records.ExtractionStart, alone: bool) -> dict:
+             thumbnail_key: str, start: records.ExtractionStart, alone: bool, declared: int | None) -> dict:
     """What the record should say about the object: processed with its metadata,
     or failed with the reason the file itself cannot be accepted. A thumbnail
-    is stored under `thumbnail_key` before the record names it."""
+    is stored under `thumbnail_key` before the record names it. `declared` is
+    the size the object's upload ticket declared, if it had one."""
     head: dict = {}
     try:
         head = _head(bucket, file_key.key, version_id)
         if head["ContentLength"] > MAX_FILE_SIZE:
             raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {MAX_FILE_SIZE}-byte limit")
+        if declared is not None and head["ContentLength"] > declared:
+            return _oversized(file_key, bucket, head, declared)
         extraction = isolated.extract(_stored(bucket, file_key, head), not_after, start.count, alone)
         _count_reads(extraction)
         if extraction.thumbnail is not None:
@@ -198,6 +205,23 @@ def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: 
         outcome = {"status": STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
                    "thumbnail_key": None}
     return {**outcome, **_described(head)}
+
+
+def _oversized(file_key: FileKey, bucket: str, head: dict, declared: int) -> dict:
+    """An object bigger than its upload declared. S3 refuses that already (the
+    ticket signs the length, or bounds it in the POST policy); should it get
+    through, its bytes are removed rather than counted, and the file holds
+    nothing against the quota beyond its place."""
+    s3 = clients.s3()
+    if head.get("VersionId"):
+        objects.delete_version(s3, bucket, file_key.key, head["VersionId"])
+    else:
+        objects.delete_all_versions(s3, bucket, file_key.key)
+    logger.warning("Removed an object bigger than its upload declared",
+                   extra={"size": head["ContentLength"], "declared": declared})
+    message = f"{head['ContentLength']} bytes is more than the {declared} bytes its upload declared; it was removed"
+    return {"status": STATUS_FAILED, "metadata": None, "thumbnail_key": None,
+            "error": {"code": "too_large", "message": message}, **_described({})}
 
 
 def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts: int) -> dict:
