@@ -472,3 +472,31 @@ def test_an_object_bigger_than_its_upload_declared_is_failed_too_large_removed_a
     assert _versions() == []
     assert usage.read(table, "alice") == usage.Usage(bytes=0, files=1)
     assert usage.expired_tickets(table, "alice", records.now() + timedelta(days=1), 10) == []
+
+
+@pytest.mark.parametrize("recorded_meanwhile", ["older", "newer"])
+def test_only_the_recorded_version_remains_when_the_uploads_events_are_handled_at_the_same_time(
+        aws, context, monkeypatch, recorded_meanwhile):
+    from workers.extraction import isolated
+
+    _ticketed()
+    older = put(KEY, b"the upload")
+    newer = put(KEY, b"the same presigned request, sent again")
+    events = {"older": s3_event(KEY, sequencer="01", version_id=older["VersionId"]),
+              "newer": s3_event(KEY, sequencer="02", version_id=newer["VersionId"])}
+    extract, meanwhile = isolated.extract, [events[recorded_meanwhile]]
+
+    def extract_while_the_other_is_recorded(*args, **kwargs):
+        # Both events were checked before either was recorded, as in two invocations at once.
+        extraction = extract(*args, **kwargs)
+        while meanwhile:
+            ingest.handle_s3_event(ingest.S3Event.model_validate(meanwhile.pop()))
+        return extraction
+
+    monkeypatch.setattr(isolated, "extract", extract_while_the_other_is_recorded)
+    other = "newer" if recorded_meanwhile == "older" else "older"
+    ingest.handle_s3_event(ingest.S3Event.model_validate(events[other]))
+    recorded = record("alice", "f1")
+    assert recorded["status"] == "processed"
+    assert recorded["versionId"] == (older if recorded_meanwhile == "older" else newer)["VersionId"]
+    assert _versions() == [recorded["versionId"]]

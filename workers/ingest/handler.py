@@ -139,7 +139,7 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
         return "duplicate"
     start = records.ExtractionStart(table, file_key, event.order, recorded=attempt.item is not None)
     try:
-        return _record(file_key, event, not_after, version_id, attempt, start)
+        return _record(file_key, event, not_after, version_id, checked_version, attempt, start)
     except records.Superseded:
         logger.info("A newer event was applied while the file waited to be extracted")
         return "superseded"
@@ -151,7 +151,7 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
 
 
 def _record(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None,
-            attempt: records.Attempt, start: records.ExtractionStart) -> str:
+            checked_version: str | None, attempt: records.Attempt, start: records.ExtractionStart) -> str:
     table = clients.table()
     previous_thumbnail = (attempt.item or {}).get("thumbnailKey")
     thumbnail_key = file_key.thumbnail_key(event.order)
@@ -170,10 +170,15 @@ def _record(file_key: FileKey, event: S3Event, not_after: float | None, version_
         # Superseded by this event whatever happens next; a newer event has its own key.
         objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
     written_at = records.now()
-    if not usage.record_object_state(table, file_key, event.order, attempt.item, at=written_at, **state):
+    if not usage.record_object_state(table, file_key, event.order, attempt.item, at=written_at,
+                                     ticket_version=checked_version, **state):
         if state["thumbnail_key"]:
-            # Lost to a newer event or a delete: nothing will ever point at it.
+            # Lost to a newer event, a delete or another version: nothing will ever point at it.
             objects.delete_all_versions(clients.s3(), event.s3.bucket.name, state["thumbnail_key"])
+        # Another version's event, handled elsewhere meanwhile, may have spent the ticket.
+        if checked_version is not None and records.spent_on_another(
+                records.get(table, file_key.owner_id, file_key.file_id) or {}, checked_version):
+            return _discard_second_object(file_key, event, version_id)
         logger.info("A newer event had already been applied; left the record as it was")
         return "superseded"
     _count(state["status"], state["error"], lag_ms=(written_at - event.eventTime).total_seconds() * 1000)

@@ -49,8 +49,9 @@ _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 # Set by `ops replay` until the replayed copy is recorded (see begin_attempt).
 REPLAY_REQUESTED = "replayRequested"
 # A ticket is spent once an object version is recorded for it: only that same
-# version, or a replay that asked for it, may be examined again.
-_UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :vid "
+# version, or a replay that asked for it, may be examined or recorded again
+# (spent_on_another says the same of an item in hand).
+_UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :ticket_vid "
             f"OR attribute_exists({REPLAY_REQUESTED}))")
 
 
@@ -112,9 +113,13 @@ class Attempt:
     def spent_by(self, version_id: str | None) -> bool:
         """Refused, and the file is another object version than `version_id`:
         one recorded for the same ticket, before or after this one arrived."""
-        item = self.item or {}
-        return (not self.started and item.get("status") != STATUS_DELETED
-                and version_id is not None and item.get("versionId") not in (None, version_id))
+        return not self.started and self.item is not None and spent_on_another(self.item, version_id)
+
+
+def spent_on_another(item: dict[str, Any], version_id: str | None) -> bool:
+    """The file is another object version than `version_id`, and no replay asked for a new one."""
+    return (item.get("status") != STATUS_DELETED and version_id is not None
+            and item.get("versionId") not in (None, version_id) and REPLAY_REQUESTED not in item)
 
 
 class Superseded(Exception):
@@ -136,7 +141,7 @@ def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None =
     values: dict[str, Any] = {":zero": 0, ":seq": order, ":deleted": STATUS_DELETED}
     if version_id is not None:
         condition += f" AND {_UNSPENT}"
-        values.update({":vid": version_id, ":null": "NULL"})
+        values.update({":ticket_vid": version_id, ":null": "NULL"})
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
@@ -238,12 +243,15 @@ def object_state_update(
     at: datetime,
     thumbnail_key: str | None = None,
     charge: tuple[int | None, int] | None = None,
+    ticket_version: str | None = None,
 ) -> dict[str, Any]:
     """The UpdateItem that records an object's state, conditional on the event
     being newer than what the item holds and the file not deleted. The attempt
     count goes: whatever state this is, the attempt finished. `charge` is
     (what the item is charged now, None for nothing; what it will be): the
-    write then also moves `charged`, only from that value."""
+    write then also moves `charged`, only from that value. `ticket_version`
+    is the event's object version: the write is refused if the ticket was
+    spent on another one since the event was checked (`refuses`)."""
     stamp = iso(at)
     names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
     values: dict[str, Any] = {
@@ -292,6 +300,9 @@ def object_state_update(
     else:
         removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
     condition = f"{_NEWER} AND {_NOT_DELETED}"
+    if ticket_version is not None:
+        condition += f" AND {_UNSPENT}"
+        values.update({":ticket_vid": ticket_version, ":null": "NULL"})
     if charge is not None:
         charged, values[":charged"] = charge
         sets.append(f"{CHARGED} = :charged")
@@ -310,6 +321,14 @@ def object_state_update(
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+
+
+def refuses(item: dict[str, Any], order: str, ticket_version: str | None = None) -> bool:
+    """What object_state_update's condition refuses, the charge aside: a
+    deleted file, an event no newer than the one the item reflects, or a
+    version whose ticket was spent on another."""
+    return (item.get("status") == STATUS_DELETED or item.get("seq", "") >= order
+            or spent_on_another(item, ticket_version))
 
 
 def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
