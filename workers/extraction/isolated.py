@@ -93,13 +93,14 @@ class Slots:
 
     def acquire(self, alone: bool, timeout: float | None) -> bool:
         wanted = self._count if alone else 1
+        waiting_alone = 1 if alone else 0
         with self._changed:
-            self._waiting_alone += alone
+            self._waiting_alone += waiting_alone
             try:
                 free = self._changed.wait_for(
                     lambda: self._taken + wanted <= self._count and (alone or not self._waiting_alone), timeout)
             finally:
-                self._waiting_alone -= alone
+                self._waiting_alone -= waiting_alone
                 # Files held back for this one may go now, whether it got its slots or gave up.
                 self._changed.notify_all()
             if free:
