@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import threading
 import time
 import uuid
 from typing import Iterator
@@ -88,7 +87,7 @@ def _memory(function_mb: int) -> Iterator[None]:
     from workers.extraction import isolated
 
     saved_slots, saved_size = isolated._SLOTS, os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
-    isolated._SLOTS = threading.BoundedSemaphore(isolated.slots(function_mb))
+    isolated._SLOTS = isolated.Slots(isolated.slots(function_mb))
     os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function_mb)
     try:
         yield

@@ -375,7 +375,7 @@ def calls(aws):
     return made
 
 
-def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_no_more_calls_than_before(
+def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_one_write_per_step(
         alice, limits, calls):
     file = issued(alice, 5)
     assert calls == ["dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]
@@ -383,8 +383,9 @@ def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_no_mor
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
     event = s3_event(file["key"], sequencer=f"{next(_SEQUENCE):018X}", size=5, version_id=put["VersionId"])
     assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0]) == "processed"
-    # The record's start, the object's head and the record's write (extraction reads in its own process).
-    assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.TransactWriteItems"]
+    # The event's check, the object's head, the extraction's start (counted once it has its
+    # slot, see records.ExtractionStart) and the record's write; extraction reads in its own process.
+    assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]
     calls.clear()
     alice("GET", "/usage")
     # The look for expired tickets to give back, then the usage item.

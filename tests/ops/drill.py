@@ -25,10 +25,11 @@ def created_event(stack: Stack, key: str) -> str:
 
 
 def pending(stack: Stack, key: str, at: datetime | None = None) -> FileKey:
-    """The record an upload ticket leaves before its object arrives."""
+    """The record an upload ticket leaves before its object arrives, declaring
+    room for any drill's object (a bigger one is refused as too large)."""
     file_key = FileKey.parse(key)
-    records.create_pending(stack.table(), file_key, filename=file_key.name, content_type="text/plain", size=1, upload={},
-                           at=at or records.now())
+    records.create_pending(stack.table(), file_key, filename=file_key.name, content_type="text/plain", size=1024,
+                           upload={}, at=at or records.now())
     return file_key
 
 

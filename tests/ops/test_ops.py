@@ -100,8 +100,8 @@ def test_a_quarantined_file_shows_in_status_and_is_processed_by_replay_quarantin
     file_key = pending(stack, key)
     # Each time, the worker died with the file and the message came back: the
     # starts were counted and never finished. The next delivery quarantines it.
-    for _ in range(INGEST.quarantine_after_starts - 1):
-        records.begin_attempt(stack.table(), file_key, "01".ljust(64, "0"))
+    for _ in range(INGEST.quarantine_after_starts):
+        records.ExtractionStart(stack.table(), file_key, "01".ljust(64, "0"), recorded=True).count()
     stack.client("s3").put_object(Bucket=stack.outputs.bucket_name, Key=key, Body=b"notes\n")
     wait_for(lambda: file_status(stack, "erin", "hostile-1") == "failed", 30)
 

@@ -136,12 +136,12 @@ def test_files_past_the_invocation_deadline_are_retried_without_counting_and_the
 def test_a_file_waiting_for_an_extraction_slot_past_the_deadline_is_retried(aws, monkeypatch):
     ticket("incoming/alice/f1/a.txt")
     put("incoming/alice/f1/a.txt", b"words\n")
-    monkeypatch.setattr(isolated, "_SLOTS", threading.BoundedSemaphore(1))
-    isolated._SLOTS.acquire()  # taken by a sibling that will not finish in time
+    monkeypatch.setattr(isolated, "_SLOTS", isolated.Slots(1))
+    isolated._SLOTS.acquire(alone=False, timeout=None)  # taken by a sibling that will not finish in time
     try:
         event, _ = run(short_context(1.5), created("incoming/alice/f1/a.txt"), s3_test_event_body())
     finally:
-        isolated._SLOTS.release()
+        isolated._SLOTS.release(alone=False)
     item = record("alice", "f1")
     assert item["status"] == "pending" and item[records.ATTEMPTS] == 0
 
@@ -239,3 +239,29 @@ def short_context(seconds: float) -> LambdaContext:
     spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=seconds, memory_mb=1024,
                         region="us-east-1")
     return LambdaContext(spec, spec.lambda_environment(), "req-short", time.time() + seconds)
+
+
+def test_a_file_waiting_to_run_alone_holds_new_files_back_until_it_has_run_or_given_up():
+    slots = isolated.Slots(2)
+    assert slots.acquire(alone=False, timeout=None)  # a batch-mate being extracted
+    outcomes: list[bool] = []
+
+    def wait_alone(timeout: float) -> threading.Thread:
+        waiting = threading.Thread(target=lambda: outcomes.append(slots.acquire(alone=True, timeout=timeout)))
+        waiting.start()
+        time.sleep(0.1)
+        return waiting
+
+    waiting = wait_alone(5)
+    # A slot is free, but taking it would keep the waiting file from ever running alone.
+    assert not slots.acquire(alone=False, timeout=0.1)
+    slots.release(alone=False)
+    waiting.join()
+    assert outcomes == [True] and not slots.acquire(alone=False, timeout=0)
+    slots.release(alone=True)
+
+    assert slots.acquire(alone=False, timeout=None)
+    waiting = wait_alone(0.3)
+    held_back_until_it_gave_up = slots.acquire(alone=False, timeout=2)
+    waiting.join()
+    assert outcomes == [True, False] and held_back_until_it_gave_up

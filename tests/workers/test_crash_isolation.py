@@ -3,10 +3,12 @@ thumbnail that must never outlive its record."""
 
 import os
 import signal
+import threading
 import time
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
 
 from contract import functions
 from contract.ingest import INGEST
@@ -15,7 +17,7 @@ from contract.table import QUARANTINE_CODE
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
-from workers.extraction import isolated, limits, registry
+from workers.extraction import isolated, isolation, limits, registry
 from workers.extraction.limits import EXTRACT_BUDGETS
 from workers.ingest import handler as ingest
 from workers.storage import clients, objects, records
@@ -34,10 +36,10 @@ def hostile_text(monkeypatch, behaviour):
     monkeypatch.setattr(registry, "describer", lambda kind: describe if kind == "text" else registry._BY_KIND[kind])
 
 
-def ticket(key: str) -> None:
+def ticket(key: str, size: int = 8) -> None:
     """The pending record the API writes when it issues an upload ticket."""
-    records.create_pending(clients.table(), FileKey.parse(key), filename="file.txt", content_type="text/plain", size=8, upload={},
-                           at=records.now())
+    records.create_pending(clients.table(), FileKey.parse(key), filename="file.txt", content_type="text/plain", size=size,
+                           upload={}, at=records.now())
 
 
 def spin():
@@ -84,14 +86,122 @@ def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extract
     event = s3_event(key, sequencer="01")
     # Each time, the worker died with the file (Lambda's memory kill, say) and
     # the message came back: the starts were noted, never finished.
-    for _ in range(INGEST.quarantine_after_starts - 1):
-        records.begin_attempt(clients.table(), FileKey.parse(key), "01".ljust(64, "0"))
+    died_with(key, INGEST.quarantine_after_starts)
     response = ingest.handler(sqs_event(notification(event)), context)
     assert response == {"batchItemFailures": []}
     item = record("alice", "evil")
     assert item["status"] == "failed" and item["error"]["code"] == QUARANTINE_CODE
     assert item["size"] == len(b"HOSTILE\n")
     assert records.ATTEMPTS not in item
+
+
+def died_with(key: str, times: int) -> None:
+    """The worker died `times` while extracting the file: its starts were counted, never finished."""
+    for _ in range(times):
+        records.ExtractionStart(clients.table(), FileKey.parse(key), "01".ljust(64, "0"), recorded=True).count()
+
+
+def transient(code: str, operation: str) -> ClientError:
+    """What a client raises once botocore's own retries are spent."""
+    return ClientError({"Error": {"Code": code, "Message": "try again"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+                       operation)
+
+
+def test_a_file_meeting_transient_s3_and_dynamodb_errors_is_not_quarantined_and_ends_processed(
+        aws, context, on_aws_call):
+    key = "incoming/alice/img/photo.png"
+    ticket(key, len(png_bytes()))
+    put(key, png_bytes(), "image/png")
+    # One per delivery, each after the attempt began: describing the object,
+    # storing its thumbnail, writing its record.
+    planned = [("HeadObject", "SlowDown"), ("PutObject", "InternalError"),
+               ("TransactWriteItems", "ProvisionedThroughputExceededException")]
+
+    def fail_as_planned(event_name: str, **_) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        if planned and planned[0][0] == operation:
+            raise transient(planned.pop(0)[1], operation)
+
+    for operation in ("s3.HeadObject", "s3.PutObject", "dynamodb.TransactWriteItems"):
+        on_aws_call(f"before-call.{operation}", fail_as_planned)
+    body = notification(s3_event(key, sequencer="01"))
+    while planned:
+        with pytest.raises(BatchProcessingError):
+            ingest.handler(sqs_event(body), context)
+    assert ingest.handler(sqs_event(body), context) == {"batchItemFailures": []}
+    item = record("alice", "img")
+    assert item["status"] == "processed" and item["error"] is None
+
+
+def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_a_start(aws, context, monkeypatch,
+                                                                                          on_aws_call):
+    monkeypatch.setattr(isolated, "_SLOTS", isolated.Slots(1))
+    hostile_text(monkeypatch, lambda: (time.sleep(1), crash()))
+    names = ["evil", "mate0", "mate1", "mate2"]
+    for name in names:
+        ticket(f"incoming/alice/{name}/{name}.txt", len(b"innocent\n"))
+        put(f"incoming/alice/{name}/{name}.txt", b"HOSTILE\n" if name == "evil" else b"innocent\n")
+    evil_started = threading.Event()
+
+    def mates_after_evil(params, **_) -> None:
+        if "evil" not in str(params):
+            evil_started.wait(10)
+
+    on_aws_call("before-call.s3.HeadObject", mates_after_evil)
+    # The worker dies while the evil file is being extracted: what its records
+    # say at that moment is all that survives.
+    at_death: dict[str, int] = {}
+
+    def die_meanwhile() -> None:
+        time.sleep(0.5)
+        at_death.update({name: record("alice", name).get(records.ATTEMPTS, 0) for name in names})
+
+    real_run = isolation.run
+
+    def run(work, *args):
+        if work.args[0].key.endswith("evil.txt"):
+            evil_started.set()
+            observer = threading.Thread(target=die_meanwhile)
+            observer.start()
+            try:
+                return real_run(work, *args)
+            finally:
+                observer.join()
+        return real_run(work, *args)
+
+    monkeypatch.setattr(isolation, "run", run)
+    batch_of_keys(context, *(f"incoming/alice/{name}/{name}.txt" for name in names))
+    assert at_death == {"evil": 1, "mate0": 0, "mate1": 0, "mate2": 0}
+
+
+def test_a_file_the_worker_died_with_three_times_is_tried_once_more_alone(aws, context, monkeypatch):
+    names = ["suspect", *(f"mate{i}" for i in range(5))]
+    for name in names:
+        ticket(f"incoming/alice/{name}/{name}.txt")
+        put(f"incoming/alice/{name}/{name}.txt", f"{name}\n".encode())
+    # Each time it was extracted beside others, any of which may have killed the worker.
+    died_with("incoming/alice/suspect/suspect.txt", INGEST.quarantine_after_starts - 1)
+    running: set[str] = set()
+    beside_suspect: list[set[str]] = []
+    guard = threading.Lock()
+    real_run = isolation.run
+
+    def run(work, *args):
+        name = work.args[0].key.split("/")[2]
+        with guard:
+            running.add(name)
+            beside_suspect.extend([running - {"suspect"}] if "suspect" in running else [])
+        try:
+            time.sleep(0.1)
+            return real_run(work, *args)
+        finally:
+            with guard:
+                running.discard(name)
+
+    monkeypatch.setattr(isolation, "run", run)
+    assert batch_of_keys(context, *(f"incoming/alice/{name}/{name}.txt" for name in names)) == {"batchItemFailures": []}
+    assert {name: record("alice", name)["status"] for name in names} == dict.fromkeys(names, "processed")
+    assert beside_suspect == [set()]
 
 
 def test_a_finished_file_starts_its_count_again(aws, context):
@@ -166,8 +276,8 @@ def test_a_delete_between_thumbnail_and_record_leaves_no_thumbnail(aws, context,
     put(key, png_bytes(), "image/png")
     extract = isolated.extract
 
-    def extract_then_delete(obj, not_after):
-        extraction = extract(obj, not_after)
+    def extract_then_delete(obj, not_after, *how):
+        extraction = extract(obj, not_after, *how)
         objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
         ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, "ObjectRemoved:Delete", sequencer="02")))
         return extraction
@@ -206,8 +316,8 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
 
     landed = []
 
-    def extract_while_a_newer_event_lands(obj, not_after):
-        extraction = extract(obj, not_after)
+    def extract_while_a_newer_event_lands(obj, not_after, *how):
+        extraction = extract(obj, not_after, *how)
         if not landed:
             landed.append(newer)
             ingest.handle_s3_event(ingest.S3Event.model_validate(newer))
@@ -217,3 +327,42 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
         patch.setattr(isolated, "extract", extract_while_a_newer_event_lands)
         ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
     assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]
+
+
+@pytest.mark.parametrize("deleted", ["between_the_deletes_read_and_its_write", "before_the_worker_commits"])
+def test_a_file_deleted_while_the_worker_stores_its_thumbnail_leaves_no_thumbnail(aws, on_aws_call, deleted):
+    from workers.api import files
+
+    key = "incoming/alice/img/photo.png"
+    ticket(key, len(png_bytes()))
+    put(key, png_bytes(), "image/png")
+    read, committed = threading.Event(), threading.Event()
+    storing_thumbnail, deleting = [], []
+
+    def delete_reads_then_waits(**_) -> None:
+        if threading.current_thread().name == "delete":
+            read.set()
+            committed.wait(10)
+
+    def note_the_thumbnail(params, **_) -> None:
+        storing_thumbnail.append(params["url_path"].split("?")[0].endswith(".webp"))
+
+    def delete_once_the_thumbnail_is_stored(**_) -> None:
+        if not storing_thumbnail.pop():
+            return
+        if deleted == "before_the_worker_commits":
+            files.delete_file("alice", "img")
+            return
+        deleting.append(threading.Thread(target=files.delete_file, args=("alice", "img"), name="delete"))
+        deleting[0].start()
+        read.wait(10)
+
+    on_aws_call("after-call.dynamodb.GetItem", delete_reads_then_waits)
+    on_aws_call("before-call.s3.PutObject", note_the_thumbnail)
+    on_aws_call("after-call.s3.PutObject", delete_once_the_thumbnail_is_stored)
+    ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
+    committed.set()
+    for thread in deleting:
+        thread.join()
+    assert record("alice", "img")["status"] == "deleted"
+    assert thumbnails_of("img") == []

@@ -415,3 +415,88 @@ def test_a_replayed_copy_is_examined_although_the_ticket_is_spent(aws, context):
     third = put(KEY, b"a third upload")
     event = ingest.parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
     assert ingest.handle_s3_event(event.Records[0]) == "spent"
+
+
+@pytest.mark.parametrize("recorded_first", ["older", "newer"])
+def test_only_the_recorded_version_remains_whatever_order_the_uploads_events_arrive_in(aws, context,
+                                                                                       recorded_first):
+    _ticketed()
+    older = put(KEY, b"the upload")
+    newer = put(KEY, b"the same presigned request, sent again")
+    events = {"older": s3_event(KEY, sequencer="01", version_id=older["VersionId"]),
+              "newer": s3_event(KEY, sequencer="02", version_id=newer["VersionId"])}
+    later = "newer" if recorded_first == "older" else "older"
+    run(context, notification(events[recorded_first]))
+    recorded = record("alice", "f1")
+    run(context, notification(events[later]))
+    assert record("alice", "f1") == recorded
+    assert recorded["status"] == "processed"
+    assert _versions() == [recorded["versionId"]]
+
+
+@pytest.mark.parametrize("removal_first", [True, False])
+def test_removing_a_version_that_is_not_the_recorded_one_leaves_the_file_as_recorded(aws, context, removal_first):
+    _ticketed()
+    first = put(KEY, b"the upload")
+    run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
+    recorded = record("alice", "f1")
+    second = put(KEY, b"a second upload")
+    third = put(KEY, b"a third upload, now current")
+    clients.s3().delete_object(Bucket=clients.bucket_name(), Key=KEY, VersionId=second["VersionId"])
+    removal = notification(s3_event(KEY, "ObjectRemoved:Delete", sequencer="04", version_id=second["VersionId"]))
+    third_created = notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"]))
+    for body in ((removal, third_created) if removal_first else (third_created, removal)):
+        run(context, body)
+    assert record("alice", "f1") == recorded
+    assert _versions() == [first["VersionId"]]
+
+
+def test_an_object_bigger_than_its_upload_declared_is_failed_too_large_removed_and_not_counted(aws, context):
+    from datetime import timedelta
+
+    from contract.keys import FileKey
+    from contract.quotas import QUOTAS
+    from workers.storage import records, usage
+
+    table = clients.table()
+    usage.create_pending(table, FileKey.parse(KEY), QUOTAS, reclaim_after=records.now() + timedelta(hours=1),
+                         filename="report.txt", content_type="text/plain", size=5, upload={"method": "PUT"},
+                         at=records.now())
+    assert usage.read(table, "alice") == usage.Usage(bytes=5, files=1)
+    bigger = put(KEY, b"more than the five bytes declared")
+    _, response = run(context, notification(s3_event(KEY, sequencer="01", version_id=bigger["VersionId"])))
+    assert response == {"batchItemFailures": []}
+    item = record("alice", "f1")
+    assert item["status"] == "failed" and item["error"]["code"] == "too_large"
+    assert "5 bytes" in item["error"]["message"]
+    assert _versions() == []
+    assert usage.read(table, "alice") == usage.Usage(bytes=0, files=1)
+    assert usage.expired_tickets(table, "alice", records.now() + timedelta(days=1), 10) == []
+
+
+@pytest.mark.parametrize("recorded_meanwhile", ["older", "newer"])
+def test_only_the_recorded_version_remains_when_the_uploads_events_are_handled_at_the_same_time(
+        aws, context, monkeypatch, recorded_meanwhile):
+    from workers.extraction import isolated
+
+    _ticketed()
+    older = put(KEY, b"the upload")
+    newer = put(KEY, b"the same presigned request, sent again")
+    events = {"older": s3_event(KEY, sequencer="01", version_id=older["VersionId"]),
+              "newer": s3_event(KEY, sequencer="02", version_id=newer["VersionId"])}
+    extract, meanwhile = isolated.extract, [events[recorded_meanwhile]]
+
+    def extract_while_the_other_is_recorded(*args, **kwargs):
+        # Both events were checked before either was recorded, as in two invocations at once.
+        extraction = extract(*args, **kwargs)
+        while meanwhile:
+            ingest.handle_s3_event(ingest.S3Event.model_validate(meanwhile.pop()))
+        return extraction
+
+    monkeypatch.setattr(isolated, "extract", extract_while_the_other_is_recorded)
+    other = "newer" if recorded_meanwhile == "older" else "older"
+    ingest.handle_s3_event(ingest.S3Event.model_validate(events[other]))
+    recorded = record("alice", "f1")
+    assert recorded["status"] == "processed"
+    assert recorded["versionId"] == (older if recorded_meanwhile == "older" else newer)["VersionId"]
+    assert _versions() == [recorded["versionId"]]

@@ -247,7 +247,11 @@ def _discard(owner_id: str, item: dict[str, Any]) -> None:
     for key in filter(None, (item["key"], item.get("thumbnailKey"))):
         objects.delete_all_versions(s3, bucket, key)
     if item["status"] != STATUS_DELETED:
-        records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+        marked = records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+        # The worker may have recorded a thumbnail since `item` was read; once
+        # the record is deleted, no later write of the worker's can name one.
+        if marked and marked.get("thumbnailKey") not in (None, item.get("thumbnailKey")):
+            objects.delete_all_versions(s3, bucket, marked["thumbnailKey"])
     # Also after a delete that stopped short of it: a repeated delete finishes the job.
     usage.release(clients.table(), owner_id, item["fileId"], item)
 

@@ -9,13 +9,15 @@ turns each way the child can end into what it means for the file:
   that limit belongs to the batch.
 
 What the child cannot report is the parent dying with it (Lambda's own memory
-kill or timeout). workers/ingest/handler.py counts extraction starts on the record for
-that, and quarantines a file after `IngestSettings.quarantine_after_starts`
-starts that never finished.
+kill or timeout). workers/ingest counts extraction starts on the record for
+that (`on_start`), and quarantines a file after
+`IngestSettings.quarantine_after_starts` starts that never finished.
 
 Files of one batch are extracted side by side, as many at once as the
 function's memory holds children with a file's share each (`slots`): together
-they can never take the worker's reserve, however hostile every file is.
+they can never take the worker's reserve, however hostile every file is. A
+file one start short of quarantine takes every slot, so that if the worker
+dies again, no batch-mate can have been the cause.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from typing import Callable
 
 from aws_lambda_powertools import Logger
 
@@ -62,18 +65,57 @@ def file_limits() -> isolation.Limits:
     )
 
 
-_SLOTS = threading.BoundedSemaphore(slots())
+class Slots:
+    """The extraction slots of one environment. A file may also take all of
+    them, to be the only extraction running: if the worker dies then, nothing
+    but that file can be the cause. A file waiting to run alone holds back
+    files that would take one slot, so that a busy batch cannot starve it."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._taken = 0
+        self._waiting_alone = 0
+        self._changed = threading.Condition()
+
+    def acquire(self, alone: bool, timeout: float | None) -> bool:
+        wanted = self._count if alone else 1
+        waiting_alone = 1 if alone else 0
+        with self._changed:
+            self._waiting_alone += waiting_alone
+            try:
+                free = self._changed.wait_for(
+                    lambda: self._taken + wanted <= self._count and (alone or not self._waiting_alone), timeout)
+            finally:
+                self._waiting_alone -= waiting_alone
+                # Files held back for this one may go now, whether it got its slots or gave up.
+                self._changed.notify_all()
+            if free:
+                self._taken += wanted
+            return free
+
+    def release(self, alone: bool) -> None:
+        with self._changed:
+            self._taken -= self._count if alone else 1
+            self._changed.notify_all()
 
 
-def extract(obj: StoredObject, not_after: float | None) -> Extraction:
+_SLOTS = Slots(slots())
+
+
+def extract(obj: StoredObject, not_after: float | None, on_start: Callable[[], None],
+            alone: bool = False) -> Extraction:
+    """Extract `obj` in a child once a slot is free (every slot when `alone`);
+    `on_start` runs just before the child is forked, and may raise to call the
+    extraction off."""
     _load_declared_kind(obj.content_type)
     waiting_s = None if not_after is None else max(0.0, not_after - time.monotonic())
-    if not _SLOTS.acquire(timeout=waiting_s):
+    if not _SLOTS.acquire(alone, timeout=waiting_s):
         raise OutOfTime("No extraction slot came free before the invocation's time limit; it will be retried")
     try:
+        on_start()
         return _extract_in_child(obj, not_after, file_limits())
     finally:
-        _SLOTS.release()
+        _SLOTS.release(alone)
 
 
 def _load_declared_kind(content_type: str) -> None:

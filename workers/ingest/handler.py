@@ -47,7 +47,7 @@ from contract.metrics import (
     STACK_DIMENSION,
     THUMBNAIL_BYTES_FETCHED,
 )
-from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PROCESSED
+from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime, is_not_found
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
 from workers.ingest.batch import ConcurrentBatchProcessor
@@ -128,33 +128,57 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
     if not_after is not None and not_after - time.monotonic() < MIN_EXTRACT_S:
         raise OutOfTime("Too little of the invocation is left to process this file; it will be retried")
     table = clients.table()
-    attempt = records.begin_attempt(table, file_key, event.order, None if replaces_recorded else version_id)
+    checked_version = None if replaces_recorded else version_id
+    attempt = records.begin_attempt(table, file_key, event.order, checked_version)
     if not attempt.started:
         if attempt.item and attempt.item.get("status") == STATUS_DELETED:
             return _discard_late_object(file_key, event)
-        if attempt.spent_by(event.order):
+        if attempt.spent_by(checked_version):
             return _discard_second_object(file_key, event, version_id)
         logger.info("Skipped a duplicate or superseded event")
         return "duplicate"
+    start = records.ExtractionStart(table, file_key, event.order, recorded=attempt.item is not None)
+    try:
+        return _record(file_key, event, not_after, version_id, checked_version, attempt, start)
+    except records.Superseded:
+        logger.info("A newer event was applied while the file waited to be extracted")
+        return "superseded"
+    except Exception:
+        # The file's own failures are recorded states; whatever else stopped this
+        # try (S3, DynamoDB, the invocation's time) must not count towards quarantine.
+        start.give_back()
+        raise
+
+
+def _record(file_key: FileKey, event: S3Event, not_after: float | None, version_id: str | None,
+            checked_version: str | None, attempt: records.Attempt, start: records.ExtractionStart) -> str:
+    table = clients.table()
     previous_thumbnail = (attempt.item or {}).get("thumbnailKey")
     thumbnail_key = file_key.thumbnail_key(event.order)
     if attempt.count >= INGEST.quarantine_after_starts:
         state = _quarantined(file_key, event.s3.bucket.name, version_id, attempt.count)
     else:
-        try:
-            state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key)
-        except OutOfTime:
-            # Not the file's fault: this start must not count towards quarantine.
-            records.undo_attempt(table, file_key)
-            raise
+        # The worker died with this file one start short of quarantine: it is tried
+        # once more as the only extraction, so that no batch-mate can be the cause.
+        alone = attempt.count == INGEST.quarantine_after_starts - 1
+        # A pending record's size is what its upload declared.
+        item = attempt.item or {}
+        declared = item["size"] if item.get("status") == STATUS_PENDING else None
+        state = _examine(file_key, event.s3.bucket.name, version_id, not_after, thumbnail_key, start, alone,
+                         declared)
     if previous_thumbnail and previous_thumbnail != state["thumbnail_key"]:
         # Superseded by this event whatever happens next; a newer event has its own key.
         objects.delete_all_versions(clients.s3(), event.s3.bucket.name, previous_thumbnail)
     written_at = records.now()
-    if not usage.record_object_state(table, file_key, event.order, attempt.item, at=written_at, **state):
+    if not usage.record_object_state(table, file_key, event.order, attempt.item, at=written_at,
+                                     ticket_version=checked_version, **state):
         if state["thumbnail_key"]:
-            # Lost to a newer event or a delete: nothing will ever point at it.
+            # Lost to a newer event, a delete or another version: nothing will ever point at it.
             objects.delete_all_versions(clients.s3(), event.s3.bucket.name, state["thumbnail_key"])
+        # Another version's event, handled elsewhere meanwhile, may have spent the ticket.
+        if checked_version is not None and records.spent_on_another(
+                records.get(table, file_key.owner_id, file_key.file_id) or {}, checked_version):
+            return _discard_second_object(file_key, event, version_id)
         logger.info("A newer event had already been applied; left the record as it was")
         return "superseded"
     _count(state["status"], state["error"], lag_ms=(written_at - event.eventTime).total_seconds() * 1000)
@@ -163,16 +187,19 @@ def _create(file_key: FileKey, event: S3Event, not_after: float | None, version_
 
 
 def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: float | None,
-             thumbnail_key: str) -> dict:
+             thumbnail_key: str, start: records.ExtractionStart, alone: bool, declared: int | None) -> dict:
     """What the record should say about the object: processed with its metadata,
     or failed with the reason the file itself cannot be accepted. A thumbnail
-    is stored under `thumbnail_key` before the record names it."""
+    is stored under `thumbnail_key` before the record names it. `declared` is
+    the size the object's upload ticket declared, if it had one."""
     head: dict = {}
     try:
         head = _head(bucket, file_key.key, version_id)
         if head["ContentLength"] > MAX_FILE_SIZE:
             raise FileRejected("too_large", f"{head['ContentLength']} bytes is over the {MAX_FILE_SIZE}-byte limit")
-        extraction = isolated.extract(_stored(bucket, file_key, head), not_after)
+        if declared is not None and head["ContentLength"] > declared:
+            return _oversized(file_key, bucket, head, declared)
+        extraction = isolated.extract(_stored(bucket, file_key, head), not_after, start.count, alone)
         _count_reads(extraction)
         if extraction.thumbnail is not None:
             clients.s3().put_object(Bucket=bucket, Key=thumbnail_key, Body=extraction.thumbnail,
@@ -185,6 +212,23 @@ def _examine(file_key: FileKey, bucket: str, version_id: str | None, not_after: 
     return {**outcome, **_described(head)}
 
 
+def _oversized(file_key: FileKey, bucket: str, head: dict, declared: int) -> dict:
+    """An object bigger than its upload declared. S3 refuses that already (the
+    ticket signs the length, or bounds it in the POST policy); should it get
+    through, its bytes are removed rather than counted, and the file holds
+    nothing against the quota beyond its place."""
+    s3 = clients.s3()
+    if head.get("VersionId"):
+        objects.delete_version(s3, bucket, file_key.key, head["VersionId"])
+    else:
+        objects.delete_all_versions(s3, bucket, file_key.key)
+    logger.warning("Removed an object bigger than its upload declared",
+                   extra={"size": head["ContentLength"], "declared": declared})
+    message = f"{head['ContentLength']} bytes is more than the {declared} bytes its upload declared; it was removed"
+    return {"status": STATUS_FAILED, "metadata": None, "thumbnail_key": None,
+            "error": {"code": "too_large", "message": message}, **_described({})}
+
+
 def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts: int) -> dict:
     """The state of a file that took the worker down with it every time it was
     tried: failed for good, never extracted again (until `ops replay`)."""
@@ -194,7 +238,7 @@ def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts:
     except FileRejected as rejected:
         return {"status": STATUS_FAILED, "metadata": None, "error": rejected.as_error(),
                 "thumbnail_key": None, **_described({})}
-    message = (f"Processing this file stopped the worker {starts - 1} times without finishing, "
+    message = (f"Processing this file stopped the worker {starts} times without finishing, "
                "so it will not be tried again")
     return {"status": STATUS_FAILED, "metadata": None, "thumbnail_key": None,
             "error": {"code": QUARANTINE_CODE, "message": message}, **_described(head)}
@@ -253,6 +297,12 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float | None) -> str:
             usage.release(table, file_key.owner_id, file_key.file_id, item)
         logger.info("Skipped a duplicate or superseded removal")
         return "duplicate"
+    removed = event.removed_version
+    if removed and item and item.get("versionId") not in (None, removed):
+        # A version the file never was (a second upload, an older copy): the
+        # recorded version stands, and becoming another one is the spent ticket's to refuse.
+        logger.info("A version other than the recorded one was removed; the file is as recorded")
+        return "ignored"
     current = _current_version(event)
     if current is not None:
         # The bucket is versioned: a version was removed by hand, and the file lives on.

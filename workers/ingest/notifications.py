@@ -59,6 +59,14 @@ class S3Event(BaseModel):
         return self.eventName.startswith("ObjectRemoved:")
 
     @property
+    def removed_version(self) -> str | None:
+        """The version this event removed for good, if it names one. A delete
+        marker's event names the marker's own version, and removes nothing
+        (S3's supported event types: https://docs.aws.amazon.com/AmazonS3/latest/
+        userguide/notification-how-to-event-types-and-destinations.html)."""
+        return self.s3.object.versionId if self.eventName == "ObjectRemoved:Delete" else None
+
+    @property
     def order(self) -> str:
         """A string that sorts the events of one key in the order S3 applied them.
 

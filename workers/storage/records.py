@@ -39,7 +39,7 @@ from contract.table import (
 from workers.errors import is_condition_failed
 
 _NEWER = "(attribute_not_exists(seq) OR seq < :seq)"
-# Extraction starts not yet followed by a recorded state (see begin_attempt).
+# Extraction starts not yet followed by a recorded state (see ExtractionStart).
 ATTEMPTS = "attempts"
 # What the file counts for in its owner's usage; it changes only together with
 # the usage item (workers/storage/usage.py).
@@ -49,8 +49,9 @@ _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 # Set by `ops replay` until the replayed copy is recorded (see begin_attempt).
 REPLAY_REQUESTED = "replayRequested"
 # A ticket is spent once an object version is recorded for it: only that same
-# version, or a replay that asked for it, may be examined again.
-_UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :vid "
+# version, or a replay that asked for it, may be examined or recorded again
+# (spent_on_another says the same of an item in hand).
+_UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :ticket_vid "
             f"OR attribute_exists({REPLAY_REQUESTED}))")
 
 
@@ -100,45 +101,51 @@ def is_superseded_removal(item: dict[str, Any] | None, order: str) -> bool:
 
 @dataclass(frozen=True)
 class Attempt:
-    """The outcome of noting an extraction attempt: `started` is False when the
-    item already reflects this event or a newer one (or the file was deleted),
-    and `item` is the record as it stands."""
+    """The outcome of checking an event against the record: `started` is False
+    when the item already reflects this event or a newer one (or the file was
+    deleted), and `item` is the record as it stands."""
 
     started: bool
     item: dict[str, Any] | None
-    # Starts of extraction since the file's record last changed, this one included.
+    # Extraction starts since the file's record last changed that never finished.
     count: int = 0
 
-    def spent_by(self, order: str) -> bool:
-        """Refused because another object version was already recorded for this
-        ticket, not because the event is stale or the file deleted."""
-        item = self.item or {}
-        return (not self.started and item.get("status") != STATUS_DELETED
-                and (item.get("seq") is None or item["seq"] < order))
+    def spent_by(self, version_id: str | None) -> bool:
+        """Refused, and the file is another object version than `version_id`:
+        one recorded for the same ticket, before or after this one arrived."""
+        return not self.started and self.item is not None and spent_on_another(self.item, version_id)
+
+
+def spent_on_another(item: dict[str, Any], version_id: str | None) -> bool:
+    """The file is another object version than `version_id`, and no replay asked for a new one."""
+    return (item.get("status") != STATUS_DELETED and version_id is not None
+            and item.get("versionId") not in (None, version_id) and REPLAY_REQUESTED not in item)
+
+
+class Superseded(Exception):
+    """A newer event or a delete was recorded after the event was checked."""
 
 
 def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None = None) -> Attempt:
-    """Durably count an extraction attempt before it starts, unless the event
-    is stale. A start that never finishes (the process died) leaves the count
-    up, which is how a file that kills the worker is recognised and
-    quarantined; every applied state resets it. One call serves as the read
-    of the record too.
+    """Check that the event still applies, and read the record, in one
+    conditional write that changes nothing else. The extraction start itself is
+    counted later, once it really begins (`ExtractionStart`).
 
-    Only a record that exists is counted on: an object that arrived without a
+    Only a record that exists is written: an object that arrived without a
     ticket (put outside the API, or its record lost) starts uncounted rather
     than leave a record with nothing but a count in it.
 
     `version_id` is the event's object version: once a version is recorded, the
     ticket is spent, and another version is refused (`Attempt.spent_by`)."""
     condition = f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}"
-    values: dict[str, Any] = {":zero": 0, ":one": 1, ":seq": order, ":deleted": STATUS_DELETED}
+    values: dict[str, Any] = {":zero": 0, ":seq": order, ":deleted": STATUS_DELETED}
     if version_id is not None:
         condition += f" AND {_UNSPENT}"
-        values.update({":vid": version_id, ":null": "NULL"})
+        values.update({":ticket_vid": version_id, ":null": "NULL"})
     try:
         new = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),
-            UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one",
+            UpdateExpression=f"SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero)",
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
@@ -156,15 +163,48 @@ def begin_attempt(table, file_key: FileKey, order: str, version_id: str | None =
     return Attempt(started=True, item=item, count=item[ATTEMPTS])
 
 
-def undo_attempt(table, file_key: FileKey) -> None:
-    """Take back a start that ended for a reason other than the file."""
-    _conditional_update(
-        table,
-        Key=key_of(file_key.owner_id, file_key.file_id),
-        UpdateExpression=f"ADD {ATTEMPTS} :minus",
-        ConditionExpression=f"{ATTEMPTS} > :zero",
-        ExpressionAttributeValues={":minus": -1, ":zero": 0},
-    )
+class ExtractionStart:
+    """One extraction of a file, counted on its record just before the child is
+    forked, and not while the file waits for a slot: when the worker dies, only
+    the files being extracted at that moment are charged with it. A start that
+    never finishes leaves the count up, which is how a file that kills the
+    worker is recognised and quarantined; every applied state resets it, and
+    `give_back` takes it back when the invocation fails for any other reason."""
+
+    def __init__(self, table, file_key: FileKey, order: str, recorded: bool) -> None:
+        self._table, self._file_key, self._order = table, file_key, order
+        # A file without a record starts uncounted (see begin_attempt).
+        self._recorded = recorded
+        self._counted = False
+
+    def count(self) -> None:
+        """Raises Superseded when the event no longer applies: there is nothing to extract for."""
+        if not self._recorded:
+            return
+        counted = _conditional_update(
+            self._table,
+            Key=key_of(self._file_key.owner_id, self._file_key.file_id),
+            UpdateExpression=f"ADD {ATTEMPTS} :one",
+            ConditionExpression=f"attribute_exists({PARTITION_KEY}) AND {_NEWER} AND {_NOT_DELETED}",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":one": 1, ":seq": self._order, ":deleted": STATUS_DELETED},
+        )
+        if counted is None:
+            raise Superseded(f"file {self._file_key.file_id} changed while it waited to be extracted")
+        self._counted = True
+
+    def give_back(self) -> None:
+        if not self._counted:
+            return
+        # Conditional: a state recorded meanwhile has already reset the count.
+        _conditional_update(
+            self._table,
+            Key=key_of(self._file_key.owner_id, self._file_key.file_id),
+            UpdateExpression=f"ADD {ATTEMPTS} :minus",
+            ConditionExpression=f"{ATTEMPTS} > :zero",
+            ExpressionAttributeValues={":minus": -1, ":zero": 0},
+        )
+        self._counted = False
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
@@ -203,12 +243,15 @@ def object_state_update(
     at: datetime,
     thumbnail_key: str | None = None,
     charge: tuple[int | None, int] | None = None,
+    ticket_version: str | None = None,
 ) -> dict[str, Any]:
     """The UpdateItem that records an object's state, conditional on the event
     being newer than what the item holds and the file not deleted. The attempt
     count goes: whatever state this is, the attempt finished. `charge` is
     (what the item is charged now, None for nothing; what it will be): the
-    write then also moves `charged`, only from that value."""
+    write then also moves `charged`, only from that value. `ticket_version`
+    is the event's object version: the write is refused if the ticket was
+    spent on another one since the event was checked (`refuses`)."""
     stamp = iso(at)
     names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
     values: dict[str, Any] = {
@@ -257,6 +300,9 @@ def object_state_update(
     else:
         removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
     condition = f"{_NEWER} AND {_NOT_DELETED}"
+    if ticket_version is not None:
+        condition += f" AND {_UNSPENT}"
+        values.update({":ticket_vid": ticket_version, ":null": "NULL"})
     if charge is not None:
         charged, values[":charged"] = charge
         sets.append(f"{CHARGED} = :charged")
@@ -275,6 +321,14 @@ def object_state_update(
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+
+
+def refuses(item: dict[str, Any], order: str, ticket_version: str | None = None) -> bool:
+    """What object_state_update's condition refuses, the charge aside: a
+    deleted file, an event no newer than the one the item reflects, or a
+    version whose ticket was spent on another."""
+    return (item.get("status") == STATUS_DELETED or item.get("seq", "") >= order
+            or spent_on_another(item, ticket_version))
 
 
 def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
@@ -381,9 +435,11 @@ def query_owner_files(table, owner_id: str, limit: int,
     return [from_dynamo(item) for item in table.query(**params).get("Items", [])]
 
 
-def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> bool:
-    """Hide the file from the API and let TTL reap the record. Returns False when
-    there is no such record (it never existed, or TTL already took it)."""
+def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> dict[str, Any] | None:
+    """Hide the file from the API and let TTL reap the record. Returns the
+    record as the write found it, which may name a thumbnail the worker
+    recorded after the caller last read it; None when there is no such record
+    (it never existed, or TTL already took it)."""
     old = _conditional_update(
         table,
         Key=key_of(owner_id, file_id),
@@ -396,7 +452,7 @@ def mark_deleted(table, owner_id: str, file_id: str, at: datetime) -> bool:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":deleted": STATUS_DELETED, ":now": iso(at), ":ttl": deletion_ttl(at)},
     )
-    return old is not None
+    return None if old is None else from_dynamo(old)
 
 
 def set_upload_id(table, owner_id: str, file_id: str, upload_id: str) -> None:

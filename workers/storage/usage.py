@@ -187,7 +187,8 @@ def record_object_state(table, file_key: FileKey, order: str, item: dict[str, An
     object's real size (its declared size, or nothing for an object that came
     without a ticket) and drops its ticket item. Still one write: a plain
     UpdateItem when only the record changes, else a transaction. Returns False
-    when a newer event or a delete had already been applied."""
+    when a newer event or a delete had already been applied, or the ticket was
+    spent on another version (`records.refuses`)."""
     owner_id, size = file_key.owner_id, state["size"] or 0
     for _ in range(_ATTEMPTS):
         charged = item.get(CHARGED) if item else None
@@ -210,17 +211,11 @@ def record_object_state(table, file_key: FileKey, order: str, item: dict[str, An
             if not is_condition_failed(exc):
                 raise
             old = records.deserialize(exc.response["Item"]) if exc.response.get("Item") else None
-        if old is not None and _superseded(old, order):
+        if old is not None and records.refuses(old, order, state.get("ticket_version")):
             return False
         # Only the charge differed: another write moved it after `item` was read.
         item = old
     raise Contended(f"the charge of file {file_key.file_id} kept changing")
-
-
-def _superseded(item: dict[str, Any], order: str) -> bool:
-    """What records.object_state_update's own condition refuses: a deleted file,
-    or an event no newer than the one the item reflects."""
-    return item.get("status") == STATUS_DELETED or item.get("seq", "") >= order
 
 
 # --- Files stored before quotas (ops) -------------------------------------------------
