@@ -16,7 +16,8 @@ from workers.storage import clients
 
 from . import files
 from .test_read_bound import SIZE, big_csv, big_json
-from workers.extraction.limits import EXTRACT_BUDGETS
+from workers.extraction import registry
+from workers.extraction.limits import DEFAULT_BUDGET
 from workers.extraction.reader import BLOCK_SIZE, CACHE_BLOCKS
 
 
@@ -57,20 +58,20 @@ def test_streaming_a_200_mb_file_stays_within_the_memory_budget(tmp_path, monkey
     peak = peak_of(lambda: results.append(extract(obj)))
     print(f"\n{kind}: peak {peak / 2**20:.1f} MiB streaming {obj.size} bytes")
     assert results[0].metadata["kind"] == kind
-    assert peak < EXTRACT_BUDGETS["default"].memory_bytes
+    assert peak < DEFAULT_BUDGET.memory_bytes
     # Constant memory: far below the file, near the reader's cache.
     assert peak < 3 * CACHE_BLOCKS * BLOCK_SIZE
 
 
 @pytest.mark.parametrize(
-    ("name", "make", "content_type", "code", "budget"),
+    ("name", "make", "content_type", "code", "kind"),
     [
-        ("zip bomb", files.zip_bomb, "application/zip", "archive_bomb", "default"),
-        ("overlapping zip bomb", files.overlapping_zip_bomb, "application/zip", "archive_bomb", "default"),
+        ("zip bomb", files.zip_bomb, "application/zip", "archive_bomb", "zip"),
+        ("overlapping zip bomb", files.overlapping_zip_bomb, "application/zip", "archive_bomb", "zip"),
         ("decompression bomb", files.png_bomb, "image/png", "image_bomb", "image"),
     ],
 )
-def test_bombs_are_refused_within_the_memory_budget(store, name, make, content_type, code, budget):
+def test_bombs_are_refused_within_the_memory_budget(store, name, make, content_type, code, kind):
     obj = store(make(), content_type)
     errors = []
 
@@ -83,7 +84,7 @@ def test_bombs_are_refused_within_the_memory_budget(store, name, make, content_t
     peak = peak_of(run)
     print(f"\n{name}: peak {peak / 2**20:.2f} MiB for a {obj.size}-byte file")
     assert errors[0].code == code
-    assert peak < EXTRACT_BUDGETS[budget].memory_bytes
+    assert peak < registry.kind(kind).budget.memory_bytes
 
 
 

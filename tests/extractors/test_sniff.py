@@ -6,9 +6,8 @@ from workers.extraction import extract
 from workers.extraction.sniff import sniff
 
 from . import files
-from workers.extraction import registry, sniff as sniffing
+from workers.extraction import registry
 from workers.extraction.sniff import SNIFF_BYTES
-from workers.extraction.typecheck import ACTIVE_CONTENT_KINDS
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 
@@ -37,7 +36,7 @@ HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></bod
     ],
 )
 def test_sniffing_goes_by_the_bytes(head, kind, mime):
-    sniffed = sniff(head)
+    sniffed = sniff(head, registry.table())
     assert (sniffed.kind, sniffed.mime) == (kind, mime)
 
 
@@ -98,14 +97,14 @@ def test_unknown_bytes_are_binary_with_their_size(store):
 def test_crafted_text_that_makes_csv_sniffer_quadratic_is_sniffed_within_a_second(unit):
     head = (unit * (SNIFF_BYTES // len(unit))).encode()
     started = time.perf_counter()
-    sniff(head, whole=False)
+    sniff(head, registry.table(), whole=False)
     assert time.perf_counter() - started < 1
 
 
 def test_sniffing_calls_the_deadline_check_as_it_reads_rows():
     calls = []
     head = files.delimited([["a", "b"]] * 1000)
-    assert sniff(head, check=lambda: calls.append(1)).delimiter == ","
+    assert sniff(head, registry.table(), check=lambda: calls.append(1)).delimiter == ","
     assert calls
 
 
@@ -114,7 +113,7 @@ def test_sniffing_stops_when_the_deadline_check_raises():
         raise TimeoutError("spent")
 
     with pytest.raises(TimeoutError):
-        sniff(files.delimited([["a", "b"]] * 10), check=spent)
+        sniff(files.delimited([["a", "b"]] * 10), registry.table(), check=spent)
 
 
 @pytest.mark.parametrize(
@@ -129,12 +128,12 @@ def test_sniffing_stops_when_the_deadline_check_raises():
     ],
 )
 def test_the_delimiter_is_the_one_on_which_the_rows_agree(head, delimiter):
-    assert sniff(head).delimiter == delimiter
+    assert sniff(head, registry.table()).delimiter == delimiter
 
 
 def test_every_kind_sniffing_can_answer_has_an_extractor_or_is_refused_as_active_content():
-    assert sniffing.kinds() - ACTIVE_CONTENT_KINDS <= registry.accepted_kinds()
+    assert registry.table().kinds() - registry.active_content_kinds() <= registry.accepted_kinds()
 
 
 def test_every_extractor_serves_a_kind_sniffing_answers_or_an_office_refinement_of_a_zip():
-    assert registry.accepted_kinds() - sniffing.kinds() == {"docx", "xlsx", "pptx"}
+    assert registry.accepted_kinds() - registry.table().kinds() == {"docx", "xlsx", "pptx"}

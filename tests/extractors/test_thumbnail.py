@@ -5,7 +5,7 @@ from PIL import Image
 from workers.extraction import extract
 
 from . import files
-from workers.extraction import thumbnail
+from workers.extraction.kinds import image
 from workers.extraction.thumbnail import SIZE
 
 
@@ -23,7 +23,7 @@ def test_thumbnail_is_turned_upright_by_the_exif_orientation(store):
 
 
 def test_image_over_the_pixel_limit_gets_no_thumbnail(store, monkeypatch):
-    monkeypatch.setattr(thumbnail, "MAX_PIXELS", 64 * 48 - 1)
+    monkeypatch.setattr(image, "THUMBNAIL_MAX_PIXELS", 64 * 48 - 1)
     assert extract(store(files.image("PNG", (64, 48)), "image/png")).thumbnail is None
 
 

@@ -16,7 +16,7 @@ from contract.ingest import IngestSettings
 from local.esm import failed_message_ids, lambda_record
 from local.runtime import ExecutionEnvironment
 from local.stack import LocalStack
-from workers.extraction.limits import EXTRACT_BUDGETS
+from workers.extraction import registry
 
 # On the emulated queue clocks: `make test` runs these alone, after the rest.
 pytestmark = pytest.mark.clocks
@@ -40,7 +40,7 @@ def many_frames_gif() -> bytes:
     frame_start = data.index(b",")
     frame = data[frame_start:-1]
     # Short of the read budget by a tenth: the reader fetches whole blocks.
-    frames = EXTRACT_BUDGETS["image"].fetch_bytes * 9 // 10 // len(frame)
+    frames = registry.kind("image").budget.fetch_bytes * 9 // 10 // len(frame)
     return data[:frame_start] + frame * frames + b";"
 
 

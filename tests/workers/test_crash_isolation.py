@@ -19,7 +19,6 @@ from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
 from workers.extraction import isolated, isolation, limits, registry
-from workers.extraction.limits import EXTRACT_BUDGETS
 from workers.ingest import handler as ingest
 from workers.storage import clients, objects, records
 
@@ -27,14 +26,14 @@ from workers.storage import clients, objects, records
 def hostile_text(monkeypatch, behaviour):
     """Files whose text starts with HOSTILE misbehave inside the parser, where
     no cooperative deadline is checked: as a parser stuck in C code would."""
-    honest = registry.describer("text")
+    honest = registry.kind("text")
 
     def describe(source):
         if source.stream.peek(7)[:7] == b"HOSTILE":
             behaviour()
-        return honest(source)
+        return honest.describe(source)
 
-    monkeypatch.setattr(registry, "describer", lambda kind: describe if kind == "text" else registry._BY_KIND[kind])
+    monkeypatch.setitem(registry._KINDS, "text", dataclasses.replace(honest, describe=describe))
 
 
 def ticket(key: str, size: int = 8) -> None:
@@ -242,8 +241,6 @@ class SlowS3:
 
 def test_a_slow_s3_is_not_recorded_as_a_bad_file(aws, context, monkeypatch):
     monkeypatch.setattr(limits, "EXTRACT_SECONDS", 0.1)
-    monkeypatch.setattr(limits, "EXTRACT_BUDGETS", {kind: budget.__class__(0.1, budget.fetch_bytes, budget.memory_bytes)
-                                                      for kind, budget in EXTRACT_BUDGETS.items()})
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(0.3))
     put("incoming/alice/f1/a.csv", b"a,b\n1,2\n3,4\n", "text/csv")
     response = batch_of_keys(context, "incoming/alice/f1/a.csv")

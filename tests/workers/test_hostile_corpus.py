@@ -30,8 +30,8 @@ from tests.extractors import files
 from tests.workers import hostile
 from tests.workers.conftest import put, record, stack_account
 from tests.workers.s3_events import BUCKET, notification, s3_event, s3_test_event_body, sqs_event
-from workers.extraction import isolation
-from workers.extraction.limits import EXTRACT_BUDGETS, EXTRACT_SECONDS
+from workers.extraction import isolation, registry
+from workers.extraction.limits import DEFAULT_BUDGET, EXTRACT_SECONDS, ExtractBudget
 from workers.ingest import handler as ingest
 from workers.ingest.notifications import parse_body
 from workers.storage import clients
@@ -160,12 +160,12 @@ class FileCase:
     metadata: dict = field(default_factory=dict)
     # The extraction budget of the kind the file claims to be, which is
     # stricter than the worker's memory.
-    memory_budget: str = "default"
+    memory_budget: ExtractBudget = DEFAULT_BUDGET
     seconds: float = TIME_LIMIT_S
 
 
 def file_case(name, make, content_type, expected, *, bug: str | None = None, **options):
-    budget = "image" if content_type.startswith("image/") else "default"
+    budget = registry.kind("image").budget if content_type.startswith("image/") else DEFAULT_BUDGET
     case = FileCase(name, make, content_type, expected, memory_budget=budget, **options)
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     return pytest.param(case, id=name, marks=marks)
@@ -303,7 +303,7 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, ca
     if measured.outcome == case.expected and measured.seconds < case.seconds:
         # Tracing is slow, and only a case that got this far has memory worth measuring.
         measured.peak_bytes = measure(prepare(f"{case.name}-traced"), traced=True).peak_bytes
-    budget = EXTRACT_BUDGETS[case.memory_budget].memory_bytes
+    budget = case.memory_budget.memory_bytes
     assert budget < WORKER_MEMORY_BYTES
     problems = problems_with(measured, case.expected, seconds=case.seconds, memory_bytes=budget)
     metadata = (record(OWNER, case.name) or {}).get("metadata") or {}

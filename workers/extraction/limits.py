@@ -20,11 +20,16 @@ class ExtractBudget:
     in every parse loop. Fetched bytes are capped in the reader, which also
     caps what a parser that slurps the rest of the file can hold. Memory is
     bounded by those caps and the per-kind structure limits, and measured
-    against `memory_bytes` in tests."""
+    against `memory_bytes` in tests. A kind's time is a share of the file's
+    time budget, which the function's memory sets."""
 
-    seconds: float
     fetch_bytes: int
     memory_bytes: int
+    time_share: float = 1.0
+
+    @property
+    def seconds(self) -> float:
+        return self.time_share * EXTRACT_SECONDS
 
 
 def function(memory_mb: int | None = None) -> IngestSettings:
@@ -37,13 +42,10 @@ def function(memory_mb: int | None = None) -> IngestSettings:
 
 EXTRACT_SECONDS = function().extract_seconds
 EXTRACT_CPU_SECONDS = function().extract_cpu_seconds
-EXTRACT_BUDGETS = {
-    # Decoding a thumbnail holds the whole bitmap.
-    "image": ExtractBudget(seconds=EXTRACT_SECONDS, fetch_bytes=48 * MiB, memory_bytes=192 * MiB),
-    # Streaming kinds fetch up to the scan limit; a damaged PDF makes pypdf
-    # search the whole file for its objects, holding what it read twice.
-    "default": ExtractBudget(seconds=EXTRACT_SECONDS, fetch_bytes=48 * MiB, memory_bytes=128 * MiB),
-}
+# Sniffing's budget, and every kind's that declares none. Streaming kinds
+# fetch up to the scan limit; a damaged PDF makes pypdf search the whole file
+# for its objects, holding what it read twice.
+DEFAULT_BUDGET = ExtractBudget(fetch_bytes=48 * MiB, memory_bytes=128 * MiB)
 
 
 class Deadline:

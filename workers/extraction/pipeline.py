@@ -1,9 +1,9 @@
 """Metadata extraction: from a stored object to the `metadata` of its record.
 
 Sniff the first bytes, admit or reject the kind, run the kind's extractor over
-a ranged reader, and for images render a thumbnail. Nothing here writes: the
-caller decides where the thumbnail goes and when, so that a record and its
-thumbnail can never disagree (see workers/ingest/handler.py). Every `metadata` carries
+a ranged reader, and render a thumbnail when the kind draws one. Nothing here
+writes: the caller decides where the thumbnail goes and when, so that a record
+and its thumbnail can never disagree (see workers/ingest/handler.py). Every `metadata` carries
 `kind` and `sniffedType`, plus `declaredType` when the declared Content-Type
 names another format (a harmless mismatch; harmful ones are rejected).
 
@@ -24,10 +24,11 @@ from aws_lambda_powertools import Logger
 
 from contract.metrics import INGEST_SERVICE
 from workers.errors import FileRejected, OutOfTime
-from workers.extraction import limits, registry, thumbnail, typecheck
+from workers.extraction import limits, registry, typecheck
 from workers.extraction.limits import Deadline
 from workers.extraction.reader import ObjectVersion, ReadStats, S3RangeReader
 from workers.extraction.sniff import SNIFF_BYTES, sniff
+from workers.extraction.thumbnail import Thumbnail
 from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)
@@ -51,7 +52,7 @@ class StoredObject:
 @dataclass(frozen=True)
 class Extraction:
     metadata: dict[str, Any]
-    # A WebP for images small enough to decode; None for everything else.
+    # A WebP when the file's kind draws one for it; None otherwise.
     thumbnail: bytes | None
     reads: ReadStats
     thumbnail_reads: ReadStats | None = None
@@ -75,26 +76,27 @@ class _Job:
         self.not_after = not_after
         self.client = client
         self.version = ObjectVersion(obj.bucket, obj.key, obj.size, obj.version_id, obj.etag)
-        default = limits.EXTRACT_BUDGETS["default"]
-        self.reader = S3RangeReader(self.client, self.version, Deadline(default.seconds, not_after), fetch_limit=default.fetch_bytes)
+        budget = limits.DEFAULT_BUDGET
+        self.reader = S3RangeReader(self.client, self.version, Deadline(budget.seconds, not_after),
+                                    fetch_limit=budget.fetch_bytes)
         self.thumbnail_reader: S3RangeReader | None = None
 
     def run(self) -> Extraction:
         stream = io.BufferedReader(self.reader)
         head = stream.read(SNIFF_BYTES)
         # Sniffing is the file's work too: it spends the same budget.
-        sniffed = sniff(head, typecheck.normalise(self.obj.content_type), whole=len(head) == self.obj.size,
-                        check=self.reader.deadline.check)
+        sniffed = sniff(head, registry.table(), typecheck.normalise(self.obj.content_type),
+                        whole=len(head) == self.obj.size, check=self.reader.deadline.check)
         typecheck.admit(sniffed, self.obj.content_type)
+        kind = registry.kind(sniffed.kind)
         # The budget depends on the kind, known only now; the head stays cached.
-        budget = limits.EXTRACT_BUDGETS.get(sniffed.kind, limits.EXTRACT_BUDGETS["default"])
-        self.reader.deadline = self.reader.deadline.resized(budget.seconds)
-        self.reader.fetch_limit = budget.fetch_bytes
-        if registry.streamed(sniffed.kind):
+        self.reader.deadline = self.reader.deadline.resized(kind.budget.seconds)
+        self.reader.fetch_limit = kind.budget.fetch_bytes
+        if kind.streamed:
             self.reader.readahead_end = registry.STREAM_SCAN_LIMIT_BYTES
         stream.seek(0)
         source = registry.Source(stream, self.obj.size, sniffed, self.reader.deadline)
-        described = _guarded(self.reader, sniffed.kind, lambda: registry.describer(sniffed.kind)(source))
+        described = _guarded(self.reader, kind.name, lambda: kind.describe(source))
         metadata = {"kind": sniffed.kind, "sniffedType": sniffed.mime, **described}
         # An archive may turn out to be an office document of a kind not accepted.
         if metadata["kind"] not in registry.accepted_kinds():
@@ -102,18 +104,19 @@ class _Job:
         if typecheck.mismatch(metadata["sniffedType"], self.obj.content_type):
             metadata["declaredType"] = self.obj.content_type
         rendered = None
-        if metadata["kind"] == "image" and thumbnail.wanted(metadata, self.obj.size):
-            rendered = self._thumbnail()
+        drawn = registry.kind(metadata["kind"]).thumbnail
+        if drawn is not None and drawn.wanted(metadata, self.obj.size):
+            rendered = self._thumbnail(metadata["kind"], drawn)
         return Extraction(metadata=metadata, thumbnail=rendered, reads=self.reader.stats,
                           thumbnail_reads=self.thumbnail_reader.stats if self.thumbnail_reader else None)
 
-    def _thumbnail(self) -> bytes:
-        # Shares the image's deadline: the thumbnail is part of its budget.
+    def _thumbnail(self, kind: str, drawn: Thumbnail) -> bytes:
+        # Shares the file's deadline: the thumbnail is part of its budget.
         self.thumbnail_reader = S3RangeReader(
-            self.client, self.version, self.reader.deadline, fetch_limit=thumbnail.MAX_BYTES
+            self.client, self.version, self.reader.deadline, fetch_limit=drawn.max_bytes
         )
         stream = io.BufferedReader(self.thumbnail_reader)
-        return _guarded(self.thumbnail_reader, "image", lambda: thumbnail.render(stream))
+        return _guarded(self.thumbnail_reader, kind, lambda: drawn.render(stream))
 
     def log_reads(self) -> None:
         stats = self.reader.stats

@@ -1,7 +1,10 @@
-"""Which function describes which kind, and so which kinds the worker accepts.
-Each module in `kinds/` registers itself with `@extractor(kind, ...)` and
-declares its own limits; this module imports them all, so adding a kind means
-adding one module there.
+"""Every kind of file the worker knows, as the kinds declare themselves.
+
+Each module in `kinds/` registers its kinds with `@extractor(kind, ...)`, or
+`active_content(kind, ...)` for content refused outright, and declares there
+everything about them: the formats sniffing recognises them by, their budget,
+whether they are streamed, their thumbnail. This module imports them all, so
+adding a kind means adding one module there.
 
 Kind modules import their parsing library (Pillow, pypdf) only when a file of
 their kind is described, so a worker that never sees a PDF never pays for
@@ -11,14 +14,16 @@ import happens once per environment rather than once per child."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from workers.extraction.limits import Deadline
-from workers.extraction.sniff import Sniffed
+from workers.extraction.limits import DEFAULT_BUDGET, Deadline, ExtractBudget
+from workers.extraction.sniff import AnyText, CatchAll, Empty, Magic, NotText, Opening, Shape, Sniffed, Table
+from workers.extraction.thumbnail import Thumbnail
 
 # CSV, TSV, text and JSON are streamed; past this many bytes their counts are
 # extrapolated (`rowsEstimated`, `linesEstimated`, `lengthEstimated`)...
@@ -47,71 +52,117 @@ class Source:
 
 
 Describe = Callable[[Source], dict[str, Any]]
-# (magic bytes, offset, mime type)
-Signature = tuple[bytes, int, str]
-_BY_KIND: dict[str, Describe] = {}
-_LIBRARIES: dict[str, Callable[[], object]] = {}
+Signature = Magic | Opening | Shape | Empty | NotText | AnyText
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind as it declared itself. `describe` is None for active content,
+    which is recognised only to be refused."""
+
+    name: str
+    describe: Describe | None
+    signatures: tuple[Signature, ...]
+    budget: ExtractBudget
+    streamed: bool
+    thumbnail: Thumbnail | None
+    library: Callable[[], object] | None
+
+
+_KINDS: dict[str, Kind] = {}
 _LOADED: set[str] = set()
-_STREAMED: set[str] = set()
-_SIGNATURES: list[tuple[bytes, int, str, str]] = []
 
 
-def extractor(*kinds: str, signatures: tuple[Signature, ...] = (),
-              library: Callable[[], object] | None = None, streamed: bool = False) -> Callable[[Describe], Describe]:
-    """Registers `describe` for `kinds`; `signatures` are the magic numbers by
-    which `sniff` recognises the first kind's formats, `library` imports (and
-    configures) what `describe` needs, idempotently, and `streamed` says that
-    `describe` scans from the start and stops at the scan limit."""
+def extractor(*kinds: str, signatures: tuple[Signature, ...] = (), budget: ExtractBudget = DEFAULT_BUDGET,
+              streamed: bool = False, thumbnail: Thumbnail | None = None,
+              library: Callable[[], object] | None = None) -> Callable[[Describe], Describe]:
+    """Registers `describe` for `kinds`. `signatures` are how sniffing
+    recognises the first kind's formats (a `Shape` names the kind it finds
+    itself), `budget` what describing one file may spend, `streamed` that
+    `describe` scans from the start and stops at the scan limit, `thumbnail`
+    how a file of these kinds is drawn small, and `library` imports (and
+    configures) what `describe` needs, idempotently."""
     def register(describe: Describe) -> Describe:
-        for kind in kinds:
-            if kind in _BY_KIND:
-                raise ValueError(f"two extractors for {kind!r}")
-            _BY_KIND[kind] = describe
-            if library is not None:
-                _LIBRARIES[kind] = library
-            if streamed:
-                _STREAMED.add(kind)
-        _SIGNATURES.extend((magic, offset, kinds[0], mime) for magic, offset, mime in signatures)
+        _register(kinds, describe, signatures, budget, streamed, thumbnail, library)
         return describe
 
     return register
 
 
-def streamed(kind: str) -> bool:
-    return kind in _STREAMED
+def active_content(*kinds: str, signatures: tuple[Signature, ...]) -> None:
+    """Registers content a browser or viewer would run: recognised only to be
+    refused, and a disguise when declared as a passive type (`typecheck`)."""
+    _register(kinds, None, signatures, DEFAULT_BUDGET, False, None, None)
+
+
+def _register(kinds: tuple[str, ...], describe: Describe | None, signatures: tuple[Signature, ...],
+              budget: ExtractBudget, streamed: bool, thumbnail: Thumbnail | None,
+              library: Callable[[], object] | None) -> None:
+    for position, name in enumerate(kinds):
+        if name in _KINDS:
+            raise ValueError(f"two declarations of {name!r}")
+        # Sniffing names the first kind; the others are refinements `describe` finds.
+        _KINDS[name] = Kind(name, describe, signatures if position == 0 else (), budget, streamed, thumbnail, library)
+    table.cache_clear()
+
+
+def kind(name: str) -> Kind:
+    return _KINDS[name]
 
 
 def declared_kind(mime: str) -> str | None:
     """The kind whose formats include `mime` (a normalised Content-Type), if any."""
-    return next((kind for _, _, kind, known in _SIGNATURES if known == mime), None)
+    return next((found.name for found in _KINDS.values() for signature in found.signatures
+                 if isinstance(signature, Magic) and signature.mime == mime), None)
 
 
-def unloaded(kind: str | None) -> bool:
-    """True when describing `kind` needs a library not imported yet."""
-    return kind in _LIBRARIES and kind not in _LOADED
+def unloaded(name: str | None) -> bool:
+    """True when describing `name` needs a library not imported yet."""
+    return name in _KINDS and _KINDS[name].library is not None and name not in _LOADED
 
 
-def load(kind: str) -> None:
-    """Import the library that describing `kind` needs, if it has one."""
-    if kind in _LIBRARIES:
-        _LIBRARIES[kind]()
-        _LOADED.add(kind)
-
-
-def signatures() -> tuple[tuple[bytes, int, str, str], ...]:
-    """(magic bytes, offset, kind, mime) for every registered format."""
-    return tuple(_SIGNATURES)
-
-
-def describer(kind: str) -> Describe:
-    return _BY_KIND[kind]
+def load(name: str) -> None:
+    """Import the library that describing `name` needs, if it has one."""
+    library = _KINDS[name].library
+    if library is not None:
+        library()
+        _LOADED.add(name)
 
 
 def accepted_kinds() -> frozenset[str]:
     """Kinds with an extractor. A sniffed kind outside these fails with
     `unsupported_type`; `binary` covers every recognised or unrecognised
     format that has no extractor of its own."""
-    return frozenset(_BY_KIND)
+    return frozenset(name for name, found in _KINDS.items() if found.describe is not None)
+
+
+def active_content_kinds() -> frozenset[str]:
+    return frozenset(name for name, found in _KINDS.items() if found.describe is None)
+
+
+@functools.cache
+def table() -> Table:
+    """The sniffing table the kinds declare. Active content is tried first, so
+    that bytes that read both ways are refused; the kind that takes the bytes
+    nothing recognises tries its own formats last, as every other kind
+    describes its formats better."""
+    kinds = sorted(_KINDS.values(), key=lambda found: found.describe is not None)
+    declared = [(found.name, signature) for found in kinds for signature in found.signatures]
+    empty, not_text, any_text = (_the_one(declared, form) for form in (Empty, NotText, AnyText))
+    declared.sort(key=lambda item: item[0] == not_text.kind)
+
+    def every(form: type) -> tuple:
+        return tuple((name, signature) for name, signature in declared if isinstance(signature, form))
+
+    return Table(empty=empty, magic=every(Magic), not_text=not_text, openings=every(Opening),
+                 shapes=tuple(shape for _, shape in every(Shape)), any_text=any_text)
+
+
+def _the_one(declared: list[tuple[str, Signature]], form: type[CatchAll]) -> Sniffed:
+    found = [Sniffed(name, signature.mime) for name, signature in declared if isinstance(signature, form)]
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} kinds declare {form.__name__}; sniffing needs exactly one")
+    return found[0]
 
 
 def _register_every_kind() -> None:

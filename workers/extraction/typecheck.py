@@ -11,9 +11,8 @@ from workers.errors import FileRejected
 from workers.extraction import registry
 from workers.extraction.sniff import EMPTY_MIME, Sniffed
 
-# Content a browser or viewer would execute. Declared as one of the types below,
-# it is a disguise (`type_mismatch`), not a mislabel.
-ACTIVE_CONTENT_KINDS = frozenset({"html", "svg", "script", "executable"})
+# Active content (`registry.active_content`) declared as one of these types is
+# a disguise (`type_mismatch`), not a mislabel.
 DISGUISE_TARGET_TYPES = ("image/", "application/pdf")
 
 _ALIASES = {
@@ -36,7 +35,7 @@ def normalise(content_type: str) -> str:
 def admit(sniffed: Sniffed, declared: str) -> None:
     """Raise `type_mismatch` or `unsupported_type` for a file the worker must not accept."""
     declared = normalise(declared)
-    if sniffed.kind in ACTIVE_CONTENT_KINDS and declared.startswith(DISGUISE_TARGET_TYPES):
+    if sniffed.kind in registry.active_content_kinds() and declared.startswith(DISGUISE_TARGET_TYPES):
         raise FileRejected(
             "type_mismatch",
             f"Declared as {declared} but the content is {sniffed.mime}, which could run in a viewer",

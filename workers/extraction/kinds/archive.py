@@ -16,6 +16,7 @@ import zipfile
 from workers.errors import FileRejected
 from workers.extraction.limits import Deadline
 from workers.extraction.registry import Source, extractor
+from workers.extraction.sniff import Magic
 
 MiB = 1024 * 1024
 # Archives are judged from the central directory alone, never extracted.
@@ -45,8 +46,8 @@ _OOXML = (
 
 # Office documents are zips; the central directory tells which.
 @extractor("zip", "docx", "xlsx", "pptx", signatures=(
-    (b"PK\x03\x04", 0, "application/zip"),
-    (b"PK\x05\x06", 0, "application/zip"),
+    Magic("application/zip", {0: b"PK\x03\x04"}),
+    Magic("application/zip", {0: b"PK\x05\x06"}),
 ))
 def describe(source: Source) -> dict:
     directory_bytes, directory_end = _directory_size(source.stream, source.size)

@@ -1,23 +1,33 @@
-"""Images: format, size, mode, frame count and a few EXIF facts, from the header.
+"""Images: format, size, mode, frame count and a few EXIF facts, from the
+header, and a thumbnail.
 
-`Image.open` parses only the header; no pixel is decoded here. GPS coordinates
-are personal data: only whether they exist is reported.
+`Image.open` parses only the header; no pixel is decoded to describe an image.
+GPS coordinates are personal data: only whether they exist is reported.
+The thumbnail decodes pixels, so it is drawn only below a pixel and a byte
+limit; JPEGs decode at a reduced scale (`draft`), which keeps their memory
+small.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import warnings
 from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
+from workers.extraction import thumbnail
+from workers.extraction.limits import MiB, ExtractBudget
 from workers.extraction.registry import Source, extractor
+from workers.extraction.sniff import Magic
 
 # Pillow's decompression-bomb guard, as an error rather than a warning.
 MAX_PIXELS = 200_000_000
 
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "TIFF")
 _MAX_TEXT_CHARS = 128
+THUMBNAIL_MAX_PIXELS = 24_000_000
+THUMBNAIL_MAX_BYTES = 32 * MiB  # thumbnails read the whole object
 
 # Pillow refuses at twice MAX_PIXELS (DecompressionBombError) and only warns at
 # once it (DecompressionBombWarning); the explicit check below makes both the
@@ -41,15 +51,41 @@ def pillow():
 _WEBP_HEAD = 30
 
 
-@extractor("image", signatures=(
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF87a", 0, "image/gif"),
-    (b"GIF89a", 0, "image/gif"),
-    (b"WEBP", 8, "image/webp"),
-    (b"II*\x00", 0, "image/tiff"),
-    (b"MM\x00*", 0, "image/tiff"),
-), library=pillow)
+def _wants_thumbnail(metadata: dict, size: int) -> bool:
+    return metadata["width"] * metadata["height"] <= THUMBNAIL_MAX_PIXELS and size <= THUMBNAIL_MAX_BYTES
+
+
+def _thumbnail(stream: io.BufferedIOBase) -> bytes:
+    from PIL import ImageOps
+
+    image = pillow().open(stream, formats=FORMATS)
+    image.draft("RGB", thumbnail.SIZE)
+    # Camera photos are stored sideways with an orientation tag; show them upright.
+    image = ImageOps.exif_transpose(image)
+    image.thumbnail(thumbnail.SIZE)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+    out = io.BytesIO()
+    image.save(out, format="WEBP", quality=thumbnail.QUALITY)
+    return out.getvalue()
+
+
+@extractor(
+    "image",
+    signatures=(
+        Magic("image/png", {0: b"\x89PNG\r\n\x1a\n"}),
+        Magic("image/jpeg", {0: b"\xff\xd8\xff"}),
+        Magic("image/gif", {0: b"GIF87a"}),
+        Magic("image/gif", {0: b"GIF89a"}),
+        Magic("image/webp", {0: b"RIFF", 8: b"WEBP"}),
+        Magic("image/tiff", {0: b"II*\x00"}),
+        Magic("image/tiff", {0: b"MM\x00*"}),
+    ),
+    # Decoding a thumbnail holds the whole bitmap.
+    budget=ExtractBudget(fetch_bytes=48 * MiB, memory_bytes=192 * MiB),
+    thumbnail=thumbnail.Thumbnail(wanted=_wants_thumbnail, render=_thumbnail, max_bytes=THUMBNAIL_MAX_BYTES),
+    library=pillow,
+)
 def describe(source: Source) -> dict:
     _refuse_a_declared_bomb(source.stream.peek(_WEBP_HEAD)[:_WEBP_HEAD])
     pil = pillow()

@@ -15,6 +15,7 @@ import json
 from workers.extraction import textio
 from workers.extraction.limits import Deadline
 from workers.extraction.registry import Source, extractor
+from workers.extraction.sniff import Opening
 
 MAX_KEYS = 50
 # One array element or object member is decoded whole; a bigger one ends the
@@ -99,7 +100,7 @@ class _Cursor:
             self._fill()
 
 
-@extractor("json", streamed=True)
+@extractor("json", signatures=(Opening("application/json", lambda start: start[:1] in ("{", "[")),), streamed=True)
 def describe(source: Source) -> dict:
     cursor = _Cursor(textio.open_text(source.stream, source.sniffed.encoding, newline=""), source.deadline)
     opener = cursor.peek()

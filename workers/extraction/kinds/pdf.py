@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
 from workers.extraction.registry import Source, extractor
+from workers.extraction.sniff import Magic
 
 _MAX_TEXT_CHARS = 512
 # The page tree can live in compressed object streams, which pypdf inflates
@@ -29,7 +30,7 @@ def _pypdf() -> None:
     import pypdf  # noqa: F401 - imported ahead of use (registry.load)
 
 
-@extractor("pdf", signatures=((b"%PDF-", 0, "application/pdf"),), library=_pypdf)
+@extractor("pdf", signatures=(Magic("application/pdf", {0: b"%PDF-"}),), library=_pypdf)
 def describe(source: Source) -> dict:
     from pypdf import apply_configuration
     from pypdf.errors import LimitReachedError
