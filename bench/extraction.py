@@ -45,7 +45,8 @@ def _typical(sizes: harness.Sizes) -> dict[str, tuple[bytes, str]]:
 
 
 def run(sizes: harness.Sizes) -> dict:
-    from workers.extraction import StoredObject, extract
+    from tests.invocation import extract
+    from workers.extraction import StoredObject
     from workers.extraction.registry import STREAM_SCAN_LIMIT_BYTES
     from workers.storage import clients
 

@@ -11,6 +11,7 @@ import pytest
 from contract.keys import FileKey
 from contract.quotas import QUOTAS, Quotas
 from contract.table import STATUS_DELETED, TICKET_SORT_KEY_PREFIX
+from tests.invocation import deadline
 from tests.workers.s3_events import notification, s3_event
 from workers.api import quota
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
@@ -79,14 +80,14 @@ def arrive(key: str, data: bytes, content_type: str = "text/plain") -> str:
     """The object lands and the worker records it; returns what the worker did."""
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
     event = s3_event(key, sequencer=f"{next(_SEQUENCE):018X}", size=len(data), version_id=put["VersionId"])
-    return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0])
+    return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline())
 
 
 def remove(key: str) -> str:
     """The object goes some other way than the API (the console, a script)."""
     objects.delete_all_versions(boto3.client("s3"), BUCKET, key)
     event = s3_event(key, "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", size=0)
-    return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0])
+    return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline())
 
 
 def ticket_items(owner: str) -> list[dict]:
@@ -196,7 +197,7 @@ def test_a_delete_that_stopped_before_giving_back_is_finished_by_its_removal_eve
     records.mark_deleted(clients.table(), ALICE, file["fileId"], records.now())
     assert used(alice) == (40, 1)
     event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", size=0)
-    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline()) == "duplicate"
     assert used(alice) == (0, 0)
     assert not usage.release(clients.table(), ALICE, file["fileId"], item)
 
@@ -208,10 +209,10 @@ def test_the_worker_charges_the_real_size_once_and_drops_the_ticket(alice, limit
     file = issued(alice, 100)
     event = notification(s3_event(file["key"], sequencer="00000000000000000A", size=5))
     boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
-    assert ingest.handle_s3_event(ingest.parse_body(event).Records[0]) == "processed"
+    assert ingest.handle_s3_event(ingest.parse_body(event).Records[0], deadline()) == "processed"
     assert used(alice) == (5, 1)
     assert ticket_items(ALICE) == []
-    assert ingest.handle_s3_event(ingest.parse_body(event).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(event).Records[0], deadline()) == "duplicate"
     assert used(alice) == (5, 1)
     issued(alice, 95)
 
@@ -232,7 +233,7 @@ def test_when_the_recorded_version_is_removed_the_charge_moves_to_the_one_now_cu
     recorded = records.get(clients.table(), ALICE, file["fileId"])["versionId"]
     s3.delete_object(Bucket=BUCKET, Key=file["key"], VersionId=recorded)
     event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", version_id=recorded)
-    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0]) == "processed"
+    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline()) == "processed"
     assert used(alice) == (80, 1)
     assert records.get(clients.table(), ALICE, file["fileId"])[records.CHARGED] == 80
 
@@ -382,7 +383,7 @@ def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_one_wr
     calls.clear()
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
     event = s3_event(file["key"], sequencer=f"{next(_SEQUENCE):018X}", size=5, version_id=put["VersionId"])
-    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0]) == "processed"
+    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline()) == "processed"
     # The event's check, the object's head, the extraction's start (counted once it has its
     # slot, see records.ExtractionStart) and the record's write; extraction reads in its own process.
     assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]

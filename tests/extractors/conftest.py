@@ -23,7 +23,8 @@ for _name, _value in {
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from workers.errors import FileRejected  # noqa: E402
-from workers.extraction import StoredObject, extract  # noqa: E402
+from tests.invocation import extract  # noqa: E402
+from workers.extraction import StoredObject  # noqa: E402
 from workers.storage import clients
 
 BUCKET = "uploads-test-files"

@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from workers.extraction import extract
+from tests.invocation import extract
 
 from . import files
 from workers.extraction.kinds import archive

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from workers.extraction import extract, registry
+from tests.invocation import extract
+from workers.extraction import registry
 from workers.extraction.kinds import jsondoc
 
 

@@ -11,7 +11,8 @@ import tracemalloc
 
 import pytest
 
-from workers.extraction import StoredObject, extract
+from tests.invocation import extract
+from workers.extraction import StoredObject
 from workers.storage import clients
 
 from . import files

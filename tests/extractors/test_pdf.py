@@ -1,6 +1,6 @@
 import pytest
 
-from workers.extraction import extract
+from tests.invocation import extract
 
 from . import files
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from workers.extraction import extract
+from tests.invocation import extract
 
 from . import files
 from workers.extraction.reader import BLOCK_SIZE

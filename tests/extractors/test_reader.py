@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from workers.errors import FileRejected
-from workers.extraction import extract
+from tests.invocation import extract
 from workers.extraction.limits import Deadline
 from workers.extraction.reader import ObjectVersion, S3RangeReader
 from workers.storage import clients
@@ -21,7 +21,7 @@ def open_reader(s3, obj, *, fetch_limit=10**9, seconds=60.0, cache_blocks=4, max
     return S3RangeReader(
         s3,
         version,
-        Deadline(seconds),
+        Deadline(seconds, time.monotonic() + 60),
         fetch_limit=fetch_limit,
         block_size=64,
         cache_blocks=cache_blocks,

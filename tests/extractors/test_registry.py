@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from workers.errors import FileRejected
-from workers.extraction import extract, limits, registry, thumbnail
+from tests.invocation import extract
+from workers.extraction import limits, registry, thumbnail
 from workers.extraction.limits import MiB, ExtractBudget
 from workers.extraction.sniff import Magic
 

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from workers.extraction import extract
+from tests.invocation import extract
 from workers.extraction.sniff import sniff
 
 from . import files

@@ -1,6 +1,7 @@
 import pytest
 
-from workers.extraction import extract, registry
+from tests.invocation import extract
+from workers.extraction import registry
 
 
 @pytest.mark.parametrize(

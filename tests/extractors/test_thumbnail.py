@@ -2,7 +2,7 @@ import io
 
 from PIL import Image
 
-from workers.extraction import extract
+from tests.invocation import extract
 
 from . import files
 from workers.extraction.kinds import image

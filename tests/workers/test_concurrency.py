@@ -60,7 +60,7 @@ def test_events_of_one_file_apply_in_batch_order_while_other_files_run(aws, cont
     applied: list[tuple[str, str]] = []
     handle = ingest.handle_s3_event
 
-    def noting(event, not_after=None):
+    def noting(event, not_after):
         # Slow enough that a second thread on the same file would overtake.
         time.sleep(0.05 if event.s3.object.sequencer == "01" else 0)
         outcome = handle(event, not_after)

@@ -15,6 +15,7 @@ from contract import functions
 from contract.ingest import INGEST
 from contract.keys import FileKey, THUMBNAIL_PREFIX
 from contract.table import QUARANTINE_CODE
+from tests.invocation import deadline
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
@@ -281,7 +282,7 @@ def test_a_delete_between_thumbnail_and_record_leaves_no_thumbnail(aws, context,
     def extract_then_delete(obj, not_after, *how):
         extraction = extract(obj, not_after, *how)
         objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
-        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, "ObjectRemoved:Delete", sequencer="02")))
+        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, "ObjectRemoved:Delete", sequencer="02")), deadline())
         return extraction
 
     monkeypatch.setattr(isolated, "extract", extract_then_delete)
@@ -322,12 +323,12 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
         extraction = extract(obj, not_after, *how)
         if not landed:
             landed.append(newer)
-            ingest.handle_s3_event(ingest.S3Event.model_validate(newer))
+            ingest.handle_s3_event(ingest.S3Event.model_validate(newer), deadline())
         return extraction
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(isolated, "extract", extract_while_a_newer_event_lands)
-        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
+        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")), deadline())
     assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]
 
 
@@ -362,7 +363,7 @@ def test_a_file_deleted_while_the_worker_stores_its_thumbnail_leaves_no_thumbnai
     on_aws_call("after-call.dynamodb.GetItem", delete_reads_then_waits)
     on_aws_call("before-call.s3.PutObject", note_the_thumbnail)
     on_aws_call("after-call.s3.PutObject", delete_once_the_thumbnail_is_stored)
-    ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")))
+    ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")), deadline())
     committed.set()
     for thread in deleting:
         thread.join()

@@ -26,6 +26,7 @@ from typing import Callable
 import pytest
 
 from contract.ingest import INGEST
+from tests.invocation import deadline
 from tests.extractors import files
 from tests.workers import hostile
 from tests.workers.conftest import put, record, stack_account
@@ -293,7 +294,7 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, ca
         event = parse_body(notification(s3_event(key))).Records[0]
 
         def run() -> str:
-            ingest.handle_s3_event(event)
+            ingest.handle_s3_event(event, deadline())
             item = record(OWNER, file_id)
             return f"processed:{item['metadata']['kind']}" if item["status"] == "processed" else f"failed:{item['error']['code']}"
 

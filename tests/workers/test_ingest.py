@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from contract.keys import THUMBNAIL_PREFIX
 from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, TTL_ATTRIBUTE
+from tests.invocation import deadline
 from tests.workers.conftest import put, record
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
 from workers.ingest import handler as ingest
@@ -83,7 +84,7 @@ def test_duplicate_delivery_does_not_rewrite_record(aws, context):
     body = notification(s3_event(KEY))
     run(context, body)
     first = record("alice", "f1")
-    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0], deadline()) == "duplicate"
     run(context, body)
     assert record("alice", "f1") == first
 
@@ -102,7 +103,8 @@ def test_sequencers_of_different_lengths_compare_right_padded(aws, context):
     put(KEY)
     # "0A1" is newer than "0A" once both are right-padded: 0A1 > 0A0.
     run(context, notification(s3_event(KEY, sequencer="0A1")))
-    assert ingest.handle_s3_event(ingest.parse_body(notification(s3_event(KEY, sequencer="0A"))).Records[0]) == "duplicate"
+    older = ingest.parse_body(notification(s3_event(KEY, sequencer="0A"))).Records[0]
+    assert ingest.handle_s3_event(older, deadline()) == "duplicate"
 
 
 def test_a_newer_created_event_updates_the_record(aws, context):
@@ -333,7 +335,7 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
     newer, older = s3_event(KEY, sequencer="0055AED6DCD90281F0"), s3_event(KEY, sequencer="0055AED6DCD90281E5")
     run(context, notification(newer))
     first = record("alice", "f1")
-    assert ingest.handle_s3_event(ingest.parse_body(notification(older)).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(notification(older)).Records[0], deadline()) == "duplicate"
     # Past the early check too: the conditional write itself refuses it.
     from workers.storage import records
     from contract.keys import FileKey
@@ -382,7 +384,7 @@ def test_a_second_object_under_a_spent_ticket_is_removed_and_the_file_stays_as_r
 
     second = put(KEY, b"other bytes, sent with the same presigned request")
     event = ingest.parse_body(notification(s3_event(KEY, sequencer="02", version_id=second["VersionId"])))
-    assert ingest.handle_s3_event(event.Records[0]) == "spent"
+    assert ingest.handle_s3_event(event.Records[0], deadline()) == "spent"
     assert record("alice", "f1") == recorded
     assert _versions() == [first["VersionId"]]
     # The removal's own event leaves the file as recorded.
@@ -395,7 +397,7 @@ def test_the_recorded_version_delivered_again_is_a_duplicate_and_stays(aws, cont
     first = put(KEY, b"the upload")
     body = notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"]))
     run(context, body)
-    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0]) == "duplicate"
+    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0], deadline()) == "duplicate"
     assert _versions() == [first["VersionId"]]
 
 
@@ -414,7 +416,7 @@ def test_a_replayed_copy_is_examined_although_the_ticket_is_spent(aws, context):
     # And with the replay recorded, the ticket is spent again.
     third = put(KEY, b"a third upload")
     event = ingest.parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
-    assert ingest.handle_s3_event(event.Records[0]) == "spent"
+    assert ingest.handle_s3_event(event.Records[0], deadline()) == "spent"
 
 
 @pytest.mark.parametrize("recorded_first", ["older", "newer"])
@@ -490,12 +492,12 @@ def test_only_the_recorded_version_remains_when_the_uploads_events_are_handled_a
         # Both events were checked before either was recorded, as in two invocations at once.
         extraction = extract(*args, **kwargs)
         while meanwhile:
-            ingest.handle_s3_event(ingest.S3Event.model_validate(meanwhile.pop()))
+            ingest.handle_s3_event(ingest.S3Event.model_validate(meanwhile.pop()), deadline())
         return extraction
 
     monkeypatch.setattr(isolated, "extract", extract_while_the_other_is_recorded)
     other = "newer" if recorded_meanwhile == "older" else "older"
-    ingest.handle_s3_event(ingest.S3Event.model_validate(events[other]))
+    ingest.handle_s3_event(ingest.S3Event.model_validate(events[other]), deadline())
     recorded = record("alice", "f1")
     assert recorded["status"] == "processed"
     assert recorded["versionId"] == (older if recorded_meanwhile == "older" else newer)["VersionId"]

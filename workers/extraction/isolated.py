@@ -29,7 +29,6 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from contract.ingest import INGEST
 from contract.metrics import INGEST_SERVICE
 from contract.table import QUARANTINE_CODE
 from workers.errors import FileRejected, OutOfTime
@@ -102,14 +101,13 @@ class Slots:
 _SLOTS = Slots(slots())
 
 
-def extract(obj: StoredObject, not_after: float | None, on_start: Callable[[], None],
+def extract(obj: StoredObject, not_after: float, on_start: Callable[[], None],
             alone: bool = False) -> Extraction:
     """Extract `obj` in a child once a slot is free (every slot when `alone`);
     `on_start` runs just before the child is forked, and may raise to call the
     extraction off."""
     _load_declared_kind(obj.content_type)
-    waiting_s = None if not_after is None else max(0.0, not_after - time.monotonic())
-    if not _SLOTS.acquire(alone, timeout=waiting_s):
+    if not _SLOTS.acquire(alone, timeout=max(0.0, not_after - time.monotonic())):
         raise OutOfTime("No extraction slot came free before the invocation's time limit; it will be retried")
     try:
         on_start()
@@ -128,8 +126,8 @@ def _load_declared_kind(content_type: str) -> None:
             registry.load(kind)
 
 
-def _extract_in_child(obj: StoredObject, not_after: float | None, limits: isolation.Limits) -> Extraction:
-    wall_s = (not_after - time.monotonic() + _STOP_GRACE_S) if not_after is not None else INGEST.worker_timeout_s
+def _extract_in_child(obj: StoredObject, not_after: float, limits: isolation.Limits) -> Extraction:
+    wall_s = not_after - time.monotonic() + _STOP_GRACE_S
     # The client is chosen here so that the parent builds it, once: see clients.ranged_reader.
     work = functools.partial(extract_here, obj, not_after, clients.ranged_reader(not_after))
     try:

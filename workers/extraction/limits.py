@@ -60,7 +60,7 @@ class Deadline:
     it counts everything. Reaching it first is the batch's problem, not the
     file's, and raises `OutOfTime` so the record is retried."""
 
-    def __init__(self, seconds: float, not_after: float | None = None) -> None:
+    def __init__(self, seconds: float, not_after: float) -> None:
         self._start = time.monotonic()
         self.seconds = seconds
         self._not_after = not_after
@@ -88,7 +88,7 @@ class Deadline:
     def check(self) -> None:
         if self._rejection is None:
             now = time.monotonic()
-            if self._not_after is not None and now > self._not_after:
+            if now > self._not_after:
                 self._rejection = OutOfTime("The invocation's time ran out before this file's budget did")
             elif self._used(now) > self.seconds:
                 self._rejection = FileRejected(

@@ -29,7 +29,6 @@ from workers.extraction.limits import Deadline
 from workers.extraction.reader import ObjectVersion, ReadStats, S3RangeReader
 from workers.extraction.sniff import SNIFF_BYTES, sniff
 from workers.extraction.thumbnail import Thumbnail
-from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)
 
@@ -58,12 +57,12 @@ class Extraction:
     thumbnail_reads: ReadStats | None = None
 
 
-def extract(obj: StoredObject, not_after: float | None = None, client=None) -> Extraction:
-    """Describe the object, reading it with `client` (a fitting one by default).
+def extract(obj: StoredObject, not_after: float, client) -> Extraction:
+    """Describe the object, reading it with `client` (`clients.ranged_reader`).
     Raises `FileRejected` when the file cannot be accepted, and `OutOfTime`
     when `not_after` (the invocation's limit, a `time.monotonic()` instant)
     ends the work before the file's own budget does."""
-    job = _Job(obj, not_after, client or clients.ranged_reader(not_after))
+    job = _Job(obj, not_after, client)
     try:
         return job.run()
     finally:
@@ -71,7 +70,7 @@ def extract(obj: StoredObject, not_after: float | None = None, client=None) -> E
 
 
 class _Job:
-    def __init__(self, obj: StoredObject, not_after: float | None, client) -> None:
+    def __init__(self, obj: StoredObject, not_after: float, client) -> None:
         self.obj = obj
         self.not_after = not_after
         self.client = client

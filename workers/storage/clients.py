@@ -70,7 +70,7 @@ _READ_ATTEMPTS = 2
 _READ_TIMEOUTS_S = (1.0, 2.0, 4.0, 8.0)
 
 
-def ranged_reader(not_after: float | None):
+def ranged_reader(not_after: float):
     """The S3 client for one extraction, with timeouts that fit in the time left
     before `not_after` (a `time.monotonic()` instant): a stalled GET must not
     block past the invocation's end with botocore's retries stacked on top.
@@ -78,7 +78,7 @@ def ranged_reader(not_after: float | None):
     Extraction runs in a forked child (workers/isolation.py). These clients
     are built in the parent and only ever used in children, so the parent's
     copy never holds a connection that a child could share."""
-    left = _CONFIG.read_timeout * _READ_ATTEMPTS if not_after is None else not_after - time.monotonic()
+    left = not_after - time.monotonic()
     fitting = [timeout for timeout in _READ_TIMEOUTS_S if timeout * _READ_ATTEMPTS <= left]
     return _reader(fitting[-1] if fitting else _READ_TIMEOUTS_S[0])
 
