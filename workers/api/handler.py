@@ -4,10 +4,8 @@ Routes are thin: they validate the request against the models in
 `workers.api.models`, take the caller from the authorizer's claims, and call the
 plain functions in `workers.api.files`. Every error leaves as
 `{"error": {"code", "message"}}`: the API's own refusals (`workers.api.errors`)
-and the library's alike.
-
-`python -m workers.api --openapi` prints the OpenAPI document that is committed
-as docs/openapi.json.
+and the library's alike. The OpenAPI document is built from these routes in
+`workers.api.openapi`, which this module never imports: no request needs it.
 """
 
 from __future__ import annotations
@@ -61,7 +59,6 @@ from workers.api.models import (
 from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.metrics import API_SERVICE
-from contract.names import PROJECT
 from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from workers.api.errors import RETRY_AFTER, ApiError, invalid_request, not_found
 from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
@@ -320,45 +317,6 @@ def _is_json_or_empty(event: dict) -> bool:
         return True
     content_type = (event.get("headers") or {}).get("content-type", content_types.APPLICATION_JSON)
     return content_type.split(";", 1)[0].strip().lower() == content_types.APPLICATION_JSON
-
-
-# --- OpenAPI --------------------------------------------------------------------
-
-
-def openapi_document() -> dict:
-    """The API's OpenAPI document, generated from the routes and models above.
-
-    Powertools documents a 422 with its own body on every route; this API answers
-    validation failures with 400 and its own error shape instead, so those entries
-    are dropped and only the statuses the routes declare remain."""
-    # Only the document needs OpenAPI's models, and building them costs a cold start 0.3 s.
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-
-    document = json.loads(
-        app.get_openapi_json_schema(
-            title=f"{PROJECT} API",
-            version="1.0.0",
-            description="Upload tickets, listing, download and delete for the caller's own files.",
-            security_schemes={"cognito": HTTPBearer(bearerFormat="JWT")},
-            security=[{"cognito": []}],
-        )
-    )
-    for path in document["paths"].values():
-        for operation in path.values():
-            if operation["responses"].get("422", {}).get("description") == "Validation Error":
-                del operation["responses"]["422"]
-    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        document["components"]["schemas"].pop(name, None)
-    return document
-
-
-def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m workers.api")
-    parser.add_argument("--openapi", action="store_true", required=True, help="print the OpenAPI document")
-    parser.parse_args()
-    print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
 
 
 # Init's objects move to the permanent generation: later collections skip them.
