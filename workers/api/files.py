@@ -18,6 +18,7 @@ from contract.http import MAX_FILE_SIZE
 from contract.keys import FileKey
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
 from workers.api import cursor, filenames, quota
+from workers.api.errors import ApiError, not_found
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
     CHECKSUM_ALGORITHM,
@@ -34,21 +35,6 @@ from workers.storage import clients, objects, records, usage
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
-
-
-class ApiError(Exception):
-    """A failure the client caused or must know about, with its HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found() -> ApiError:
-    # One answer for missing, deleted and foreign files: existence is not disclosed.
-    return ApiError(404, "not_found", "No such file")
 
 
 def plan_parts(size: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from contract.http import ABORT_INCOMPLETE_MULTIPART_DAYS
 from contract.keys import FileKey
 from contract.quotas import GiB, Quotas
 from contract.table import STATUS_PENDING
+from workers.api.errors import ApiError, quota_exceeded
 from workers.api.limits import UPLOAD_URL_EXPIRY_S
 from workers.errors import is_not_found
 from workers.storage import clients, objects, records, usage
@@ -27,15 +28,6 @@ POST_GRACE_S = UPLOAD_URL_EXPIRY_S
 RECLAIM_BATCH = 10
 
 
-class QuotaExceeded(Exception):
-    status = 403
-    code = "quota_exceeded"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 @functools.cache
 def limits() -> Quotas:
     return Quotas.from_variables(os.environ)
@@ -44,7 +36,7 @@ def limits() -> Quotas:
 def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
     """records.create_pending within the owner's quota. When there is no room,
     the owner's expired tickets are reclaimed and the ticket tried once more;
-    still no room is QuotaExceeded."""
+    still no room is a 403 quota_exceeded."""
     reserve = functools.partial(usage.create_pending, table, file_key, limits(),
                                 reclaim_after=reclaim_after(fields["upload"], fields["at"]), **fields)
     try:
@@ -99,12 +91,12 @@ def _object_arrived(item: dict[str, Any]) -> bool:
     return True
 
 
-def exceeded(over: usage.OverQuota) -> QuotaExceeded:
+def exceeded(over: usage.OverQuota) -> ApiError:
     allowed, used = limits(), over.usage
     if used.files >= allowed.max_files:
-        return QuotaExceeded(f"Quota full: {used.files} files used of {allowed.max_files} allowed; "
-                             "delete some to upload more")
-    return QuotaExceeded(
+        return quota_exceeded(f"Quota full: {used.files} files used of {allowed.max_files} allowed; "
+                              "delete some to upload more")
+    return quota_exceeded(
         f"size: {over.size} bytes ({_gib(over.size)}) do not fit: {used.bytes} bytes used of {allowed.max_bytes} "
         f"allowed ({_gib(used.bytes)} of {_gib(allowed.max_bytes)})"
     )
