@@ -103,7 +103,7 @@ def apply(event, seconds: float = 60) -> file_events.Outcome:
 
 def ticketed(key: str, size: int = 100, upload: dict | None = None) -> None:
     """The pending record, ticket item and reservation the API writes when it issues an upload ticket."""
-    at = dynamo.now()
-    usage.reserve_ticket(clients.table(), FileKey.parse(key), QUOTAS, reclaim_after=at + timedelta(hours=1),
-                         filename=FileKey.parse(key).name, content_type="text/plain", size=size,
+    file_key, at = FileKey.parse(key), dynamo.now()
+    usage.reserve_ticket(clients.table(), file_key, QUOTAS, reclaim_after=at + timedelta(hours=1),
+                         filename=file_key.name, content_type="text/plain", size=size,
                          upload=upload or {"method": "PUT"}, at=at)
