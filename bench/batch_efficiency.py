@@ -124,7 +124,7 @@ def run(sizes: harness.Sizes) -> dict:
         sequential = BatchProcessor(event_type=EventType.SQS)
 
         def baseline(event: dict) -> dict:
-            handle = functools.partial(ingest.message_handler, reserve_s=ingest.RECORD_RESERVE_S)
+            handle = functools.partial(ingest.record_handler, reserve_s=ingest.RECORD_RESERVE_S)
             return process_partial_response(event=event, record_handler=handle, processor=sequential,
                                             context=context())
 

@@ -17,16 +17,6 @@ from contract.keys import FileKey
 PAGE = 50
 
 
-class _Captured:
-    """A table that keeps the item it is asked to put, so records are made
-    exactly as the API makes them and then written in batches."""
-
-    item: dict
-
-    def put_item(self, Item, **_):  # noqa: N803 - boto3's name
-        self.item = Item
-
-
 @contextlib.contextmanager
 def _account():
     from moto import mock_aws
@@ -55,16 +45,17 @@ def _account():
 def _read(table, records: int, page_size: int) -> tuple[int, int]:
     """Items read for the newest page: by the API's own listing, and by a Scan."""
     from workers.api import files
-    from workers.storage import records as stored
+    from workers.storage import api_records
+    from workers.storage.dynamo import to_dynamo
 
     owner, start = str(uuid.uuid4()), datetime(2026, 1, 1, tzinfo=timezone.utc)
-    captured = _Captured()
     with table.batch_writer() as batch:
         for index in range(records):
             key = FileKey(owner, uuid.uuid4().hex, f"file-{index}.txt")
-            stored.create_pending(captured, key, filename=key.name, content_type="text/plain", size=1, upload={},
-                                  at=start + timedelta(seconds=index))
-            batch.put_item(Item=captured.item)
+            # The record as the API makes it, written in batches.
+            batch.put_item(Item=to_dynamo(api_records.pending_record(
+                key, filename=key.name, content_type="text/plain", size=1, upload={},
+                at=start + timedelta(seconds=index))))
     scanned = []
     table.meta.client.meta.events.register("after-call.dynamodb.Query",
                                            lambda parsed, **_: scanned.append(parsed["ScannedCount"]))

@@ -81,7 +81,9 @@ class OnCallAlarms(pulumi.ComponentResource):
         self._widgets: list[dict] = []
         # Not KMS-encrypted: CloudWatch cannot publish to a topic under the
         # AWS-managed SNS key, and alarm notifications carry no file data.
-        self.topic = aws.sns.Topic(f"{name}-topic", name=f"{self._prefix}-alarms", opts=pulumi.ResourceOptions(parent=self))
+        self.topic = aws.sns.Topic(
+            f"{name}-topic", name=f"{self._prefix}-alarms", opts=pulumi.ResourceOptions(parent=self)
+        )
         for index, subscription in enumerate(args.subscriptions):
             aws.sns.TopicSubscription(
                 f"{name}-subscription-{index}",
@@ -97,19 +99,47 @@ class OnCallAlarms(pulumi.ComponentResource):
         stalled_s = ingest.visibility_timeout_s * ingest.max_receive_count
         near_timeout_ms = ingest.worker_timeout_s * 1000 * DURATION_TIMEOUT_FRACTION
         # SCHEMA(...) pins the exact dimension set: the per-code series would otherwise be counted twice.
-        failed_files = Insights("files failed", f'SELECT SUM({FILES_FAILED}) FROM SCHEMA("{NAMESPACE}", service, {STACK_DIMENSION}) WHERE service = \'{INGEST_SERVICE}\' AND {STACK_DIMENSION} = \'{names.stack}\'')
-        table_throttles = Insights("throttled requests", f'SELECT SUM(ThrottledRequests) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) WHERE TableName = \'{names.table}\'')
+        failed_files = Insights(
+            label="files failed",
+            query=f'SELECT SUM({FILES_FAILED}) FROM SCHEMA("{NAMESPACE}", service, {STACK_DIMENSION}) '
+                  f"WHERE service = '{INGEST_SERVICE}' AND {STACK_DIMENSION} = '{names.stack}'",
+        )
+        table_throttles = Insights(
+            label="throttled requests",
+            query='SELECT SUM(ThrottledRequests) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) '
+                  f"WHERE TableName = '{names.table}'",
+        )
 
-        self._alarm("dlq-messages", "Messages are waiting in the dead-letter queue", sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue), 1, KEEP_STATE, period_s=60)
-        self._alarm("queue-stalled", "The oldest ingest message is older than its retries can explain", sqs("ApproximateAgeOfOldestMessage", names.queue), stalled_s, KEEP_STATE)
-        self._alarm("worker-errors", "Ingest worker invocations are failing", function("Errors", names.ingest_function), 3, QUIET_IS_OK)
-        self._alarm("worker-throttles", "Lambda refuses to invoke the ingest worker", function("Throttles", names.ingest_function), 1, QUIET_IS_OK)
-        self._alarm("worker-duration", "Ingest worker p99 duration is close to its timeout", function("Duration", names.ingest_function, "p99"), near_timeout_ms, QUIET_IS_OK, periods=3)
-        self._alarm("api-5xx", "The API answers with server errors", http_api("5xx", args.api_id), 5, QUIET_IS_OK)
-        self._alarm("api-latency", "API p99 latency is high", http_api("Latency", args.api_id, "p99"), API_P99_LATENCY_MS, QUIET_IS_OK, periods=3)
-        self._alarm("api-errors", "API function invocations are failing", function("Errors", names.api_function), 3, QUIET_IS_OK)
-        self._alarm("table-throttles", "DynamoDB is throttling requests to the metadata table", table_throttles, 1, QUIET_IS_OK)
-        self._alarm("files-failed", "Uploaded files are failing to process", failed_files, 5, QUIET_IS_OK, period_s=900)
+        self._alarm("dlq-messages", "Messages are waiting in the dead-letter queue",
+                    sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue),
+                    threshold=1, missing=KEEP_STATE, period_s=60)
+        self._alarm("queue-stalled", "The oldest ingest message is older than its retries can explain",
+                    sqs("ApproximateAgeOfOldestMessage", names.queue),
+                    threshold=stalled_s, missing=KEEP_STATE)
+        self._alarm("worker-errors", "Ingest worker invocations are failing",
+                    function("Errors", names.ingest_function),
+                    threshold=3, missing=QUIET_IS_OK)
+        self._alarm("worker-throttles", "Lambda refuses to invoke the ingest worker",
+                    function("Throttles", names.ingest_function),
+                    threshold=1, missing=QUIET_IS_OK)
+        self._alarm("worker-duration", "Ingest worker p99 duration is close to its timeout",
+                    function("Duration", names.ingest_function, stat="p99"),
+                    threshold=near_timeout_ms, missing=QUIET_IS_OK, periods=3)
+        self._alarm("api-5xx", "The API answers with server errors",
+                    http_api("5xx", args.api_id),
+                    threshold=5, missing=QUIET_IS_OK)
+        self._alarm("api-latency", "API p99 latency is high",
+                    http_api("Latency", args.api_id, stat="p99"),
+                    threshold=API_P99_LATENCY_MS, missing=QUIET_IS_OK, periods=3)
+        self._alarm("api-errors", "API function invocations are failing",
+                    function("Errors", names.api_function),
+                    threshold=3, missing=QUIET_IS_OK)
+        self._alarm("table-throttles", "DynamoDB is throttling requests to the metadata table",
+                    table_throttles,
+                    threshold=1, missing=QUIET_IS_OK)
+        self._alarm("files-failed", "Uploaded files are failing to process",
+                    failed_files,
+                    threshold=5, missing=QUIET_IS_OK, period_s=900)
 
         # "Dashboard" is CloudWatch's word; in this project the dashboard is the web UI.
         board = aws.cloudwatch.Dashboard(
@@ -124,8 +154,8 @@ class OnCallAlarms(pulumi.ComponentResource):
         )
         self.register_outputs({"alarmTopicArn": self.topic.arn, "monitoringUrl": self.monitoring_url})
 
-    def _alarm(self, signal: str, summary: str, source: Metric | Insights, threshold: float, missing: str,
-               *, periods: int = 1, period_s: int = 300) -> None:
+    def _alarm(self, signal: str, summary: str, source: Metric | Insights, *, threshold: float, missing: str,
+               periods: int = 1, period_s: int = 300) -> None:
         aws.cloudwatch.MetricAlarm(
             f"{self._name}-{signal}",
             name=f"{self._prefix}-{signal}",
@@ -145,7 +175,8 @@ class OnCallAlarms(pulumi.ComponentResource):
 
 def _query(source: Metric | Insights, period_s: int) -> dict:
     if isinstance(source, Insights):
-        return {"id": "q", "expression": source.query, "label": source.label, "period": period_s, "return_data": True}
+        return {"id": "q", "expression": source.query, "label": source.label, "period": period_s,
+                "return_data": True}
     return {
         "id": "m",
         "return_data": True,

@@ -35,6 +35,16 @@ INDEXES = {
 }
 KEY_ATTRIBUTES = (PARTITION_KEY, SORT_KEY, *(attribute for keys in INDEXES.values() for attribute in keys))
 TTL_ATTRIBUTE = "expiresAt"
+# On a file record: what the file counts for in its owner's usage item (it
+# changes only together with that item), the sort key of its upload ticket's
+# item while the object has not arrived, and `ops replay`'s request that the
+# next object version be examined although the ticket is spent.
+CHARGED = "charged"
+TICKET = "ticket"
+REPLAY_REQUESTED = "replayRequested"
+# On the usage item, what the user holds; on a ticket item, what it reserves.
+USAGE_BYTES = "bytes"
+USAGE_FILES = "files"
 
 # File statuses as the API shows them; `deleted` records are hidden from it.
 STATUS_PENDING = "pending"
@@ -67,5 +77,13 @@ def rate_sk(action: str, window_start_s: int) -> str:
     return f"{RATE_SORT_KEY_PREFIX}{action}#{window_start_s}"
 
 
+def list_sk(created_at: str, file_id: str) -> str:
+    return f"{created_at}#{file_id}"
+
+
 def attention_pk(status: str) -> str:
     return f"STATUS#{status}"
+
+
+def attention_sk(updated_at: str, file_id: str) -> str:
+    return f"{updated_at}#{file_id}"

@@ -7,14 +7,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 
+from contract.table import (
+    ATTENTION_INDEX,
+    ATTENTION_INDEX_PARTITION_KEY,
+    ATTENTION_INDEX_SORT_KEY,
+    QUARANTINE_CODE,
+    STATUS_FAILED,
+    STATUS_PENDING,
+    attention_pk,
+)
 from ops.outputs import Stack
-from contract.table import ATTENTION_INDEX, ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY, STATUS_FAILED, STATUS_PENDING
-from workers.errors import is_not_found
-from contract.table import QUARANTINE_CODE
-from contract.table import attention_pk
-from workers.storage.records import from_dynamo, iso
+from workers.storage import objects
+from workers.storage.dynamo import from_dynamo, iso
 
 
 def files(stack: Stack, status: str, limit: int | None = 20, *, older_than: timedelta | None = None,
@@ -61,13 +66,7 @@ def stuck(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[d
 
 
 def _uploaded(s3, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return False
-        raise
-    return True
+    return objects.head(s3, bucket, key) is not None
 
 
 def quarantined(stack: Stack, limit: int | None = 20) -> list[dict]:

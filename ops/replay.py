@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 
 from contract.table import STATUS_DELETED, STATUS_PENDING
 from ops.outputs import Stack
-from workers.errors import error_code, is_not_found
-from workers.storage import records
-from workers.storage.records import iso, now
+from workers.errors import error_code
+from workers.storage import ingest_records, objects, records
+from workers.storage.dynamo import iso, now
 
 
 # What a copy in place must carry over: REPLACE keeps only what is named.
@@ -31,9 +31,13 @@ def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
         return "no such file"
     s3, bucket, key = stack.client("s3"), stack.outputs.bucket_name, item["key"]
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = objects.head(s3, bucket, key)
+        if head is None:
+            if item.get("status") == STATUS_PENDING:
+                return "no object yet: the upload was never finished"
+            return "object gone: nothing to replay"
         # The file's ticket is spent: without this the worker would remove the copy as a second upload.
-        if not records.request_replay(stack.table(), owner_id, file_id):
+        if not ingest_records.request_replay(stack.table(), owner_id, file_id):
             return "no such file"
         source = {"Bucket": bucket, "Key": key, **({"VersionId": head["VersionId"]} if head.get("VersionId") else {})}
         # The managed copy switches to a multipart copy above 5 GB, where CopyObject stops.
@@ -43,9 +47,5 @@ def replay_file(stack: Stack, owner_id: str, file_id: str) -> str:
             **{name: head[name] for name in _KEPT_HEADERS if head.get(name)},
         })
     except ClientError as exc:
-        if is_not_found(exc):
-            if item.get("status") == STATUS_PENDING:
-                return "no object yet: the upload was never finished"
-            return "object gone: nothing to replay"
         return f"error: {error_code(exc)}"
     return "replayed"

@@ -7,18 +7,20 @@ from __future__ import annotations
 from boto3.dynamodb.conditions import Attr, Key
 
 from contract.table import (
+    CHARGED,
     PARTITION_KEY,
     SORT_KEY,
     STATUS_FAILED,
     STATUS_PROCESSED,
     TICKET_SORT_KEY_PREFIX,
+    USAGE_BYTES,
     file_sk,
     ticket_sk,
     user_pk,
 )
 from ops.outputs import Stack
-from workers.storage import records, usage
-from workers.storage.records import CHARGED
+from workers.storage import usage
+from workers.storage.dynamo import from_dynamo, now
 
 _FILES = file_sk("")
 # A file that has arrived; only these are backfilled (a pending record without
@@ -45,16 +47,16 @@ def show(stack: Stack, owner_id: str) -> dict:
         elif item[SORT_KEY].startswith(TICKET_SORT_KEY_PREFIX):
             tickets.append(item)
     orphans = [ticket for ticket in tickets if ticket["fileId"] not in file_ids]
-    expected = {"bytes": charged["bytes"] + sum(t[usage.BYTES] for t in orphans),
+    expected = {"bytes": charged["bytes"] + sum(t[USAGE_BYTES] for t in orphans),
                 "files": charged["files"] + len(orphans)}
-    now = ticket_sk(int(records.now().timestamp()), "~")
+    due = ticket_sk(int(now().timestamp()), "~")
     return {
         "ownerId": owner_id,
         "usage": {"bytes": held.bytes, "files": held.files},
         "records": expected,
         "drift": {"bytes": held.bytes - expected["bytes"], "files": held.files - expected["files"]},
         "openTickets": len(tickets),
-        "expiredTickets": sum(ticket[SORT_KEY] <= now for ticket in tickets),
+        "expiredTickets": sum(ticket[SORT_KEY] <= due for ticket in tickets),
         "ticketsWithoutRecord": len(orphans),
         "uncharged": uncharged,
     }
@@ -89,7 +91,7 @@ def backfill(stack: Stack, owner_id: str | None = None) -> dict:
 def _pages(read, **params):
     while True:
         page = read(**params)
-        yield from (records.from_dynamo(item) for item in page.get("Items", []))
+        yield from (from_dynamo(item) for item in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             return
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

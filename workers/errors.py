@@ -20,9 +20,6 @@ class FileRejected(Exception):
         self.code = code
         self.message = message
 
-    def as_error(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
-
     def __reduce__(self):
         # Crosses the pipe from the extraction child (workers/extraction/isolation.py).
         return type(self), (self.code, self.message)

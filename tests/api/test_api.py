@@ -10,13 +10,14 @@ import requests
 
 from contract.keys import FileKey
 from workers.api import files
-from workers.storage import clients, records
+from workers.storage import clients, dynamo, records, usage
+from workers.storage.ingest_records import RecordedState
 
 from tests.uploading import composite_sha256, sha256_b64
 from .conftest import ALICE, BUCKET, NAMES
 from contract.http import MAX_FILE_SIZE
 from contract.keys import THUMBNAIL_PREFIX
-from contract.table import STATUS_DELETED, STATUS_PROCESSED, TTL_ATTRIBUTE
+from contract.table import STATUS_DELETED, TTL_ATTRIBUTE
 from workers.api.limits import MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD
 
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": 5}
@@ -28,17 +29,15 @@ def parts_of(data: bytes, part_size: int) -> list[bytes]:
     return [data[start:start + part_size] for start in range(0, len(data), part_size)]
 
 
-def _uploaded(caller, body=TEXT, data=b"hello", status=STATUS_PROCESSED) -> str:
+def _uploaded(caller, body=TEXT, data=b"hello") -> str:
     """A ticket whose object exists and whose record the worker has processed."""
     _, ticket = caller("POST", "/uploads", body)
-    s3 = boto3.client("s3")
-    put = s3.put_object(Bucket=BUCKET, Key=ticket["key"], Body=data, ContentType=body["contentType"])
-    records.apply_object_state(
-        boto3.resource("dynamodb").Table(NAMES.table),
-        FileKey.parse(ticket["key"]),
-        "1".zfill(64),
-        status=status, size=len(data), content_type=body["contentType"], etag=put["ETag"].strip('"'),
-        version_id=put.get("VersionId"), metadata={"kind": "text"}, error=None, at=records.now(),
+    s3, table = boto3.client("s3"), boto3.resource("dynamodb").Table(NAMES.table)
+    s3.put_object(Bucket=BUCKET, Key=ticket["key"], Body=data, ContentType=body["contentType"])
+    usage.record_object_state(
+        table, FileKey.parse(ticket["key"]), "1".zfill(64), records.get(table, caller.sub, ticket["fileId"]),
+        RecordedState.processed(s3.head_object(Bucket=BUCKET, Key=ticket["key"]), {"kind": "text"}, None),
+        at=dynamo.now(),
     )
     return ticket["fileId"]
 

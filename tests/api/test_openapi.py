@@ -2,19 +2,20 @@ import json
 from pathlib import Path
 
 from contract.http import API_ROUTES
-from workers.api.handler import app, openapi_document
+from workers.api import openapi
+from workers.api.handler import app
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
 def test_committed_openapi_document_is_current():
-    assert json.loads(COMMITTED.read_text()) == openapi_document(), (
+    assert json.loads(COMMITTED.read_text()) == openapi.document(), (
         "docs/openapi.json is stale: run `python -m workers.api --openapi > docs/openapi.json`"
     )
 
 
 def test_the_api_implements_exactly_the_settings_routes():
-    document = openapi_document()
+    document = openapi.document()
     routes = {f"{method.upper()} {path}" for path, operations in document["paths"].items() for method in operations}
     assert routes == set(API_ROUTES)
     assert len(app._static_routes) + len(app._dynamic_routes) == len(API_ROUTES)

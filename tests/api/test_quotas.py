@@ -10,13 +10,14 @@ import pytest
 
 from contract.keys import FileKey
 from contract.quotas import QUOTAS, Quotas
-from contract.table import STATUS_DELETED, TICKET_SORT_KEY_PREFIX
-from tests.invocation import deadline
+from contract.table import CHARGED, STATUS_DELETED, TICKET_SORT_KEY_PREFIX
+from tests.workers.conftest import apply as apply_event
 from tests.workers.s3_events import notification, s3_event
 from workers.api import quota
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
-from workers.ingest import handler as ingest
-from workers.storage import clients, objects, records, usage
+from workers.ingest.notifications import parse_body
+from workers.storage import api_records, clients, dynamo, objects, records, usage
+from workers.storage.ingest_records import RecordedState
 
 from .conftest import ALICE, BOB, BUCKET, NAMES, sha256_b64
 
@@ -48,7 +49,7 @@ def clock(monkeypatch):
             self.now += by
 
     clock = Clock()
-    monkeypatch.setattr(records, "now", lambda: clock.now)
+    monkeypatch.setattr(dynamo, "now", lambda: clock.now)
     return clock
 
 
@@ -80,14 +81,14 @@ def arrive(key: str, data: bytes, content_type: str = "text/plain") -> str:
     """The object lands and the worker records it; returns what the worker did."""
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
     event = s3_event(key, sequencer=f"{next(_SEQUENCE):018X}", size=len(data), version_id=put["VersionId"])
-    return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline())
+    return apply_event(parse_body(notification(event)).Records[0])
 
 
 def remove(key: str) -> str:
     """The object goes some other way than the API (the console, a script)."""
     objects.delete_all_versions(boto3.client("s3"), BUCKET, key)
     event = s3_event(key, "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", size=0)
-    return ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline())
+    return apply_event(parse_body(notification(event)).Records[0])
 
 
 def ticket_items(owner: str) -> list[dict]:
@@ -194,10 +195,10 @@ def test_a_delete_that_stopped_before_giving_back_is_finished_by_its_removal_eve
     item = records.get(clients.table(), ALICE, file["fileId"])
     # The API's delete died after marking the file deleted (its objects were already gone).
     objects.delete_all_versions(boto3.client("s3"), BUCKET, file["key"])
-    records.mark_deleted(clients.table(), ALICE, file["fileId"], records.now())
+    api_records.mark_deleted(clients.table(), ALICE, file["fileId"], dynamo.now())
     assert used(alice) == (40, 1)
     event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", size=0)
-    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline()) == "duplicate"
+    assert apply_event(parse_body(notification(event)).Records[0]) == "duplicate"
     assert used(alice) == (0, 0)
     assert not usage.release(clients.table(), ALICE, file["fileId"], item)
 
@@ -209,10 +210,10 @@ def test_the_worker_charges_the_real_size_once_and_drops_the_ticket(alice, limit
     file = issued(alice, 100)
     event = notification(s3_event(file["key"], sequencer="00000000000000000A", size=5))
     boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
-    assert ingest.handle_s3_event(ingest.parse_body(event).Records[0], deadline()) == "processed"
+    assert apply_event(parse_body(event).Records[0]) == "processed"
     assert used(alice) == (5, 1)
     assert ticket_items(ALICE) == []
-    assert ingest.handle_s3_event(ingest.parse_body(event).Records[0], deadline()) == "duplicate"
+    assert apply_event(parse_body(event).Records[0]) == "duplicate"
     assert used(alice) == (5, 1)
     issued(alice, 95)
 
@@ -233,9 +234,9 @@ def test_when_the_recorded_version_is_removed_the_charge_moves_to_the_one_now_cu
     recorded = records.get(clients.table(), ALICE, file["fileId"])["versionId"]
     s3.delete_object(Bucket=BUCKET, Key=file["key"], VersionId=recorded)
     event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", version_id=recorded)
-    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline()) == "processed"
+    assert apply_event(parse_body(notification(event)).Records[0]) == "processed"
     assert used(alice) == (80, 1)
-    assert records.get(clients.table(), ALICE, file["fileId"])[records.CHARGED] == 80
+    assert records.get(clients.table(), ALICE, file["fileId"])[CHARGED] == 80
 
 
 def test_a_failed_file_counts_the_object_it_keeps_until_deleted(alice, limits):
@@ -259,8 +260,9 @@ def test_a_charge_that_moved_under_the_worker_is_written_again_from_what_it_beca
     arrive(file["key"], b"x" * 10)
     # A newer event's write, which read the record before the one above charged it.
     written = usage.record_object_state(
-        clients.table(), file_key, "F" * 64, stale, status="processed", size=70, content_type="text/plain",
-        etag=None, version_id=None, metadata=None, error=None, at=records.now())
+        clients.table(), file_key, "F" * 64, stale,
+        RecordedState.processed({"ContentLength": 70, "ContentType": "text/plain"}, metadata={}, thumbnail_key=None),
+        at=dynamo.now())
     assert written
     assert used(alice) == (70, 1)
 
@@ -269,7 +271,7 @@ def test_a_release_racing_the_worker_gives_back_what_arrived(alice, limits):
     file = issued(alice, 100)
     stale = records.get(clients.table(), ALICE, file["fileId"])
     arrive(file["key"], b"x" * 10)
-    records.mark_deleted(clients.table(), ALICE, file["fileId"], records.now())
+    api_records.mark_deleted(clients.table(), ALICE, file["fileId"], dynamo.now())
     assert usage.release(clients.table(), ALICE, file["fileId"], stale)
     assert used(alice) == (0, 0)
 
@@ -324,7 +326,7 @@ def test_a_ticket_whose_record_ttl_reaped_is_still_given_back(alice, limits, clo
 def test_a_ticket_item_is_given_back_by_its_record_while_the_record_exists(alice, limits):
     file = issued(alice, 100)
     (item,) = ticket_items(ALICE)
-    assert not usage.release_ticket(clients.table(), ALICE, records.from_dynamo(item))
+    assert not usage.release_ticket(clients.table(), ALICE, dynamo.from_dynamo(item))
     assert used(alice) == (100, 1)
     assert records.get(clients.table(), ALICE, file["fileId"])["status"] != STATUS_DELETED
 
@@ -383,9 +385,9 @@ def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_one_wr
     calls.clear()
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
     event = s3_event(file["key"], sequencer=f"{next(_SEQUENCE):018X}", size=5, version_id=put["VersionId"])
-    assert ingest.handle_s3_event(ingest.parse_body(notification(event)).Records[0], deadline()) == "processed"
+    assert apply_event(parse_body(notification(event)).Records[0]) == "processed"
     # The event's check, the object's head, the extraction's start (counted once it has its
-    # slot, see records.ExtractionStart) and the record's write; extraction reads in its own process.
+    # slot, see ingest_records.ExtractionStart) and the record's write; extraction reads in its own process.
     assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]
     calls.clear()
     alice("GET", "/usage")

@@ -62,13 +62,15 @@ def test_an_environment_stopped_or_dead_leaves_no_cgroup_behind(tmp_path, handle
     share.close()
     if not isinstance(share, cpu_share.Cgroup):
         pytest.skip("cgroups are not writable here; the environments are stopped and continued instead")
+    # Other tests in this process may hold stacks, and so cgroups, of their own.
     ours = f"uploads-{os.getpid()}-*"
+    before = set(share.path.parent.glob(ours))
     spec = FunctionSpec("spin", f"{__name__}.{handler}", 30, 1024, "us-east-1")
     environment = ExecutionEnvironment(spec, tmp_path / "spin.log")
     environment.invoke({"seconds": 0})
     environment.invoke({"seconds": 0})
     environment.stop()
-    assert not list(share.path.parent.glob(ours))
+    assert set(share.path.parent.glob(ours)) <= before
 
 
 @pytest.mark.parametrize("vcpus", [0.18, 0.58])

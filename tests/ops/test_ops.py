@@ -15,8 +15,9 @@ from ops import dlq, replay
 from ops.__main__ import build_parser, main
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, file_status, wait_for
-from tests.ops.drill import created_event, failed, ops, pending
-from workers.storage import records, usage
+from tests.ops.drill import created_event, failed, ops, pending, stored_before_quotas
+from workers.storage import ingest_records, records, usage
+from workers.storage.dynamo import now
 from contract.ingest import INGEST
 from contract.keys import FileKey
 from contract.quotas import QUOTAS
@@ -101,7 +102,7 @@ def test_a_quarantined_file_shows_in_status_and_is_processed_by_replay_quarantin
     # Each time, the worker died with the file and the message came back: the
     # starts were counted and never finished. The next delivery quarantines it.
     for _ in range(INGEST.quarantine_after_starts):
-        records.ExtractionStart(stack.table(), file_key, "01".ljust(64, "0"), recorded=True).count()
+        ingest_records.ExtractionStart(stack.table(), file_key, "01".ljust(64, "0"), recorded=True).count()
     stack.client("s3").put_object(Bucket=stack.outputs.bucket_name, Key=key, Body=b"notes\n")
     wait_for(lambda: file_status(stack, "erin", "hostile-1") == "failed", 30)
 
@@ -121,7 +122,7 @@ def test_a_quarantined_file_shows_in_status_and_is_processed_by_replay_quarantin
 
 def test_a_pending_file_whose_event_was_dropped_is_found_by_stuck_and_fixed_by_replay(stack, running, capsys):
     s3, bucket = stack.client("s3"), stack.outputs.bucket_name
-    pending(stack, "incoming/fay/lost-1/a.txt", at=records.now() - timedelta(minutes=20))
+    pending(stack, "incoming/fay/lost-1/a.txt", at=now() - timedelta(minutes=20))
     pending(stack, "incoming/fay/fresh-1/b.txt")
     notifications = {k: v for k, v in s3.get_bucket_notification_configuration(Bucket=bucket).items()
                      if k != "ResponseMetadata"}
@@ -131,7 +132,7 @@ def test_a_pending_file_whose_event_was_dropped_is_found_by_stuck_and_fixed_by_r
     finally:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notifications)
 
-    pending(stack, "incoming/fay/unused-1/c.txt", at=records.now() - timedelta(minutes=25))
+    pending(stack, "incoming/fay/unused-1/c.txt", at=now() - timedelta(minutes=25))
     code, stuck = ops(capsys, running.stack_file, "stuck", "--older-than", "15m")
     assert code == 0 and [(i["fileId"], i["uploaded"]) for i in stuck] == [("lost-1", True), ("unused-1", False)]
     code, report = ops(capsys, running.stack_file, "status")
@@ -223,10 +224,10 @@ def test_status_numbers_match_the_queues_and_table_the_test_created(quiet, capsy
     failed(stack, "ida", "x-1", QUARANTINE_CODE, ago=timedelta(hours=5))
     for n in range(2):
         # Uploaded, and its event waits in the backlog: stuck.
-        pending(stack, f"incoming/ida/stuck-{n}/f.txt", at=records.now() - timedelta(minutes=16 + n))
+        pending(stack, f"incoming/ida/stuck-{n}/f.txt", at=now() - timedelta(minutes=16 + n))
         stack.client("s3").put_object(Bucket=stack.outputs.bucket_name, Key=f"incoming/ida/stuck-{n}/f.txt", Body=b"f")
-    pending(stack, "incoming/ida/unused-1/f.txt", at=records.now() - timedelta(minutes=30))
-    pending(stack, "incoming/ida/new-1/f.txt", at=records.now() - timedelta(minutes=5))
+    pending(stack, "incoming/ida/unused-1/f.txt", at=now() - timedelta(minutes=30))
+    pending(stack, "incoming/ida/new-1/f.txt", at=now() - timedelta(minutes=5))
     cloudwatch = stack.client("cloudwatch")
     for signal in ("dlq-messages", "api-5xx"):
         cloudwatch.put_metric_alarm(
@@ -281,13 +282,11 @@ def test_dlq_purge_without_yes_changes_nothing_and_with_it_says_how_many(quiet, 
 def test_usage_show_accounts_for_every_byte_and_backfill_charges_files_stored_before_quotas_once(stack, running,
                                                                                                  capsys):
     table, owner = stack.table(), "ivy"
-    stored = pending(stack, f"incoming/{owner}/old-1/a.txt")
-    records.apply_object_state(table, stored, "1".zfill(64), status="processed", size=7, content_type="text/plain",
-                               etag=None, version_id=None, metadata=None, error=None, at=records.now())
+    stored_before_quotas(stack, owner, "old-1", 7)
     for file_id, size in (("new-1", 10), ("gone-1", 5)):
-        usage.create_pending(table, FileKey(owner, file_id, "b.txt"), QUOTAS, reclaim_after=records.now(),
+        usage.reserve_ticket(table, FileKey(owner, file_id, "b.txt"), QUOTAS, reclaim_after=now(),
                              filename="b.txt", content_type="text/plain", size=size, upload={"method": "POST"},
-                             at=records.now())
+                             at=now())
     # TTL reaped this ticket's record before anyone reclaimed it.
     table.delete_item(Key=records.key_of(owner, "gone-1"))
 

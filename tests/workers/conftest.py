@@ -2,6 +2,7 @@ import contextlib
 import os
 import threading
 import time
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -11,7 +12,10 @@ from moto.core.botocore_stubber import BotocoreStubber
 from contract import functions
 from local import provision
 from local.runtime import FunctionSpec, LambdaContext
-from workers.storage import clients, records
+from contract.quotas import QUOTAS
+from contract.keys import FileKey
+from workers.ingest import file_events
+from workers.storage import clients, dynamo, records, usage
 
 from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 from contract.names import Names
@@ -90,3 +94,16 @@ def put(key: str, body: bytes = b"hello", content_type: str = "text/plain") -> d
 
 def record(owner: str, file_id: str) -> dict | None:
     return records.get(clients.table(), owner, file_id)
+
+
+def apply(event, seconds: float = 60) -> file_events.Outcome:
+    """One S3 event, applied as the handler applies it, with `seconds` left to extract in."""
+    return file_events.apply(event, time.monotonic() + seconds)
+
+
+def ticketed(key: str, size: int = 100, upload: dict | None = None) -> None:
+    """The pending record, ticket item and reservation the API writes when it issues an upload ticket."""
+    file_key, at = FileKey.parse(key), dynamo.now()
+    usage.reserve_ticket(clients.table(), file_key, QUOTAS, reclaim_after=at + timedelta(hours=1),
+                         filename=file_key.name, content_type="text/plain", size=size,
+                         upload=upload or {"method": "PUT"}, at=at)

@@ -14,13 +14,13 @@ import pytest
 
 from contract import functions
 from local.runtime import FunctionSpec, LambdaContext
-from tests.workers.conftest import put, record
+from tests.workers.conftest import put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
-from tests.workers.test_crash_isolation import SlowS3, crash, hog, hostile_text, spin, ticket
+from tests.workers.test_crash_isolation import SlowS3, crash, hog, hostile_text, spin
 from workers.extraction import isolated, isolation, limits, registry
-from workers.ingest import handler as ingest
+from workers.ingest import file_events, handler as ingest
 from workers.ingest.batch import chains
-from workers.storage import clients, records
+from workers.storage import clients, ingest_records
 
 
 def failed_ids(response) -> list[str]:
@@ -58,7 +58,7 @@ def test_events_of_one_file_apply_in_batch_order_while_other_files_run(aws, cont
     put(key, b"first\n")
     put(other, b"other\n")
     applied: list[tuple[str, str]] = []
-    handle = ingest.handle_s3_event
+    handle = file_events.apply
 
     def noting(event, not_after):
         # Slow enough that a second thread on the same file would overtake.
@@ -67,7 +67,7 @@ def test_events_of_one_file_apply_in_batch_order_while_other_files_run(aws, cont
         applied.append((event.key, event.s3.object.sequencer))
         return outcome
 
-    monkeypatch.setattr(ingest, "handle_s3_event", noting)
+    monkeypatch.setattr(file_events, "apply", noting)
     removal = notification(s3_event(key, "ObjectRemoved:Delete", sequencer="03"))
     _, response = run(context, created(key, "01"), created(other, "01"), created(key, "02"), removal)
     assert response == {"batchItemFailures": []}
@@ -120,7 +120,7 @@ def test_a_hostile_file_among_innocent_ones_fails_alone_while_they_run_beside_it
 
 def test_files_past_the_invocation_deadline_are_retried_without_counting_and_the_rest_recorded(aws, monkeypatch):
     slow_key, quick_keys = "incoming/alice/slow/a.csv", [f"incoming/alice/q{i}/b.txt" for i in range(3)]
-    ticket(slow_key)
+    ticketed(slow_key, 8)
     put(slow_key, b"a,b\n1,2\n", "text/csv")
     for key in quick_keys:
         put(key, b"quick\n")
@@ -129,12 +129,12 @@ def test_files_past_the_invocation_deadline_are_retried_without_counting_and_the
     event, response = run(short_context(2.5), created(slow_key), *(created(key) for key in quick_keys))
     assert failed_ids(response) == [event["Records"][0]["messageId"]]
     slow = record("alice", "slow")
-    assert slow["status"] == "pending" and slow[records.ATTEMPTS] == 0
+    assert slow["status"] == "pending" and slow[ingest_records.ATTEMPTS] == 0
     assert {record("alice", f"q{i}")["status"] for i in range(3)} == {"processed"}
 
 
 def test_a_file_waiting_for_an_extraction_slot_past_the_deadline_is_retried(aws, monkeypatch):
-    ticket("incoming/alice/f1/a.txt")
+    ticketed("incoming/alice/f1/a.txt", 8)
     put("incoming/alice/f1/a.txt", b"words\n")
     monkeypatch.setattr(isolated, "_SLOTS", isolated.Slots(1))
     isolated._SLOTS.acquire(alone=False, timeout=None)  # taken by a sibling that will not finish in time
@@ -143,7 +143,7 @@ def test_a_file_waiting_for_an_extraction_slot_past_the_deadline_is_retried(aws,
     finally:
         isolated._SLOTS.release(alone=False)
     item = record("alice", "f1")
-    assert item["status"] == "pending" and item[records.ATTEMPTS] == 0
+    assert item["status"] == "pending" and item[ingest_records.ATTEMPTS] == 0
 
 
 def test_clients_are_shared_between_threads_and_table_resources_are_not(aws):

@@ -15,13 +15,13 @@ from contract import functions
 from contract.ingest import INGEST
 from contract.keys import FileKey, THUMBNAIL_PREFIX
 from contract.table import QUARANTINE_CODE
-from tests.invocation import deadline
-from tests.workers.conftest import put, record
+from tests.workers.conftest import apply, put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
 from workers.extraction import isolated, isolation, limits, registry
 from workers.ingest import handler as ingest
-from workers.storage import clients, objects, records
+from workers.ingest.notifications import S3Event
+from workers.storage import clients, ingest_records, objects
 
 
 def hostile_text(monkeypatch, behaviour):
@@ -35,12 +35,6 @@ def hostile_text(monkeypatch, behaviour):
         return honest.describe(source)
 
     monkeypatch.setitem(registry._KINDS, "text", dataclasses.replace(honest, describe=describe))
-
-
-def ticket(key: str, size: int = 8) -> None:
-    """The pending record the API writes when it issues an upload ticket."""
-    records.create_pending(clients.table(), FileKey.parse(key), filename="file.txt", content_type="text/plain", size=size,
-                           upload={}, at=records.now())
 
 
 def spin():
@@ -82,7 +76,7 @@ def test_a_file_that_breaks_its_parser_fails_alone(aws, context, monkeypatch, be
 def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extracted(aws, context, monkeypatch):
     hostile_text(monkeypatch, lambda: pytest.fail("a quarantined file must not be extracted"))
     key = "incoming/alice/evil/evil.txt"
-    ticket(key)
+    ticketed(key, 8)
     put(key, b"HOSTILE\n")
     event = s3_event(key, sequencer="01")
     # Each time, the worker died with the file (Lambda's memory kill, say) and
@@ -93,13 +87,13 @@ def test_a_file_whose_starts_never_finished_is_quarantined_without_being_extract
     item = record("alice", "evil")
     assert item["status"] == "failed" and item["error"]["code"] == QUARANTINE_CODE
     assert item["size"] == len(b"HOSTILE\n")
-    assert records.ATTEMPTS not in item
+    assert ingest_records.ATTEMPTS not in item
 
 
 def died_with(key: str, times: int) -> None:
     """The worker died `times` while extracting the file: its starts were counted, never finished."""
     for _ in range(times):
-        records.ExtractionStart(clients.table(), FileKey.parse(key), "01".ljust(64, "0"), recorded=True).count()
+        ingest_records.ExtractionStart(clients.table(), FileKey.parse(key), "01".ljust(64, "0"), recorded=True).count()
 
 
 def transient(code: str, operation: str) -> ClientError:
@@ -111,7 +105,7 @@ def transient(code: str, operation: str) -> ClientError:
 def test_a_file_meeting_transient_s3_and_dynamodb_errors_is_not_quarantined_and_ends_processed(
         aws, context, on_aws_call):
     key = "incoming/alice/img/photo.png"
-    ticket(key, len(png_bytes()))
+    ticketed(key, len(png_bytes()))
     put(key, png_bytes(), "image/png")
     # One per delivery, each after the attempt began: describing the object,
     # storing its thumbnail, writing its record.
@@ -140,7 +134,7 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
     hostile_text(monkeypatch, lambda: (time.sleep(1), crash()))
     names = ["evil", "mate0", "mate1", "mate2"]
     for name in names:
-        ticket(f"incoming/alice/{name}/{name}.txt", len(b"innocent\n"))
+        ticketed(f"incoming/alice/{name}/{name}.txt", len(b"innocent\n"))
         put(f"incoming/alice/{name}/{name}.txt", b"HOSTILE\n" if name == "evil" else b"innocent\n")
     evil_started = threading.Event()
 
@@ -155,7 +149,7 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
 
     def die_meanwhile() -> None:
         time.sleep(0.5)
-        at_death.update({name: record("alice", name).get(records.ATTEMPTS, 0) for name in names})
+        at_death.update({name: record("alice", name).get(ingest_records.ATTEMPTS, 0) for name in names})
 
     real_run = isolation.run
 
@@ -178,7 +172,7 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
 def test_a_file_the_worker_died_with_three_times_is_tried_once_more_alone(aws, context, monkeypatch):
     names = ["suspect", *(f"mate{i}" for i in range(5))]
     for name in names:
-        ticket(f"incoming/alice/{name}/{name}.txt")
+        ticketed(f"incoming/alice/{name}/{name}.txt", 8)
         put(f"incoming/alice/{name}/{name}.txt", f"{name}\n".encode())
     # Each time it was extracted beside others, any of which may have killed the worker.
     died_with("incoming/alice/suspect/suspect.txt", INGEST.quarantine_after_starts - 1)
@@ -216,7 +210,7 @@ def test_a_finished_file_starts_its_count_again(aws, context):
 def test_an_object_without_a_ticket_leaves_no_half_written_record(aws, context):
     key = "incoming/alice/f1/no-ticket.txt"
     put(key, b"hello\n")
-    records.begin_attempt(clients.table(), FileKey.parse(key), "01".ljust(64, "0"))
+    ingest_records.begin_attempt(clients.table(), FileKey.parse(key), "01".ljust(64, "0"))
     assert record("alice", "f1") is None
 
 
@@ -253,7 +247,7 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
     from local.runtime import FunctionSpec, LambdaContext
 
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(3))
-    ticket("incoming/alice/f1/a.csv")
+    ticketed("incoming/alice/f1/a.csv", 8)
     put("incoming/alice/f1/a.csv", b"a,b\n1,2\n", "text/csv")
     spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=2.5, memory_mb=1024, region="us-east-1")
     short = LambdaContext(spec, spec.lambda_environment(), "req-2", time.time() + 2.5)
@@ -261,7 +255,7 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
     with pytest.raises(BatchProcessingError):
         batch_of_keys(short, "incoming/alice/f1/a.csv")
     item = record("alice", "f1")
-    assert item["status"] == "pending" and item[records.ATTEMPTS] == 0
+    assert item["status"] == "pending" and item[ingest_records.ATTEMPTS] == 0
 
 
 def batch_of_keys(context, *keys):
@@ -282,7 +276,7 @@ def test_a_delete_between_thumbnail_and_record_leaves_no_thumbnail(aws, context,
     def extract_then_delete(obj, not_after, *how):
         extraction = extract(obj, not_after, *how)
         objects.delete_all_versions(clients.s3(), clients.bucket_name(), key)
-        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, "ObjectRemoved:Delete", sequencer="02")), deadline())
+        apply(S3Event.model_validate(s3_event(key, "ObjectRemoved:Delete", sequencer="02")))
         return extraction
 
     monkeypatch.setattr(isolated, "extract", extract_then_delete)
@@ -323,12 +317,12 @@ def test_an_older_image_event_losing_to_a_newer_one_removes_its_own_thumbnail(aw
         extraction = extract(obj, not_after, *how)
         if not landed:
             landed.append(newer)
-            ingest.handle_s3_event(ingest.S3Event.model_validate(newer), deadline())
+            apply(S3Event.model_validate(newer))
         return extraction
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(isolated, "extract", extract_while_a_newer_event_lands)
-        ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")), deadline())
+        apply(S3Event.model_validate(s3_event(key, sequencer="01")))
     assert thumbnails_of("img") == [record("alice", "img")["thumbnailKey"]]
 
 
@@ -337,7 +331,7 @@ def test_a_file_deleted_while_the_worker_stores_its_thumbnail_leaves_no_thumbnai
     from workers.api import files
 
     key = "incoming/alice/img/photo.png"
-    ticket(key, len(png_bytes()))
+    ticketed(key, len(png_bytes()))
     put(key, png_bytes(), "image/png")
     read, committed = threading.Event(), threading.Event()
     storing_thumbnail, deleting = [], []
@@ -363,7 +357,7 @@ def test_a_file_deleted_while_the_worker_stores_its_thumbnail_leaves_no_thumbnai
     on_aws_call("after-call.dynamodb.GetItem", delete_reads_then_waits)
     on_aws_call("before-call.s3.PutObject", note_the_thumbnail)
     on_aws_call("after-call.s3.PutObject", delete_once_the_thumbnail_is_stored)
-    ingest.handle_s3_event(ingest.S3Event.model_validate(s3_event(key, sequencer="01")), deadline())
+    apply(S3Event.model_validate(s3_event(key, sequencer="01")))
     committed.set()
     for thread in deleting:
         thread.join()

@@ -26,10 +26,9 @@ from typing import Callable
 import pytest
 
 from contract.ingest import INGEST
-from tests.invocation import deadline
 from tests.extractors import files
 from tests.workers import hostile
-from tests.workers.conftest import put, record, stack_account
+from tests.workers.conftest import apply, put, record, stack_account
 from tests.workers.s3_events import BUCKET, notification, s3_event, s3_test_event_body, sqs_event
 from workers.extraction import isolation, registry
 from workers.extraction.limits import DEFAULT_BUDGET, EXTRACT_SECONDS, ExtractBudget
@@ -294,7 +293,7 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, ca
         event = parse_body(notification(s3_event(key))).Records[0]
 
         def run() -> str:
-            ingest.handle_s3_event(event, deadline())
+            apply(event)
             item = record(OWNER, file_id)
             return f"processed:{item['metadata']['kind']}" if item["status"] == "processed" else f"failed:{item['error']['code']}"
 

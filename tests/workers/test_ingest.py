@@ -7,12 +7,12 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from contract.keys import THUMBNAIL_PREFIX
-from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, TTL_ATTRIBUTE
-from tests.invocation import deadline
-from tests.workers.conftest import put, record
+from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, REPLAY_REQUESTED, TTL_ATTRIBUTE
+from tests.workers.conftest import apply, put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
-from workers.ingest import handler as ingest
-from workers.ingest.handler import MIN_EXTRACT_S
+from workers.ingest import file_events, handler as ingest
+from workers.ingest.file_events import MIN_EXTRACT_S
+from workers.ingest.notifications import S3Event, parse_body
 from workers.storage import clients
 
 KEY = "incoming/alice/f1/report.txt"
@@ -84,7 +84,7 @@ def test_duplicate_delivery_does_not_rewrite_record(aws, context):
     body = notification(s3_event(KEY))
     run(context, body)
     first = record("alice", "f1")
-    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0], deadline()) == "duplicate"
+    assert apply(parse_body(body).Records[0]) == "duplicate"
     run(context, body)
     assert record("alice", "f1") == first
 
@@ -103,8 +103,7 @@ def test_sequencers_of_different_lengths_compare_right_padded(aws, context):
     put(KEY)
     # "0A1" is newer than "0A" once both are right-padded: 0A1 > 0A0.
     run(context, notification(s3_event(KEY, sequencer="0A1")))
-    older = ingest.parse_body(notification(s3_event(KEY, sequencer="0A"))).Records[0]
-    assert ingest.handle_s3_event(older, deadline()) == "duplicate"
+    assert apply(parse_body(notification(s3_event(KEY, sequencer="0A"))).Records[0]) == "duplicate"
 
 
 def test_a_newer_created_event_updates_the_record(aws, context):
@@ -136,7 +135,7 @@ def test_missing_object_is_failed_and_acknowledged(aws, context):
 
 
 def test_object_over_the_size_limit_is_failed_too_large(aws, context, monkeypatch):
-    monkeypatch.setattr(ingest, "MAX_FILE_SIZE", 4)
+    monkeypatch.setattr(file_events, "MAX_FILE_SIZE", 4)
     put(KEY, b"hello")
     run(context, notification(s3_event(KEY)))
     assert record("alice", "f1")["error"]["code"] == "too_large"
@@ -260,11 +259,7 @@ def test_html_disguised_as_png_is_failed_as_a_type_mismatch(aws, context):
 
 
 def test_an_arriving_object_clears_its_tickets_expiry(aws, context):
-    from workers.storage import records
-    from contract.keys import FileKey
-
-    records.create_pending(clients.table(), FileKey.parse(KEY), filename="notes.txt", content_type="text/plain", size=5,
-                           upload={"method": "POST"}, at=records.now())
+    ticketed(KEY, 5, upload={"method": "POST"})
     assert record("alice", "f1")[TTL_ATTRIBUTE] > 0
     put(KEY)
     run(context, notification(s3_event(KEY)))
@@ -335,15 +330,15 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
     newer, older = s3_event(KEY, sequencer="0055AED6DCD90281F0"), s3_event(KEY, sequencer="0055AED6DCD90281E5")
     run(context, notification(newer))
     first = record("alice", "f1")
-    assert ingest.handle_s3_event(ingest.parse_body(notification(older)).Records[0], deadline()) == "duplicate"
+    assert apply(parse_body(notification(older)).Records[0]) == "duplicate"
     # Past the early check too: the conditional write itself refuses it.
-    from workers.storage import records
     from contract.keys import FileKey
+    from workers.storage import dynamo, usage
+    from workers.storage.ingest_records import RecordedState
 
-    applied = records.apply_object_state(
-        clients.table(), FileKey.parse(KEY), ingest.parse_body(notification(older)).Records[0].order,
-        status="failed", size=1, content_type="text/plain", etag="x", version_id=None, metadata=None,
-        error={"code": "corrupt", "message": "stale"}, at=records.now(),
+    applied = usage.record_object_state(
+        clients.table(), FileKey.parse(KEY), parse_body(notification(older)).Records[0].order, first,
+        RecordedState.failed("corrupt", "stale"), at=dynamo.now(),
     )
     assert applied is False
     assert record("alice", "f1") == first
@@ -361,30 +356,21 @@ def test_removing_the_recorded_version_describes_the_one_now_current(aws, contex
     assert item["versionId"] != second["VersionId"]
 
 
-def _ticketed(key: str = KEY) -> None:
-    """The pending record the API writes when it issues the upload's ticket."""
-    from contract.keys import FileKey
-    from workers.storage import records
-
-    records.create_pending(clients.table(), FileKey.parse(key), filename="report.txt", content_type="text/plain",
-                           size=100, upload={"method": "PUT"}, at=records.now())
-
-
 def _versions(key: str = KEY) -> list[str]:
     listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=key)
     return [v["VersionId"] for v in listed.get("Versions", [])]
 
 
 def test_a_second_object_under_a_spent_ticket_is_removed_and_the_file_stays_as_recorded(aws, context):
-    _ticketed()
+    ticketed(KEY)
     first = put(KEY, b"the upload")
     run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
     recorded = record("alice", "f1")
     assert recorded["status"] == "processed" and recorded["versionId"] == first["VersionId"]
 
     second = put(KEY, b"other bytes, sent with the same presigned request")
-    event = ingest.parse_body(notification(s3_event(KEY, sequencer="02", version_id=second["VersionId"])))
-    assert ingest.handle_s3_event(event.Records[0], deadline()) == "spent"
+    event = parse_body(notification(s3_event(KEY, sequencer="02", version_id=second["VersionId"])))
+    assert apply(event.Records[0]) == "spent"
     assert record("alice", "f1") == recorded
     assert _versions() == [first["VersionId"]]
     # The removal's own event leaves the file as recorded.
@@ -393,36 +379,36 @@ def test_a_second_object_under_a_spent_ticket_is_removed_and_the_file_stays_as_r
 
 
 def test_the_recorded_version_delivered_again_is_a_duplicate_and_stays(aws, context):
-    _ticketed()
+    ticketed(KEY)
     first = put(KEY, b"the upload")
     body = notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"]))
     run(context, body)
-    assert ingest.handle_s3_event(ingest.parse_body(body).Records[0], deadline()) == "duplicate"
+    assert apply(parse_body(body).Records[0]) == "duplicate"
     assert _versions() == [first["VersionId"]]
 
 
 def test_a_replayed_copy_is_examined_although_the_ticket_is_spent(aws, context):
-    from workers.storage import records
+    from workers.storage import ingest_records
 
-    _ticketed()
+    ticketed(KEY)
     first = put(KEY, b"the upload")
     run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
-    assert records.request_replay(clients.table(), "alice", "f1")
+    assert ingest_records.request_replay(clients.table(), "alice", "f1")
     copy = put(KEY, b"the upload")
     run(context, notification(s3_event(KEY, sequencer="02", version_id=copy["VersionId"])))
     item = record("alice", "f1")
     assert item["status"] == "processed" and item["versionId"] == copy["VersionId"]
-    assert records.REPLAY_REQUESTED not in item
+    assert REPLAY_REQUESTED not in item
     # And with the replay recorded, the ticket is spent again.
     third = put(KEY, b"a third upload")
-    event = ingest.parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
-    assert ingest.handle_s3_event(event.Records[0], deadline()) == "spent"
+    event = parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
+    assert apply(event.Records[0]) == "spent"
 
 
 @pytest.mark.parametrize("recorded_first", ["older", "newer"])
 def test_only_the_recorded_version_remains_whatever_order_the_uploads_events_arrive_in(aws, context,
                                                                                        recorded_first):
-    _ticketed()
+    ticketed(KEY)
     older = put(KEY, b"the upload")
     newer = put(KEY, b"the same presigned request, sent again")
     events = {"older": s3_event(KEY, sequencer="01", version_id=older["VersionId"]),
@@ -438,7 +424,7 @@ def test_only_the_recorded_version_remains_whatever_order_the_uploads_events_arr
 
 @pytest.mark.parametrize("removal_first", [True, False])
 def test_removing_a_version_that_is_not_the_recorded_one_leaves_the_file_as_recorded(aws, context, removal_first):
-    _ticketed()
+    ticketed(KEY)
     first = put(KEY, b"the upload")
     run(context, notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"])))
     recorded = record("alice", "f1")
@@ -456,14 +442,10 @@ def test_removing_a_version_that_is_not_the_recorded_one_leaves_the_file_as_reco
 def test_an_object_bigger_than_its_upload_declared_is_failed_too_large_removed_and_not_counted(aws, context):
     from datetime import timedelta
 
-    from contract.keys import FileKey
-    from contract.quotas import QUOTAS
-    from workers.storage import records, usage
+    from workers.storage import dynamo, usage
 
     table = clients.table()
-    usage.create_pending(table, FileKey.parse(KEY), QUOTAS, reclaim_after=records.now() + timedelta(hours=1),
-                         filename="report.txt", content_type="text/plain", size=5, upload={"method": "PUT"},
-                         at=records.now())
+    ticketed(KEY, 5)
     assert usage.read(table, "alice") == usage.Usage(bytes=5, files=1)
     bigger = put(KEY, b"more than the five bytes declared")
     _, response = run(context, notification(s3_event(KEY, sequencer="01", version_id=bigger["VersionId"])))
@@ -473,7 +455,7 @@ def test_an_object_bigger_than_its_upload_declared_is_failed_too_large_removed_a
     assert "5 bytes" in item["error"]["message"]
     assert _versions() == []
     assert usage.read(table, "alice") == usage.Usage(bytes=0, files=1)
-    assert usage.expired_tickets(table, "alice", records.now() + timedelta(days=1), 10) == []
+    assert usage.expired_tickets(table, "alice", dynamo.now() + timedelta(days=1), 10) == []
 
 
 @pytest.mark.parametrize("recorded_meanwhile", ["older", "newer"])
@@ -481,7 +463,7 @@ def test_only_the_recorded_version_remains_when_the_uploads_events_are_handled_a
         aws, context, monkeypatch, recorded_meanwhile):
     from workers.extraction import isolated
 
-    _ticketed()
+    ticketed(KEY)
     older = put(KEY, b"the upload")
     newer = put(KEY, b"the same presigned request, sent again")
     events = {"older": s3_event(KEY, sequencer="01", version_id=older["VersionId"]),
@@ -492,12 +474,12 @@ def test_only_the_recorded_version_remains_when_the_uploads_events_are_handled_a
         # Both events were checked before either was recorded, as in two invocations at once.
         extraction = extract(*args, **kwargs)
         while meanwhile:
-            ingest.handle_s3_event(ingest.S3Event.model_validate(meanwhile.pop()), deadline())
+            apply(S3Event.model_validate(meanwhile.pop()))
         return extraction
 
     monkeypatch.setattr(isolated, "extract", extract_while_the_other_is_recorded)
     other = "newer" if recorded_meanwhile == "older" else "older"
-    ingest.handle_s3_event(ingest.S3Event.model_validate(events[other]), deadline())
+    apply(S3Event.model_validate(events[other]))
     recorded = record("alice", "f1")
     assert recorded["status"] == "processed"
     assert recorded["versionId"] == (older if recorded_meanwhile == "older" else newer)["VersionId"]

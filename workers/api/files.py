@@ -18,6 +18,7 @@ from contract.http import MAX_FILE_SIZE
 from contract.keys import FileKey
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
 from workers.api import cursor, filenames, quota
+from workers.api.errors import ApiError, not_found
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
     CHECKSUM_ALGORITHM,
@@ -30,25 +31,10 @@ from workers.api.limits import (
     UPLOAD_URL_EXPIRY_S,
 )
 from workers.errors import error_code
-from workers.storage import clients, objects, records, usage
+from workers.storage import api_records, clients, dynamo, objects, records, usage
 
 # S3's answers to a CompleteMultipartUpload that name the client's mistake.
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
-
-
-class ApiError(Exception):
-    """A failure the client caused or must know about, with its HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found() -> ApiError:
-    # One answer for missing, deleted and foreign files: existence is not disclosed.
-    return ApiError(404, "not_found", "No such file")
 
 
 def plan_parts(size: int) -> tuple[int, int]:
@@ -68,8 +54,8 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
                                                "and sends a SHA-256 with each part instead")
     file_id = uuid.uuid4().hex
     file_key = FileKey(owner_id, file_id, filenames.safe_name(filename))
-    issued = records.now()
-    expires_at = records.iso(issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S))
+    issued = dynamo.now()
+    expires_at = dynamo.iso(issued + timedelta(seconds=UPLOAD_URL_EXPIRY_S))
     if size > MULTIPART_THRESHOLD:
         part_size, part_count = plan_parts(size)
         upload: dict[str, Any] = {"method": "MULTIPART", "partSize": part_size, "partCount": part_count,
@@ -77,7 +63,7 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
     else:
         upload = {"method": "PUT" if sha256 else "POST"}
     # The pending record goes first, so no upload can exist without one.
-    quota.create_pending(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
+    quota.issue_ticket(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
                          upload=upload, at=issued, sha256=sha256)
     s3, bucket = clients.s3(), clients.bucket_name()
     if upload["method"] == "PUT":
@@ -96,7 +82,7 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
     else:
         upload_id = s3.create_multipart_upload(Bucket=bucket, Key=file_key.key, ContentType=content_type,
                                                ChecksumAlgorithm=CHECKSUM_ALGORITHM)["UploadId"]
-        records.set_upload_id(clients.table(), owner_id, file_id, upload_id)
+        api_records.set_upload_id(clients.table(), owner_id, file_id, upload_id)
         ticket_upload = {**upload, "uploadId": upload_id}
     return {"fileId": file_id, "key": file_key.key, "expiresAt": expires_at, "upload": ticket_upload}
 
@@ -198,7 +184,7 @@ def complete_upload(owner_id: str, file_id: str, parts: list[tuple[int, str, str
     # S3's own composite of the part checksums it verified, never one computed
     # from what the client claims: an answer without it records no checksum.
     if assembled.get("ChecksumSHA256"):
-        records.set_checksum(clients.table(), owner_id, file_id, assembled["ChecksumSHA256"])
+        api_records.set_checksum(clients.table(), owner_id, file_id, assembled["ChecksumSHA256"])
     return {"fileId": file_id, "status": item["status"]}
 
 
@@ -247,7 +233,7 @@ def _discard(owner_id: str, item: dict[str, Any]) -> None:
     for key in filter(None, (item["key"], item.get("thumbnailKey"))):
         objects.delete_all_versions(s3, bucket, key)
     if item["status"] != STATUS_DELETED:
-        marked = records.mark_deleted(clients.table(), owner_id, item["fileId"], records.now())
+        marked = api_records.mark_deleted(clients.table(), owner_id, item["fileId"], dynamo.now())
         # The worker may have recorded a thumbnail since `item` was read; once
         # the record is deleted, no later write of the worker's can name one.
         if marked and marked.get("thumbnailKey") not in (None, item.get("thumbnailKey")):
@@ -297,7 +283,7 @@ def list_files(owner_id: str, limit: int, page_cursor: str | None, secret: Calla
         after = (position.list_sort_key, position.file_id)
     # One extra item tells whether another page exists, so the last page never
     # hands out a cursor that leads to an empty one.
-    items = records.query_owner_files(clients.table(), owner_id, limit + 1, after)
+    items = api_records.query_owner_files(clients.table(), owner_id, limit + 1, after)
     page, more = items[:limit], len(items) > limit
     next_cursor = None
     if more:
@@ -322,7 +308,7 @@ def download(owner_id: str, file_id: str) -> dict[str, Any]:
     if item.get("versionId"):
         params["VersionId"] = item["versionId"]
     url = clients.s3().generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_URL_EXPIRY_S)
-    expires_at = records.iso(records.now() + timedelta(seconds=DOWNLOAD_URL_EXPIRY_S))
+    expires_at = dynamo.iso(dynamo.now() + timedelta(seconds=DOWNLOAD_URL_EXPIRY_S))
     return {"url": url, "expiresAt": expires_at}
 
 

@@ -3,10 +3,9 @@
 Routes are thin: they validate the request against the models in
 `workers.api.models`, take the caller from the authorizer's claims, and call the
 plain functions in `workers.api.files`. Every error leaves as
-`{"error": {"code", "message"}}`.
-
-`python -m workers.api --openapi` prints the OpenAPI document that is committed
-as docs/openapi.json.
+`{"error": {"code", "message"}}`: the API's own refusals (`workers.api.errors`)
+and the library's alike. The OpenAPI document is built from these routes in
+`workers.api.openapi`, which this module never imports: no request needs it.
 """
 
 from __future__ import annotations
@@ -60,11 +59,8 @@ from workers.api.models import (
 from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.metrics import API_SERVICE
-from contract.names import PROJECT
 from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from workers.api.files import ApiError
-from workers.api.quota import QuotaExceeded
-from workers.api.ratelimit import RateLimited
+from workers.api.errors import RETRY_AFTER, ApiError, invalid_request, not_found
 from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
 
 logger = Logger(service=API_SERVICE)
@@ -85,7 +81,6 @@ _ERRORS = {
     422: "The Idempotency-Key was used before with a different request",
     429: "Too many such requests from the caller this minute; retry after `Retry-After` seconds",
 }
-_RETRY_AFTER = "Retry-After"
 
 
 # Where a new file's id can be used next; clients and stateful fuzzers follow these.
@@ -104,7 +99,7 @@ def _responses(ok: int, description: str, *errors: int, body: bool = True, links
     for status in errors:
         documented[status] = {"description": _ERRORS[status], "content": {"application/json": {"model": ErrorBody}}}
     if 429 in errors:
-        documented[429]["headers"] = {_RETRY_AFTER: {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+        documented[429]["headers"] = {RETRY_AFTER: {"description": "Seconds to wait", "schema": {"type": "integer"}}}
     return documented
 
 
@@ -187,7 +182,7 @@ def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # no
     ratelimit.admit_part_urls(owner)
     checksums = {part.partNumber: part.sha256 for part in request.parts}
     if len(checksums) != len(request.parts):
-        raise files.ApiError(400, "invalid_request", "parts: each partNumber may appear once")
+        raise invalid_request("parts: each partNumber may appear once")
     return PartsResponse(parts=files.presign_parts(owner, fileId, checksums))
 
 
@@ -248,19 +243,10 @@ def error_body(code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message}})
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message),
-                    headers=headers)
-
-
-@app.exception_handler([ApiError, QuotaExceeded])
-def _api_error(exc: ApiError | QuotaExceeded) -> Response:
-    return error_response(exc.status, exc.code, exc.message)
-
-
-@app.exception_handler(RateLimited)
-def _rate_limited(exc: RateLimited) -> Response:
-    return error_response(exc.status, exc.code, exc.message, {_RETRY_AFTER: str(exc.retry_after_s)})
+@app.exception_handler(ApiError)
+def _render(error: ApiError) -> Response:
+    return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON,
+                    body=error_body(error.code, error.message), headers=error.headers)
 
 
 @app.exception_handler(RequestValidationError)
@@ -269,30 +255,30 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     # loc is ("body", "size", ...), ("query", "limit"), ("path", "fileId")...;
     # the part after the source names the field for the client.
     field = ".".join(str(part) for part in first["loc"][1:] if not isinstance(part, int)) or first["loc"][0]
-    return error_response(400, "invalid_request", f"{field}: {first.get('msg', 'is invalid')}")
+    return _render(invalid_request(f"{field}: {first.get('msg', 'is invalid')}"))
 
 
 @app.exception_handler(UnicodeDecodeError)
 def _undecodable_body(exc: UnicodeDecodeError) -> Response:
     # API Gateway passes a body that is not UTF-8 as base64; JSON cannot be in it.
-    return error_response(400, "invalid_request", "body: is not UTF-8 JSON")
+    return _render(invalid_request("body: is not UTF-8 JSON"))
 
 
 @app.exception_handler(RecursionError)
 def _too_deeply_nested(exc: RecursionError) -> Response:
     # Python's JSON parser recurses per level; a body of a few hundred KB of
     # brackets exhausts the stack before validation sees it.
-    return error_response(400, "invalid_request", "body: is nested too deeply")
+    return _render(invalid_request("body: is nested too deeply"))
 
 
 @app.exception_handler(IdempotencyValidationError)
 def _idempotency_key_reused(exc: IdempotencyValidationError) -> Response:
-    return error_response(422, "idempotency_key_reused", "Idempotency-Key: it was used with a different request")
+    return _render(ApiError(422, "idempotency_key_reused", "Idempotency-Key: it was used with a different request"))
 
 
 @app.exception_handler(IdempotencyAlreadyInProgressError)
 def _idempotency_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response:
-    return error_response(409, "idempotency_in_progress", "Idempotency-Key: the first request is still running")
+    return _render(ApiError(409, "idempotency_in_progress", "Idempotency-Key: the first request is still running"))
 
 
 @app.exception_handler(Exception)
@@ -300,12 +286,12 @@ def _unexpected(exc: Exception) -> Response:
     # Still an error body the client can parse; the details stay in the log
     # (and the API's 5xx alarm counts it).
     logger.exception("Unhandled error")
-    return error_response(500, "internal_error", "Something went wrong on our side; try again later")
+    return _render(ApiError(500, "internal_error", "Something went wrong on our side; try again later"))
 
 
 @app.not_found
 def _no_route(exc: NotFoundError) -> Response:
-    return error_response(404, "not_found", "No such route")
+    return _render(not_found("No such route"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -331,45 +317,6 @@ def _is_json_or_empty(event: dict) -> bool:
         return True
     content_type = (event.get("headers") or {}).get("content-type", content_types.APPLICATION_JSON)
     return content_type.split(";", 1)[0].strip().lower() == content_types.APPLICATION_JSON
-
-
-# --- OpenAPI --------------------------------------------------------------------
-
-
-def openapi_document() -> dict:
-    """The API's OpenAPI document, generated from the routes and models above.
-
-    Powertools documents a 422 with its own body on every route; this API answers
-    validation failures with 400 and its own error shape instead, so those entries
-    are dropped and only the statuses the routes declare remain."""
-    # Only the document needs OpenAPI's models, and building them costs a cold start 0.3 s.
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-
-    document = json.loads(
-        app.get_openapi_json_schema(
-            title=f"{PROJECT} API",
-            version="1.0.0",
-            description="Upload tickets, listing, download and delete for the caller's own files.",
-            security_schemes={"cognito": HTTPBearer(bearerFormat="JWT")},
-            security=[{"cognito": []}],
-        )
-    )
-    for path in document["paths"].values():
-        for operation in path.values():
-            if operation["responses"].get("422", {}).get("description") == "Validation Error":
-                del operation["responses"]["422"]
-    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        document["components"]["schemas"].pop(name, None)
-    return document
-
-
-def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m workers.api")
-    parser.add_argument("--openapi", action="store_true", required=True, help="print the OpenAPI document")
-    parser.parse_args()
-    print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
 
 
 # Init's objects move to the permanent generation: later collections skip them.

@@ -10,15 +10,13 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from contract.http import ABORT_INCOMPLETE_MULTIPART_DAYS
 from contract.keys import FileKey
 from contract.quotas import GiB, Quotas
 from contract.table import STATUS_PENDING
+from workers.api.errors import ApiError, quota_exceeded
 from workers.api.limits import UPLOAD_URL_EXPIRY_S
-from workers.errors import is_not_found
-from workers.storage import clients, objects, records, usage
+from workers.storage import api_records, clients, dynamo, objects, records, usage
 
 # A presigned POST or PUT cannot start once its URL has expired; one still streaming
 # then gets this much longer before its ticket may be reclaimed.
@@ -27,25 +25,16 @@ POST_GRACE_S = UPLOAD_URL_EXPIRY_S
 RECLAIM_BATCH = 10
 
 
-class QuotaExceeded(Exception):
-    status = 403
-    code = "quota_exceeded"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 @functools.cache
 def limits() -> Quotas:
     return Quotas.from_variables(os.environ)
 
 
-def create_pending(table, file_key: FileKey, **fields) -> dict[str, Any]:
-    """records.create_pending within the owner's quota. When there is no room,
+def issue_ticket(table, file_key: FileKey, **fields) -> dict[str, Any]:
+    """usage.reserve_ticket within the owner's quota. When there is no room,
     the owner's expired tickets are reclaimed and the ticket tried once more;
-    still no room is QuotaExceeded."""
-    reserve = functools.partial(usage.create_pending, table, file_key, limits(),
+    still no room is a 403 quota_exceeded."""
+    reserve = functools.partial(usage.reserve_ticket, table, file_key, limits(),
                                 reclaim_after=reclaim_after(fields["upload"], fields["at"]), **fields)
     try:
         return reserve()
@@ -81,7 +70,7 @@ def reclaim_expired(owner_id: str, now: datetime) -> int:
         if item["status"] == STATUS_PENDING:
             if _object_arrived(item):
                 continue
-            records.mark_deleted(table, owner_id, item["fileId"], now)
+            api_records.mark_deleted(table, owner_id, item["fileId"], now)
         given_back += usage.release(table, owner_id, item["fileId"], item)
     return given_back
 
@@ -90,21 +79,15 @@ def _object_arrived(item: dict[str, Any]) -> bool:
     s3, bucket = clients.s3(), clients.bucket_name()
     # Aborted before looking, so no completion can slip in after the look.
     objects.abort_upload(s3, bucket, item)
-    try:
-        s3.head_object(Bucket=bucket, Key=item["key"])
-    except ClientError as exc:
-        if is_not_found(exc):
-            return False
-        raise
-    return True
+    return objects.head(s3, bucket, item["key"]) is not None
 
 
-def exceeded(over: usage.OverQuota) -> QuotaExceeded:
+def exceeded(over: usage.OverQuota) -> ApiError:
     allowed, used = limits(), over.usage
     if used.files >= allowed.max_files:
-        return QuotaExceeded(f"Quota full: {used.files} files used of {allowed.max_files} allowed; "
-                             "delete some to upload more")
-    return QuotaExceeded(
+        return quota_exceeded(f"Quota full: {used.files} files used of {allowed.max_files} allowed; "
+                              "delete some to upload more")
+    return quota_exceeded(
         f"size: {over.size} bytes ({_gib(over.size)}) do not fit: {used.bytes} bytes used of {allowed.max_bytes} "
         f"allowed ({_gib(used.bytes)} of {_gib(allowed.max_bytes)})"
     )
@@ -119,7 +102,7 @@ def usage_of(owner_id: str) -> dict[str, Any]:
     dashboard refuses a file that does not fit what this reports, so it never
     sends the ticket that would reclaim them; without this a ticket nobody used
     would hold its room for good."""
-    reclaim_expired(owner_id, records.now())
+    reclaim_expired(owner_id, dynamo.now())
     used, allowed = usage.read(clients.table(), owner_id), limits()
     return {
         "bytes": {"used": used.bytes, "allowed": allowed.max_bytes},

@@ -16,6 +16,7 @@ import time
 from botocore.exceptions import ClientError
 
 from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, rate_sk, user_pk
+from workers.api.errors import rate_limited
 from workers.api.quota import limits
 from workers.errors import is_condition_failed
 from workers.storage import clients
@@ -24,16 +25,6 @@ WINDOW_S = 60
 TICKETS = "tickets"
 PART_URLS = "partUrls"
 _WHAT = {TICKETS: "upload tickets", PART_URLS: "part URL requests"}
-
-
-class RateLimited(Exception):
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, action: str, limit: int, retry_after_s: int) -> None:
-        self.retry_after_s = retry_after_s
-        self.message = f"Too many {_WHAT[action]}: at most {limit} a minute; retry in {retry_after_s} s"
-        super().__init__(self.message)
 
 
 def admit_ticket(owner_id: str) -> None:
@@ -46,7 +37,7 @@ def admit_part_urls(owner_id: str) -> None:
 
 def admit(owner_id: str, action: str, limit: int, now: float | None = None) -> None:
     """Count one request of the caller's against `limit` in the current window,
-    or raise RateLimited with the seconds until the window ends."""
+    or refuse it with a 429 whose Retry-After is the seconds until the window ends."""
     now = time.time() if now is None else now
     start = int(now // WINDOW_S) * WINDOW_S
     try:
@@ -61,4 +52,6 @@ def admit(owner_id: str, action: str, limit: int, now: float | None = None) -> N
     except ClientError as exc:
         if not is_condition_failed(exc):
             raise
-        raise RateLimited(action, limit, max(1, math.ceil(start + WINDOW_S - now))) from None
+        retry_after_s = max(1, math.ceil(start + WINDOW_S - now))
+        raise rate_limited(f"Too many {_WHAT[action]}: at most {limit} a minute; retry in {retry_after_s} s",
+                           retry_after_s) from None

@@ -13,6 +13,8 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
 
+from contract.keys import FileKey
+
 # Sequencers are hex strings of varying length; AWS says to right-pad the shorter
 # one with zeros and compare as strings. A fixed width does that for all of them.
 _ORDER_WIDTH = 64
@@ -90,3 +92,16 @@ def parse_body(body: str) -> Notification | TestEvent:
     """Parse one SQS body. Raises a validation error for anything else, which
     the caller must let fail so the message reaches the DLQ as evidence."""
     return parse(event=body, model=Union[Notification, TestEvent])
+
+
+def files_of(record: dict) -> list[tuple[str, str] | str]:
+    """The files an SQS message's S3 records are about, as (owner, file id),
+    or the key itself outside the layout; none when the body does not parse."""
+    try:
+        body = parse_body(record["body"])
+    except Exception:  # noqa: BLE001 - the handler reports it; here it only means "no file"
+        return []
+    if isinstance(body, TestEvent):
+        return []
+    return [(file_key.owner_id, file_key.file_id) if (file_key := FileKey.parse(event.key)) else event.key
+            for event in body.Records]

@@ -1,10 +1,10 @@
-"""Removing an object for good from the versioned bucket."""
+"""Objects in the versioned bucket: whether one is there, and removing one for good."""
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from workers.errors import error_code
+from workers.errors import error_code, is_not_found
 
 # S3's cap on keys in one DeleteObjects call.
 _DELETE_BATCH = 1000
@@ -12,6 +12,18 @@ _DELETE_BATCH = 1000
 
 class DeleteFailed(Exception):
     """S3 refused to delete some versions; the caller's message is retried."""
+
+
+def head(s3, bucket: str, key: str, version_id: str | None = None) -> dict | None:
+    """HeadObject of `key` (its `version_id`, or the current version); None
+    when there is no such object or version. Any other error is raised: a
+    caller that cannot tell (a 403 without s3:ListBucket) must not guess."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
 
 
 def delete_all_versions(s3, bucket: str, key: str) -> None:

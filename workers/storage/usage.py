@@ -7,9 +7,9 @@ Besides the file records, a user's partition holds (keys in contract/table.py):
   by when it may be reclaimed, with the bytes it reserved. It has no TTL, so a
   ticket nobody used can still be given back after TTL has reaped its record.
 
-A file record's `charged` (records.CHARGED) is what that file counts for in the
-usage item: its declared size while pending, its real size once the object has
-arrived. Every change of it happens in one transaction with the same change of
+A file record's `charged` (contract.table.CHARGED) is what that file counts
+for in the usage item: its declared size while pending, its real size once the
+object has arrived. Every change of it happens in one transaction with the same change of
 the usage item, conditional on the value it replaces, so no retry, duplicate
 delivery or race counts a file twice or gives it back twice.
 """
@@ -28,26 +28,27 @@ from botocore.exceptions import ClientError
 from contract.keys import FileKey
 from contract.quotas import Quotas
 from contract.table import (
+    CHARGED,
     PARTITION_KEY,
     SORT_KEY,
     STATUS_DELETED,
     STATUS_FAILED,
     STATUS_PENDING,
     STATUS_PROCESSED,
+    TICKET,
     TICKET_SORT_KEY_PREFIX,
+    USAGE_BYTES,
+    USAGE_FILES,
     USAGE_SORT_KEY,
     ticket_sk,
     user_pk,
 )
 from workers.errors import error_code, is_condition_failed
-from workers.storage import records
-from workers.storage.records import CHARGED
+from workers.storage import api_records, ingest_records, records
+from workers.storage.dynamo import deserialize, from_dynamo, to_dynamo
+from workers.storage.ingest_records import RecordedState
 
-BYTES = "bytes"
-FILES = "files"
-# On a record made by a ticket: the sort key of its ticket item.
-TICKET = "ticket"
-_NAMES = {"#bytes": BYTES, "#files": FILES}
+_NAMES = {"#bytes": USAGE_BYTES, "#files": USAGE_FILES}
 # A write that lost a race on the same file is tried again with what the item
 # holds by then; DynamoDB cancels a transaction that meets another on an item.
 _ATTEMPTS = 3
@@ -61,7 +62,7 @@ class Usage:
     @classmethod
     def of(cls, item: dict[str, Any] | None) -> "Usage":
         item = item or {}
-        return cls(int(item.get(BYTES, 0)), int(item.get(FILES, 0)))
+        return cls(int(item.get(USAGE_BYTES, 0)), int(item.get(USAGE_FILES, 0)))
 
 
 class OverQuota(Exception):
@@ -92,22 +93,22 @@ def read(table, owner_id: str) -> Usage:
 # --- Tickets (the API) -------------------------------------------------------------
 
 
-def create_pending(table, file_key: FileKey, quotas: Quotas, *, reclaim_after: datetime, **fields) -> dict[str, Any]:
-    """A ticket's pending record (records.pending_record), its ticket item and
-    its reservation, in one write: all three, or none and OverQuota."""
+def reserve_ticket(table, file_key: FileKey, quotas: Quotas, *, reclaim_after: datetime, **fields) -> dict[str, Any]:
+    """A ticket's pending record (api_records.pending_record), its ticket item
+    and its reservation, in one write: all three, or none and OverQuota."""
     owner_id, size = file_key.owner_id, fields["size"]
     if size > quotas.max_bytes:
         raise OverQuota(read(table, owner_id), size)
     sort_key = ticket_sk(int(reclaim_after.timestamp()), file_key.file_id)
-    record = {**records.pending_record(file_key, **fields), CHARGED: size, TICKET: sort_key}
+    record = {**api_records.pending_record(file_key, **fields), CHARGED: size, TICKET: sort_key}
     # The usage item may not exist yet; once it does, it must keep room for this file.
     within = "(attribute_not_exists(#bytes) OR #bytes <= :room) AND (attribute_not_exists(#files) OR #files <= :file_room)"
     try:
         _transact(table, [
-            {"Put": {"TableName": table.name, "Item": records.to_dynamo(record),
-                     "ConditionExpression": records.NEW_ITEM}},
+            {"Put": {"TableName": table.name, "Item": to_dynamo(record),
+                     "ConditionExpression": api_records.NEW_ITEM}},
             {"Put": {"TableName": table.name, "Item": {**ticket_key(owner_id, sort_key), "fileId": file_key.file_id,
-                                                       BYTES: size}}},
+                                                       USAGE_BYTES: size}}},
             _add(table, owner_id, size, 1, condition=within,
                  values={":room": quotas.max_bytes - size, ":file_room": quotas.max_files - 1}),
         ])
@@ -126,7 +127,7 @@ def expired_tickets(table, owner_id: str, now: datetime, limit: int) -> list[dic
         ConsistentRead=True,
         Limit=limit,
     )
-    return [records.from_dynamo(item) for item in response.get("Items", [])]
+    return [from_dynamo(item) for item in response.get("Items", [])]
 
 
 def release_ticket(table, owner_id: str, ticket: dict[str, Any]) -> bool:
@@ -139,7 +140,7 @@ def release_ticket(table, owner_id: str, ticket: dict[str, Any]) -> bool:
                                 "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})"}},
             {"Delete": {"TableName": table.name, "Key": ticket_key(owner_id, ticket[SORT_KEY]),
                         "ConditionExpression": f"attribute_exists({PARTITION_KEY})"}},
-            _add(table, owner_id, -ticket[BYTES], -1),
+            _add(table, owner_id, -ticket[USAGE_BYTES], -1),
         ])
     except _Refused:
         return False
@@ -182,17 +183,21 @@ def release(table, owner_id: str, file_id: str, item: dict[str, Any] | None) -> 
 # --- Objects (the worker) ----------------------------------------------------------
 
 
-def record_object_state(table, file_key: FileKey, order: str, item: dict[str, Any] | None, **state) -> bool:
-    """records.apply_object_state, which also moves the file's charge to the
-    object's real size (its declared size, or nothing for an object that came
-    without a ticket) and drops its ticket item. Still one write: a plain
-    UpdateItem when only the record changes, else a transaction. Returns False
-    when a newer event or a delete had already been applied, or the ticket was
-    spent on another version (`records.refuses`)."""
-    owner_id, size = file_key.owner_id, state["size"] or 0
+def record_object_state(table, file_key: FileKey, order: str, item: dict[str, Any] | None, state: RecordedState, *,
+                        at: datetime, ticket_version: str | None = None) -> bool:
+    """Record what the worker learned about an object
+    (ingest_records.object_state_update), and move the file's charge to the
+    object's real size (from its declared size, or nothing for an object that
+    came without a ticket) and drop its ticket item. `item` is the record as
+    last read. Still one write: a plain UpdateItem when only the record
+    changes, else a transaction. Returns False when a newer event or a delete
+    had already been applied, or the ticket was spent on another version
+    (`ingest_records.refuses`)."""
+    owner_id, size = file_key.owner_id, state.size or 0
     for _ in range(_ATTEMPTS):
         charged = item.get(CHARGED) if item else None
-        update = records.object_state_update(file_key, order, charge=(charged, size), **state)
+        update = ingest_records.object_state_update(file_key, order, state, at=at, charge=(charged, size),
+                                                    ticket_version=ticket_version)
         others = []
         if item and item.get("status") == STATUS_PENDING and item.get(TICKET):
             others.append({"Delete": {"TableName": table.name, "Key": ticket_key(owner_id, item[TICKET])}})
@@ -210,8 +215,8 @@ def record_object_state(table, file_key: FileKey, order: str, item: dict[str, An
         except ClientError as exc:
             if not is_condition_failed(exc):
                 raise
-            old = records.deserialize(exc.response["Item"]) if exc.response.get("Item") else None
-        if old is not None and records.refuses(old, order, state.get("ticket_version")):
+            old = deserialize(exc.response["Item"]) if exc.response.get("Item") else None
+        if old is not None and ingest_records.refuses(old, order, ticket_version):
             return False
         # Only the charge differed: another write moved it after `item` was read.
         item = old
@@ -265,7 +270,7 @@ class _Refused(Exception):
     def __init__(self, reasons: list[dict[str, Any]]) -> None:
         super().__init__([reason.get("Code") for reason in reasons])
         self.failed = [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
-        self.old = [records.deserialize(reason["Item"]) if reason.get("Item") else None for reason in reasons]
+        self.old = [deserialize(reason["Item"]) if reason.get("Item") else None for reason in reasons]
 
 
 def _transact(table, actions: list[dict[str, Any]]) -> None:
