@@ -109,7 +109,7 @@ class Table:
 
 
 def sniff(head: bytes, table: Table, declared: str = "", *, whole: bool = True,
-          check: Callable[[], None] | None = None) -> Sniffed:
+          check: Callable[[], None]) -> Sniffed:
     """Classify the first bytes of an object (`whole` when they are all of it).
     `declared` only breaks a tie between two harmless readings of the same
     text: a table with one column is also plain text. `check` is called between
@@ -128,12 +128,8 @@ def sniff(head: bytes, table: Table, declared: str = "", *, whole: bool = True,
     for kind, opening in table.openings:
         if opening.matches(start):
             return Sniffed(kind, opening.mime, encoding)
-    sample = Sample(text, encoding, declared, whole, check or _no_check)
+    sample = Sample(text, encoding, declared, whole, check)
     for shape in table.shapes:
         if (sniffed := shape.read(sample)) is not None:
             return sniffed
     return Sniffed(table.any_text.kind, table.any_text.mime, encoding)
-
-
-def _no_check() -> None:
-    pass
