@@ -19,10 +19,12 @@ Every S3 client of the local stack reaches moto through this front (boto3's
 Refusals carry the CORS headers the bucket's rules give the request's origin, as
 S3's do, so the dashboard can tell a refused part from a network failure.
 
-Signatures are recomputed with botocore's own signers and the stack's
-credentials, and compared in constant time. Anything that passes goes to moto
-byte for byte. Bodies are spooled to a temporary file (memory stays bounded)
-and capped at S3's single-request limit.
+Signatures are recomputed with botocore's own signers and the signing
+principal's credentials, and compared in constant time. Then the signer's IAM
+policy (and the bucket's) must allow the request (local/iam/s3.py): a
+presigned URL or POST acts with the rights of the key that signed it.
+Anything that passes goes to moto byte for byte. Bodies are spooled to a
+temporary file (memory stays bounded) and capped at S3's single-request limit.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, S3SigV4PostAuth, S3SigV4
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from local.iam.s3 import S3Authorizer, object_key
 from local.serving import BackgroundServer
 
 log = logging.getLogger("local.s3_front")
@@ -156,23 +159,24 @@ class _Signer:
     """botocore's signers, run on a request that already has its auth: the same
     canonical request, string to sign and signing key, at the request's own time."""
 
-    def __init__(self, credentials: Credentials) -> None:
-        self.credentials = credentials
+    def __init__(self, iam: S3Authorizer) -> None:
+        self.iam = iam
 
-    def _credentials_for(self, credential: str) -> tuple[str, str, str, str]:
-        """(access key, date, region, service) of a credential scope, or an S3 error."""
+    def _credentials_for(self, credential: str) -> tuple[Credentials, str, str, str]:
+        """(the key's credentials, date, region, service) of a credential scope, or an S3 error."""
         parts = credential.split("/")
         if len(parts) != 5 or parts[4] != "aws4_request":
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
                           'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
-        if parts[0] != self.credentials.access_key:
+        found = self.iam.credentials(parts[0])
+        if found is None:
             raise S3Error(403, "InvalidAccessKeyId",
                           "The AWS Access Key Id you provided does not exist in our records.",
                           (("AWSAccessKeyId", parts[0]),))
-        return parts[0], parts[1], parts[2], parts[3]
+        return found, parts[1], parts[2], parts[3]
 
-    def check_query(self, request: Request, now: datetime) -> None:
+    def check_query(self, request: Request, now: datetime) -> str:
         params = dict(request.query)
         try:
             credential = params["X-Amz-Credential"]
@@ -186,15 +190,15 @@ class _Signer:
         if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256":
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
-        access_key, _, region, service = self._credentials_for(credential)
+        found, _, region, service = self._credentials_for(credential)
+        access_key = found.access_key
         if not expires.isdigit() or not 0 < int(expires) <= MAX_PRESIGNED_EXPIRES_S:
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "X-Amz-Expires must be less than a week (in seconds) that is 604800")
         signed_at = _parse_timestamp(timestamp)
         # A session token is signed like any parameter; moto issues none, so its
         # value is not checked against the key.
-        credentials = Credentials(self.credentials.access_key, self.credentials.secret_key,
-                                  params.get("X-Amz-Security-Token"))
+        credentials = Credentials(found.access_key, found.secret_key, params.get("X-Amz-Security-Token"))
         signer = S3SigV4QueryAuth(credentials, service, region, expires=int(expires))
         operation = [(name, value) for name, value in request.query
                      if name not in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
@@ -214,8 +218,9 @@ class _Signer:
                                  ("Expires", _iso(expiry)), ("ServerTime", _iso(now)))
         if signed_at - now > MAX_CLOCK_SKEW:
             raise _access_denied("Request is not valid yet")
+        return access_key
 
-    def check_header(self, request: Request, now: datetime) -> None:
+    def check_header(self, request: Request, now: datetime) -> str:
         authorization = request.header("authorization") or ""
         fields = dict(part.strip().split("=", 1) for part in authorization.removeprefix("AWS4-HMAC-SHA256").split(",")
                       if "=" in part)
@@ -226,7 +231,8 @@ class _Signer:
             raise S3Error(400, "AuthorizationHeaderMalformed",
                           "The authorization header is malformed; it must name Credential, SignedHeaders "
                           "and Signature.") from None
-        access_key, _, region, service = self._credentials_for(credential)
+        found, _, region, service = self._credentials_for(credential)
+        access_key = found.access_key
         timestamp = request.header("x-amz-date")
         if timestamp is None:
             raise _access_denied("AWS authentication requires a valid Date or x-amz-date header")
@@ -237,7 +243,7 @@ class _Signer:
             raise S3Error(403, "RequestTimeTooSkewed",
                           "The difference between the request time and the current time is too large.",
                           (("RequestTime", timestamp), ("ServerTime", _iso(now))))
-        signer = S3SigV4Auth(self.credentials, service, region)
+        signer = S3SigV4Auth(found, service, region)
         aws = AWSRequest(method=request.method, url=request.canonical_url(),
                          headers=self._signed_headers(request, signed_headers))
         aws.params = request.query
@@ -250,16 +256,18 @@ class _Signer:
         string_to_sign = signer.string_to_sign(aws, canonical)
         if not hmac.compare_digest(signer.signature(string_to_sign, aws), provided):
             raise _signature_mismatch(string_to_sign, provided, access_key, canonical)
+        return access_key
 
-    def check_post_signature(self, fields: dict[str, str]) -> None:
-        access_key, _, region, service = self._credentials_for(fields["x-amz-credential"])
-        signer = S3SigV4PostAuth(self.credentials, service, region)
+    def check_post_signature(self, fields: dict[str, str]) -> str:
+        found, _, region, service = self._credentials_for(fields["x-amz-credential"])
+        signer = S3SigV4PostAuth(found, service, region)
         aws = AWSRequest()
         aws.context["timestamp"] = fields["x-amz-date"]
         _parse_timestamp(fields["x-amz-date"])
         provided = fields.get("x-amz-signature", "")
         if not hmac.compare_digest(signer.signature(fields["policy"], aws), provided):
-            raise _signature_mismatch(fields["policy"], provided, access_key)
+            raise _signature_mismatch(fields["policy"], provided, found.access_key)
+        return found.access_key
 
     @staticmethod
     def _signed_headers(request: Request, signed_headers: str) -> dict[str, str]:
@@ -482,10 +490,11 @@ def check_post_policy(form: PostForm, bucket: str, now: datetime) -> None:
 
 
 class S3Front:
-    def __init__(self, upstream: str, credentials: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, upstream: str, iam: S3Authorizer, host: str = "127.0.0.1", port: int = 0) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname, parts.port)
-        self._signer = _Signer(Credentials(credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"]))
+        self._iam = iam
+        self._signer = _Signer(iam)
         self._server = BackgroundServer(_handler_class(self), host, port, "s3-front")
 
     @property
@@ -510,18 +519,25 @@ class S3Front:
         authorization = request.header("authorization")
         if "Signature" in names or (authorization or "").startswith("AWS "):
             raise _sigv2()
+        posted_key = None
         if "X-Amz-Signature" in names or "X-Amz-Credential" in names or "X-Amz-Algorithm" in names:
-            self._signer.check_query(request, now)
+            signer = self._signer.check_query(request, now)
             self._check_body(request)
         elif authorization:
             if not authorization.startswith("AWS4-HMAC-SHA256 "):
                 raise S3Error(400, "InvalidArgument", "Unsupported Authorization Type")
-            self._signer.check_header(request, now)
+            signer = self._signer.check_header(request, now)
             self._check_body(request)
         elif request.method == "POST" and "multipart/form-data" in (request.header("content-type") or ""):
-            self._check_post(request, now)
+            signer, posted_key = self._check_post(request, now)
         else:
             raise _access_denied()
+        # What the signer's IAM policy and the bucket's allow (local/iam/s3.py).
+        refused = self._iam.authorize(signer, request.method, request.bucket or None,
+                                      posted_key or object_key(request.path, request.bucket, request.host),
+                                      request.query, request.headers, request.body, form_post=posted_key is not None)
+        if refused:
+            raise S3Error(*refused)
 
     def _check_body(self, request: Request) -> None:
         if request.method not in ("PUT", "POST") or _is_aws_chunked(request):
@@ -531,7 +547,8 @@ class S3Front:
         check_checksums(declared, request.body, 0, request.length,
                         content_sha256=request.header("x-amz-content-sha256"))
 
-    def _check_post(self, request: Request, now: datetime) -> None:
+    def _check_post(self, request: Request, now: datetime) -> tuple[str, str]:
+        """(the signer's access key, the object key) of a valid presigned POST."""
         form = parse_post_form(request.body, request.length, request.header("content-type") or "")
         fields = form.fields
         if "key" not in fields:
@@ -549,12 +566,13 @@ class S3Front:
                               (("ArgumentName", required), ("ArgumentValue", "")))
         if fields["x-amz-algorithm"] != "AWS4-HMAC-SHA256":
             raise S3Error(400, "InvalidArgument", "Only AWS4-HMAC-SHA256 is accepted for a POST.")
-        self._signer.check_post_signature(fields)
+        signer = self._signer.check_post_signature(fields)
         check_post_policy(form, request.bucket, now)
         if form.file_size > MAX_UPLOAD:
             raise S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                           (("ProposedSize", str(form.file_size)), ("MaxSizeAllowed", str(MAX_UPLOAD))))
         check_checksums(fields, request.body, form.file_start, form.file_end)
+        return signer, fields["key"].replace("${filename}", form.filename)
 
     def cors_headers(self, method: str, target: str, origin: str) -> list[tuple[str, str]]:
         """The CORS headers S3 adds to an answer for this origin, from the bucket's

@@ -10,14 +10,11 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from contract.http import ABORT_INCOMPLETE_MULTIPART_DAYS
 from contract.keys import FileKey
 from contract.quotas import GiB, Quotas
 from contract.table import STATUS_PENDING
 from workers.api.limits import UPLOAD_URL_EXPIRY_S
-from workers.errors import is_not_found
 from workers.storage import clients, objects, records, usage
 
 # A presigned POST or PUT cannot start once its URL has expired; one still streaming
@@ -90,13 +87,9 @@ def _object_arrived(item: dict[str, Any]) -> bool:
     s3, bucket = clients.s3(), clients.bucket_name()
     # Aborted before looking, so no completion can slip in after the look.
     objects.abort_upload(s3, bucket, item)
-    try:
-        s3.head_object(Bucket=bucket, Key=item["key"])
-    except ClientError as exc:
-        if is_not_found(exc):
-            return False
-        raise
-    return True
+    # A listing, not a HEAD: without s3:ListBucket, which the role does not
+    # need otherwise, S3 answers a HEAD of a missing key with 403.
+    return objects.exists(s3, bucket, item["key"])
 
 
 def exceeded(over: usage.OverQuota) -> QuotaExceeded:
