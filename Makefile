@@ -15,13 +15,18 @@ $(STAMP): $(REQS)
 dev: $(STAMP)
 	$(PY) -m local
 
-# Two phases: most files on two xdist workers (pytest.ini), then the tests on
-# the emulated queue clocks alone, so no other worker takes their CPU. Both
-# always run; either failing fails the target.
+# Three phases: most files on two xdist workers (pytest.ini), then the tests
+# on the emulated queue clocks alone, so no other worker takes their CPU, then
+# least privilege over the IAM decisions both recorded (a fresh directory in
+# UPLOADS_IAM_RECORD_DIR; tests/iam/test_least_privilege.py prints the table).
+# All three always run; any failing fails the target.
 test: $(STAMP)
-	@$(PY) -m pytest -m "not clocks"; parallel=$$?; \
-	$(PY) -m pytest -m clocks -n 0; clocks=$$?; \
-	exit $$(( parallel || clocks ))
+	@record=$$(mktemp -d -t uploads-iam-XXXXXX); export UPLOADS_IAM_RECORD_DIR=$$record; \
+	echo "IAM decisions are recorded in $$record"; \
+	$(PY) -m pytest -m "not clocks and not least_privilege"; parallel=$$?; \
+	$(PY) -m pytest -m "clocks and not least_privilege" -n 0; clocks=$$?; \
+	$(PY) -m pytest -m least_privilege -n 0 -s; privilege=$$?; \
+	exit $$(( parallel || clocks || privilege ))
 
 # The API's schemathesis run with a bigger profile than the one in `make test`.
 fuzz: $(STAMP)

@@ -58,6 +58,9 @@ def stack(ingest: IngestSettings | None = None, worker_here: bool = True) -> Ite
         if worker_here:
             running.mapping.disable()
             os.environ.update(running.api_spec().lambda_environment())
+            # Both handlers run here, so as the deployer rather than either role:
+            # the bench measures calls; IAM is tests/iam/'s subject.
+            os.environ.update(running.credentials())
             os.environ.update(AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(running.worker_spec().memory_mb),
                               POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
                               LOG_LEVEL="WARNING")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, delete_for_good_statements, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
 from components.secret import GeneratedSecret, GeneratedSecretArgs
+from contract import permissions
 from contract.functions import API, ENV_CURSOR_SECRET_PARAMETER
 from contract.http import (
     API_CORS_ALLOW_HEADERS,
@@ -24,10 +24,8 @@ from contract.http import (
     API_CORS_MAX_AGE_S,
     API_ROUTES,
 )
-from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
 from contract.quotas import Quotas
-from contract.table import LIST_INDEX
 
 STAGE = "$default"
 # Access logging adds the log group to one account-wide CloudWatch Logs resource
@@ -101,7 +99,12 @@ class HttpApi(pulumi.ComponentResource):
                     # The name only: the function reads the value at run time.
                     ENV_CURSOR_SECRET_PARAMETER: self.cursor_secret.parameter.name,
                 },
-                statements=_api_statements(args, self.cursor_secret),
+                resources={
+                    permissions.BUCKET: args.bucket.arn,
+                    permissions.TABLE: args.table.arn,
+                    permissions.CURSOR_PARAMETER: self.cursor_secret.parameter.arn,
+                    **permissions.kms_values(args.kms_key_arn),
+                },
             ),
             opts=child,
         )
@@ -176,30 +179,6 @@ class HttpApi(pulumi.ComponentResource):
         )
         self.url = self.api.api_endpoint
         self.register_outputs({"apiUrl": self.url, "apiId": self.api.id})
-
-
-def _api_statements(args: HttpApiArgs, cursor_secret: GeneratedSecret) -> list[dict]:
-    bucket_arn = args.bucket.arn
-    incoming = under(bucket_arn, f"/{INCOMING_PREFIX}*")
-    return [
-        # Presigned URLs act with the signer's rights, so the role holds what the
-        # clients' uploads and downloads need. PutObject is the action behind
-        # presigned POST, CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
-        allow(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], [incoming]),
-        # Downloads are pinned to the version the worker examined.
-        allow(["s3:GetObject", "s3:GetObjectVersion"], [incoming]),
-        # Deleting a file removes every version of the object and of its thumbnail.
-        *delete_for_good_statements(bucket_arn, [INCOMING_PREFIX, THUMBNAIL_PREFIX]),
-        # DeleteItem: the idempotency utility drops its record when a request fails, and a
-        # released ticket's reservation goes. ConditionCheckItem: a ticket whose record TTL
-        # reaped is given back only while there is still no record.
-        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-               "dynamodb:ConditionCheckItem"], [args.table.arn]),
-        # On the table: a user's expired tickets; on the index: a user's files.
-        allow(["dynamodb:Query"], [args.table.arn, under(args.table.arn, f"/index/{LIST_INDEX}")]),
-        *cursor_secret.read_statements(),
-        *s3_kms_statements(args.kms_key_arn),
-    ]
 
 
 def _slug(route_key: str) -> str:

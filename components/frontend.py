@@ -15,9 +15,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import under
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
 from components.web_assets import REVALIDATE, site_files
+from contract import permissions
 from contract.http import dashboard_csp
 from contract.outputs import DashboardConfig
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -118,14 +118,8 @@ class StaticSite(pulumi.ComponentResource):
             viewer_certificate={"cloudfront_default_certificate": True},
             opts=child,
         )
-        private.attach_policy(f"{name}-policy", [{
-            "Sid": "AllowCloudFrontRead",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": under(self.bucket.arn, "/*"),
-            "Condition": {"StringEquals": {"AWS:SourceArn": distribution.arn}},
-        }], parent=self)
+        private.attach_policy(f"{name}-policy", permissions.SITE_BUCKET_POLICY, permissions.SITE_BUCKET,
+                              {permissions.DISTRIBUTION: distribution.arn}, parent=self)
         self.url = pulumi.Output.concat("https://", distribution.domain_name)
         self.register_outputs({"webUrl": self.url, "distributionId": distribution.id})
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, delete_for_good_statements, s3_kms_statements, under
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.packaging import LambdaPackage
+from contract import permissions
 from contract.functions import ingest_worker
 from contract.ingest import IngestSettings
-from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS, THUMBNAIL_PREFIX
+from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
 from contract.names import Names
 
 
@@ -120,25 +120,12 @@ class IngestPipeline(pulumi.ComponentResource):
                 package=args.package,
                 log_retention_days=args.log_retention_days,
                 variables=args.variables,
-                statements=[
-                    allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                           "sqs:GetQueueAttributes"], [self.queue.arn]),
-                    # GetObject covers HeadObject and ranged reads; events name the
-                    # version (the bucket is versioned), which needs GetObjectVersion.
-                    allow(["s3:GetObject", "s3:GetObjectVersion"],
-                          [under(args.bucket.arn, f"/{INCOMING_PREFIX}*")]),
-                    allow(["s3:PutObject"], [under(args.bucket.arn, f"/{THUMBNAIL_PREFIX}*")]),
-                    # Thumbnails of deleted files, and objects that arrive for a
-                    # file already deleted, are removed with all their versions.
-                    *delete_for_good_statements(args.bucket.arn, [INCOMING_PREFIX, THUMBNAIL_PREFIX]),
-                    # Without ListBucket, S3 answers 403 instead of 404 for a
-                    # deleted object, and the worker could not tell "gone"
-                    # (permanent) from "denied".
-                    allow(["s3:ListBucket"], [args.bucket.arn]),
-                    # DeleteItem: an arriving object's ticket reservation goes with the write that records it.
-                    allow(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [args.table.arn]),
-                    *s3_kms_statements(args.kms_key_arn),
-                ],
+                resources={
+                    permissions.BUCKET: args.bucket.arn,
+                    permissions.TABLE: args.table.arn,
+                    permissions.QUEUE: self.queue.arn,
+                    **permissions.kms_values(args.kms_key_arn),
+                },
             ),
             opts=child,
         )

@@ -1,25 +1,23 @@
 """The one way this project builds a Lambda function: Graviton, Python 3.13,
 its own log group with retention, X-Ray, Powertools settings and a role that
-grants exactly the statements the caller lists."""
+grants exactly what contract/permissions.py defines for the function."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, under
+from components import iam
 from components.packaging import LambdaPackage
+from contract import permissions
 from contract.functions import FunctionSpec
 from contract.names import Names
 
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
-# X-Ray cannot be scoped to a resource; it is the one wildcard a function gets.
-# Metrics need none: Powertools writes them as EMF lines to the log group.
-TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
 @dataclass
@@ -29,7 +27,9 @@ class PythonFunctionArgs:
     spec: FunctionSpec
     package: LambdaPackage
     log_retention_days: int
-    statements: Sequence[pulumi.Input[dict]]
+    # The resources the role's statements name (contract/permissions.py's
+    # symbols); the function's own log group is added here.
+    resources: Mapping[str, pulumi.Input[str] | None]
     # Values for the spec's variables (and possibly other functions').
     variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
@@ -66,15 +66,11 @@ class PythonFunction(pulumi.ComponentResource):
             }),
             opts=child,
         )
-        statements = [
-            allow(["logs:CreateLogStream", "logs:PutLogEvents"], [under(self.log_group.arn, ":*")]),
-            allow(TRACING_ACTIONS, ["*"]),
-            *args.statements,
-        ]
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            policy=iam.policy(permissions.ROLES[spec.service],
+                              {**args.resources, permissions.LOG_GROUP: self.log_group.arn}),
             opts=child,
         )
         self.function = aws.lambda_.Function(

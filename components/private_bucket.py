@@ -3,13 +3,14 @@ ACLs disabled, encrypted at rest, and a policy that refuses plain HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import under
+from components import iam
 
 
 @dataclass
@@ -59,27 +60,16 @@ class PrivateBucket(pulumi.ComponentResource):
         )
         self.register_outputs({"bucketName": self.bucket.bucket, "bucketArn": self.bucket.arn})
 
-    def attach_policy(self, name: str, grants: Sequence[pulumi.Input[dict]], parent: pulumi.Resource) -> aws.s3.BucketPolicy:
-        """The bucket's only policy: the caller's grants plus the TLS-only deny.
-        Separate from the constructor because a grant may name a resource (a
-        CloudFront distribution) that itself needs the bucket first."""
+    def attach_policy(self, name: str, statements: Sequence[Mapping[str, Any]], bucket_symbol: str,
+                      values: Mapping[str, pulumi.Input[str]], parent: pulumi.Resource) -> aws.s3.BucketPolicy:
+        """The bucket's only policy, from contract/permissions.py: the TLS-only deny
+        and any grants, with this bucket as `bucket_symbol`. Separate from the
+        constructor because a grant may name a resource (a CloudFront
+        distribution) that itself needs the bucket first."""
         return aws.s3.BucketPolicy(
             name,
             bucket=self.bucket.id,
-            policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [self.bucket.arn, under(self.bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
-                    *grants,
-                ],
-            }),
+            policy=iam.policy(statements, {**values, bucket_symbol: self.bucket.arn}),
             # Concurrent PutPublicAccessBlock and PutBucketPolicy calls fail with OperationAborted.
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[self.public_access_block]),
         )

@@ -1,6 +1,7 @@
 """A secret that exists only in AWS and in the stack's encrypted state: generated
 at deploy time, stored as an SSM SecureString, and read by a function at run time
-through a grant on exactly this parameter."""
+through a grant on exactly this parameter (`ReadCursorSecret` and
+`DecryptCursorSecret` in contract/permissions.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
-
-from components.iam import allow
 
 # Alphanumeric, so the value needs no escaping anywhere; 64 such characters
 # carry about 380 bits, more than an HMAC-SHA256 key can use.
@@ -33,7 +32,6 @@ class GeneratedSecret(pulumi.ComponentResource):
     def __init__(self, name: str, args: GeneratedSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("uploads:secret:GeneratedSecret", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self._kms_key_arn = args.kms_key_arn
         self.value = random.RandomPassword(f"{name}-value", length=LENGTH, special=False, opts=child)
         self.parameter = aws.ssm.Parameter(
             f"{name}-parameter",
@@ -45,13 +43,3 @@ class GeneratedSecret(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"parameterName": self.parameter.name, "parameterArn": self.parameter.arn})
-
-    def read_statements(self) -> list[dict]:
-        """What a role needs to read the value with decryption, and nothing else."""
-        statements = [allow(["ssm:GetParameter"], [self.parameter.arn])]
-        if self._kms_key_arn is not None:
-            # SSM binds each SecureString to its ARN in the encryption context, so
-            # this grant decrypts this parameter and no other data under the key.
-            statements.append(allow(["kms:Decrypt"], [self._kms_key_arn], {
-                "StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": self.parameter.arn}}))
-        return statements

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
+from contract import permissions
 from contract.http import (
     ABORT_INCOMPLETE_MULTIPART_DAYS,
     BUCKET_CORS_EXPOSE,
@@ -90,5 +91,5 @@ class UploadStorage(pulumi.ComponentResource):
             }],
             opts=child,
         )
-        private.attach_policy(f"{name}-policy", [], parent=self)
+        private.attach_policy(f"{name}-policy", permissions.UPLOAD_BUCKET_POLICY, permissions.BUCKET, {}, parent=self)
         self.register_outputs({"bucketName": self.bucket.bucket, "bucketArn": self.bucket.arn})

@@ -66,10 +66,13 @@ class DeployedOutputs(StackOutputs[T]):
 
 @dataclass(frozen=True)
 class LocalOutputs(StackOutputs[T]):
+    # Every other AWS service, through the front that enforces IAM (local/iam/front.py).
     aws_endpoint_url: T
     # S3 through the front that enforces what S3 enforces (local/s3/).
     aws_endpoint_url_s3: T
-    # The emulator's fixed credentials, which the front checks signatures against.
+    # The on-call operator's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY),
+    # which the ops CLI signs with: the local stack holds them to the operator's
+    # policy (contract/permissions.py OPERATOR), as AWS would the on-call role.
     emulator_credentials: T
     hosted_ui_url: T
     demo_user: T

@@ -13,7 +13,10 @@ from local.stack import LocalStack
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
-    parser.add_argument("--moto-port", type=int, default=4566, help="port for the AWS emulator (0: any free one)")
+    parser.add_argument("--aws-port", type=int, default=4566,
+                        help="port for the AWS endpoint, IAM's front before moto (0: any free one)")
+    parser.add_argument("--moto-port", type=int, default=0,
+                        help="port for moto itself, which only the fronts call (0: any free one)")
     parser.add_argument("--s3-port", type=int, default=4567, help="port for the S3 front (0: any free one)")
     parser.add_argument("--api-port", type=int, default=4000, help="port for the HTTP API (0: any free one)")
     parser.add_argument("--web-port", type=int, default=8080, help="port for the dashboard (0: any free one)")
@@ -27,7 +30,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
-    stack = LocalStack(moto_port=args.moto_port, s3_port=args.s3_port, api_port=args.api_port, web_port=args.web_port,
+    stack = LocalStack(moto_port=args.moto_port, aws_port=args.aws_port, s3_port=args.s3_port, api_port=args.api_port, web_port=args.web_port,
                        hosted_ui_port=args.sign_in_port)
     try:
         stack.start()
@@ -62,15 +65,19 @@ def supervise() -> int:
 def banner(stack: LocalStack) -> str:
     out = stack.outputs
     ingest = stack.ingest
+    deployer = stack.credentials()
     return f"""
 uploads: the local stack is up (stack "{stack.stack}")
 
   Dashboard            {out['webUrl']}
                        sign in as {out['demoUser']['username']} (password in {stack.stack_file})
 
-  AWS emulator (moto)  {out['awsEndpointUrl']}   S3, SQS, DynamoDB
-  S3 front             {out['awsEndpointUrlS3']}   every S3 client goes through it: what S3
+  AWS endpoint         {out['awsEndpointUrl']}   SQS, DynamoDB, SSM, Cognito, CloudWatch: IAM enforced
+                       before moto ({stack.moto_url}), each caller held to its own policy
+  S3 front             {out['awsEndpointUrlS3']}   every S3 client goes through it: IAM and what S3
                        enforces and moto does not (signatures, expiry, POST policies, checksums)
+  credentials          functions: their roles'; ops CLI: the on-call operator's (in {stack.stack_file});
+                       below: the deployer's, allowed everything
   bucket               {out['bucketName']}  (notifies the queue for incoming/)
   queue -> DLQ         {out['queueUrl']}
                        {out['deadLetterQueueUrl']}  after {ingest.max_receive_count} receives
@@ -86,7 +93,7 @@ uploads: the local stack is up (stack "{stack.stack}")
   outputs              {stack.stack_file}
 
 Try it (another terminal):
-  export AWS_ENDPOINT_URL={out['awsEndpointUrl']} AWS_ENDPOINT_URL_S3={out['awsEndpointUrlS3']} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={out['region']}
+  export AWS_ENDPOINT_URL={out['awsEndpointUrl']} AWS_ENDPOINT_URL_S3={out['awsEndpointUrlS3']} AWS_ACCESS_KEY_ID={deployer['AWS_ACCESS_KEY_ID']} AWS_SECRET_ACCESS_KEY={deployer['AWS_SECRET_ACCESS_KEY']} AWS_DEFAULT_REGION={out['region']}
   .venv/bin/python -c "import boto3; boto3.client('s3').put_object(Bucket='{out['bucketName']}', Key='incoming/demo-user/demo-file/hello.txt', Body=b'hello')"
   .venv/bin/python -c "import boto3; print(boto3.client('dynamodb').scan(TableName='{out['tableName']}')['Items'])"
 

@@ -10,6 +10,10 @@
   null response, or an empty `batchItemFailures`, is complete success.
 - Failed messages are left alone: they come back when their visibility timeout
   ends, and the queue's redrive policy moves them to the DLQ.
+- Polls with the function's execution role, as AWS's poller does, and reads
+  the queue's attributes when it starts: Lambda refuses a mapping whose queue's
+  visibility timeout is shorter than the function's timeout
+  (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 """
 
 from __future__ import annotations
@@ -96,10 +100,12 @@ class MappingStats:
 
 class EventSourceMapping:
     def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings,
-                 environments: list[ExecutionEnvironment], faults: Faults | None = None) -> None:
+                 environments: list[ExecutionEnvironment], faults: Faults | None = None, redeliver=None) -> None:
         if len(environments) != settings.maximum_concurrency:
             raise ValueError("one execution environment per concurrent batch")
         self.sqs = sqs
+        # Where faults' duplicate deliveries are sent from (SQS's doing, not the role's).
+        self.redeliver = redeliver or sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.region = region
@@ -115,6 +121,11 @@ class EventSourceMapping:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        visibility = int(self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
+                         ["Attributes"]["VisibilityTimeout"])
+        if visibility < self.settings.worker_timeout_s:
+            raise ValueError(f"the queue's visibility timeout ({visibility} s) is shorter than the function's "
+                             f"timeout ({self.settings.worker_timeout_s} s): Lambda refuses such a mapping")
         for index, environment in enumerate(self.environments):
             thread = threading.Thread(target=self._poll, args=(environment,), name=f"esm-{index}", daemon=True)
             thread.start()
@@ -195,7 +206,7 @@ class EventSourceMapping:
             )
         repeats = self.deliveries.repeats(done)
         for message in repeats:
-            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
+            self.redeliver.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
         with self._stats_lock:
             self.stats.invocations += 1
             self.stats.deleted += len(done)

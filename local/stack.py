@@ -1,5 +1,11 @@
 """The whole system on one machine: moto, the provisioned resources, and the
-emulated pieces of AWS that connect them to our handlers."""
+emulated pieces of AWS that connect them to our handlers.
+
+Every AWS call reaches moto through a front that enforces IAM as AWS would
+(local/iam/): S3 through local/s3/front.py, everything else through
+local/iam/front.py. Each function runs with credentials of its own role, the
+event source mapping polls with the worker's, the stack file hands the ops
+CLI the on-call operator's, and `client()` acts as the deployer."""
 
 from __future__ import annotations
 
@@ -30,13 +36,14 @@ from local.faults import Faults
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
+from local.iam.authority import API, DEPLOYER, INGEST, OPERATOR, Authority
+from local.iam.front import AwsFront
+from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.s3 import S3Front
 from local.web import Dashboard
 
 REGION = "us-east-1"
-# moto accepts any credentials; these only have to look like credentials.
-_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 # The same derivations as production with shorter clocks: a retry comes back in
 # half a minute and a poison message reaches the DLQ in under three. The timeout
@@ -56,6 +63,8 @@ class LocalStack:
     stack: str = "local"
     host: str = "127.0.0.1"
     moto_port: int = 0
+    # The AWS endpoint every client uses (the IAM front before moto).
+    aws_port: int = 0
     s3_port: int = 0
     api_port: int = 0
     web_port: int = 0
@@ -73,6 +82,10 @@ class LocalStack:
         self.state_dir = Path(self.state_dir)
         self.names = Names(self.stack)
         self._moto: subprocess.Popen | None = None
+        self.moto_url: str | None = None
+        # The stack's principals and IAM decisions; fresh credentials each start.
+        self.iam: Authority | None = None
+        self._aws_front: AwsFront | None = None
         self._s3_front: S3Front | None = None
         self._mapping: EventSourceMapping | None = None
         self._gateway: Gateway | None = None
@@ -93,24 +106,32 @@ class LocalStack:
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 
-    def client(self, service: str):
+    def credentials(self, principal: str = DEPLOYER) -> dict[str, str]:
+        """AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of one of the stack's
+        principals: "deployer", "api", "ingest" or "operator"."""
+        assert self.iam is not None, "the stack is not started"
+        return self.iam.named(principal).credentials
+
+    def client(self, service: str, principal: str = DEPLOYER):
+        """A client of the stack's AWS, as the deployer (allowed everything) unless told otherwise."""
+        credentials = self.credentials(principal)
         return boto3.client(
             service,
             endpoint_url=self.outputs["awsEndpointUrlS3" if service == "s3" else "awsEndpointUrl"],
             # Presigned URLs too are SigV4: the front, like a bucket made since 2020, refuses SigV2.
             config=Config(signature_version="s3v4") if service == "s3" else None,
             region_name=REGION,
-            aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )
 
     @property
     def bucket(self) -> str:
         return self.names.upload_bucket(ACCOUNT_ID)
 
-    def _function(self, spec: functions.FunctionSpec, extra: dict[str, str] | None = None) -> FunctionSpec:
+    def _function(self, spec: functions.FunctionSpec, role: str, extra: dict[str, str] | None = None) -> FunctionSpec:
         """The contract's function, with what Lambda would give it here, plus
-        where the emulator is and credentials the role would give."""
+        where the emulator is and its role's credentials."""
         variables = {
             ENV_TABLE_NAME: self.names.table,
             ENV_BUCKET_NAME: self.bucket,
@@ -129,16 +150,18 @@ class LocalStack:
                 "AWS_ENDPOINT_URL": self.outputs["awsEndpointUrl"],
                 # S3 goes through the front that enforces what moto does not (local/s3/).
                 "AWS_ENDPOINT_URL_S3": self.outputs["awsEndpointUrlS3"],
-                **_CREDENTIALS,
+                # Lambda hands a function its execution role's session credentials.
+                **(self.credentials(role) if self.iam is not None else {}),
                 **(extra or {}),
             },
         )
 
     def worker_spec(self) -> FunctionSpec:
-        return self._function(functions.ingest_worker(self.ingest), self.faults.to_env() if self.faults else None)
+        return self._function(functions.ingest_worker(self.ingest), INGEST,
+                              self.faults.to_env() if self.faults else None)
 
     def api_spec(self) -> FunctionSpec:
-        return self._function(functions.API)
+        return self._function(functions.API, API)
 
     def start(self) -> "LocalStack":
         try:
@@ -152,11 +175,15 @@ class LocalStack:
     def _start(self) -> "LocalStack":
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.outputs = {"awsEndpointUrl": self._start_moto(), "region": REGION}
-        self._s3_front = S3Front(self.outputs["awsEndpointUrl"], _CREDENTIALS, host=self.host,
+        self.moto_url = self._start_moto()
+        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID)
+        self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
+        self._s3_front = S3Front(self.moto_url, S3Authorizer(self.iam, self.moto_url), host=self.host,
                                  port=self.s3_port).start()
-        # The front knows only these, so tools reading the stack file sign with them.
-        self.outputs.update(awsEndpointUrlS3=self._s3_front.url, emulatorCredentials=_CREDENTIALS)
+        # The stack file is what the ops CLI reads: it acts as the on-call
+        # operator, with the policy docs/runbooks.md tells an operator to have.
+        self.outputs = {"awsEndpointUrl": self._aws_front.url, "awsEndpointUrlS3": self._s3_front.url,
+                        "emulatorCredentials": self.credentials(OPERATOR), "region": REGION}
         # Bound first: the bucket's CORS, the API's CORS and the app client's
         # callback URL all name the dashboard's origin.
         self._dashboard = Dashboard(host=self.host, port=self.web_port)
@@ -173,13 +200,16 @@ class LocalStack:
 
         worker = self.worker_spec()
         self._mapping = EventSourceMapping(
-            self.client("sqs"),
+            # AWS's poller acts with the worker's execution role.
+            self.client("sqs", INGEST),
             queue_url,
             queue_arn,
             REGION,
             self.ingest,
             [ExecutionEnvironment(worker, self.log_dir / "ingest.log") for _ in range(self.ingest.maximum_concurrency)],
             faults=self.faults,
+            # A duplicate delivery is SQS's doing, not the role's.
+            redeliver=self.client("sqs") if self.faults else None,
         )
         self._mapping.start()
         self._start_api()
@@ -278,6 +308,9 @@ class LocalStack:
         if self._s3_front is not None:
             self._s3_front.stop()
             self._s3_front = None
+        if self._aws_front is not None:
+            self._aws_front.stop()
+            self._aws_front = None
         if self._moto is not None:
             self._moto.terminate()
             try:
@@ -287,6 +320,8 @@ class LocalStack:
                 self._moto.kill()
                 self._moto.wait(10)
             self._moto = None
+        if self.iam is not None:
+            self.iam.close()
         self.stack_file.unlink(missing_ok=True)
 
     def __enter__(self) -> "LocalStack":

@@ -20,8 +20,9 @@ def demo_token(stack_file: Path) -> str:
         "cognito-idp",
         endpoint_url=outputs["awsEndpointUrl"],
         region_name=outputs["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+        # InitiateAuth needs no credentials; these are the stack file's own.
+        aws_access_key_id=outputs["emulatorCredentials"]["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=outputs["emulatorCredentials"]["AWS_SECRET_ACCESS_KEY"],
     )
     return cognito.sign_in(client, outputs["userPoolClientId"], outputs["demoUser"])["AccessToken"]
 

@@ -18,9 +18,10 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 @dataclass(frozen=True)
 class Stack:
     outputs: StackOutputs
-    # The local stack's outputs: where the emulator and S3's front are, and the
-    # emulator's fixed credentials, which on-call's shell does not have. None
-    # for a deployed stack, whose clients use the caller's own credentials.
+    # The local stack's outputs: where its AWS and S3 fronts are, and the
+    # credentials it gives the on-call operator, which on-call's shell does not
+    # have. None for a deployed stack, whose clients use the caller's own
+    # credentials (a role with docs/runbooks.md's on-call policy).
     local: LocalOutputs | None = None
     # The on-call topic; a deployed stack's only.
     alarm_topic_arn: str | None = None

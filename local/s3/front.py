@@ -26,12 +26,12 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from botocore.credentials import Credentials
 
 from local.s3 import checksums, post
 from local.s3.errors import S3Error, access_denied, entity_too_large
 from local.s3.multipart import MultipartChecks, with_composite
 from local.s3.request import COPY_CHUNK, Request, copy
+from local.iam.s3 import S3Authorizer, object_key
 from local.s3.sigv4 import Signer
 from local.serving import AnyMethodHandler, BackgroundServer, Served
 
@@ -53,10 +53,11 @@ class Checked:
 
 
 class S3Front(Served):
-    def __init__(self, upstream: str, credentials: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, upstream: str, iam: S3Authorizer, host: str = "127.0.0.1", port: int = 0) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname, parts.port)
-        self._signer = Signer(Credentials(credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"]))
+        self._iam = iam
+        self._signer = Signer(iam.credentials)
         self._multipart = MultipartChecks()
         self._server = BackgroundServer(_handler_class(self), host, port, "s3-front")
 
@@ -79,7 +80,15 @@ class S3Front(Served):
             principal = self._signer.check_post(form.fields)
         else:
             raise access_denied()
-        # The signer is known (`principal`, its access key); what follows checks what it sends.
+        # The signer is known (`principal`, its access key): what may it do? Presigned
+        # URLs and POSTs act with the rights of the key that signed them (local/iam/s3.py).
+        key = (form.fields["key"].replace("${filename}", form.filename) if form is not None
+               else object_key(request.path, request.bucket, request.host))
+        refused = self._iam.authorize(principal, request.method, request.bucket or None, key, request.query,
+                                      request.headers, request.body, form_post=form is not None)
+        if refused:
+            raise S3Error(*refused)
+        # What follows checks what it sends.
         if form is not None:
             return Checked(principal, self._check_form(request, form, now))
         sha256 = self._check_body(request)

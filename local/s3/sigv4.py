@@ -2,7 +2,7 @@
 `Authorization` header (SDKs), or over a POST policy.
 
 The canonical request, string to sign and signature are botocore's own, through
-its public signer methods, recomputed with the stack's credentials at the
+its public signer methods, recomputed with the signing principal's credentials at the
 request's own timestamp. The canonical query string holds every pair the
 request carries, repeats included, sorted by name then value, as SigV4 defines
 it (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html):
@@ -13,6 +13,7 @@ its signature.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, S3SigV4PostAuth, S3SigV4QueryAuth
@@ -33,21 +34,23 @@ class Signer:
     """Each check returns the access key that signed the request (its principal),
     or raises the S3Error S3 answers."""
 
-    def __init__(self, credentials: Credentials) -> None:
-        self.credentials = credentials
+    def __init__(self, credentials_of: Callable[[str], Credentials | None]) -> None:
+        # Each principal signs with its own key: the stack's IAM knows them all.
+        self.credentials_of = credentials_of
 
-    def _scope(self, credential: str) -> tuple[str, str, str]:
-        """(access key, region, service) of a credential scope."""
+    def _scope(self, credential: str) -> tuple[Credentials, str, str]:
+        """(the signing key's credentials, region, service) of a credential scope."""
         parts = credential.split("/")
         if len(parts) != 5 or parts[4] != "aws4_request":
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
                           'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
-        if parts[0] != self.credentials.access_key:
+        credentials = self.credentials_of(parts[0])
+        if credentials is None:
             raise S3Error(403, "InvalidAccessKeyId",
                           "The AWS Access Key Id you provided does not exist in our records.",
                           (("AWSAccessKeyId", parts[0]),))
-        return parts[0], parts[2], parts[3]
+        return credentials, parts[2], parts[3]
 
     def check_query(self, request: Request, now: datetime) -> str:
         auth = {name: value for name, value in reversed(request.query) if name in _QUERY_AUTH}
@@ -58,13 +61,14 @@ class Signer:
         if auth["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
-        access_key, region, service = self._scope(auth["X-Amz-Credential"])
+        credentials, region, service = self._scope(auth["X-Amz-Credential"])
+        access_key = credentials.access_key
         expires = auth["X-Amz-Expires"]
         if not expires.isdigit() or not 0 < int(expires) <= MAX_PRESIGNED_EXPIRES_S:
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "X-Amz-Expires must be less than a week (in seconds) that is 604800")
         signed_at = parse_timestamp(auth["X-Amz-Date"])
-        signer = S3SigV4QueryAuth(self.credentials, service, region)
+        signer = S3SigV4QueryAuth(credentials, service, region)
         aws = self._request(request, auth["X-Amz-SignedHeaders"], auth["X-Amz-Date"])
         # A session token is signed like any parameter; moto issues none, so its
         # value is not checked against the key.
@@ -90,7 +94,8 @@ class Signer:
             raise S3Error(400, "AuthorizationHeaderMalformed",
                           "The authorization header is malformed; it must name Credential, SignedHeaders "
                           "and Signature.") from None
-        access_key, region, service = self._scope(credential)
+        credentials, region, service = self._scope(credential)
+        access_key = credentials.access_key
         timestamp = request.header("x-amz-date")
         if timestamp is None:
             raise access_denied("AWS authentication requires a valid Date or x-amz-date header")
@@ -108,16 +113,17 @@ class Signer:
         # is checked against it separately (XAmzContentSHA256Mismatch).
         if "x-amz-content-sha256" not in aws.headers:
             aws.headers["X-Amz-Content-SHA256"] = content_sha256
-        self._verify(S3SigV4Auth(self.credentials, service, region), aws, provided, access_key)
+        self._verify(S3SigV4Auth(credentials, service, region), aws, provided, access_key)
         return access_key
 
     def check_post(self, fields: dict[str, str]) -> str:
-        access_key, region, service = self._scope(fields["x-amz-credential"])
+        credentials, region, service = self._scope(fields["x-amz-credential"])
+        access_key = credentials.access_key
         parse_timestamp(fields["x-amz-date"])
         aws = AWSRequest()
         aws.context["timestamp"] = fields["x-amz-date"]
         provided = fields.get("x-amz-signature", "")
-        expected = S3SigV4PostAuth(self.credentials, service, region).signature(fields["policy"], aws)
+        expected = S3SigV4PostAuth(credentials, service, region).signature(fields["policy"], aws)
         if not hmac.compare_digest(expected, provided):
             raise signature_mismatch(fields["policy"], provided, access_key)
         return access_key

@@ -1,7 +1,8 @@
 """The local stack and AWS agree: the real `__main__.py` under mocks on one
 side, a running local stack of the same name and ingest settings on the other,
 compared on what both build from `contract/`: function specs, the table,
-the queues, the user pool, the stack outputs and the dashboard's config.json.
+the queues, the user pool, the roles' and the bucket's policies, the stack
+outputs and the dashboard's config.json.
 
 The local stack's region and clocks are its own business, so the local stack
 here runs with the deployed stack's ingest settings; everything it answers is
@@ -15,13 +16,15 @@ import urllib.request
 
 import pytest
 
-from contract import functions
+from contract import functions, permissions
 from contract.ingest import INGEST
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs, LocalOutputs, StackOutputs
 from local.cognito import LOCAL_AUTH_FLOW
-from local.stack import LocalStack
-from tests.infra.harness import of_type, one
+from local.iam.evaluate import Policy
+from local.runtime import ACCOUNT_ID
+from local.stack import REGION, LocalStack
+from tests.infra.harness import attached, document, of_type, one
 
 STACK = "dev"
 # What only the emulator needs: where it is, and credentials Lambda's role would give.
@@ -143,3 +146,23 @@ def test_both_dashboards_get_a_config_json_with_the_same_keys(deployed, local):
         served = json.load(response)
     assert set(json.loads(content)) == set(served) == set(DashboardConfig.keys())
     assert json.loads(content)["scopes"] == served["scopes"]
+
+
+def test_the_policies_the_local_stack_enforces_are_the_ones_deployed(deployed, local):
+    """Both render contract/permissions.py: Pulumi with its resources' ARNs, the
+    local stack with `permissions.arns`. The same rendering with the deployed
+    stack's region gives exactly the deployed documents, so the two sides name
+    the same resources, and the local stack loads that rendering for its region."""
+    names, region = Names(STACK), deployed["outputs"]["region"]
+    for service, function in ((functions.API.service, names.api_function),
+                              (functions.ingest_worker().service, names.ingest_function)):
+        role = one(deployed, "aws:iam/role:Role", name=function)
+        deployed_policy = document(attached(deployed, "aws:iam/rolePolicy:RolePolicy", role, "role"))
+        assert deployed_policy == permissions.document(permissions.render(
+            permissions.ROLES[service], permissions.arns(names, region, ACCOUNT_ID, function=function))), service
+        enforced = permissions.document(permissions.render(
+            permissions.ROLES[service], permissions.arns(names, REGION, ACCOUNT_ID, function=function)))
+        assert local.iam.named(service).policies == (Policy.parse(f"identity:{service}", enforced),), service
+    bucket = one(deployed, "aws:s3/bucket:Bucket", bucket=deployed["outputs"]["bucketName"])
+    assert document(attached(deployed, "aws:s3/bucketPolicy:BucketPolicy", bucket)) == permissions.document(
+        permissions.render(permissions.UPLOAD_BUCKET_POLICY, permissions.arns(names, region, ACCOUNT_ID)))

@@ -1,9 +1,11 @@
 """The local stack end to end: real moto server, real queue and redrive, the
 real worker in its own execution environments."""
 
+import io
 import json
 
 import pytest
+from PIL import Image
 
 from contract.outputs import LocalOutputs
 from local.stack import LocalStack
@@ -54,6 +56,34 @@ def test_a_poison_message_lands_in_the_dlq_while_good_messages_are_processed(sta
     assert stack.mapping.stats.failed >= FAST.max_receive_count
     # The poison shared its first batch with good messages, which succeeded beside it.
     assert stack.mapping.stats.partial_batches >= 1
+
+
+def test_an_image_removed_by_hand_takes_its_thumbnail_and_a_late_object_does_not_outlive_its_file(stack):
+    """The worker's removals for good, end to end with its role: the thumbnail
+    of an object deleted from the bucket by hand, and every version of an
+    object that arrives for a file already deleted."""
+    s3, key, photo = stack.client("s3"), "incoming/alice/by-hand-1/photo.png", io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(photo, "PNG")
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=photo.getvalue(), ContentType="image/png")
+    wait_for(lambda: file_status(stack, "alice", "by-hand-1") == "processed", 15)
+    thumbnail = stack.client("dynamodb").get_item(
+        TableName=stack.outputs["tableName"], ConsistentRead=True,
+        Key={"pk": {"S": "USER#alice"}, "sk": {"S": "FILE#by-hand-1"}})["Item"]["thumbnailKey"]["S"]
+
+    def versions(prefix: str) -> list[dict]:
+        listed = s3.list_object_versions(Bucket=stack.bucket, Prefix=prefix)
+        return listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+
+    assert versions(thumbnail)
+    # Every version removed (a delete marker alone sends moto no event).
+    for version in versions(key):
+        s3.delete_object(Bucket=stack.bucket, Key=key, VersionId=version["VersionId"])
+    wait_for(lambda: file_status(stack, "alice", "by-hand-1") == "deleted", 15)
+    wait_for(lambda: not versions(thumbnail), 15)
+
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=b"too late", ContentType="text/plain")
+    wait_for(lambda: not versions(key), 15)
+    assert file_status(stack, "alice", "by-hand-1") == "deleted"
 
 
 def test_the_stack_file_is_removed_when_the_stack_stops(tmp_path):

@@ -1,10 +1,17 @@
 """What the drills set up on a local stack: notifications, records in the
-states the worker or an incident leaves, and the CLI run as on-call runs it."""
+states the worker or an incident leaves, and the CLI run as on-call runs it.
 
+The stack file carries the on-call operator's credentials, so the CLI (and
+any ops function given `Stack.from_file`) acts with the operator's policy;
+what a drill sets up, it sets up as the deployer (`as_deployer`), whose calls
+are no part of what on-call may do."""
+
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from urllib.parse import quote_plus
 
+from local.stack import LocalStack
 from ops.__main__ import main
 from ops.outputs import Stack
 from workers.storage import records, usage
@@ -20,6 +27,13 @@ from contract.table import (
 from contract.ingest import INGEST
 from contract.keys import FileKey
 from contract.quotas import QUOTAS
+
+
+def as_deployer(running: LocalStack) -> Stack:
+    """The stack file's stack, with the deployer's credentials instead of the operator's."""
+    stack = Stack.from_file(running.stack_file)
+    return dataclasses.replace(stack, local=dataclasses.replace(stack.local,
+                                                                emulator_credentials=running.credentials()))
 
 
 def created_event(stack: Stack, key: str) -> str:

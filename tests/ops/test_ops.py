@@ -15,7 +15,7 @@ from ops import dlq, replay
 from ops.__main__ import build_parser, main
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, file_status, wait_for
-from tests.ops.drill import created_event, failed, ops, pending, stored_before_quotas
+from tests.ops.drill import as_deployer, created_event, failed, ops, pending, stored_before_quotas
 from workers.storage import ingest_records, records, usage
 from workers.storage.dynamo import now
 from contract.ingest import INGEST
@@ -35,6 +35,13 @@ def running(tmp_path_factory):
 
 @pytest.fixture
 def stack(running):
+    """What a drill sets up and checks, as the deployer."""
+    return as_deployer(running)
+
+
+@pytest.fixture
+def oncall(running):
+    """The stack as the ops CLI reads it: the on-call operator's credentials."""
     return Stack.from_file(running.stack_file)
 
 
@@ -70,7 +77,7 @@ def test_the_cli_works_beside_the_local_stack_with_no_aws_variables(running, tmp
     assert "queue" in shell.stdout and "Credentials" not in shell.stderr
 
 
-def test_a_poison_message_is_peeked_then_redriven_once_fixed_and_processed(stack, running, capsys):
+def test_a_poison_message_is_peeked_then_redriven_once_fixed_and_processed(stack, oncall, running, capsys):
     key = "incoming/dave/poison-1/report.txt"
     pending(stack, key)
     # What a bad migration could leave: an attempt count that is not a number.
@@ -86,7 +93,7 @@ def test_a_poison_message_is_peeked_then_redriven_once_fixed_and_processed(stack
     assert message["files"] == [{"event": "ObjectCreated:Put", "bucket": stack.outputs.bucket_name, "key": key,
                                  "ownerId": "dave", "fileId": "poison-1"}]
     assert message["receiveCount"] >= 1 and message["firstReceivedAt"] and message["bodyBytes"] > 0
-    assert len(dlq.peek(stack)) == 1, "peeking consumes nothing"
+    assert len(dlq.peek(oncall)) == 1, "peeking consumes nothing"
     assert file_status(stack, "dave", "poison-1") == "pending"
 
     stack.table().update_item(Key=records.key_of("dave", "poison-1"), UpdateExpression="REMOVE attempts")
@@ -169,15 +176,15 @@ def test_failed_lists_by_code_owner_and_age_from_the_index_never_a_scan(stack, r
     assert calls and set(calls) == {"Query"}, "the attention index is queried, never scanned"
 
 
-def test_a_failed_file_whose_object_is_gone_cannot_be_replayed(stack, running, capsys):
+def test_a_failed_file_whose_object_is_gone_cannot_be_replayed(stack, oncall, running, capsys):
     key = "incoming/carol/late-1/data.txt"
     # The notification outran the object (or the object is gone): object_missing.
     stack.client("sqs").send_message(QueueUrl=stack.outputs.queue_url, MessageBody=created_event(stack, key))
     wait_for(lambda: file_status(stack, "carol", "late-1") == "failed", 15)
     code, listed = ops(capsys, running.stack_file, "failed", "--owner", "carol", "--code", "object_missing")
     assert [i["fileId"] for i in listed] == ["late-1"]
-    assert replay.replay_file(stack, "carol", "late-1") == "object gone: nothing to replay"
-    assert replay.replay_file(stack, "carol", "no-such-file") == "no such file"
+    assert replay.replay_file(oncall, "carol", "late-1") == "object gone: nothing to replay"
+    assert replay.replay_file(oncall, "carol", "no-such-file") == "no such file"
 
 
 def test_replay_failed_runs_a_code_through_the_pipeline_again(stack, running, capsys):
@@ -211,7 +218,7 @@ def test_status_of_an_idle_stack_is_healthy(quiet, capsys):
 
 
 def test_status_numbers_match_the_queues_and_table_the_test_created(quiet, capsys):
-    stack = Stack.from_file(quiet.stack_file)
+    stack = as_deployer(quiet)
     sqs = stack.client("sqs")
     for n in range(3):
         sqs.send_message(QueueUrl=stack.outputs.queue_url, MessageBody=created_event(stack, f"incoming/ida/q-{n}/f.txt"))
@@ -253,7 +260,7 @@ def test_status_numbers_match_the_queues_and_table_the_test_created(quiet, capsy
 
 
 def test_a_dry_run_moves_nothing_and_max_bounds_a_redrive(quiet, capsys):
-    stack = Stack.from_file(quiet.stack_file)
+    stack = as_deployer(quiet)
     queued, dead = depth(stack, "queue_url")["visible"], depth(stack, "dead_letter_queue_url")["visible"]
     code, result = ops(capsys, quiet.stack_file, "dlq", "redrive", "--dry-run")
     assert code == 0 and result == {"moved": dead, "method": "dry-run", "waiting": dead}
@@ -265,7 +272,7 @@ def test_a_dry_run_moves_nothing_and_max_bounds_a_redrive(quiet, capsys):
 
 
 def test_dlq_purge_without_yes_changes_nothing_and_with_it_says_how_many(quiet, capsys):
-    stack = Stack.from_file(quiet.stack_file)
+    stack = as_deployer(quiet)
     for n in range(2):
         stack.client("sqs").send_message(QueueUrl=stack.outputs.dead_letter_queue_url, MessageBody=f"evidence {n}")
     wait_for(lambda: depth(stack, "dead_letter_queue_url")["inFlight"] == 0, 35)

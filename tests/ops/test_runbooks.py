@@ -2,6 +2,7 @@
 section that exists and says what on-call needs, and every `ops` command in
 them parses with the CLI as it is now."""
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -10,6 +11,7 @@ import pulumi
 import pytest
 
 from ops.__main__ import build_parser
+from contract import permissions
 from contract.ingest import INGEST
 from contract.names import PROJECT, Names
 
@@ -102,3 +104,15 @@ def test_every_ops_command_in_the_runbooks_parses(command):
     except SystemExit as refused:
         # --help exits 0; anything else is a command on-call would see refused.
         assert refused.code == 0, f"`python -m ops {command}` does not parse"
+
+
+def test_the_runbooks_show_exactly_the_operators_policy_the_contract_defines():
+    """What an operator is told to ask for is what the local stack enforces on
+    the ops CLI (contract/permissions.py OPERATOR), with placeholders for the stack."""
+    body = sections()["on-calls-iam-policy"]
+    shown = re.search(r"```json\n(.*?)\n```", body, re.S)
+    assert shown, "the section shows no JSON policy"
+    values = permissions.arns(Names("<stack>"), "<region>", "<account>",
+                              kms_key_arn="arn:aws:kms:<region>:<account>:key/<key-id>")
+    expected = permissions.document(permissions.render(permissions.OPERATOR, values))
+    assert json.loads(shown.group(1)) == expected, "render it again:\n" + json.dumps(expected, indent=2)

@@ -79,7 +79,9 @@ def _object_arrived(item: dict[str, Any]) -> bool:
     s3, bucket = clients.s3(), clients.bucket_name()
     # Aborted before looking, so no completion can slip in after the look.
     objects.abort_upload(s3, bucket, item)
-    return objects.head(s3, bucket, item["key"]) is not None
+    # A listing, not a HEAD: without s3:ListBucket, which the role does not
+    # need otherwise, S3 answers a HEAD of a missing key with 403.
+    return objects.exists(s3, bucket, item["key"])
 
 
 def exceeded(over: usage.OverQuota) -> ApiError:

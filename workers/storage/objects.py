@@ -26,6 +26,25 @@ def head(s3, bucket: str, key: str, version_id: str | None = None) -> dict | Non
         raise
 
 
+def exists(s3, bucket: str, key: str) -> bool:
+    """Whether `key` has a current version (its latest is not a delete marker).
+
+    By listing the key's versions, not by HeadObject: for a missing key S3
+    answers HeadObject with 404 only to a caller that also has s3:ListBucket on
+    the bucket, and with 403 to anyone else, so a HEAD cannot tell "not there"
+    from "denied" without that grant. ListObjectVersions with the key as the
+    prefix is what a role already may do under its own prefixes (to delete for
+    good), and its answer for a missing key is an empty listing."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for entry in page.get("Versions", []):
+            if entry["Key"] == key and entry.get("IsLatest"):
+                return True
+        for entry in page.get("DeleteMarkers", []):
+            if entry["Key"] == key and entry.get("IsLatest"):
+                return False
+    return False
+
+
 def delete_all_versions(s3, bucket: str, key: str) -> None:
     """Remove every version and delete marker of `key`. A plain DeleteObject
     would only hide the bytes behind a delete marker. Idempotent."""

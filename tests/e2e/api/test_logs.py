@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from local import stack as local_stack
 from local.stack import LocalStack
 
 from tests.uploading import sha256_b64
@@ -23,17 +22,13 @@ from .conftest import Api, post_object, upload_small, wait_for_status
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from workers.api.limits import MULTIPART_THRESHOLD
 
-# Distinctive, so that finding it in a log cannot be a coincidence (moto takes any key).
-SECRET_ACCESS_KEY = "test-only-secret-" + secrets.token_hex(16)
 SIGNATURE = re.compile(r"(?:X-Amz-Signature=|Signature=)([0-9a-fA-F]{16,})")
 
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(local_stack._CREDENTIALS, "AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-        with LocalStack(state_dir=tmp_path_factory.mktemp("logs-stack")) as running:
-            yield running
+    with LocalStack(state_dir=tmp_path_factory.mktemp("logs-stack")) as running:
+        yield running
 
 
 class _Form(HTMLParser):
@@ -108,8 +103,10 @@ def test_no_log_holds_a_token_password_cursor_secret_signature_or_key(own_stack,
         "password": outputs["demoUser"]["password"],
         "cursor secret": own_stack.client("ssm").get_parameter(
             Name=own_stack.names.cursor_secret_parameter, WithDecryption=True)["Parameter"]["Value"],
-        "AWS secret key": SECRET_ACCESS_KEY,
     })
+    # Every principal's secret key: the functions', the operator's, the deployer's
+    # (random per start, so finding one in a log cannot be a coincidence).
+    found.update({f"AWS secret key {n}": secret for n, secret in enumerate(own_stack.iam.secrets())})
     for name, token in list(found.items()):
         if name.endswith("_token") and token.count(".") == 2:
             # The signature alone is what makes a token usable, so it must not leak by itself either.

@@ -4,8 +4,10 @@ ones, as a stack's config would set them."""
 from __future__ import annotations
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from contract.quotas import Quotas
+from contract.table import PARTITION_KEY, SORT_KEY, TICKET_SORT_KEY_PREFIX, file_sk, ticket_sk, user_pk
 from local import cognito
 from local.stack import LocalStack
 
@@ -66,3 +68,47 @@ def test_a_burst_past_the_rate_limit_gets_429_with_retry_after(small):
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert len(admitted) >= LIMITS.tickets_per_minute
     assert {response.status_code for response in admitted} == {201}
+
+
+def _expire_tickets(stack: LocalStack, owner: str) -> list[dict]:
+    """What an hour's wait does to the owner's tickets: each may now be reclaimed.
+    The ticket items move to a reclaim time in the past (their sort key), and
+    their records point at the moved items."""
+    table = boto3_table(stack)
+    tickets = table.query(KeyConditionExpression=Key(PARTITION_KEY).eq(user_pk(owner))
+                          & Key(SORT_KEY).begins_with(TICKET_SORT_KEY_PREFIX), ConsistentRead=True)["Items"]
+    for number, ticket in enumerate(tickets):
+        moved = ticket_sk(1_000_000_000 + number, ticket["fileId"])
+        table.delete_item(Key={PARTITION_KEY: ticket[PARTITION_KEY], SORT_KEY: ticket[SORT_KEY]})
+        table.put_item(Item={**ticket, SORT_KEY: moved})
+        table.update_item(Key={PARTITION_KEY: user_pk(owner), SORT_KEY: file_sk(ticket["fileId"])},
+                          UpdateExpression="SET ticket = :moved", ExpressionAttributeValues={":moved": moved},
+                          ConditionExpression="attribute_exists(pk)")
+    return tickets
+
+
+def boto3_table(stack: LocalStack):
+    import boto3
+
+    credentials = stack.credentials()
+    return boto3.resource("dynamodb", endpoint_url=stack.outputs["awsEndpointUrl"], region_name=stack.outputs["region"],
+                          aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"]).Table(stack.outputs["tableName"])
+
+
+def test_abandoned_tickets_are_given_back_when_their_owner_runs_out_of_room(small):
+    """Once over quota, the owner's expired tickets are reclaimed: the API looks
+    for each ticket's object (which never came) and gives its bytes back. With
+    IAM enforced as on AWS, that look must not be a 403 the API re-raises
+    (a 500 on every ticket), and a ticket whose record TTL already reaped goes too."""
+    api = user(small, "abandoner@example.com")
+    kept, reaped = (ticket(api, 20).json() for _ in range(2))
+    _expire_tickets(small, api.sub)
+    # TTL reaped one record before anyone reclaimed its ticket.
+    boto3_table(small).delete_item(Key={PARTITION_KEY: user_pk(api.sub), SORT_KEY: file_sk(reaped["fileId"])})
+    assert api("GET", "/usage").json()["bytes"]["used"] == 40
+
+    fits_only_once_they_go = ticket(api, 40)
+    assert fits_only_once_they_go.status_code == 201, fits_only_once_they_go.text
+    assert api("GET", "/usage").json()["bytes"]["used"] == 40
+    assert api("GET", f"/files/{kept['fileId']}").status_code == 404
