@@ -18,7 +18,7 @@ from components.stack_config import load_config
 from components.storage import UploadStorage, UploadStorageArgs
 from components.table import MetadataTable, MetadataTableArgs
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
-from contract.names import Names, PROJECT
+from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 
 ROOT = Path(__file__).parent

@@ -17,7 +17,7 @@ import os
 import re
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from botocore.awsrequest import AWSResponse
 

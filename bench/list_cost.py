@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
@@ -48,7 +48,7 @@ def _read(table, records: int, page_size: int) -> tuple[int, int]:
     from workers.storage import api_records
     from workers.storage.dynamo import to_dynamo
 
-    owner, start = str(uuid.uuid4()), datetime(2026, 1, 1, tzinfo=timezone.utc)
+    owner, start = str(uuid.uuid4()), datetime(2026, 1, 1, tzinfo=UTC)
     with table.batch_writer() as batch:
         for index in range(records):
             key = FileKey(owner, uuid.uuid4().hex, f"file-{index}.txt")

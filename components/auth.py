@@ -4,17 +4,15 @@ because a browser cannot keep one)."""
 
 from __future__ import annotations
 
-
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
 from contract import http
 from contract.names import Names
-
-
 
 
 @dataclass

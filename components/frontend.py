@@ -20,6 +20,7 @@ from components.web_assets import REVALIDATE, site_files
 from contract import permissions
 from contract.http import dashboard_csp
 from contract.outputs import DashboardConfig
+
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 HSTS_MAX_AGE_S = 2 * 365 * 24 * 3600
 CONFIG_KEY = "config.json"

@@ -10,10 +10,10 @@ import urllib.parse
 from dataclasses import dataclass
 
 import pulumi
+
 from contract.ingest import INGEST, IngestSettings
 from contract.names import PROJECT
 from contract.quotas import QUOTAS, Quotas
-
 
 NAMESPACE = PROJECT
 # Stack names end up in bucket names and the Cognito domain, which allow only

@@ -30,7 +30,7 @@ class FileKey:
         return f"{INCOMING_PREFIX}{self.owner_id}/{self.file_id}/{self.name}"
 
     @classmethod
-    def parse(cls, key: str) -> "FileKey | None":
+    def parse(cls, key: str) -> FileKey | None:
         """None for a key outside the layout."""
         if not key.startswith(INCOMING_PREFIX):
             return None

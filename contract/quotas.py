@@ -37,7 +37,7 @@ class Quotas:
         return dict(zip(QUOTA_VARIABLES, map(str, astuple(self))))
 
     @classmethod
-    def from_variables(cls, values: Mapping[str, str]) -> "Quotas":
+    def from_variables(cls, values: Mapping[str, str]) -> Quotas:
         return cls(*(int(values[name]) for name in QUOTA_VARIABLES))
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+
 from contract import http
 from contract.names import Names
-
 
 DEMO_USERNAME = "demo@example.com"
 LOCAL_AUTH_FLOW = "ALLOW_USER_PASSWORD_AUTH"

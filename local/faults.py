@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 
 import boto3
 from botocore.awsrequest import AWSResponse
-from botocore.httpsession import URLLib3Session
 from botocore.exceptions import ReadTimeoutError
+from botocore.httpsession import URLLib3Session
 
 ENV_VAR = "UPLOADS_LOCAL_FAULTS"
 # A crashing invocation dies after its first few record writes, so some of its
@@ -61,7 +61,7 @@ class Faults:
         return {ENV_VAR: json.dumps(asdict(self))}
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] = os.environ) -> "Faults | None":
+    def from_env(cls, environ: dict[str, str] = os.environ) -> Faults | None:
         raw = environ.get(ENV_VAR)
         return cls(**json.loads(raw)) if raw else None
 

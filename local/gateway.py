@@ -21,7 +21,7 @@ import queue
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -164,7 +164,7 @@ def api_event(
     for name, value in parse_qsl(query, keep_blank_values=True):
         query_parameters[name] = f"{query_parameters[name]},{value}" if name in query_parameters else value
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     domain = merged.get("host", f"{API_ID}.execute-api.local")
     event: dict[str, Any] = {
         "version": "2.0",

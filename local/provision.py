@@ -7,12 +7,12 @@ tests use these functions too, so a test fixture cannot drift from the stack.
 from __future__ import annotations
 
 import json
+
 from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_MAX_AGE_S, BUCKET_CORS_METHODS
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
 from contract.names import Names
 from contract.table import INDEXES, KEY_ATTRIBUTES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-
 
 
 def create_table(dynamodb, names: Names) -> str:

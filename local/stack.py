@@ -163,7 +163,7 @@ class LocalStack:
     def api_spec(self) -> FunctionSpec:
         return self._function(functions.API, API)
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         try:
             return self._start()
         except BaseException:
@@ -172,7 +172,7 @@ class LocalStack:
             self.stop()
             raise
 
-    def _start(self) -> "LocalStack":
+    def _start(self) -> LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.moto_url = self._start_moto()
@@ -324,7 +324,7 @@ class LocalStack:
             self.iam.close()
         self.stack_file.unlink(missing_ok=True)
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from contract.http import dashboard_csp
 from local.serving import BackgroundServer, Served
 
-
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 

@@ -4,7 +4,7 @@ code narrow a Query's pages; they never widen it into a Scan."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from boto3.dynamodb.conditions import Attr, Key
 
@@ -28,7 +28,7 @@ def files(stack: Stack, status: str, limit: int | None = 20, *, older_than: time
     changed within `since` and more than `older_than` ago."""
     sort_key = Key(ATTENTION_INDEX_SORT_KEY)
     condition = Key(ATTENTION_INDEX_PARTITION_KEY).eq(attention_pk(status))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if older_than is not None and since is not None:
         condition &= sort_key.between(iso(now - since), iso(now - older_than))
     elif older_than is not None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ops.outputs import Stack
 from contract.keys import FileKey
+from ops.outputs import Stack
 
 # Long enough to read a page, short enough that peeked messages soon return.
 _PEEK_VISIBILITY_S = 30
@@ -39,7 +39,7 @@ def depth(sqs, url: str) -> dict:
 def _at(milliseconds: str | None) -> str | None:
     if not milliseconds:
         return None
-    return datetime.fromtimestamp(int(milliseconds) / 1000, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(int(milliseconds) / 1000, UTC).isoformat(timespec="seconds")
 
 
 def describe(message: dict) -> dict:

@@ -27,18 +27,18 @@ class Stack:
     alarm_topic_arn: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict) -> "Stack":
+    def from_json(cls, data: dict) -> Stack:
         local = LocalOutputs.from_dict(data) if LocalOutputs.key("aws_endpoint_url") in data else None
         return cls(StackOutputs.from_dict(data), local, data.get(DeployedOutputs.key("alarm_topic_arn")))
 
     @classmethod
-    def from_file(cls, path: Path) -> "Stack":
+    def from_file(cls, path: Path) -> Stack:
         if not path.exists():
             raise SystemExit(f"{path} does not exist: start the local stack with `make dev`, or pass --stack NAME")
         return cls.from_json(json.loads(path.read_text()))
 
     @classmethod
-    def from_pulumi(cls, name: str) -> "Stack":
+    def from_pulumi(cls, name: str) -> Stack:
         try:
             out = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", name],
                                  check=True, capture_output=True, text=True).stdout

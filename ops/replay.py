@@ -18,7 +18,6 @@ from workers.errors import error_code
 from workers.storage import ingest_records, objects, records
 from workers.storage.dynamo import iso, now
 
-
 # What a copy in place must carry over: REPLACE keeps only what is named.
 _KEPT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
 

@@ -4,12 +4,12 @@ and the files that failed recently, are stuck pending, or are quarantined."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from contract.table import STATUS_PENDING
 from ops import attention
 from ops.dlq import depth
 from ops.outputs import Stack
-from contract.table import STATUS_PENDING
 
 STUCK_AFTER = timedelta(minutes=15)
 FAILED_WINDOW = timedelta(hours=1)
@@ -68,7 +68,7 @@ def oldest_message_age(stack: Stack) -> int | None:
     it would count towards its receives. None where there is no such metric
     (the local emulator publishes none)."""
     queue_name = stack.outputs.queue_url.rstrip("/").rsplit("/", 1)[-1]
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     points = stack.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
         Dimensions=[{"Name": "QueueName", "Value": queue_name}],
@@ -99,7 +99,7 @@ def _runbook(description: str) -> str | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
 
 
 def _brief(item: dict) -> dict:

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from contract import permissions
@@ -98,7 +98,7 @@ class Authority:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_stack(cls, names: Names, region: str, account: str) -> "Authority":
+    def for_stack(cls, names: Names, region: str, account: str) -> Authority:
         def role(name: str, session: str, statements, function: str | None = None) -> Principal:
             rendered = permissions.render(statements, permissions.arns(names, region, account, function=function))
             policy = Policy.parse(f"identity:{name}", permissions.document(rendered))
@@ -153,7 +153,7 @@ class Authority:
                context: Mapping[str, Any] | None = None) -> Refusal | None:
         """Every check of one request, each recorded; the first refusal, if any.
         A request is allowed only if each of its checks is."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         common = {
             "aws:SecureTransport": "true",
             "aws:PrincipalArn": principal.caller.role_arn or principal.caller.arn,

@@ -49,11 +49,11 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 ALLOW, DENY = "Allow", "Deny"
 ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicit deny", "implicit deny"
@@ -122,14 +122,14 @@ def _number(value: str) -> float | None:
 def _date(value: str) -> datetime | None:
     """ISO 8601, or seconds since the epoch, as IAM reads dates."""
     try:
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return datetime.fromtimestamp(float(value), UTC)
     except ValueError:
         pass
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _compare(parse: Callable[[str], Any], test: Callable[[Any, Any], bool]) -> Callable[[str, str], bool]:
@@ -198,7 +198,7 @@ class Condition:
     if_exists: bool = field(compare=False, default=False)
 
     @classmethod
-    def parse(cls, operator: str, key: str, values: Any) -> "Condition":
+    def parse(cls, operator: str, key: str, values: Any) -> Condition:
         qualifier, _, base = operator.rpartition(":")
         if qualifier and qualifier not in ("ForAnyValue", "ForAllValues"):
             raise PolicyError(f"unknown condition set operator {qualifier!r} in {operator!r}")
@@ -363,7 +363,7 @@ class Statement:
     conditions: tuple[Condition, ...]
 
     @classmethod
-    def parse(cls, index: int, raw: Any, resource_policy: bool) -> "Statement":
+    def parse(cls, index: int, raw: Any, resource_policy: bool) -> Statement:
         if not isinstance(raw, Mapping):
             raise PolicyError(f"statement {index} is not an object")
         unknown = set(raw) - _STATEMENT_ELEMENTS
@@ -441,7 +441,7 @@ class Policy:
     resource_policy: bool = False
 
     @classmethod
-    def parse(cls, name: str, document: Mapping[str, Any], resource_policy: bool = False) -> "Policy":
+    def parse(cls, name: str, document: Mapping[str, Any], resource_policy: bool = False) -> Policy:
         if not isinstance(document, Mapping):
             raise PolicyError(f"{name}: a policy is a JSON object")
         unknown = set(document) - _POLICY_ELEMENTS

@@ -41,7 +41,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -152,7 +152,7 @@ class AwsFront:
     def url(self) -> str:
         return self._server.url
 
-    def start(self) -> "AwsFront":
+    def start(self) -> AwsFront:
         self._server.start()
         return self
 
@@ -211,10 +211,10 @@ class AwsFront:
                 signed_headers: str, provided: str, region: str, signing_name: str) -> None:
         timestamp = headers.get("x-amz-date", "")
         try:
-            signed_at = datetime.strptime(timestamp, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+            signed_at = datetime.strptime(timestamp, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
         except ValueError:
             raise Refused("IncompleteSignature", 400, "X-Amz-Date is missing or malformed.") from None
-        if abs(datetime.now(timezone.utc) - signed_at) > MAX_CLOCK_SKEW:
+        if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW:
             raise Refused("InvalidSignatureException", 400, f"Signature expired: {timestamp} is now earlier or later "
                                                             "than 15 min from the current time.")
         host = headers.get("host", "")
@@ -257,7 +257,7 @@ class AwsFront:
                 parser = RpcV2CBORParser()
                 return parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
             return dict(parse_qsl(body.decode("utf-8", "replace")))
-        except Exception:  # noqa: BLE001 - any undecodable body is the client's error
+        except Exception:
             raise Refused("SerializationException", 400, f"{service.name}: the request body does not parse") \
                 from None
 
@@ -351,7 +351,7 @@ def _handler_class(front: AwsFront) -> type[BaseHTTPRequestHandler]:
                 return self._serve
             raise AttributeError(name)
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args) -> None:
             """Quiet: refusals are logged by `_serve`."""
 
     return Handler

@@ -28,7 +28,7 @@ class Recorder:
         self._file = open(self.path, "a", encoding="utf-8", buffering=1)
 
     @classmethod
-    def from_env(cls, stack: str) -> "Recorder | None":
+    def from_env(cls, stack: str) -> Recorder | None:
         directory = os.environ.get(ENV_VAR)
         return cls(Path(directory), stack) if directory else None
 

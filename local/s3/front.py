@@ -22,16 +22,15 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-
+from local.iam.s3 import S3Authorizer, object_key
 from local.s3 import checksums, post
 from local.s3.errors import S3Error, access_denied, entity_too_large
 from local.s3.multipart import MultipartChecks, with_composite
 from local.s3.request import COPY_CHUNK, Request, copy
-from local.iam.s3 import S3Authorizer, object_key
 from local.s3.sigv4 import Signer
 from local.serving import AnyMethodHandler, BackgroundServer, Served
 
@@ -67,7 +66,7 @@ class S3Front(Served):
             # A preflight never carries credentials, even for a presigned URL: the
             # browser sends the URL's query string, unsigned. moto answers it.
             return Checked()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         names = {name for name, _ in request.query}
         form = None
         if names & {"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Algorithm"}:

@@ -18,7 +18,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 from typing import IO
 
@@ -143,7 +143,7 @@ def check_policy(form: PostForm, bucket: str, now: datetime) -> None:
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise S3Error(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.") from None
     if expiration.tzinfo is None:
-        expiration = expiration.replace(tzinfo=timezone.utc)
+        expiration = expiration.replace(tzinfo=UTC)
     if now > expiration:
         raise policy_failed("Policy expired.")
     values = {**fields, "bucket": bucket, "key": fields["key"].replace("${filename}", form.filename)}

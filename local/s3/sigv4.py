@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, S3SigV4PostAuth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -147,7 +147,7 @@ class Signer:
 
 def parse_timestamp(value: str) -> datetime:
     try:
-        return datetime.strptime(value, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
         raise S3Error(400, "AuthorizationQueryParametersError",
                       "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"") from None

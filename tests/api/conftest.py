@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 
 import pytest
@@ -14,9 +13,9 @@ from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV
 from contract.names import Names
 from contract.quotas import QUOTAS
 from local import provision
-from tests.uploading import sha256_b64  # noqa: F401 - the API tests' checksums
 from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
+from tests.uploading import sha256_b64  # noqa: F401 - the API tests' checksums
 from workers.api import quota
 from workers.storage import clients
 

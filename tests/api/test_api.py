@@ -8,17 +8,16 @@ import boto3
 import pytest
 import requests
 
-from contract.keys import FileKey
+from contract.http import MAX_FILE_SIZE
+from contract.keys import THUMBNAIL_PREFIX, FileKey
+from contract.table import STATUS_DELETED, TTL_ATTRIBUTE
+from tests.uploading import composite_sha256, sha256_b64
 from workers.api import files
+from workers.api.limits import MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD
 from workers.storage import clients, dynamo, records, usage
 from workers.storage.ingest_records import RecordedState
 
-from tests.uploading import composite_sha256, sha256_b64
 from .conftest import ALICE, BUCKET, NAMES
-from contract.http import MAX_FILE_SIZE
-from contract.keys import THUMBNAIL_PREFIX
-from contract.table import STATUS_DELETED, TTL_ATTRIBUTE
-from workers.api.limits import MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD
 
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": 5}
 BIG = {"filename": "video.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}
@@ -53,7 +52,8 @@ def test_small_file_gets_a_presigned_post_pinned_to_key_size_and_type(alice):
     assert upload["fields"]["key"] == ticket["key"]
     assert upload["fields"]["Content-Type"] == "text/plain"
     assert ticket["key"] == f"incoming/{ALICE}/{ticket['fileId']}/notes.txt"
-    import base64, json
+    import base64
+    import json
 
     policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
     assert ["content-length-range", 1, 5] in policy["conditions"]

@@ -1,7 +1,8 @@
 import posixpath
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workers.api.filenames import FALLBACK_NAME, MAX_FILENAME_BYTES, attachment_disposition, safe_name
 

@@ -3,7 +3,7 @@ back, the worker charges the real size, and every count stays exact."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -22,7 +22,7 @@ from workers.storage.ingest_records import RecordedState
 from .conftest import ALICE, BOB, BUCKET, NAMES, sha256_b64
 
 SMALL = Quotas(max_bytes=100, max_files=3)
-START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # Past a single upload's reclaim time (URL expiry and grace), short of a multipart upload's.
 POST_EXPIRED = timedelta(seconds=quota.UPLOAD_URL_EXPIRY_S + quota.POST_GRACE_S + 1)
 

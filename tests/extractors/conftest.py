@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -22,8 +21,8 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from workers.errors import FileRejected  # noqa: E402
 from tests.invocation import extract  # noqa: E402
+from workers.errors import FileRejected  # noqa: E402
 from workers.extraction import StoredObject  # noqa: E402
 from workers.storage import clients
 

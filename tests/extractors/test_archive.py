@@ -4,9 +4,9 @@ import zipfile
 import pytest
 
 from tests.invocation import extract
+from workers.extraction.kinds import archive
 
 from . import files
-from workers.extraction.kinds import archive
 
 
 def test_zip_is_described_from_its_central_directory(store):

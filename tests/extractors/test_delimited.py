@@ -1,10 +1,10 @@
 import pytest
 
 from tests.invocation import extract
-
-from . import files
 from workers.extraction import registry
 from workers.extraction.kinds.delimited import MAX_FIELD_BYTES
+
+from . import files
 
 HEADER = ["id", "name", "note"]
 

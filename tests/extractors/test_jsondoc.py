@@ -7,7 +7,6 @@ from workers.extraction import registry
 from workers.extraction.kinds import jsondoc
 
 
-
 def test_object_reports_its_first_fifty_keys(store):
     document = {f"key{i}": {"nested": [i, str(i)]} for i in range(80)}
     metadata = extract(store(json.dumps(document).encode(), "application/json")).metadata

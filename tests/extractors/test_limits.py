@@ -53,7 +53,8 @@ def test_a_resized_budget_keeps_the_time_already_spent():
 
 
 def test_time_spent_sniffing_counts_against_the_files_budget(store, monkeypatch):
-    from workers.extraction import limits, pipeline as extractors
+    from workers.extraction import limits
+    from workers.extraction import pipeline as extractors
 
     real_sniff = extractors.sniff
 

@@ -13,10 +13,10 @@ import json
 import pytest
 
 from tests.invocation import extract
-
-from . import files
 from workers.extraction.reader import BLOCK_SIZE
 from workers.extraction.registry import STREAM_SCAN_LIMIT_BYTES
+
+from . import files
 
 SIZE = 200 * 1024 * 1024
 BOUND = 1024 * 1024

@@ -3,10 +3,12 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from workers.errors import FileRejected
 from tests.invocation import extract
+from workers.errors import FileRejected
 from workers.extraction.limits import Deadline
 from workers.extraction.reader import ObjectVersion, S3RangeReader
 from workers.storage import clients

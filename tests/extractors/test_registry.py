@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from workers.errors import FileRejected
 from tests.invocation import extract
+from workers.errors import FileRejected
 from workers.extraction import limits, registry, thumbnail
-from workers.extraction.limits import MiB, ExtractBudget
+from workers.extraction.limits import ExtractBudget, MiB
 from workers.extraction.sniff import Magic
 
 WORKERS = Path(__file__).resolve().parents[2] / "workers"

@@ -3,11 +3,10 @@ import time
 import pytest
 
 from tests.invocation import extract
-from workers.extraction.sniff import sniff
+from workers.extraction import registry
+from workers.extraction.sniff import SNIFF_BYTES, sniff
 
 from . import files
-from workers.extraction import registry
-from workers.extraction.sniff import SNIFF_BYTES
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 

@@ -3,10 +3,10 @@ import io
 from PIL import Image
 
 from tests.invocation import extract
-
-from . import files
 from workers.extraction.kinds import image
 from workers.extraction.thumbnail import SIZE
+
+from . import files
 
 
 def test_image_gets_a_small_webp_thumbnail(store):

@@ -12,6 +12,7 @@ import pytest
 from components.packaging import LambdaPackage, build_package
 from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, dev_config, pypi_unreachable, run_program
 
+
 @pytest.fixture(scope="session")
 def package() -> LambdaPackage:
     try:

@@ -1,10 +1,10 @@
 """Shared by the tests that run a whole local stack."""
 
 import time
+
 from contract.ingest import IngestSettings
 from contract.outputs import StackOutputs
 from contract.table import PARTITION_KEY, SORT_KEY, file_sk, user_pk
-
 
 # One-second clocks: a poison message exhausts its receives in about 35 s, and
 # messages sent within a second of each other share a batch.

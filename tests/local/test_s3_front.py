@@ -17,13 +17,20 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from contract.keys import INCOMING_PREFIX
 from local import cognito
 from local.stack import LocalStack
 from tests.local.stack_helpers import FAST, file_status, wait_for
-from tests.uploading import (chunks_of, composite_sha256, create_ticket, put_object, send_parts, sha256_b64,
-                             upload_multipart)
+from tests.uploading import (
+    chunks_of,
+    composite_sha256,
+    create_ticket,
+    put_object,
+    send_parts,
+    sha256_b64,
+    upload_multipart,
+)
 from workers.api.limits import MULTIPART_THRESHOLD
-from contract.keys import INCOMING_PREFIX
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,8 @@ import json
 from datetime import datetime, timedelta
 from urllib.parse import quote_plus
 
-from local.stack import LocalStack
-from ops.__main__ import main
-from ops.outputs import Stack
-from workers.storage import records, usage
-from workers.storage.dynamo import iso, now, to_dynamo
+from contract.keys import FileKey
+from contract.quotas import QUOTAS
 from contract.table import (
     ATTENTION_INDEX_PARTITION_KEY,
     ATTENTION_INDEX_SORT_KEY,
@@ -24,9 +21,11 @@ from contract.table import (
     attention_pk,
     attention_sk,
 )
-from contract.ingest import INGEST
-from contract.keys import FileKey
-from contract.quotas import QUOTAS
+from local.stack import LocalStack
+from ops.__main__ import main
+from ops.outputs import Stack
+from workers.storage import records, usage
+from workers.storage.dynamo import iso, now, to_dynamo
 
 
 def as_deployer(running: LocalStack) -> Stack:

@@ -5,8 +5,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops import dlq
 from contract.outputs import StackOutputs
+from ops import dlq
 from ops.outputs import Stack
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/uploads-prod-ingest"

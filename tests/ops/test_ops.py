@@ -10,6 +10,10 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from contract.ingest import INGEST
+from contract.keys import FileKey
+from contract.quotas import QUOTAS
+from contract.table import QUARANTINE_CODE
 from local.stack import LocalStack
 from ops import dlq, replay
 from ops.__main__ import build_parser, main
@@ -18,10 +22,6 @@ from tests.local.stack_helpers import FAST, file_status, wait_for
 from tests.ops.drill import as_deployer, created_event, failed, ops, pending, stored_before_quotas
 from workers.storage import ingest_records, records, usage
 from workers.storage.dynamo import now
-from contract.ingest import INGEST
-from contract.keys import FileKey
-from contract.quotas import QUOTAS
-from contract.table import QUARANTINE_CODE
 
 # On the emulated queue clocks: `make test` runs these alone, after the rest.
 pytestmark = pytest.mark.clocks

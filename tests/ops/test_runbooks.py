@@ -10,10 +10,10 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from ops.__main__ import build_parser
 from contract import permissions
 from contract.ingest import INGEST
 from contract.names import PROJECT, Names
+from ops.__main__ import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks.md"

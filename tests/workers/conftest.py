@@ -10,16 +10,15 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from contract import functions
+from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
+from contract.keys import FileKey
+from contract.names import Names
+from contract.quotas import QUOTAS
 from local import provision
 from local.runtime import FunctionSpec, LambdaContext
-from contract.quotas import QUOTAS
-from contract.keys import FileKey
+from tests.workers.s3_events import BUCKET
 from workers.ingest import file_events
 from workers.storage import clients, dynamo, records, usage
-
-from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
-from contract.names import Names
-from tests.workers.s3_events import BUCKET
 
 NAMES = Names("test")
 

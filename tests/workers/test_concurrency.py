@@ -18,7 +18,8 @@ from tests.workers.conftest import put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
 from tests.workers.test_crash_isolation import SlowS3, crash, hog, hostile_text, spin
 from workers.extraction import isolated, isolation, limits, registry
-from workers.ingest import file_events, handler as ingest
+from workers.ingest import file_events
+from workers.ingest import handler as ingest
 from workers.ingest.batch import chains
 from workers.storage import clients, ingest_records
 

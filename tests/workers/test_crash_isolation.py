@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from contract import functions
 from contract.ingest import INGEST
-from contract.keys import FileKey, THUMBNAIL_PREFIX
+from contract.keys import THUMBNAIL_PREFIX, FileKey
 from contract.table import QUARANTINE_CODE
 from tests.workers.conftest import apply, put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, sqs_event

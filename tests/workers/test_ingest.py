@@ -4,13 +4,16 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from contract.keys import THUMBNAIL_PREFIX
 from contract.table import ATTENTION_INDEX_PARTITION_KEY, LIST_INDEX_PARTITION_KEY, REPLAY_REQUESTED, TTL_ATTRIBUTE
 from tests.workers.conftest import apply, put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
-from workers.ingest import file_events, handler as ingest
+from workers.ingest import file_events
+from workers.ingest import handler as ingest
 from workers.ingest.file_events import MIN_EXTRACT_S
 from workers.ingest.notifications import S3Event, parse_body
 from workers.storage import clients

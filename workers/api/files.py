@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -26,9 +27,9 @@ from workers.api.limits import (
     MAX_PARTS,
     MIN_PART_SIZE,
     MULTIPART_THRESHOLD,
-    MiB,
     THUMBNAIL_URL_EXPIRY_S,
     UPLOAD_URL_EXPIRY_S,
+    MiB,
 )
 from workers.errors import error_code
 from workers.storage import api_records, clients, dynamo, objects, records, usage

@@ -20,7 +20,7 @@ gc.disable()
 import functools
 import json
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -39,8 +39,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
+from contract.http import IDEMPOTENCY_KEY_HEADER
+from contract.metrics import API_SERVICE
+from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from workers.api import files, quota, ratelimit
-from workers.storage import clients
+from workers.api.errors import RETRY_AFTER, ApiError, invalid_request, not_found
+from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
 from workers.api.models import (
     CompleteRequest,
     CompleteResponse,
@@ -56,12 +61,7 @@ from workers.api.models import (
     UploadedParts,
     Usage,
 )
-from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
-from contract.http import IDEMPOTENCY_KEY_HEADER
-from contract.metrics import API_SERVICE
-from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from workers.api.errors import RETRY_AFTER, ApiError, invalid_request, not_found
-from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
+from workers.storage import clients
 
 logger = Logger(service=API_SERVICE)
 tracer = Tracer(service=API_SERVICE, patch_modules=clients.TRACED_MODULES)
@@ -159,7 +159,7 @@ def _issue(owner: str, request: dict) -> dict:
 def create_upload(
     request: CreateUpload,
     idempotency_key: Annotated[
-        Optional[str],
+        str | None,
         Header(
             alias=IDEMPOTENCY_KEY_HEADER.lower(),
             min_length=1,
@@ -177,7 +177,7 @@ def create_upload(
 
 
 @app.post("/uploads/<fileId>/parts", operation_id="presignParts", responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415, 429))
-def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # noqa: N803 - the path's name
+def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:
     owner = _caller()
     ratelimit.admit_part_urls(owner)
     checksums = {part.partNumber: part.sha256 for part in request.parts}
@@ -187,18 +187,18 @@ def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:  # no
 
 
 @app.get("/uploads/<fileId>/parts", operation_id="listParts", responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
-def list_parts(fileId: FileId) -> UploadedParts:  # noqa: N803
+def list_parts(fileId: FileId) -> UploadedParts:
     return UploadedParts.model_validate({"parts": files.list_parts(_caller(), fileId)})
 
 
 @app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
-def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:  # noqa: N803
+def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:
     parts = [(part.partNumber, part.etag, part.sha256) for part in request.parts]
     return CompleteResponse.model_validate(files.complete_upload(_caller(), fileId, parts))
 
 
 @app.delete("/uploads/<fileId>", operation_id="abortUpload", responses=_responses(204, "Aborted", 400, 404, 409, body=False))
-def abort_upload(fileId: FileId) -> Response[None]:  # noqa: N803
+def abort_upload(fileId: FileId) -> Response[None]:
     files.abort_upload(_caller(), fileId)
     return Response(status_code=204)
 
@@ -207,7 +207,7 @@ def abort_upload(fileId: FileId) -> Response[None]:  # noqa: N803
 def list_files(
     limit: Annotated[int, Query(ge=1, le=LIST_MAX_LIMIT)] = LIST_DEFAULT_LIMIT,
     cursor: Annotated[
-        Optional[str],
+        str | None,
         Query(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", max_length=1024,
               description="nextCursor of the previous page, as given"),
     ] = None,
@@ -216,17 +216,17 @@ def list_files(
 
 
 @app.get("/files/<fileId>", operation_id="getFile", responses=_responses(200, "The file", 400, 404))
-def get_file(fileId: FileId) -> File:  # noqa: N803
+def get_file(fileId: FileId) -> File:
     return File.model_validate(files.get_file(_caller(), fileId))
 
 
 @app.post("/files/<fileId>/download", operation_id="downloadFile", responses=_responses(200, "A short-lived download URL", 400, 404, 409))
-def download(fileId: FileId) -> Download:  # noqa: N803
+def download(fileId: FileId) -> Download:
     return Download.model_validate(files.download(_caller(), fileId))
 
 
 @app.delete("/files/<fileId>", operation_id="deleteFile", responses=_responses(204, "Deleted (also when it already was)", 400, 404, body=False))
-def delete_file(fileId: FileId) -> Response[None]:  # noqa: N803
+def delete_file(fileId: FileId) -> Response[None]:
     files.delete_file(_caller(), fileId)
     return Response(status_code=204)
 

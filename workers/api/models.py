@@ -6,19 +6,19 @@ from them, so the contract, the validation and the docs are one thing.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from contract.http import MAX_FILE_SIZE
 from contract.table import STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
     MAX_DISPLAY_FILENAME_CHARS,
-    MAX_PARTS,
     MAX_PART_URLS_PER_REQUEST,
+    MAX_PARTS,
     MULTIPART_THRESHOLD,
 )
-
 
 ContentType = Literal[ALLOWED_CONTENT_TYPES]  # type: ignore[valid-type]
 PartNumber = Annotated[int, Field(ge=1, le=MAX_PARTS)]
@@ -43,7 +43,7 @@ class CreateUpload(_Request):
     contentType: ContentType
     # Over the limit is the API's 413, not a validation 400, so it is described, not a schema maximum.
     size: int = Field(ge=1, description=f"Bytes; at most {MAX_FILE_SIZE}, else 413")
-    sha256: Optional[Sha256] = Field(
+    sha256: Sha256 | None = Field(
         default=None,
         description=f"The file's SHA-256, signed into the upload so S3 refuses other bytes; "
                     f"for uploads up to {MULTIPART_THRESHOLD} bytes (larger ones send one per part)")
@@ -74,7 +74,7 @@ class Ticket(_Model):
     fileId: str
     key: str
     expiresAt: str
-    upload: Union[PostUpload, PutUpload, MultipartUpload] = Field(discriminator="method")
+    upload: PostUpload | PutUpload | MultipartUpload = Field(discriminator="method")
 
 
 class PartChecksum(_Request):
@@ -100,7 +100,7 @@ class UploadedPart(_Model):
     partNumber: int
     size: int
     etag: str
-    sha256: Optional[str] = Field(description="The part's SHA-256 as S3 verified it, when S3 reports it")
+    sha256: str | None = Field(description="The part's SHA-256 as S3 verified it, when S3 reports it")
 
 
 class UploadedParts(_Model):
@@ -130,21 +130,21 @@ class ErrorDetail(_Model):
 class File(_Model):
     fileId: str
     filename: str
-    contentType: Optional[str]
-    size: Optional[int]
+    contentType: str | None
+    size: int | None
     status: Status
     createdAt: str
     updatedAt: str
-    metadata: Optional[dict[str, Any]]
-    error: Optional[ErrorDetail]
-    thumbnailUrl: Optional[str] = Field(description="A short-lived link to the image's thumbnail (WebP), or null")
-    sha256: Optional[str] = Field(description="The SHA-256 S3 verified the bytes against: base64, or for a multipart "
+    metadata: dict[str, Any] | None
+    error: ErrorDetail | None
+    thumbnailUrl: str | None = Field(description="A short-lived link to the image's thumbnail (WebP), or null")
+    sha256: str | None = Field(description="The SHA-256 S3 verified the bytes against: base64, or for a multipart "
                                               "upload S3's composite form `<base64>-<parts>`; null if none was sent")
 
 
 class FileList(_Model):
     items: list[File]
-    nextCursor: Optional[str]
+    nextCursor: str | None
 
 
 class Download(_Model):

@@ -25,16 +25,17 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 
 from contract.metrics import INGEST_SERVICE
 from contract.table import QUARANTINE_CODE
 from workers.errors import FileRejected, OutOfTime
-from workers.extraction import limits as budgets
 from workers.extraction import isolation, registry, typecheck
-from workers.extraction.pipeline import Extraction, StoredObject, extract as extract_here
+from workers.extraction import limits as budgets
+from workers.extraction.pipeline import Extraction, StoredObject
+from workers.extraction.pipeline import extract as extract_here
 from workers.storage import clients
 
 logger = Logger(service=INGEST_SERVICE, child=True)

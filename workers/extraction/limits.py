@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 from contract.ingest import INGEST, IngestSettings
-
 from workers.errors import FileRejected, OutOfTime
 
 MiB = 1024 * 1024
@@ -71,7 +70,7 @@ class Deadline:
     def expired(self) -> bool:
         return self._rejection is not None
 
-    def resized(self, seconds: float) -> "Deadline":
+    def resized(self, seconds: float) -> Deadline:
         """The same clock with another budget: what was spent so far still counts."""
         resized = Deadline(seconds, self._not_after)
         resized._start, resized._excluded, resized._rejection = self._start, self._excluded, self._rejection

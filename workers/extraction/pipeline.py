@@ -17,8 +17,9 @@ why the reader keeps those causes rather than relying on what propagates.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 

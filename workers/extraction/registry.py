@@ -18,8 +18,9 @@ import functools
 import importlib
 import io
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from workers.extraction.limits import DEFAULT_BUDGET, Deadline, ExtractBudget
 from workers.extraction.sniff import AnyText, CatchAll, Empty, Magic, NotText, Opening, Shape, Sniffed, Table

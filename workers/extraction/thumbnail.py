@@ -8,8 +8,8 @@ object; its reads are counted apart, within the file's time budget.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 SIZE = (256, 256)
 QUALITY = 75

@@ -24,6 +24,7 @@ import os
 import time
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
 # Before anything imports pydantic: Powertools' batch utility imports every
 # parser model (0.2 s) when it finds pydantic already loaded.
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response

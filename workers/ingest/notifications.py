@@ -8,7 +8,7 @@ real S3 and the local emulator differ in optional fields (moto sends no
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional, Union
+from typing import Union
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
@@ -32,15 +32,15 @@ class _Bucket(BaseModel):
 
 class _Object(BaseModel):
     key: str
-    size: Optional[int] = None
-    eTag: Optional[str] = None
-    versionId: Optional[str] = None
-    sequencer: Optional[str] = None
+    size: int | None = None
+    eTag: str | None = None
+    versionId: str | None = None
+    sequencer: str | None = None
 
 
 class _S3(BaseModel):
     bucket: _Bucket
-    object: _Object  # noqa: A003 - the field name is S3's
+    object: _Object
 
 
 class S3Event(BaseModel):
@@ -99,7 +99,7 @@ def files_of(record: dict) -> list[tuple[str, str] | str]:
     or the key itself outside the layout; none when the body does not parse."""
     try:
         body = parse_body(record["body"])
-    except Exception:  # noqa: BLE001 - the handler reports it; here it only means "no file"
+    except Exception:
         return []
     if isinstance(body, TestEvent):
         return []

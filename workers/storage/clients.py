@@ -20,8 +20,8 @@ import time
 
 import boto3
 from botocore.config import Config
-from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 
+from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 
 # The workers reach the network only through botocore, so tracing patches only
 # it: the X-Ray SDK's default patches every library it knows, importing each one

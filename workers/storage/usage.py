@@ -60,7 +60,7 @@ class Usage:
     files: int = 0
 
     @classmethod
-    def of(cls, item: dict[str, Any] | None) -> "Usage":
+    def of(cls, item: dict[str, Any] | None) -> Usage:
         item = item or {}
         return cls(int(item.get(USAGE_BYTES, 0)), int(item.get(USAGE_FILES, 0)))
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
+from contract.names import Names
 from local import cognito
 
 from .conftest import Api
-from contract.names import Names
 
 UNAUTHORIZED = {"message": "Unauthorized"}
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import requests
 
-
-from tests.uploading import sha256_b64
-from .conftest import assert_a_safe_attachment, post_object, wait_for_status
 from contract.http import IDEMPOTENCY_KEY_HEADER, MAX_FILE_SIZE
 from contract.keys import INCOMING_PREFIX
+from tests.uploading import sha256_b64
 from workers.api.filenames import MAX_FILENAME_BYTES
-from workers.api.limits import MAX_PARTS, MAX_PART_URLS_PER_REQUEST, MULTIPART_THRESHOLD, MiB
+from workers.api.limits import MAX_PART_URLS_PER_REQUEST, MAX_PARTS, MULTIPART_THRESHOLD, MiB
+
+from .conftest import assert_a_safe_attachment, post_object, wait_for_status
 
 DATA = b"hello"
 TEXT = {"filename": "notes.txt", "contentType": "text/plain", "size": len(DATA)}

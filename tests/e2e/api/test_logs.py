@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from local.stack import LocalStack
-
-from tests.uploading import sha256_b64
-from .conftest import Api, post_object, upload_small, wait_for_status
 from contract.http import IDEMPOTENCY_KEY_HEADER
+from local.stack import LocalStack
+from tests.uploading import sha256_b64
 from workers.api.limits import MULTIPART_THRESHOLD
+
+from .conftest import Api, post_object, upload_small, wait_for_status
 
 SIGNATURE = re.compile(r"(?:X-Amz-Signature=|Signature=)([0-9a-fA-F]{16,})")
 

@@ -10,13 +10,13 @@ import uuid
 import pytest
 import requests
 
-
-from tests.uploading import sha256_b64
-from .conftest import Api, upload_small, wait_for_status
-from local import cognito
 from contract.http import API_ROUTES, IDEMPOTENCY_KEY_HEADER
 from contract.keys import INCOMING_PREFIX
+from local import cognito
+from tests.uploading import sha256_b64
 from workers.api.limits import LIST_MAX_LIMIT, MULTIPART_THRESHOLD
+
+from .conftest import Api, upload_small, wait_for_status
 
 CONTENT = b"only the owner may touch this\n"
 BIG = {"filename": "big.bin", "contentType": "application/octet-stream", "size": MULTIPART_THRESHOLD + 1}

@@ -7,10 +7,10 @@ import time
 
 import requests
 
-
 from tests.uploading import chunks_of, composite_sha256, upload_multipart
-from .conftest import post_object, upload_small, wait_for_status
 from workers.api.limits import MULTIPART_THRESHOLD, MiB
+
+from .conftest import post_object, upload_small, wait_for_status
 
 
 def test_presigned_post_upload_is_processed_downloaded_and_deleted(api):

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import Callable
 
 from workers.errors import FileRejected
 from workers.extraction import textio

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
 from workers.extraction import thumbnail
-from workers.extraction.limits import MiB, ExtractBudget
+from workers.extraction.limits import ExtractBudget, MiB
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Magic
 
