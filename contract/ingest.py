@@ -41,17 +41,17 @@ class IngestSettings:
     dlq_retention_s: int = 14 * 24 * 3600
     receive_wait_s: int = 20
     # A file whose extraction has started this many times without ever
-    # finishing (each time the worker died with it; the last time it ran alone)
-    # is failed for good on the next delivery. That delivery is number
-    # quarantine_after_starts + 1, and at least one more receive is left before
-    # the DLQ, for a delivery that fails without starting (out of time, say).
-    quarantine_after_starts: int = 3
+    # finishing (each time the worker died with it, the last time with the file
+    # alone) is failed for good on the next delivery. Below max_receive_count,
+    # so that delivery comes before the DLQ; batch-mates never run beside its
+    # last try, so they never reach the DLQ because of it.
+    quarantine_after_starts: int = 4
 
     def __post_init__(self) -> None:
         if self.max_receive_count < 5:
             raise ValueError("max_receive_count must be at least 5")
-        if not 2 <= self.quarantine_after_starts <= self.max_receive_count - 2:
-            raise ValueError("quarantine_after_starts must be in [2, max_receive_count - 2]")
+        if not 2 <= self.quarantine_after_starts < self.max_receive_count:
+            raise ValueError("quarantine_after_starts must be in [2, max_receive_count)")
         if self.maximum_concurrency < 2:
             raise ValueError("maximum_concurrency must be at least 2 (the event source mapping's minimum)")
         if self.reserved_concurrency is not None and self.reserved_concurrency < self.maximum_concurrency:
