@@ -63,7 +63,7 @@ def match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
         if route_method != method or len(pattern) != len(segments):
             continue
         params: dict[str, str] = {}
-        for expected, actual in zip(pattern, segments):
+        for expected, actual in zip(pattern, segments, strict=True):
             if expected.startswith("{") and expected.endswith("}"):
                 if not actual:
                     break

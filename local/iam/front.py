@@ -190,7 +190,7 @@ class AwsFront:
             asked = checks(service.name, operation, params, Where(region, self.authority.account))
         except Unclassified as unclassified:
             raise Refused("UnclassifiedOperation", 400,
-                          self.authority.refuse_unclassified(principal, service.name, operation, str(unclassified)))
+                          self.authority.refuse_unclassified(principal, service.name, operation, str(unclassified))) from unclassified
         refusal = self.authority.decide(principal, asked, service=service.name, operation=operation)
         if refusal is not None:
             code, status = _ACCESS_DENIED.get(service.name, ("AccessDeniedException", 400))

@@ -180,7 +180,7 @@ def test_multipart_parts_and_complete_assemble_the_object_with_its_composite_sha
     status, body = alice("POST", f"/uploads/{file_id}/parts", {"parts": asked[::-1]})
     assert status == 200 and [p["partNumber"] for p in body["parts"]] == [a["partNumber"] for a in asked]
     completed = []
-    for part, chunk in zip(body["parts"], chunks):
+    for part, chunk in zip(body["parts"], chunks, strict=True):
         assert part["headers"]["x-amz-checksum-sha256"] == sha256_b64(chunk)
         assert "content-length" in part["url"].lower()  # the part's exact length is signed
         response = requests.put(part["url"], data=chunk, headers=part["headers"])

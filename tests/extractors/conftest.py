@@ -21,9 +21,9 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from tests.invocation import extract  # noqa: E402
-from workers.errors import FileRejected  # noqa: E402
-from workers.extraction import StoredObject  # noqa: E402
+from tests.invocation import extract
+from workers.errors import FileRejected
+from workers.extraction import StoredObject
 from workers.storage import clients
 
 BUCKET = "uploads-test-files"
