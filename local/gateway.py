@@ -261,7 +261,8 @@ class Cors:
     def simple(self, origin: str | None) -> list[tuple[str, str]]:
         if origin not in self.origins:
             return []
-        return [("access-control-allow-origin", origin), ("access-control-expose-headers", ",".join(self.expose_headers)),
+        return [("access-control-allow-origin", origin),
+                ("access-control-expose-headers", ",".join(self.expose_headers)),
                 ("vary", "origin")]
 
 
