@@ -284,19 +284,22 @@ def test_listing_parts_of_a_finished_or_single_upload_is_409_and_of_an_aborted_o
 
 def test_completing_a_file_that_is_not_pending_is_409(alice):
     file_id = _uploaded(alice)
-    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
+    status, body = alice("POST", f"/uploads/{file_id}/complete",
+                         {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
     assert status == 409 and body["error"]["code"] == "not_pending"
 
 
 def test_completing_a_post_upload_is_409(alice):
     _, ticket = alice("POST", "/uploads", TEXT)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete",
+                         {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
     assert status == 409 and body["error"]["code"] == "not_multipart"
 
 
 def test_completing_with_wrong_etags_is_400(alice):
     _, ticket = alice("POST", "/uploads", BIG)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": '"nope"', "sha256": SOME_SHA256}]})
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete",
+                         {"parts": [{"partNumber": 1, "etag": '"nope"', "sha256": SOME_SHA256}]})
     assert status == 400 and body["error"]["code"] == "invalid_parts"
 
 

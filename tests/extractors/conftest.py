@@ -49,7 +49,8 @@ def store(s3):
     over moto's HTTP emulation costs ten seconds of signing and parsing, and
     only the reads are under test. Reads always go through boto3."""
 
-    def put(data: bytes, content_type: str = "application/octet-stream", key: str = KEY, *, direct: bool = False) -> StoredObject:
+    def put(data: bytes, content_type: str = "application/octet-stream", key: str = KEY, *,
+            direct: bool = False) -> StoredObject:
         if direct:
             s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(BUCKET, key, data)
         else:
