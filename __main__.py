@@ -40,11 +40,13 @@ storage = UploadStorage("files", UploadStorageArgs(
     bucket_name=account_id.apply(names.upload_bucket), force_destroy=config.ephemeral, kms_key_arn=config.kms_key_arn,
     cors_origins=origins, noncurrent_version_days=config.noncurrent_version_days,
     cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class), opts)
-table = MetadataTable("metadata", MetadataTableArgs(table_name=names.table, deletion_protection=not config.ephemeral), opts)
+table = MetadataTable("metadata", MetadataTableArgs(
+    table_name=names.table, deletion_protection=not config.ephemeral), opts)
 variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack}
 ingest = IngestPipeline("ingest", IngestPipelineArgs(
     names=names, ingest=config.ingest, bucket=storage.bucket, table=table.table, account_id=account_id,
-    package=package, variables=variables, kms_key_arn=config.kms_key_arn, log_retention_days=config.log_retention_days), opts)
+    package=package, variables=variables, kms_key_arn=config.kms_key_arn,
+    log_retention_days=config.log_retention_days), opts)
 auth = UserAuth("auth", UserAuthArgs(
     names=names, domain_prefix=auth_domain, region=config.region, callback_urls=origins, mfa=config.mfa,
     deletion_protection=not config.ephemeral), opts)

@@ -24,7 +24,8 @@ def _large(kind: str, size: int) -> tuple[bytes, str]:
         "zip": lambda: (files.big_zip(size), "application/zip"),
         "image": lambda: (files.big_jpeg(size), "image/jpeg"),
         "csv": lambda: (b"day,first,second,count,value\n" + line * (size // len(line)), "text/csv"),
-        "json": lambda: (b"[" + b",".join([b'{"n": 12345, "name": "alpha"}'] * (size // 29)) + b"]", "application/json"),
+        "json": lambda: (b"[" + b",".join([b'{"n": 12345, "name": "alpha"}'] * (size // 29)) + b"]",
+                         "application/json"),
         "text": lambda: (b"plain words in a long log\n" * (size // 26), "text/plain"),
     }[kind]()
 

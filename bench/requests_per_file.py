@@ -71,7 +71,8 @@ def run(sizes: harness.Sizes) -> dict:
                 continue
             event = {"Records": [lambda_record(message, "arn:aws:sqs:us-east-1:000000000000:ingest", "us-east-1")
                                  for message in messages]}
-            failed = {item["itemIdentifier"] for item in ingest.handler(event, context(worker_spec))["batchItemFailures"]}
+            answer = ingest.handler(event, context(worker_spec))
+            failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
             if failed:
                 raise RuntimeError(f"the worker failed {len(failed)} of {len(messages)} messages")
             done = [message for message in messages if message["MessageId"] not in failed]
@@ -100,4 +101,5 @@ def run(sizes: harness.Sizes) -> dict:
         worker_calls <= 4 and sqs_calls * min(10, handled) <= 2.5, sqs_calls_per_file=round(sqs_calls, 2),
         uploads=uploads, notifications_handled=handled,
         calls_per_file_by_phase=per_file,
-        calls_per_file_by_service={service: round(count / uploads, 2) for service, count in sorted(by_service.items())})}
+        calls_per_file_by_service={service: round(count / uploads, 2)
+                                   for service, count in sorted(by_service.items())})}

@@ -1,5 +1,6 @@
 """Builds the one Lambda zip every function shares: `workers/` and the
-`contract/` it shares with the rest of the system, plus the requirements, installed for the Lambda runtime rather than for this machine.
+`contract/` it shares with the rest of the system, plus the requirements,
+installed for the Lambda runtime rather than for this machine.
 
 The build is content-addressed: the zip's name is a hash of everything that goes
 into it, so an unchanged tree reuses the zip on disk, and the zip itself is

@@ -55,7 +55,8 @@ class PrivateBucket(pulumi.ComponentResource):
             f"{name}-encryption",
             bucket=self.bucket.id,
             # Bucket keys cut KMS requests (and their cost) by orders of magnitude.
-            rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": bool(args.kms_key_arn)}],
+            rules=[{"apply_server_side_encryption_by_default": by_default,
+                    "bucket_key_enabled": bool(args.kms_key_arn)}],
             opts=child,
         )
         self.register_outputs({"bucketName": self.bucket.bucket, "bucketArn": self.bucket.arn})

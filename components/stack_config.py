@@ -23,7 +23,8 @@ EPHEMERAL_STACK_PREFIX = "dev-"
 EPHEMERAL_LOG_RETENTION_DAYS = 3
 DEFAULT_LOG_RETENTION_DAYS = 90
 # The values CloudWatch Logs accepts.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
 # Only classes that keep objects instantly readable: downloads are plain
 # presigned GETs, which an archived object would refuse.
 COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")

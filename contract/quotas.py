@@ -29,12 +29,12 @@ class Quotas:
     part_url_requests_per_minute: int = 600
 
     def __post_init__(self) -> None:
-        for name, value in zip(QUOTA_VARIABLES, astuple(self)):
+        for name, value in zip(QUOTA_VARIABLES, astuple(self), strict=True):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
     def variables(self) -> dict[str, str]:
-        return dict(zip(QUOTA_VARIABLES, map(str, astuple(self))))
+        return dict(zip(QUOTA_VARIABLES, map(str, astuple(self)), strict=True))
 
     @classmethod
     def from_variables(cls, values: Mapping[str, str]) -> Quotas:

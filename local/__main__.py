@@ -30,8 +30,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
-    stack = LocalStack(moto_port=args.moto_port, aws_port=args.aws_port, s3_port=args.s3_port, api_port=args.api_port, web_port=args.web_port,
-                       hosted_ui_port=args.sign_in_port)
+    stack = LocalStack(moto_port=args.moto_port, aws_port=args.aws_port, s3_port=args.s3_port, api_port=args.api_port,
+                       web_port=args.web_port, hosted_ui_port=args.sign_in_port)
     try:
         stack.start()
     except OSError as error:
@@ -81,7 +81,8 @@ uploads: the local stack is up (stack "{stack.stack}")
   bucket               {out['bucketName']}  (notifies the queue for incoming/)
   queue -> DLQ         {out['queueUrl']}
                        {out['deadLetterQueueUrl']}  after {ingest.max_receive_count} receives
-  ingest worker        {ingest.maximum_concurrency} environments, batch {ingest.batch_size}, window {ingest.batching_window_s}s,
+  ingest worker        {ingest.maximum_concurrency} environments, batch {ingest.batch_size}, \
+window {ingest.batching_window_s}s,
                        timeout {ingest.worker_timeout_s}s, visibility {ingest.visibility_timeout_s}s
                        logs: {stack.log_dir / 'ingest.log'}
   table                {out['tableName']}
@@ -93,8 +94,11 @@ uploads: the local stack is up (stack "{stack.stack}")
   outputs              {stack.stack_file}
 
 Try it (another terminal):
-  export AWS_ENDPOINT_URL={out['awsEndpointUrl']} AWS_ENDPOINT_URL_S3={out['awsEndpointUrlS3']} AWS_ACCESS_KEY_ID={deployer['AWS_ACCESS_KEY_ID']} AWS_SECRET_ACCESS_KEY={deployer['AWS_SECRET_ACCESS_KEY']} AWS_DEFAULT_REGION={out['region']}
-  .venv/bin/python -c "import boto3; boto3.client('s3').put_object(Bucket='{out['bucketName']}', Key='incoming/demo-user/demo-file/hello.txt', Body=b'hello')"
+  export AWS_ENDPOINT_URL={out['awsEndpointUrl']} AWS_ENDPOINT_URL_S3={out['awsEndpointUrlS3']} \
+AWS_ACCESS_KEY_ID={deployer['AWS_ACCESS_KEY_ID']} AWS_SECRET_ACCESS_KEY={deployer['AWS_SECRET_ACCESS_KEY']} \
+AWS_DEFAULT_REGION={out['region']}
+  .venv/bin/python -c "import boto3; boto3.client('s3').put_object(Bucket='{out['bucketName']}', \
+Key='incoming/demo-user/demo-file/hello.txt', Body=b'hello')"
   .venv/bin/python -c "import boto3; print(boto3.client('dynamodb').scan(TableName='{out['tableName']}')['Items'])"
 
 Call the API as the demo user:

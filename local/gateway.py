@@ -63,7 +63,7 @@ def match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
         if route_method != method or len(pattern) != len(segments):
             continue
         params: dict[str, str] = {}
-        for expected, actual in zip(pattern, segments):
+        for expected, actual in zip(pattern, segments, strict=True):
             if expected.startswith("{") and expected.endswith("}"):
                 if not actual:
                     break
@@ -261,7 +261,8 @@ class Cors:
     def simple(self, origin: str | None) -> list[tuple[str, str]]:
         if origin not in self.origins:
             return []
-        return [("access-control-allow-origin", origin), ("access-control-expose-headers", ",".join(self.expose_headers)),
+        return [("access-control-allow-origin", origin),
+                ("access-control-expose-headers", ",".join(self.expose_headers)),
                 ("vary", "origin")]
 
 

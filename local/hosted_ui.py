@@ -241,7 +241,9 @@ def _handler_for(ui: HostedUI):
 def _page(body: str) -> bytes:
     return f"""<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in</title>
 <link rel=icon href="data:,">
-<style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}}label{{display:block;margin:.75rem 0}}
+<style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}}\
+label{{display:block;margin:.75rem 0}}
 input{{display:block;width:100%;padding:.4rem;box-sizing:border-box}}.error{{color:#8c1d18}}
-.demo{{background:#eef4ff;border:1px solid #b9cdf5;border-radius:6px;padding:.6rem .8rem;margin:1rem 0;overflow-wrap:anywhere}}</style></head>
+.demo{{background:#eef4ff;border:1px solid #b9cdf5;border-radius:6px;padding:.6rem .8rem;margin:1rem 0;\
+overflow-wrap:anywhere}}</style></head>
 <body><h1>Sign in</h1>{body}</body></html>""".encode()

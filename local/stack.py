@@ -31,9 +31,6 @@ from contract.quotas import QUOTAS, Quotas
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
-
-# Where `python -m local.moto_server` is found.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.hosted_ui import HostedUI
 from local.iam.authority import API, DEPLOYER, INGEST, OPERATOR, Authority
@@ -42,6 +39,9 @@ from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.s3 import S3Front
 from local.web import Dashboard
+
+# Where `python -m local.moto_server` is found.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 REGION = "us-east-1"
 

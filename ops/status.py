@@ -56,7 +56,8 @@ def needs_attention(report: dict) -> list[str]:
     if dead["visible"] + dead["inFlight"]:
         reasons.append(f"{dead['visible'] + dead['inFlight']} message(s) in the DLQ")
     if report["stuck"]["count"]:
-        reasons.append(f"{report['stuck']['count']} uploaded file(s) pending for over {report['stuckAfterMinutes']} min")
+        reasons.append(f"{report['stuck']['count']} uploaded file(s) pending for over "
+                       f"{report['stuckAfterMinutes']} min")
     if report["quarantined"]["count"]:
         reasons.append(f"{report['quarantined']['count']} quarantined file(s)")
     return reasons

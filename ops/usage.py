@@ -73,7 +73,8 @@ def backfill(stack: Stack, owner_id: str | None = None) -> dict:
         found = _pages(table.scan, FilterExpression=Attr(SORT_KEY).begins_with(_FILES) & uncharged)
     else:
         found = _pages(table.query, FilterExpression=uncharged,
-                       KeyConditionExpression=Key(PARTITION_KEY).eq(user_pk(owner_id)) & Key(SORT_KEY).begins_with(_FILES))
+                       KeyConditionExpression=(Key(PARTITION_KEY).eq(user_pk(owner_id))
+                                               & Key(SORT_KEY).begins_with(_FILES)))
     result = {"charged": 0, "bytes": 0, "owners": 0, "skipped": 0}
     owners = set()
     for item in found:

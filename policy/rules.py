@@ -247,11 +247,13 @@ def _parameter_problems(parameter: PolicyResource) -> Iterable[str]:
         yield "must be a SecureString"
 
 
-log_retention = _each(LOG_GROUP, lambda group: [] if group.props.get("retentionInDays") else ["needs a retention period"])
+log_retention = _each(LOG_GROUP,
+                      lambda group: [] if group.props.get("retentionInDays") else ["needs a retention period"])
 
 # name -> (description, rule), in the order a reviewer reads the checklist.
 RULES: dict[str, tuple[str, Rule]] = {
-    "bucket-public-access-blocked": ("Every bucket blocks all four kinds of public access.", bucket_public_access_blocked),
+    "bucket-public-access-blocked": ("Every bucket blocks all four kinds of public access.",
+                                     bucket_public_access_blocked),
     "bucket-owner-enforced": ("Every bucket disables ACLs (BucketOwnerEnforced).", bucket_owner_enforced),
     "bucket-encrypted": ("Every bucket encrypts at rest (SSE-S3 or SSE-KMS).", bucket_encrypted),
     "bucket-tls-only": ("Every bucket policy denies requests without TLS.", bucket_tls_only),

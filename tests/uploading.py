@@ -52,7 +52,7 @@ def send_parts(api, ticket: dict, data: bytes) -> list[dict]:
     signed = api("POST", f"/uploads/{ticket['fileId']}/parts", json={"parts": asked})
     assert signed.status_code == 200, signed.text
     completed = []
-    for part, chunk in zip(signed.json()["parts"], chunks):
+    for part, chunk in zip(signed.json()["parts"], chunks, strict=True):
         sent = requests.put(part["url"], data=chunk, headers=part["headers"], timeout=60)
         assert sent.status_code == 200, sent.text
         completed.append({"partNumber": part["partNumber"], "etag": sent.headers["ETag"],

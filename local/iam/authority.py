@@ -138,7 +138,7 @@ class Authority:
         original = self._by_name[of]
         probe = replace(original, name=f"{of}-probe", caller=replace(original.caller,
                                                                       arn=original.caller.arn + "-probe"))
-        probe = replace(probe, **dict(zip(("access_key", "secret_key"), _credentials())))
+        probe = replace(probe, **dict(zip(("access_key", "secret_key"), _credentials(), strict=True)))
         with self._lock:
             self._principals[probe.access_key] = probe
             self._by_name[probe.name] = probe

@@ -98,7 +98,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
         return pattern.endswith("*") and like(pattern, arn)
     if len(actual) < 6:
         return False
-    return all(like(p, a) for p, a in zip(wanted, actual))
+    return all(like(p, a) for p, a in zip(wanted, actual, strict=True))
 
 
 # --- Conditions ----------------------------------------------------------------------------------

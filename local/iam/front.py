@@ -189,8 +189,8 @@ class AwsFront:
         try:
             asked = checks(service.name, operation, params, Where(region, self.authority.account))
         except Unclassified as unclassified:
-            raise Refused("UnclassifiedOperation", 400,
-                          self.authority.refuse_unclassified(principal, service.name, operation, str(unclassified)))
+            message = self.authority.refuse_unclassified(principal, service.name, operation, str(unclassified))
+            raise Refused("UnclassifiedOperation", 400, message) from unclassified
         refusal = self.authority.decide(principal, asked, service=service.name, operation=operation)
         if refusal is not None:
             code, status = _ACCESS_DENIED.get(service.name, ("AccessDeniedException", 400))
@@ -263,7 +263,8 @@ class AwsFront:
 
     # --- Answering ----------------------------------------------------------------------------
 
-    def error(self, refused: Refused, path: str, headers: Mapping[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+    def error(self, refused: Refused, path: str,
+              headers: Mapping[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body) of a refusal, in the protocol the request used."""
         request_id = str(uuid.uuid4())
         answer = [("x-amzn-RequestId", request_id)]

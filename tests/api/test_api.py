@@ -180,7 +180,7 @@ def test_multipart_parts_and_complete_assemble_the_object_with_its_composite_sha
     status, body = alice("POST", f"/uploads/{file_id}/parts", {"parts": asked[::-1]})
     assert status == 200 and [p["partNumber"] for p in body["parts"]] == [a["partNumber"] for a in asked]
     completed = []
-    for part, chunk in zip(body["parts"], chunks):
+    for part, chunk in zip(body["parts"], chunks, strict=True):
         assert part["headers"]["x-amz-checksum-sha256"] == sha256_b64(chunk)
         assert "content-length" in part["url"].lower()  # the part's exact length is signed
         response = requests.put(part["url"], data=chunk, headers=part["headers"])
@@ -284,19 +284,22 @@ def test_listing_parts_of_a_finished_or_single_upload_is_409_and_of_an_aborted_o
 
 def test_completing_a_file_that_is_not_pending_is_409(alice):
     file_id = _uploaded(alice)
-    status, body = alice("POST", f"/uploads/{file_id}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
+    status, body = alice("POST", f"/uploads/{file_id}/complete",
+                         {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
     assert status == 409 and body["error"]["code"] == "not_pending"
 
 
 def test_completing_a_post_upload_is_409(alice):
     _, ticket = alice("POST", "/uploads", TEXT)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete",
+                         {"parts": [{"partNumber": 1, "etag": "x", "sha256": SOME_SHA256}]})
     assert status == 409 and body["error"]["code"] == "not_multipart"
 
 
 def test_completing_with_wrong_etags_is_400(alice):
     _, ticket = alice("POST", "/uploads", BIG)
-    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete", {"parts": [{"partNumber": 1, "etag": '"nope"', "sha256": SOME_SHA256}]})
+    status, body = alice("POST", f"/uploads/{ticket['fileId']}/complete",
+                         {"parts": [{"partNumber": 1, "etag": '"nope"', "sha256": SOME_SHA256}]})
     assert status == 400 and body["error"]["code"] == "invalid_parts"
 
 

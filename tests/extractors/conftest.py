@@ -21,9 +21,9 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from tests.invocation import extract  # noqa: E402
-from workers.errors import FileRejected  # noqa: E402
-from workers.extraction import StoredObject  # noqa: E402
+from tests.invocation import extract
+from workers.errors import FileRejected
+from workers.extraction import StoredObject
 from workers.storage import clients
 
 BUCKET = "uploads-test-files"
@@ -49,7 +49,8 @@ def store(s3):
     over moto's HTTP emulation costs ten seconds of signing and parsing, and
     only the reads are under test. Reads always go through boto3."""
 
-    def put(data: bytes, content_type: str = "application/octet-stream", key: str = KEY, *, direct: bool = False) -> StoredObject:
+    def put(data: bytes, content_type: str = "application/octet-stream", key: str = KEY, *,
+            direct: bool = False) -> StoredObject:
         if direct:
             s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(BUCKET, key, data)
         else:

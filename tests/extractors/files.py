@@ -107,9 +107,11 @@ def overlapping_zip_bomb(entries: int = 50) -> bytes:
     that all point at the same compressed data."""
     data = zlib.compress(b"\x00" * (1024 * 1024))[2:-4]
     name = b"a"
-    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), 1024 * 1024, len(name), 0) + name + data
+    local = (struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), 1024 * 1024, len(name), 0)
+             + name + data)
     central = b"".join(
-        struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), 1024 * 1024, len(name), 0, 0, 0, 0, 0, 0)
+        struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), 1024 * 1024, len(name),
+                    0, 0, 0, 0, 0, 0)
         + name
         for _ in range(entries)
     )
@@ -135,7 +137,8 @@ def big_pdf(stream_bytes: int) -> bytes:
     xref_at = sum(map(len, parts))
     entries = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1) + entries)
-    parts.append(b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref_at))
+    parts.append(b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+                 % (len(offsets) + 1, xref_at))
     return b"".join(parts)
 
 

@@ -18,7 +18,8 @@ def test_object_reports_its_first_fifty_keys(store):
 def test_array_reports_its_length(store):
     body = json.dumps([{"id": i} for i in range(1000)], indent=2).encode()
     metadata = extract(store(body, "application/json")).metadata
-    assert (metadata["kind"], metadata["topLevel"], metadata["length"], metadata["valid"]) == ("json", "array", 1000, True)
+    assert (metadata["kind"], metadata["topLevel"], metadata["length"], metadata["valid"]) == (
+        "json", "array", 1000, True)
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b" [ ] \n"])

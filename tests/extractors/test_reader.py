@@ -33,7 +33,8 @@ def open_reader(s3, obj, *, fetch_limit=10**9, seconds=60.0, cache_blocks=4, max
 
 
 _operation = st.one_of(
-    st.tuples(st.just("seek"), st.integers(0, len(DATA) + 100), st.sampled_from([io.SEEK_SET, io.SEEK_END, io.SEEK_CUR])),
+    st.tuples(st.just("seek"), st.integers(0, len(DATA) + 100),
+              st.sampled_from([io.SEEK_SET, io.SEEK_END, io.SEEK_CUR])),
     st.tuples(st.just("read"), st.integers(-1, 700), st.just(0)),
 )
 

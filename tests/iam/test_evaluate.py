@@ -57,7 +57,8 @@ def test_nothing_applies_is_an_implicit_deny():
 
 def test_an_allow_that_applies_allows_and_names_its_statement_and_entries():
     decision = evaluate(ask(action="s3:PutObject"), [policy(
-        allow(), {"Sid": "Write", **allow(["s3:GetObjectVersion", "s3:PutObject"], [f"{BUCKET}/x/*", f"{BUCKET}/incoming/*"])})])
+        allow(),
+        {"Sid": "Write", **allow(["s3:GetObjectVersion", "s3:PutObject"], [f"{BUCKET}/x/*", f"{BUCKET}/incoming/*"])})])
     assert decision.allowed and decision.reason == ALLOWED
     (match,) = decision.matches
     assert (match.statement, match.sid, match.action, match.resource) == (1, "Write", "s3:PutObject", 1)
@@ -86,7 +87,8 @@ def test_a_condition_that_does_not_hold_makes_its_statement_not_apply_for_allow_
 
 
 def test_the_resource_policy_allows_in_the_same_account_and_its_deny_wins():
-    bucket_allow = policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/uploads-local-api"}},
+    bucket_allow = policy({**allow("s3:GetObject", f"{BUCKET}/*"),
+                           "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/uploads-local-api"}},
                           name="bucket:b", resource_policy=True)
     assert evaluate(ask(), [], bucket_allow).allowed
     other = Caller(f"arn:aws:sts::{ACCOUNT}:assumed-role/someone-else/s", ACCOUNT)
@@ -143,7 +145,8 @@ def test_not_action_and_not_resource_apply_to_everything_else():
     (f"{BUCKET}/incoming/*", f"{BUCKET}/incoming/o/f/a:b.txt", True),  # a key may hold colons
     (f"{BUCKET}/incoming/*", f"{BUCKET}/thumbnails/x", False),
     (f"{BUCKET}", f"{BUCKET}/incoming/a", False),
-    ("arn:aws:dynamodb:us-east-1:123456789012:table/t", "arn:aws:dynamodb:us-east-1:123456789012:table/t/index/i", False),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/t", "arn:aws:dynamodb:us-east-1:123456789012:table/t/index/i",
+     False),
     ("arn:aws:dynamodb:*:123456789012:table/t", "arn:aws:dynamodb:eu-west-1:123456789012:table/t", True),
     # A wildcard inside a segment does not reach across a colon...
     ("arn:aws:sqs:us-*:123456789012:q", "arn:aws:sqs:us-east-1:999:123456789012:q", False),

@@ -134,7 +134,8 @@ def test_every_call_was_allowed_and_every_grant_was_used():
     header = ("principal", "calls recorded", "statements", "grants", "unused", "of which excused", "calls denied",
               "expected refusals")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    table = "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows])
+    table = "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+                      for row in [header, *rows])
     report = (f"IAM least privilege over {len(entries)} recorded decisions "
               f"({len({e['stack'] for e in entries})} stack name(s)):\n{table}\n"
               + ("Excused:\n" + "\n".join(details) + "\n" if details else ""))

@@ -94,7 +94,8 @@ def test_the_queues_have_the_same_names_timings_and_redrive(deployed, local):
         assert int(attributes["MessageRetentionPeriod"]) == inputs["messageRetentionSeconds"], name
         assert (attributes.get("SqsManagedSseEnabled") == "true") == inputs["sqsManagedSseEnabled"], name
         if "redrivePolicy" in inputs:
-            deployed_redrive, local_redrive = json.loads(inputs["redrivePolicy"]), json.loads(attributes["RedrivePolicy"])
+            deployed_redrive = json.loads(inputs["redrivePolicy"])
+            local_redrive = json.loads(attributes["RedrivePolicy"])
             assert int(local_redrive["maxReceiveCount"]) == deployed_redrive["maxReceiveCount"]
             assert local_redrive["deadLetterTargetArn"].rsplit(":", 1)[1] == \
                    deployed_redrive["deadLetterTargetArn"].rsplit(":", 1)[1]

@@ -27,7 +27,8 @@ def policy_resources(stack: dict) -> list[PolicyResource]:
         resource.parent = by_urn.get(record["parent"])
         resource.dependencies = [by_urn[urn] for urn in record["dependsOn"] if urn in by_urn]
         resource.property_dependencies = {
-            prop: [by_urn[urn] for urn in urns if urn in by_urn] for prop, urns in record["propertyDependencies"].items()
+            prop: [by_urn[urn] for urn in urns if urn in by_urn]
+            for prop, urns in record["propertyDependencies"].items()
         }
     return list(by_urn.values())
 
@@ -79,7 +80,8 @@ def _keep_only_tls_free_statements(stack: dict) -> None:
 
 def _lower_max_receive_count(stack: dict) -> None:
     queue = next(q for q in of_type(stack, "aws:sqs/queue:Queue") if "redrivePolicy" in q["inputs"])
-    queue["inputs"]["redrivePolicy"] = json.dumps({**json.loads(queue["inputs"]["redrivePolicy"]), "maxReceiveCount": 2})
+    queue["inputs"]["redrivePolicy"] = json.dumps({**json.loads(queue["inputs"]["redrivePolicy"]),
+                                                   "maxReceiveCount": 2})
 
 
 def _allow_plain_http(stack: dict) -> None:

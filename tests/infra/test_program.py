@@ -97,7 +97,8 @@ def grants(stack: dict, function_name: str) -> set[tuple[str, str]]:
 
 
 def pairs(expected: dict[tuple[str, ...], list[str]]) -> set[tuple[str, str]]:
-    return {(action, resource) for actions, resources in expected.items() for action in actions for resource in resources}
+    return {(action, resource)
+            for actions, resources in expected.items() for action in actions for resource in resources}
 
 
 # --- the program as a whole ----------------------------------------------------
@@ -288,7 +289,8 @@ def test_the_api_takes_each_users_quotas_and_rate_limits_from_the_stacks_config(
               "uploads:partUrlRateLimit": "9"}
     completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, **config}, out)
     assert completed.returncode == 0, completed.stderr
-    variables = function(json.loads(out.read_text()), Names(EPHEMERAL_STACK).api_function)["inputs"]["environment"]["variables"]
+    api_function = function(json.loads(out.read_text()), Names(EPHEMERAL_STACK).api_function)
+    variables = api_function["inputs"]["environment"]["variables"]
     assert {name: variables[name] for name in functions.QUOTA_VARIABLES} == {
         functions.ENV_QUOTA_BYTES: "1000", functions.ENV_QUOTA_FILES: "20",
         functions.ENV_TICKET_RATE_LIMIT: "7", functions.ENV_PART_URL_RATE_LIMIT: "9",
@@ -305,7 +307,8 @@ def test_no_role_has_a_wildcard_action_or_resource_beyond_tracing(stack):
 
 def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
     names = Names(stack["name"])
-    bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
+    bucket = f"arn:aws:s3:::{stack['outputs']['bucketName']}"
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
     assert grants(stack, names.ingest_function) == pairs({
         ("logs:CreateLogStream", "logs:PutLogEvents"):
             [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{names.ingest_function}:*"],
@@ -325,7 +328,8 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
 
 def test_api_role_covers_exactly_the_calls_the_api_makes_and_the_urls_it_signs(stack):
     names = Names(stack["name"])
-    bucket, table = f"arn:aws:s3:::{stack['outputs']['bucketName']}", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
+    bucket = f"arn:aws:s3:::{stack['outputs']['bucketName']}"
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{names.table}"
     assert grants(stack, names.api_function) == pairs({
         ("logs:CreateLogStream", "logs:PutLogEvents"):
             [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{names.api_function}:*"],
@@ -440,7 +444,8 @@ def test_api_cors_allows_only_dashboard_origins_as_the_local_gateway_does(stack)
 def test_api_throttles_and_logs_json(stack):
     stage = one(stack, "aws:apigatewayv2/stage:Stage")["inputs"]
     assert stage["defaultRouteSettings"] == {"throttlingBurstLimit": 100, "throttlingRateLimit": 50}
-    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/vendedlogs/apigateway/uploads-{stack['name']}")
+    access_log = one(stack, "aws:cloudwatch/logGroup:LogGroup",
+                     name=f"/aws/vendedlogs/apigateway/uploads-{stack['name']}")
     assert stage["accessLogSettings"]["destinationArn"].endswith(access_log["inputs"]["name"])
     assert "$context.requestId" in json.loads(stage["accessLogSettings"]["format"]).values()
     integration = one(stack, "aws:apigatewayv2/integration:Integration")["inputs"]

@@ -126,7 +126,8 @@ def test_a_crashing_invocation_ends_the_process_after_one_of_its_first_writes(aw
     crashed_on = len(written)
     assert crashed_on < 3
     # The write that preceded the crash had landed.
-    assert aws.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"w{crashed_on}"}})["Item"]["v"] == {"N": "1"}
+    item = aws.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"w{crashed_on}"}})["Item"]
+    assert item["v"] == {"N": "1"}
 
 
 def test_an_invocation_that_does_not_crash_writes_freely(aws):
@@ -159,7 +160,8 @@ def test_a_seed_replays_the_same_faults():
         injector = faults.Injector(Faults(s3_throttle=0.3, server_error=0.3, seed=seed), random.Random(seed))
         answers = []
         for _ in range(50):
-            response = injector.before_send(request=type("R", (), {"url": "http://s3"})(), event_name="before-send.s3.GetObject")
+            response = injector.before_send(request=type("R", (), {"url": "http://s3"})(),
+                                            event_name="before-send.s3.GetObject")
             answers.append(response.status_code if response else 200)
         return answers
 

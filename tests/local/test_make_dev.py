@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def dev(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--moto-port", "0", "--aws-port", "0", "--api-port", "0", "--web-port", "0", "--sign-in-port", "0",
-         "--s3-port", "0"],
+        [sys.executable, "-m", "local", "--moto-port", "0", "--aws-port", "0", "--api-port", "0", "--web-port", "0",
+         "--sign-in-port", "0", "--s3-port", "0"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         # Its own process group, as a terminal's job: Ctrl-C signals the whole group.

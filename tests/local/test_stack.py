@@ -40,7 +40,7 @@ def test_a_poison_message_lands_in_the_dlq_while_good_messages_are_processed(sta
     for i in range(6):
         s3.put_object(Bucket=stack.bucket, Key=f"incoming/bob/good-{i}/file.txt", Body=b"ok")
     for i in range(6):
-        wait_for(lambda: file_status(stack, "bob", f"good-{i}") == "processed", 20)
+        wait_for(lambda i=i: file_status(stack, "bob", f"good-{i}") == "processed", 20)
 
     def dead_letters():
         return sqs.receive_message(QueueUrl=stack.outputs["deadLetterQueueUrl"], AttributeNames=["All"],

@@ -146,7 +146,8 @@ def test_a_pending_file_whose_event_was_dropped_is_found_by_stuck_and_fixed_by_r
     assert [f["fileId"] for f in report["stuck"]["files"]] == ["lost-1"] and report["stuck"]["neverUploaded"] == 1
     code, results = ops(capsys, running.stack_file, "replay", "--stuck", "--older-than", "15m")
     assert results == [{"ownerId": "fay", "fileId": "lost-1", "result": "replayed"},
-                       {"ownerId": "fay", "fileId": "unused-1", "result": "no object yet: the upload was never finished"}]
+                       {"ownerId": "fay", "fileId": "unused-1",
+                        "result": "no object yet: the upload was never finished"}]
     wait_for(lambda: file_status(stack, "fay", "lost-1") == "processed", 30)
     assert [i["fileId"] for i in ops(capsys, running.stack_file, "stuck")[1]] == ["unused-1"]
 
@@ -221,7 +222,8 @@ def test_status_numbers_match_the_queues_and_table_the_test_created(quiet, capsy
     stack = as_deployer(quiet)
     sqs = stack.client("sqs")
     for n in range(3):
-        sqs.send_message(QueueUrl=stack.outputs.queue_url, MessageBody=created_event(stack, f"incoming/ida/q-{n}/f.txt"))
+        sqs.send_message(QueueUrl=stack.outputs.queue_url,
+                         MessageBody=created_event(stack, f"incoming/ida/q-{n}/f.txt"))
     for n in range(2):
         sqs.send_message(QueueUrl=stack.outputs.dead_letter_queue_url, MessageBody=f"poison {n}")
     failed(stack, "ida", "c-1", "corrupt")

@@ -50,7 +50,8 @@ def jpeg_declaring(width: int, height: int) -> bytes:
 
 def webp_canvas_without_frames(width: int, height: int) -> bytes:
     """An extended WebP (VP8X) whose canvas claims width x height, and no image."""
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    vp8x = (b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00"
+            + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little"))
     return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
 
 
@@ -80,7 +81,8 @@ def tiff_declaring(width: int, height: int, *, next_ifd: int = 0) -> bytes:
         (278, 4, 1, height),  # RowsPerStrip
         (279, 4, 1, 16),  # StripByteCounts
     ]
-    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *tag) for tag in tags) + struct.pack("<I", next_ifd)
+    ifd = (struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *tag) for tag in tags)
+           + struct.pack("<I", next_ifd))
     return b"II*\x00" + struct.pack("<I", 8) + ifd + bytes(16)
 
 
@@ -90,12 +92,14 @@ def png_filled(width: int, height: int) -> bytes:
     compressor = zlib.compressobj(1)
     body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + files.png_chunk(b"IHDR", header) + files.png_chunk(b"IDAT", body) + files.png_chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + files.png_chunk(b"IHDR", header) + files.png_chunk(b"IDAT", body)
+            + files.png_chunk(b"IEND", b""))
 
 
 def many_frame_gif(frames: int) -> bytes:
     """A 1x1 GIF with thousands of frames: tiny on disk, long to walk."""
-    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    frame = (b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0)
+             + b"\x02\x02\x44\x01\x00")
     return b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff" + frame * frames + b"\x3b"
 
 
@@ -111,9 +115,11 @@ def pdf_of(objects: list[bytes], *, info: int | None = None) -> bytes:
         offsets.append(sum(map(len, parts)))
         parts.append(b"%d 0 obj\n" % number + body + b"\nendobj\n")
     xref_at = sum(map(len, parts))
-    parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % at for at in offsets))
+    parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+                 + b"".join(b"%010d 00000 n \n" % at for at in offsets))
     extra = b" /Info %d 0 R" % info if info else b""
-    parts.append(b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, extra, xref_at))
+    parts.append(b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n"
+                 % (len(objects) + 1, extra, xref_at))
     return b"".join(parts)
 
 
@@ -146,7 +152,8 @@ def deflated_zeros(size: int, prefix: bytes = b"") -> bytes:
     """`prefix` and `size` zero bytes, deflated (a zlib stream, as /FlateDecode wants)."""
     compressor = zlib.compressobj(9)
     chunk = bytes(4 * MiB)
-    return compressor.compress(prefix) + b"".join(compressor.compress(chunk) for _ in range(size // len(chunk))) + compressor.flush()
+    return (compressor.compress(prefix) + b"".join(compressor.compress(chunk) for _ in range(size // len(chunk)))
+            + compressor.flush())
 
 
 def pdf_flate_bomb_content(size: int) -> bytes:
@@ -162,7 +169,8 @@ def pdf_flate_bomb_object_stream(size: int) -> bytes:
     `size` bytes: pypdf must inflate it to find the page count."""
     inner = b"2 0 << /Type /Pages /Kids [] /Count 0 >>"
     bomb = deflated_zeros(size, inner)
-    stream = b"<< /Type /ObjStm /N 1 /First 4 /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"
+    stream = (b"<< /Type /ObjStm /N 1 /First 4 /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb)
+              + bomb + b"\nendstream")
     head = b"%PDF-1.7\n"
     catalog = b"1 0 obj\n" + _CATALOG + b"\nendobj\n"
     objstm = b"3 0 obj\n" + stream + b"\nendobj\n"
@@ -202,7 +210,8 @@ def zip_understating_entries(entries: int) -> bytes:
     return _LOCAL + directory + _end(1, directory, len(_LOCAL))
 
 
-def zip64_of(directory: bytes, entries: int, *, directory_bytes: int | None = None, record_at: int | None = None) -> bytes:
+def zip64_of(directory: bytes, entries: int, *, directory_bytes: int | None = None,
+             record_at: int | None = None) -> bytes:
     """`directory` closed by zip64 end records claiming `entries` and
     `directory_bytes`; `record_at` points the locator elsewhere."""
     claimed = len(directory) if directory_bytes is None else directory_bytes
@@ -243,7 +252,8 @@ def billion_laughs(levels: int = 9) -> bytes:
 
 
 def ooxml_with_laughs(main_part: str) -> bytes:
-    return files.archive({"[Content_Types].xml": billion_laughs(), "_rels/.rels": billion_laughs(), main_part: billion_laughs()})
+    return files.archive({"[Content_Types].xml": billion_laughs(), "_rels/.rels": billion_laughs(),
+                          main_part: billion_laughs()})
 
 
 # --- Text formats ------------------------------------------------------------------
@@ -296,4 +306,5 @@ def pdf_then_zip() -> bytes:
 
 def gifar() -> bytes:
     """A GIF with a Java archive appended (GIFAR)."""
-    return files.image("GIF", (16, 16)) + files.archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "Evil.class": b"\xca\xfe\xba\xbe"})
+    return files.image("GIF", (16, 16)) + files.archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
+                                                         "Evil.class": b"\xca\xfe\xba\xbe"})

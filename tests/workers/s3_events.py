@@ -29,11 +29,13 @@ def s3_event(key: str, event_name: str = "ObjectCreated:Put", *, sequencer: str 
         "eventName": event_name,
         "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
         "requestParameters": {"sourceIPAddress": "203.0.113.9"},
-        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810",
+                             "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": "ingest",
-            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": f"arn:aws:s3:::{BUCKET}"},
+            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                       "arn": f"arn:aws:s3:::{BUCKET}"},
             "object": obj,
         },
     }

@@ -244,7 +244,8 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(3))
     ticketed("incoming/alice/f1/a.csv", 8)
     put("incoming/alice/f1/a.csv", b"a,b\n1,2\n", "text/csv")
-    spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=2.5, memory_mb=1024, region="us-east-1")
+    spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=2.5, memory_mb=1024,
+                        region="us-east-1")
     short = LambdaContext(spec, spec.lambda_environment(), "req-2", time.time() + 2.5)
     # A batch whose every record failed is an invocation error: all of it comes back.
     with pytest.raises(BatchProcessingError):
@@ -259,7 +260,8 @@ def batch_of_keys(context, *keys):
 
 
 def thumbnails_of(file_id: str) -> list[str]:
-    listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(), Prefix=f"{THUMBNAIL_PREFIX}alice/{file_id}/")
+    listed = clients.s3().list_object_versions(Bucket=clients.bucket_name(),
+                                               Prefix=f"{THUMBNAIL_PREFIX}alice/{file_id}/")
     return [entry["Key"] for entry in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
 
 

@@ -154,8 +154,8 @@ def _issue(owner: str, request: dict) -> dict:
 # --- Routes ---------------------------------------------------------------------
 
 
-@app.post("/uploads", operation_id="createUpload", status_code=201, responses=_responses(201, "The upload ticket", 400, 403, 413, 415, 409, 422,
-                                                                429, links=_FILE_LINKS))
+@app.post("/uploads", operation_id="createUpload", status_code=201,
+          responses=_responses(201, "The upload ticket", 400, 403, 413, 415, 409, 422, 429, links=_FILE_LINKS))
 def create_upload(
     request: CreateUpload,
     idempotency_key: Annotated[
@@ -176,7 +176,8 @@ def create_upload(
     return Ticket.model_validate(_idempotent_create_ticket()(attempt=attempt))
 
 
-@app.post("/uploads/<fileId>/parts", operation_id="presignParts", responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415, 429))
+@app.post("/uploads/<fileId>/parts", operation_id="presignParts",
+          responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415, 429))
 def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:
     owner = _caller()
     ratelimit.admit_part_urls(owner)
@@ -186,18 +187,21 @@ def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:
     return PartsResponse(parts=files.presign_parts(owner, fileId, checksums))
 
 
-@app.get("/uploads/<fileId>/parts", operation_id="listParts", responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
+@app.get("/uploads/<fileId>/parts", operation_id="listParts",
+         responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
 def list_parts(fileId: FileId) -> UploadedParts:
     return UploadedParts.model_validate({"parts": files.list_parts(_caller(), fileId)})
 
 
-@app.post("/uploads/<fileId>/complete", operation_id="completeUpload", responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
+@app.post("/uploads/<fileId>/complete", operation_id="completeUpload",
+          responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
 def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:
     parts = [(part.partNumber, part.etag, part.sha256) for part in request.parts]
     return CompleteResponse.model_validate(files.complete_upload(_caller(), fileId, parts))
 
 
-@app.delete("/uploads/<fileId>", operation_id="abortUpload", responses=_responses(204, "Aborted", 400, 404, 409, body=False))
+@app.delete("/uploads/<fileId>", operation_id="abortUpload",
+            responses=_responses(204, "Aborted", 400, 404, 409, body=False))
 def abort_upload(fileId: FileId) -> Response[None]:
     files.abort_upload(_caller(), fileId)
     return Response(status_code=204)
@@ -220,12 +224,14 @@ def get_file(fileId: FileId) -> File:
     return File.model_validate(files.get_file(_caller(), fileId))
 
 
-@app.post("/files/<fileId>/download", operation_id="downloadFile", responses=_responses(200, "A short-lived download URL", 400, 404, 409))
+@app.post("/files/<fileId>/download", operation_id="downloadFile",
+          responses=_responses(200, "A short-lived download URL", 400, 404, 409))
 def download(fileId: FileId) -> Download:
     return Download.model_validate(files.download(_caller(), fileId))
 
 
-@app.delete("/files/<fileId>", operation_id="deleteFile", responses=_responses(204, "Deleted (also when it already was)", 400, 404, body=False))
+@app.delete("/files/<fileId>", operation_id="deleteFile",
+            responses=_responses(204, "Deleted (also when it already was)", 400, 404, body=False))
 def delete_file(fileId: FileId) -> Response[None]:
     files.delete_file(_caller(), fileId)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from them, so the contract, the validation and the docs are one thing.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -172,4 +172,4 @@ class GatewayError(BaseModel):
     message: str
 
 
-Unauthorized = Union[GatewayError, ErrorBody]
+Unauthorized = GatewayError | ErrorBody

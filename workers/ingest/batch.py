@@ -76,6 +76,7 @@ class ConcurrentBatchProcessor(BatchProcessor):
     def _in_batch_order(self) -> None:
         position = {record["messageId"]: index for index, record in enumerate(self.records)}
         self.success_messages.sort(key=lambda record: position[record["messageId"]])
-        failed = sorted(zip(self.fail_messages, self.exceptions), key=lambda pair: position[pair[0]["messageId"]])
+        failed = sorted(zip(self.fail_messages, self.exceptions, strict=True),
+                        key=lambda pair: position[pair[0]["messageId"]])
         self.fail_messages = [record for record, _ in failed]
         self.exceptions = [exception for _, exception in failed]

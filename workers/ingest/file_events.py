@@ -191,7 +191,8 @@ def _oversized(file_key: FileKey, bucket: str, head: dict, declared: int) -> Rec
     logger.warning("Removed an object bigger than its upload declared",
                    extra={"size": head["ContentLength"], "declared": declared})
     return RecordedState.failed(
-        "too_large", f"{head['ContentLength']} bytes is more than the {declared} bytes its upload declared; it was removed")
+        "too_large",
+        f"{head['ContentLength']} bytes is more than the {declared} bytes its upload declared; it was removed")
 
 
 def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts: int) -> RecordedState:

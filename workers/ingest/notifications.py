@@ -8,7 +8,6 @@ real S3 and the local emulator differ in optional fields (moto sends no
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Union
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
@@ -88,10 +87,15 @@ class Notification(BaseModel):
     Records: list[S3Event] = Field(min_length=1)
 
 
+# One object, built once: the parser caches its validator by the model's id, and
+# `Notification | TestEvent` written in the call would be a new object every time.
+_BODY = Notification | TestEvent
+
+
 def parse_body(body: str) -> Notification | TestEvent:
     """Parse one SQS body. Raises a validation error for anything else, which
     the caller must let fail so the message reaches the DLQ as evidence."""
-    return parse(event=body, model=Union[Notification, TestEvent])
+    return parse(event=body, model=_BODY)
 
 
 def files_of(record: dict) -> list[tuple[str, str] | str]:

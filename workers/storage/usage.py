@@ -102,7 +102,8 @@ def reserve_ticket(table, file_key: FileKey, quotas: Quotas, *, reclaim_after: d
     sort_key = ticket_sk(int(reclaim_after.timestamp()), file_key.file_id)
     record = {**api_records.pending_record(file_key, **fields), CHARGED: size, TICKET: sort_key}
     # The usage item may not exist yet; once it does, it must keep room for this file.
-    within = "(attribute_not_exists(#bytes) OR #bytes <= :room) AND (attribute_not_exists(#files) OR #files <= :file_room)"
+    within = ("(attribute_not_exists(#bytes) OR #bytes <= :room) AND "
+              "(attribute_not_exists(#files) OR #files <= :file_room)")
     try:
         _transact(table, [
             {"Put": {"TableName": table.name, "Item": to_dynamo(record),

@@ -35,7 +35,7 @@ def uploaded(api) -> dict[tuple[str, str], str]:
     """Active content under each hostile name, declared in turn as each type that could carry it."""
     disguises = itertools.cycle([(HTML, "text/plain"), (SVG, "application/octet-stream"), (SVG, "image/png")])
     ids = {(name, content_type): upload_small(api, name, data, content_type)
-           for name, (data, content_type) in zip(HOSTILE_NAMES, disguises)}
+           for name, (data, content_type) in zip(HOSTILE_NAMES, disguises, strict=False)}
     for file_id in ids.values():
         wait_for_status(api, file_id)
     return ids

@@ -76,7 +76,8 @@ def test_another_users_attempts_leave_the_owners_file_and_upload_untouched(api, 
     link = api("POST", f"/files/{owners['file']}/download").json()
     assert requests.get(link["url"], timeout=30).content == CONTENT
     assert api("GET", f"/files/{owners['upload']}").json()["status"] == "pending"
-    assert api("POST", f"/uploads/{owners['upload']}/parts", **ON_A_FILE["POST /uploads/{fileId}/parts"]).status_code == 200
+    assert api("POST", f"/uploads/{owners['upload']}/parts",
+               **ON_A_FILE["POST /uploads/{fileId}/parts"]).status_code == 200
 
 
 def test_another_users_listing_holds_none_of_the_owners_files(api, other_api, owners):

@@ -192,7 +192,8 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
         wait_for_status(page, name, status)
     assert "PNG 640×480" in row(page, "holiday photo.png").locator(".summary").text_content()
     assert loaded(row(page, "holiday photo.png").locator(".thumb img"))
-    assert "ago" in row(page, "notes.txt").locator("time").text_content() or "just now" in row(page, "notes.txt").locator("time").text_content()
+    assert ("ago" in row(page, "notes.txt").locator("time").text_content()
+            or "just now" in row(page, "notes.txt").locator("time").text_content())
     assert row(page, "notes.txt").locator("time").get_attribute("title")
     assert "could run in a viewer" in row(page, "fake.png").locator(".reason").text_content()
     screenshot(page, "files")
@@ -248,7 +249,8 @@ def test_files_dropped_on_the_drop_zone_are_uploaded(page, stack):
     transfer = page.evaluate_handle("""() => {
         const transfer = new DataTransfer();
         transfer.items.add(new File(["dropped\\ntext\\n"], "dropped.txt", { type: "text/plain" }));
-        transfer.items.add(new File([JSON.stringify({ rows: [1, 2, 3] })], "dropped.json", { type: "application/json" }));
+        transfer.items.add(new File([JSON.stringify({ rows: [1, 2, 3] })], \
+"dropped.json", { type: "application/json" }));
         return transfer;
     }""")
     page.dispatch_event("#drop", "dragover", {"dataTransfer": transfer})
@@ -315,13 +317,15 @@ def test_a_failed_upload_says_why_and_retry_finishes_it(page, stack, tmp_path, c
     sign_in(page, stack)
     flaky = tmp_path / "flaky.bin"
     flaky.write_bytes(os.urandom(MULTIPART))
-    refusal = "<Error><Code>BadDigest</Code><Message>The SHA-256 you specified did not match the calculated checksum.</Message></Error>"
+    refusal = ("<Error><Code>BadDigest</Code><Message>The SHA-256 you specified did not match the calculated checksum."
+               "</Message></Error>")
     refused = []
 
     def refuse_part_2_once(route):
         if route.request.method == "PUT" and "partNumber=2&" in route.request.url + "&" and not refused:
             refused.append(route.request.url)
-            route.fulfill(status=400, body=refusal, headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/xml"})
+            route.fulfill(status=400, body=refusal,
+                          headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/xml"})
         else:
             route.continue_()
 

@@ -75,7 +75,8 @@ def describe(source: Source) -> dict:
 
 def _reject_bomb(uncompressed: int, compressed: int, ratio: float, archive_size: int) -> None:
     if uncompressed > MAX_UNCOMPRESSED_BYTES:
-        raise FileRejected("archive_bomb", f"Expands to {uncompressed} bytes, over the {MAX_UNCOMPRESSED_BYTES}-byte limit")
+        raise FileRejected("archive_bomb",
+                           f"Expands to {uncompressed} bytes, over the {MAX_UNCOMPRESSED_BYTES}-byte limit")
     if uncompressed > RATIO_FLOOR_BYTES and ratio > MAX_RATIO:
         raise FileRejected("archive_bomb", f"Compression ratio {ratio:g} is over the limit of {MAX_RATIO}")
     # Entries that share their compressed bytes (the overlapping-file bomb)

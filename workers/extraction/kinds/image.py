@@ -142,7 +142,8 @@ def _exif(image: Image.Image) -> dict:
         "make": _text(exif.get(ExifTags.Base.Make)),
         "model": _text(exif.get(ExifTags.Base.Model)),
         "dateTimeOriginal": _text(details.get(ExifTags.Base.DateTimeOriginal)),
-        "orientation": exif.get(ExifTags.Base.Orientation) if isinstance(exif.get(ExifTags.Base.Orientation), int) else None,
+        "orientation": (exif.get(ExifTags.Base.Orientation)
+                        if isinstance(exif.get(ExifTags.Base.Orientation), int) else None),
         "hasGps": bool(exif.get_ifd(ExifTags.IFD.GPSInfo)),
     }
 

@@ -90,7 +90,8 @@ class _Cursor:
                     self._pos = end
                     return value
             except json.JSONDecodeError as error:
-                definite = error.pos < len(self._buffer) - _TRUNCATION_SLACK and not error.msg.startswith("Unterminated")
+                definite = (error.pos < len(self._buffer) - _TRUNCATION_SLACK
+                            and not error.msg.startswith("Unterminated"))
                 if definite or self._eof:
                     raise _Invalid(error.msg) from error
             except RecursionError as error:
