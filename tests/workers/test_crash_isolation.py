@@ -1,6 +1,7 @@
 """One file's blast radius is that file: hard limits, quarantine, and the
 thumbnail that must never outlive its record."""
 
+import dataclasses
 import os
 import signal
 import threading
