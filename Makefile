@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 REQS := requirements.txt requirements-dev.txt workers/requirements.txt
 
-.PHONY: dev test bench soak fuzz ops clean
+.PHONY: dev test lint bench soak fuzz ops clean
 
 # The venv is rebuilt whenever any requirements file is newer than the stamp.
 $(STAMP): $(REQS)
@@ -15,18 +15,23 @@ $(STAMP): $(REQS)
 dev: $(STAMP)
 	$(PY) -m local
 
-# Three phases: most files on two xdist workers (pytest.ini), then the tests
+# Lint first (ruff.toml); a finding fails the target before any test runs.
+# Then three phases: most files on two xdist workers (pytest.ini), then the tests
 # on the emulated queue clocks alone, so no other worker takes their CPU, then
 # least privilege over the IAM decisions both recorded (a fresh directory in
 # UPLOADS_IAM_RECORD_DIR; tests/iam/test_least_privilege.py prints the table).
 # All three always run; any failing fails the target.
 test: $(STAMP)
+	$(PY) -m ruff check .
 	@record=$$(mktemp -d -t uploads-iam-XXXXXX); export UPLOADS_IAM_RECORD_DIR=$$record; \
 	echo "IAM decisions are recorded in $$record"; \
 	$(PY) -m pytest -m "not clocks and not least_privilege"; parallel=$$?; \
 	$(PY) -m pytest -m "clocks and not least_privilege" -n 0; clocks=$$?; \
 	$(PY) -m pytest -m least_privilege -n 0 -s; privilege=$$?; \
 	exit $$(( parallel || clocks || privilege ))
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 # The API's schemathesis run with a bigger profile than the one in `make test`.
 fuzz: $(STAMP)
