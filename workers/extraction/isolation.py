@@ -207,19 +207,18 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
 
 
 def _own_streams() -> None:  # pragma: no cover
-    """Standard streams of the child's own, for `sys` and every logging handler:
-    another thread may have been writing to an inherited stream when the parent
-    forked, and its lock stays held in the child. That holds for any stream a
-    handler kept, not only for the `sys.stdout` of the moment: a logger made
-    earlier may hold an older one. What the inherited ones still buffer is the
-    parent's to write, never the child's."""
-    inherited_stderr = sys.stderr
+    """Standard streams of the child's own, for `sys` and every logging handler
+    that wrote to the inherited ones: another thread may have been writing to
+    those when the parent forked, and their locks stay held in the child. What
+    the inherited ones still buffer is the parent's to write, never the child's."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
-        setattr(sys, name, open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False))
-    for handler in _stream_handlers():
-        if not isinstance(handler, logging.FileHandler):
-            # Not setStream: it flushes the inherited stream first.
-            handler.stream = sys.stderr if handler.stream is inherited_stderr else sys.stdout
+        inherited = getattr(sys, name)
+        own = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        setattr(sys, name, own)
+        for handler in _stream_handlers():
+            if handler.stream is inherited:
+                # Not setStream: it flushes the inherited stream first.
+                handler.stream = own
 
 
 def _stream_handlers() -> list[logging.StreamHandler]:
