@@ -56,7 +56,7 @@ from botocore.parsers import RpcV2CBORParser
 
 from local.iam.authority import Authority, Principal
 from local.iam.services import Unclassified, Where, checks
-from local.serving import BackgroundServer
+from local.serving import AnyMethodHandler, BackgroundServer, Served
 
 log = logging.getLogger("local.iam.front")
 
@@ -141,23 +141,12 @@ def _cbor(value: Mapping[str, str]) -> bytes:
     return head(5, len(value)) + b"".join(text(k) + text(v) for k, v in value.items())
 
 
-class AwsFront:
+class AwsFront(Served):
     def __init__(self, upstream: str, authority: Authority, host: str = "127.0.0.1", port: int = 0) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname, parts.port)
         self.authority = authority
         self._server = BackgroundServer(_handler_class(self), host, port, "aws-front")
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> AwsFront:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     # --- Deciding ---------------------------------------------------------------------------------
 
@@ -310,7 +299,7 @@ class AwsFront:
 
 
 def _handler_class(front: AwsFront) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(AnyMethodHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
@@ -346,13 +335,5 @@ def _handler_class(front: AwsFront) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
-
-        def __getattr__(self, name: str):
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
-
-        def log_message(self, format: str, *args) -> None:
-            """Quiet: refusals are logged by `_serve`."""
 
     return Handler
