@@ -295,22 +295,12 @@ class LocalStack:
         return self._mapping
 
     def stop(self) -> None:
-        for server in (self._dashboard, self._hosted_ui):
-            if server is not None:
-                server.stop()
-        self._dashboard = self._hosted_ui = None
-        if self._gateway is not None:
-            self._gateway.stop()
-            self._gateway = None
-        if self._mapping is not None:
-            self._mapping.stop()
-            self._mapping = None
-        if self._s3_front is not None:
-            self._s3_front.stop()
-            self._s3_front = None
-        if self._aws_front is not None:
-            self._aws_front.stop()
-            self._aws_front = None
+        # Callers first, then what they call: nothing is left calling a piece that stopped.
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_s3_front", "_aws_front"):
+            piece = getattr(self, name)
+            setattr(self, name, None)
+            if piece is not None:
+                piece.stop()
         if self._moto is not None:
             self._moto.terminate()
             try:
