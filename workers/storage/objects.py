@@ -35,24 +35,23 @@ def exists(s3, bucket: str, key: str) -> bool:
     from "denied" without that grant. ListObjectVersions with the key as the
     prefix is what a role already may do under its own prefixes (to delete for
     good), and its answer for a missing key is an empty listing."""
+    return any(entry.get("IsLatest") and not marker for entry, marker in _versions(s3, bucket, key))
+
+
+def _versions(s3, bucket: str, key: str):
+    """(entry, is a delete marker) for every version and delete marker of
+    exactly `key`: a listing by prefix also holds longer keys."""
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
-        for entry in page.get("Versions", []):
-            if entry["Key"] == key and entry.get("IsLatest"):
-                return True
-        for entry in page.get("DeleteMarkers", []):
-            if entry["Key"] == key and entry.get("IsLatest"):
-                return False
-    return False
+        for marker, entries in ((False, page.get("Versions", [])), (True, page.get("DeleteMarkers", []))):
+            for entry in entries:
+                if entry["Key"] == key:
+                    yield entry, marker
 
 
 def delete_all_versions(s3, bucket: str, key: str) -> None:
     """Remove every version and delete marker of `key`. A plain DeleteObject
     would only hide the bytes behind a delete marker. Idempotent."""
-    versions = []
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
-        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            if entry["Key"] == key:
-                versions.append({"Key": key, "VersionId": entry["VersionId"]})
+    versions = [{"Key": key, "VersionId": entry["VersionId"]} for entry, _ in _versions(s3, bucket, key)]
     for start in range(0, len(versions), _DELETE_BATCH):
         # Quiet mode lists only the failures, and S3 answers 200 even when there are some.
         errors = s3.delete_objects(
