@@ -118,6 +118,9 @@ class EventSourceMapping:
         # The mapping's `Enabled` flag: while cleared, nothing is received.
         self._enabled = threading.Event()
         self._enabled.set()
+        # Pollers between their first receive and handing the batch on.
+        self._gathering = 0
+        self._gathered = threading.Condition()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -133,8 +136,11 @@ class EventSourceMapping:
 
     def disable(self) -> None:
         """As `UpdateEventSourceMapping Enabled=false`: batches in flight finish,
-        no new ones start, and messages wait in the queue."""
+        no new ones start, and messages wait in the queue. Returns once no
+        poller is still receiving, so nothing sent afterwards is taken."""
         self._enabled.clear()
+        with self._gathered:
+            self._gathered.wait_for(lambda: self._gathering == 0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -158,11 +164,23 @@ class EventSourceMapping:
                 self._stop.wait(1)
 
     def gather(self) -> list[dict]:
-        """One batch as the poller assembles it: up to the batch size, within the batching window."""
+        """One batch as the poller assembles it: up to the batch size, within the
+        batching window, and no further receive once the mapping is disabled."""
+        with self._gathered:
+            self._gathering += 1
+        try:
+            return self._gather()
+        finally:
+            with self._gathered:
+                self._gathering -= 1
+                self._gathered.notify_all()
+
+    def _gather(self) -> list[dict]:
         batch: list[dict] = []
         window_ends = None
         while len(batch) < self.settings.batch_size and not self._stop.is_set():
-            if not batch and not self._enabled.is_set():
+            # Checked after `gather` counted this poller in, so `disable` waits for it.
+            if not self._enabled.is_set():
                 break
             if window_ends is None:
                 wait = self.settings.receive_wait_s

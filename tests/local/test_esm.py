@@ -139,3 +139,23 @@ def test_a_function_error_fails_the_whole_batch(sqs):
                        lambda e: Invocation("r", error="RuntimeError: boom"))
     esm.deliver(env, esm.gather())
     assert in_flight(sqs, url) == 3
+
+
+def test_nothing_sent_after_disable_returns_is_taken_even_mid_window(sqs):
+    # A poller holding one message keeps its window open; disabling must still
+    # stop it receiving, or what a test sends next is delivered behind its back.
+    url = queue(sqs, visibility=120)
+    esm, env = mapping(sqs, url, IngestSettings(batch_size=10, batching_window_s=5, receive_wait_s=1),
+                       lambda e: ok(None))
+    esm.start()
+    try:
+        send(sqs, url, 1)
+        deadline = time.monotonic() + 10
+        while in_flight(sqs, url) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        esm.disable()
+        send(sqs, url, 3)
+        time.sleep(2)
+        assert visible(sqs, url) == 3
+    finally:
+        esm.stop()
