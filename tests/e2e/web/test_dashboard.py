@@ -212,7 +212,8 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     screenshot(page, "details", full_page=False)
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
-    assert page.evaluate("document.activeElement.textContent") == "holiday photo.png"
+    # The dialog's `close` event, which moves focus back, fires a task after it hides.
+    page.wait_for_function("document.activeElement.textContent === 'holiday photo.png'", timeout=5000)
 
     row(page, "fake.png").locator("button.open").click()
     assert "type_mismatch" in panel.text_content() and "could run in a viewer" in panel.text_content()
