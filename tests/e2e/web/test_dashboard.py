@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
+from playwright.sync_api import expect
 
 from contract.http import MAX_FILE_SIZE
 from contract.outputs import DashboardConfig
@@ -213,7 +214,8 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
     # The dialog's `close` event, which moves focus back, fires a task after it hides.
-    page.wait_for_function("document.activeElement.textContent === 'holiday photo.png'", timeout=5000)
+    # Playwright's own polling: wait_for_function would eval a string, which the page's CSP forbids.
+    expect(page.locator(":focus")).to_have_text("holiday photo.png", timeout=5000)
 
     row(page, "fake.png").locator("button.open").click()
     assert "type_mismatch" in panel.text_content() and "could run in a viewer" in panel.text_content()
