@@ -198,6 +198,9 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
         with os.fdopen(fd, "wb") as pipe:
             pipe.write(data)
     except BaseException:
+        # Not through logging or sys.stderr: whatever failed may be either.
+        with contextlib.suppress(BaseException):
+            os.write(2, f"extraction child failed outside its work:\n{traceback.format_exc()}".encode())
         code = 70
     finally:
         sys.stdout.flush()
