@@ -104,6 +104,8 @@ def test_a_log_line_in_the_child_never_waits_on_a_stream_another_thread_was_writ
     handler = logging.StreamHandler(stream)
     logger = logging.getLogger("tests.isolation.locked-stream")
     logger.addHandler(handler)
+    # And one whose stream is a property, as logging.lastResort's is.
+    logger.addHandler(logging.lastResort)
     logger.propagate = False
     stream.lock.acquire()
     try:
@@ -115,4 +117,5 @@ def test_a_log_line_in_the_child_never_waits_on_a_stream_another_thread_was_writ
     finally:
         stream.lock.release()
         logger.removeHandler(handler)
+        logger.removeHandler(logging.lastResort)
     assert value == "done"

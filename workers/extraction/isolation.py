@@ -222,8 +222,11 @@ def _own_streams() -> None:  # pragma: no cover
            for name, fd in (("stdout", 1), ("stderr", 2))}
     sys.stdout, sys.stderr = own["stdout"], own["stderr"]
     for handler in _stream_handlers():
-        # Not setStream: it flushes the inherited stream first.
-        handler.stream = own[inherited.get(id(handler.stream), "stdout")]
+        # A handler without a stream of its own (logging.lastResort's class
+        # looks sys.stderr up on each line) already writes to the child's.
+        if "stream" in vars(handler):
+            # Not setStream: it flushes the inherited stream first.
+            handler.stream = own[inherited.get(id(handler.stream), "stdout")]
 
 
 def _stream_handlers() -> list[logging.StreamHandler]:
