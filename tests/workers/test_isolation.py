@@ -1,5 +1,7 @@
+import logging
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -75,3 +77,45 @@ def test_the_child_does_not_outlive_a_stop(tmp_path):
         isolation.run(note_pid_and_sleep, LIMITS, wall_seconds=0.5)
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)
+
+
+class _LockedStream:
+    """A stream whose writer holds a lock, as a buffered stream does mid-write."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.lines = []
+
+    def write(self, text):
+        with self.lock:
+            self.lines.append(text)
+
+    def flush(self):
+        with self.lock:
+            pass
+
+
+def test_a_log_line_in_the_child_never_waits_on_a_stream_another_thread_was_writing_at_the_fork():
+    # The handler's stream is neither sys.stdout nor sys.stderr (a logger made
+    # while they were other streams, as under a test runner's capture), and
+    # another thread holds its lock when the child is forked: the child's copy
+    # of that lock is held for good.
+    stream = _LockedStream()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("tests.isolation.locked-stream")
+    logger.addHandler(handler)
+    # And one whose stream is a property, as logging.lastResort's is.
+    logger.addHandler(logging.lastResort)
+    logger.propagate = False
+    stream.lock.acquire()
+    try:
+        def log_and_return():
+            logger.warning("from the child")
+            return "done"
+
+        value, _ = isolation.run(log_and_return, LIMITS, wall_seconds=5)
+    finally:
+        stream.lock.release()
+        logger.removeHandler(handler)
+        logger.removeHandler(logging.lastResort)
+    assert value == "done"

@@ -198,6 +198,9 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
         with os.fdopen(fd, "wb") as pipe:
             pipe.write(data)
     except BaseException:
+        # Not through logging or sys.stderr: whatever failed may be either.
+        with contextlib.suppress(BaseException):
+            os.write(2, f"extraction child failed outside its work:\n{traceback.format_exc()}".encode())
         code = 70
     finally:
         sys.stdout.flush()
@@ -207,18 +210,23 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
 
 
 def _own_streams() -> None:  # pragma: no cover
-    """Standard streams of the child's own, for `sys` and every logging handler
-    that wrote to the inherited ones: another thread may have been writing to
-    those when the parent forked, and their locks stay held in the child. What
-    the inherited ones still buffer is the parent's to write, never the child's."""
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        inherited = getattr(sys, name)
-        own = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
-        setattr(sys, name, own)
-        for handler in _stream_handlers():
-            if handler.stream is inherited:
-                # Not setStream: it flushes the inherited stream first.
-                handler.stream = own
+    """Standard streams of the child's own, for `sys` and every logging handler:
+    another thread may have been writing to a handler's stream when the parent
+    forked, and that stream's lock stays held in the child. A handler made while
+    `sys.stdout` was some other stream (a test runner's capture) is no safer, so
+    every handler writes to the child's own streams: stderr's to stderr, all
+    others to stdout, where Lambda's runtime collects logs. What the inherited
+    streams still buffer is the parent's to write, never the child's."""
+    inherited = {id(sys.stdout): "stdout", id(sys.stderr): "stderr"}
+    own = {name: open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+           for name, fd in (("stdout", 1), ("stderr", 2))}
+    sys.stdout, sys.stderr = own["stdout"], own["stderr"]
+    for handler in _stream_handlers():
+        # A handler without a stream of its own (logging.lastResort's class
+        # looks sys.stderr up on each line) already writes to the child's.
+        if "stream" in vars(handler):
+            # Not setStream: it flushes the inherited stream first.
+            handler.stream = own[inherited.get(id(handler.stream), "stdout")]
 
 
 def _stream_handlers() -> list[logging.StreamHandler]:
