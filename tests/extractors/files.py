@@ -165,3 +165,11 @@ def zip_claiming(claimed: int, entries: int) -> bytes:
     central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) * entries
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, claimed, claimed, len(central), len(local), 0)
     return local + central + end
+
+
+def heif(fmt: str = "HEIF", size=(64, 48), *, exif: bool = False, gps: bool = False) -> bytes:
+    """A HEIC (libheif's x265 encoder, through pillow-heif) or an AVIF (Pillow's own)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return image(fmt, size, exif=exif, gps=gps)

@@ -308,3 +308,14 @@ def gifar() -> bytes:
     """A GIF with a Java archive appended (GIFAR)."""
     return files.image("GIF", (16, 16)) + files.archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
                                                          "Evil.class": b"\xca\xfe\xba\xbe"})
+
+
+# An `ftyp` box naming HEIC as its major brand, and nothing after it.
+HEIC_BRAND = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
+
+
+def heif_declaring(fmt: str, width: int, height: int) -> bytes:
+    """A real HEIC or AVIF whose `ispe` box (ISO/IEC 23008-12) declares another size."""
+    real = files.heif(fmt)
+    at = real.find(b"ispe") + 8
+    return real[:at] + struct.pack(">II", width, height) + real[at + 8:]

@@ -165,7 +165,8 @@ class FileCase:
 
 
 def file_case(name, make, content_type, expected, *, bug: str | None = None, **options):
-    budget = registry.kind("image").budget if content_type.startswith("image/") else DEFAULT_BUDGET
+    claimed = registry.declared_kind(content_type) or ("image" if content_type.startswith("image/") else None)
+    budget = registry.kind(claimed).budget if claimed else DEFAULT_BUDGET
     case = FileCase(name, make, content_type, expected, memory_budget=budget, **options)
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     return pytest.param(case, id=name, marks=marks)
@@ -242,6 +243,17 @@ FILE_CASES = [
               metadata={"width": 10_000}),
     file_case("gif-with-20k-frames", lambda: hostile.many_frame_gif(20_000), "image/gif", "processed:image",
               metadata={"frames": 20_000}),
+    # HEIC/HEIF and AVIF: truncated, lying about their size, and a gigapixel declared.
+    file_case("truncated-heic", lambda: hostile.cut(files.heif("HEIF")), "image/heic", "failed:corrupt"),
+    file_case("truncated-avif", lambda: hostile.cut(files.heif("AVIF")), "image/avif", "failed:corrupt"),
+    file_case("heic-brand-then-noise", lambda: hostile.HEIC_BRAND + bytes(range(256)) * 64, "image/heic",
+              "failed:corrupt"),
+    file_case("heic-declaring-20k-by-20k-over-64-by-48", lambda: hostile.heif_declaring("HEIF", 20_000, 20_000),
+              "image/heic", "failed:corrupt"),
+    file_case("avif-declaring-20k-by-20k-over-64-by-48", lambda: hostile.heif_declaring("AVIF", 20_000, 20_000),
+              "image/avif", "failed:corrupt"),
+    file_case("heic-declaring-100k-by-100k", lambda: hostile.heif_declaring("HEIF", 100_000, 100_000), "image/heic",
+              "failed:image_bomb"),
     # Archive bombs.
     file_case("zip-bomb-high-ratio", lambda: files.zip_bomb(256 * MiB), "application/zip", "failed:archive_bomb"),
     file_case("zip-bomb-overlapping-entries", files.overlapping_zip_bomb, "application/zip", "failed:archive_bomb"),
