@@ -173,3 +173,10 @@ def heif(fmt: str = "HEIF", size=(64, 48), *, exif: bool = False, gps: bool = Fa
 
     pillow_heif.register_heif_opener()
     return image(fmt, size, exif=exif, gps=gps)
+
+
+def drawn_pdf(size=(400, 200), colour="red") -> bytes:
+    """A one-page PDF whose page is a picture of one colour, as Pillow writes it."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PDF")
+    return out.getvalue()

@@ -164,6 +164,18 @@ def pdf_flate_bomb_content(size: int) -> bytes:
                    b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"])
 
 
+def pdf_image_declaring(width: int, height: int) -> bytes:
+    """The page draws an image XObject that declares `width` x `height` pixels."""
+    pixels = deflated_zeros(1024)
+    return pdf_of([_CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R"
+                   b" /Resources << /XObject << /Im0 4 0 R >> >> >>",
+                   b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+                   b" /BitsPerComponent 8 /Length %d /Filter /FlateDecode >>\nstream\n" % (width, height, len(pixels))
+                   + pixels + b"\nendstream",
+                   b"<< /Length 32 >>\nstream\nq 612 0 0 792 0 0 cm /Im0 Do Q   \nendstream"])
+
+
 def pdf_flate_bomb_object_stream(size: int) -> bytes:
     """The page tree lives in a compressed object stream that inflates to
     `size` bytes: pypdf must inflate it to find the page count."""

@@ -289,7 +289,10 @@ FILE_CASES = [
               "application/pdf", "processed:pdf"),
     file_case("pdf-page-tree-that-is-its-own-kid", hostile.pdf_recursive_kids, "application/pdf", "failed:corrupt"),
     file_case("pdf-content-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_content(128 * MiB), "application/pdf",
-              "processed:pdf", metadata={"pages": 1}),
+              "processed:pdf", metadata={"pages": 1, "preview": "none: the page inflates past 16777216 bytes"}),
+    file_case("pdf-page-image-declaring-100k-by-100k", lambda: hostile.pdf_image_declaring(100_000, 100_000),
+              "application/pdf", "processed:pdf",
+              metadata={"pages": 1, "preview": "none: an image on the page has too many pixels"}),
     file_case("pdf-object-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_object_stream(128 * MiB),
               "application/pdf", "failed:too_large"),
     # JSON.

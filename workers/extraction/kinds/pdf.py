@@ -1,5 +1,10 @@
 """PDF: page count, document info and version, from the trailer and the objects
-it points at; content streams are never read.
+it points at; content streams are never read to describe one.
+
+The thumbnail is the first page, rendered by PDFium (pypdfium2) from the
+ranged reader: PDFium loads the cross-reference table and then only the
+objects the page uses. An encrypted PDF gets none, and its metadata says so
+(`preview`): rendering it would mean decrypting it.
 
 An encrypted PDF with an empty user password (owner-password protection only)
 opens like any other. Without the password, strings and streams stay
@@ -13,6 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
+from workers.extraction import thumbnail
+from workers.extraction.limits import MiB
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Magic
 
@@ -22,15 +29,50 @@ _MAX_TEXT_CHARS = 512
 # budget; real object streams are a few megabytes at most.
 _MAX_INFLATED_BYTES = 16 * 1024 * 1024
 
+# What drawing the first page may fetch: its objects, fonts and images.
+PREVIEW_MAX_BYTES = 32 * MiB
+
 if TYPE_CHECKING:
+    import io
+
     from pypdf import PdfReader
 
 
 def _pypdf() -> None:
     import pypdf  # noqa: F401 - imported ahead of use (registry.load)
+    import pypdfium2  # noqa: F401
 
 
-@extractor("pdf", signatures=(Magic("application/pdf", {0: b"%PDF-"}),), library=_pypdf)
+def _wants_preview(metadata: dict, size: int) -> bool:
+    return metadata["preview"] == "first page"
+
+
+def _first_page(stream: io.BufferedIOBase) -> bytes:
+    import io
+
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(stream)
+    try:
+        page = document[0]
+        # The longer side drawn at the thumbnail's size, whatever the MediaBox
+        # claims: a page declared a mile wide costs the same to draw.
+        scale = max(thumbnail.SIZE) / max(*page.get_size(), 1.0)
+        picture = page.render(scale=scale, may_draw_forms=False).to_pil()
+        picture.thumbnail(thumbnail.SIZE)
+        out = io.BytesIO()
+        picture.convert("RGB").save(out, format="WEBP", quality=thumbnail.QUALITY)
+        return out.getvalue()
+    finally:
+        document.close()
+
+
+@extractor(
+    "pdf",
+    signatures=(Magic("application/pdf", {0: b"%PDF-"}),),
+    thumbnail=thumbnail.Thumbnail(wanted=_wants_preview, render=_first_page, max_bytes=PREVIEW_MAX_BYTES),
+    library=_pypdf,
+)
 def describe(source: Source) -> dict:
     from pypdf import apply_configuration
     from pypdf.errors import LimitReachedError
@@ -40,6 +82,67 @@ def describe(source: Source) -> dict:
             return _describe(source)
     except LimitReachedError as error:
         raise FileRejected("too_large", f"A compressed part inflates past {_MAX_INFLATED_BYTES} bytes") from error
+
+
+def _preview(reader: PdfReader, metadata: dict, source: Source) -> str:
+    """Whether the first page is drawn, and if not, why not. A page may use
+    any object in the file, so only a file the preview may fetch whole is
+    drawn, as for images. PDFium inflates what the page draws with no limit
+    of its own, past the worker's memory (a crash), so the page's content
+    and images are weighed first: inflated by pieces and counted, never held."""
+    if metadata["encrypted"]:
+        return "none: encrypted"
+    if not metadata["pages"]:
+        return "none: no pages"
+    if source.size > PREVIEW_MAX_BYTES:
+        return "none: too large"
+    from workers.extraction.kinds import image
+
+    page = reader.pages[0]
+    drawn = [*_streams(page.get("/Contents")), *_images(page)]
+    for stream in drawn:
+        source.deadline.check()
+        if stream.get("/Width", 0) * stream.get("/Height", 0) > image.THUMBNAIL_MAX_PIXELS:
+            return "none: an image on the page has too many pixels"
+        if _inflates_past(stream, _MAX_INFLATED_BYTES):
+            return f"none: the page inflates past {_MAX_INFLATED_BYTES} bytes"
+    return "first page"
+
+
+def _streams(contents) -> list:
+    from pypdf.generic import ArrayObject, StreamObject
+
+    contents = contents.get_object() if contents is not None else None
+    if isinstance(contents, ArrayObject):
+        return [part.get_object() for part in contents if isinstance(part.get_object(), StreamObject)]
+    return [contents] if isinstance(contents, StreamObject) else []
+
+
+def _images(page) -> list:
+    from pypdf.generic import DictionaryObject, StreamObject
+
+    resources = page.get("/Resources")
+    resources = resources.get_object() if resources is not None else None
+    objects = resources.get("/XObject") if isinstance(resources, DictionaryObject) else None
+    objects = objects.get_object() if objects is not None else None
+    if not isinstance(objects, DictionaryObject):
+        return []
+    return [found for found in (value.get_object() for value in objects.values()) if isinstance(found, StreamObject)]
+
+
+def _inflates_past(stream, limit: int) -> bool:
+    """True when a Flate stream inflates past `limit` bytes; other filters
+    (DCT, JPX) are the image decoders' to bound."""
+    import zlib
+
+    filters = stream.get("/Filter")
+    if filters != "/FlateDecode" and list(filters or []) != ["/FlateDecode"]:
+        return False
+    inflater, pending, total = zlib.decompressobj(), stream._data, 0
+    while pending and total <= limit:
+        total += len(inflater.decompress(pending, 1024 * 1024))
+        pending = inflater.unconsumed_tail
+    return total > limit
 
 
 def _describe(source: Source) -> dict:
@@ -56,7 +159,7 @@ def _describe(source: Source) -> dict:
         "creationDate": None,
     }
     if reader.is_encrypted and not _opens_without_password(reader):
-        return {**metadata, "pages": _page_count_unopened(reader)}
+        return {**metadata, "pages": _page_count_unopened(reader), "preview": "none: encrypted"}
     info = reader.metadata
     source.deadline.check()
     metadata["pages"] = len(reader.pages)
@@ -67,7 +170,7 @@ def _describe(source: Source) -> dict:
             producer=_text(info.producer),
             creationDate=_date(info),
         )
-    return metadata
+    return {**metadata, "preview": _preview(reader, metadata, source)}
 
 
 def _opens_without_password(reader: PdfReader) -> bool:
