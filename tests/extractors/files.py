@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import struct
+import wave
 import zipfile
 import zlib
 
@@ -180,3 +181,63 @@ def drawn_pdf(size=(400, 200), colour="red") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, format="PDF")
     return out.getvalue()
+
+
+def wav(seconds: float = 3.0, rate: int = 8000, channels: int = 2) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(int(seconds * rate) * channels * 2))
+    return out.getvalue()
+
+
+def video(fmt: str = "mp4", codec: str = "mpeg4", *, seconds: int = 2, size=(320, 240), rate: int = 25,
+          title: str | None = None) -> bytes:
+    """A video (PyAV's FFmpeg). FFmpeg's MP4 muxer writes `moov` after `mdat`
+    unless told otherwise: the index at the end."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        if title:
+            container.metadata["title"] = title
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for frame in range(seconds * rate):
+            picture = av.VideoFrame.from_image(Image.new("RGB", size, (frame * 5 % 256, 0, 0)))
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def audio(fmt: str, codec: str, *, seconds: int = 2, rate: int = 48000, tags: dict | None = None) -> bytes:
+    """Stereo silence, encoded (PyAV's FFmpeg), with `tags` as container metadata."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        container.metadata.update(tags or {})
+        stream = container.add_stream(codec, rate=rate, layout="stereo")
+        samples = stream.frame_size or 1024
+        for start in range(0, seconds * rate, samples):
+            frame = av.AudioFrame(format=stream.format.name, layout="stereo", samples=samples)
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def moov_at_end(mp4: bytes, padding: int) -> bytes:
+    """`mp4` (index at the end) with a `free` box of `padding` bytes before the
+    index: as large as needed, with the index still last. Chunk offsets point
+    into `mdat`, before the box, so they stay true."""
+    at = mp4.index(b"moov") - 4
+    return mp4[:at] + struct.pack(">I", padding + 8) + b"free" + bytes(padding) + mp4[at:]

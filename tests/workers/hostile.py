@@ -331,3 +331,10 @@ def heif_declaring(fmt: str, width: int, height: int) -> bytes:
     real = files.heif(fmt)
     at = real.find(b"ispe") + 8
     return real[:at] + struct.pack(">II", width, height) + real[at + 8:]
+
+
+def mp4_moov_claiming_4_gib() -> bytes:
+    """A real MP4 whose `moov` box claims 4 GiB: past the end of the file."""
+    real = files.video("mp4", "mpeg4")
+    at = real.index(b"moov") - 4
+    return real[:at] + b"\xff\xff\xff\xff" + real[at + 4:]

@@ -254,6 +254,15 @@ FILE_CASES = [
               "image/avif", "failed:corrupt"),
     file_case("heic-declaring-100k-by-100k", lambda: hostile.heif_declaring("HEIF", 100_000, 100_000), "image/heic",
               "failed:image_bomb"),
+    # Audio and video: truncated, lying, and a huge index claimed.
+    file_case("truncated-mp4-index-at-the-end", lambda: hostile.cut(files.video("mp4", "mpeg4"), 0.9), "video/mp4",
+              "failed:corrupt"),
+    file_case("truncated-wav-header", lambda: files.wav()[:20], "audio/wav", "failed:corrupt"),
+    file_case("flac-header-of-noise", lambda: b"fLaC" + bytes(range(256)) * 16, "audio/flac", "processed:audio"),
+    file_case("matroska-of-0xff", lambda: b"\x1aE\xdf\xa3" + b"\xff" * 65_536, "video/webm", "failed:corrupt"),
+    # MediaInfo reads the box to the end of the file, and what it holds is true.
+    file_case("mp4-moov-claiming-4-gib", hostile.mp4_moov_claiming_4_gib, "video/mp4", "processed:video",
+              metadata={"durationSeconds": 2.0}),
     # Archive bombs.
     file_case("zip-bomb-high-ratio", lambda: files.zip_bomb(256 * MiB), "application/zip", "failed:archive_bomb"),
     file_case("zip-bomb-overlapping-entries", files.overlapping_zip_bomb, "application/zip", "failed:archive_bomb"),
