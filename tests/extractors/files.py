@@ -241,3 +241,19 @@ def moov_at_end(mp4: bytes, padding: int) -> bytes:
     into `mdat`, before the box, so they stay true."""
     at = mp4.index(b"moov") - 4
     return mp4[:at] + struct.pack(">I", padding + 8) + b"free" + bytes(padding) + mp4[at:]
+
+
+def big_media(fmt: str, size: int) -> tuple[bytes, str]:
+    """An audio or video file of about `size` bytes whose headers tell the truth
+    about its length, and the type it declares."""
+    if fmt == "mp4":
+        real = video("mp4", "mpeg4")
+        return moov_at_end(real, size - len(real)), "video/mp4"
+    if fmt == "wav":
+        return wav(seconds=size / (8000 * 4), rate=8000, channels=2), "audio/wav"
+    if fmt == "mp3":
+        # Frames repeated: a constant-bit-rate stream, as long as the file.
+        real = audio("mp3", "libmp3lame", seconds=10)
+        return real * (size // len(real)), "audio/mpeg"
+    real = audio("flac", "flac", seconds=2)
+    return real + bytes(size - len(real)), "audio/flac"
