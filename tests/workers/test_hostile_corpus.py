@@ -252,6 +252,11 @@ FILE_CASES = [
               "image/heic", "failed:corrupt"),
     file_case("avif-declaring-20k-by-20k-over-64-by-48", lambda: hostile.heif_declaring("AVIF", 20_000, 20_000),
               "image/avif", "failed:corrupt"),
+    # An iPhone's 12 megapixels, described and drawn within the kind's memory.
+    file_case("heic-12-megapixels", lambda: files.heif("HEIF", (4032, 3024), exif=True), "image/heic",
+              "processed:heif", metadata={"width": 4032, "height": 3024}),
+    file_case("avif-12-megapixels", lambda: files.heif("AVIF", (4032, 3024)), "image/avif", "processed:heif",
+              metadata={"width": 4032, "height": 3024}),
     file_case("heic-declaring-100k-by-100k", lambda: hostile.heif_declaring("HEIF", 100_000, 100_000), "image/heic",
               "failed:image_bomb"),
     # Audio and video: truncated, lying, and a huge index claimed.
@@ -299,6 +304,8 @@ FILE_CASES = [
     file_case("pdf-page-tree-that-is-its-own-kid", hostile.pdf_recursive_kids, "application/pdf", "failed:corrupt"),
     file_case("pdf-content-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_content(128 * MiB), "application/pdf",
               "processed:pdf", metadata={"pages": 1, "preview": "none: the page inflates past 16777216 bytes"}),
+    file_case("pdf-first-page-drawn", lambda: files.drawn_pdf((2480, 3508)), "application/pdf", "processed:pdf",
+              metadata={"pages": 1, "preview": "first page"}),
     file_case("pdf-page-image-declaring-100k-by-100k", lambda: hostile.pdf_image_declaring(100_000, 100_000),
               "application/pdf", "processed:pdf",
               metadata={"pages": 1, "preview": "none: an image on the page has too many pixels"}),
