@@ -194,7 +194,7 @@ def wav(seconds: float = 3.0, rate: int = 8000, channels: int = 2) -> bytes:
 
 
 def video(fmt: str = "mp4", codec: str = "mpeg4", *, seconds: int = 2, size=(320, 240), rate: int = 25,
-          title: str | None = None) -> bytes:
+          title: str | None = None, created: str | None = None) -> bytes:
     """A video (PyAV's FFmpeg). FFmpeg's MP4 muxer writes `moov` after `mdat`
     unless told otherwise: the index at the end."""
     import av
@@ -203,6 +203,8 @@ def video(fmt: str = "mp4", codec: str = "mpeg4", *, seconds: int = 2, size=(320
     with av.open(out, "w", format=fmt) as container:
         if title:
             container.metadata["title"] = title
+        if created:
+            container.metadata["creation_time"] = created
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         for frame in range(seconds * rate):

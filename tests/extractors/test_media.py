@@ -70,6 +70,12 @@ def test_a_200_mb_file_is_described_from_under_1_mib_of_reads(store, caplog, fmt
         assert metadata["durationSeconds"] > 1
 
 
+def test_a_recording_time_comes_back_in_iso_8601_and_the_mp4_epoch_as_none(store):
+    dated = extract(store(files.video(created="2024-05-17T10:42:00.000000Z"), "video/mp4")).metadata
+    undated = extract(store(files.video(), "video/mp4")).metadata
+    assert (dated["creationTime"], undated["creationTime"]) == ("2024-05-17T10:42:00Z", None)
+
+
 def test_an_audio_file_declared_as_video_is_judged_by_its_bytes(store):
     metadata = extract(store(files.wav(), "video/mp4")).metadata
     assert (metadata["kind"], metadata["sniffedType"], metadata["declaredType"]) == ("audio", "audio/wav", "video/mp4")

@@ -14,6 +14,7 @@ Sniffing knows the containers; what the container holds decides the kind:
 from __future__ import annotations
 
 import functools
+import re
 
 from workers.errors import FileRejected
 from workers.extraction.limits import ExtractBudget, MiB
@@ -21,6 +22,7 @@ from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Magic
 
 _MAX_TEXT_CHARS = 256
+_UTC = re.compile(r"(?:UTC )?(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)?(?: UTC)?")
 # How far MediaInfo reads past the headers to confirm what they say (0 to 1):
 # at 0 it trusts them, and a 200 MB MP3 costs its first block.
 _PARSE_SPEED = 0
@@ -117,12 +119,15 @@ def _refined(sniffed: str, container: str, has_video: bool) -> str:
 
 
 def _created(general) -> str | None:
-    """When it was recorded, as the container says; MP4 files that never had a
-    date say 1904-01-01 (their epoch), which is no date at all."""
+    """When it was recorded, as the container says: ISO 8601 where MediaInfo
+    gives a UTC time ("2024-05-17 10:42:00 UTC"), else as tagged ("2024").
+    MP4 files that never had a date say 1904-01-01 (their epoch): no date."""
     for value in (general.recorded_date, general.encoded_date, general.tagged_date):
         text = _text(value)
-        if text and not text.startswith(("1904-01-01", "UTC 1904-01-01")):
-            return text.removeprefix("UTC ").strip()
+        if not text or "1904-01-01" in text:
+            continue
+        moment = _UTC.fullmatch(text)
+        return f"{moment[1]}T{moment[2]}Z" if moment else text
     return None
 
 
