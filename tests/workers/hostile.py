@@ -176,6 +176,18 @@ def pdf_image_declaring(width: int, height: int) -> bytes:
                    b"<< /Length 32 >>\nstream\nq 612 0 0 792 0 0 cm /Im0 Do Q   \nendstream"])
 
 
+def pdf_nested_form_flate_bomb(size: int) -> bytes:
+    """The page draws a form that draws a form whose content inflates to `size` bytes."""
+    bomb = deflated_zeros(size)
+    form = b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792]"
+    return pdf_of([_CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R"
+                   b" /Resources << /XObject << /Fm0 4 0 R >> >> >>",
+                   form + b" /Resources << /XObject << /Fm1 5 0 R >> >> /Length 8 >>\nstream\n/Fm1 Do\nendstream",
+                   form + b" /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream",
+                   b"<< /Length 8 >>\nstream\n/Fm0 Do\nendstream"])
+
+
 def pdf_flate_bomb_object_stream(size: int) -> bytes:
     """The page tree lives in a compressed object stream that inflates to
     `size` bytes: pypdf must inflate it to find the page count."""

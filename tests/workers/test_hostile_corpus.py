@@ -304,6 +304,8 @@ FILE_CASES = [
     file_case("pdf-page-tree-that-is-its-own-kid", hostile.pdf_recursive_kids, "application/pdf", "failed:corrupt"),
     file_case("pdf-content-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_content(128 * MiB), "application/pdf",
               "processed:pdf", metadata={"pages": 1, "preview": "none: the page inflates past 16777216 bytes"}),
+    file_case("pdf-form-in-a-form-flate-bomb", lambda: hostile.pdf_nested_form_flate_bomb(128 * MiB), "application/pdf",
+              "processed:pdf", metadata={"pages": 1, "preview": "none: the page inflates past 16777216 bytes"}),
     file_case("pdf-first-page-drawn", lambda: files.drawn_pdf((2480, 3508)), "application/pdf", "processed:pdf",
               metadata={"pages": 1, "preview": "first page"}),
     file_case("pdf-page-image-declaring-100k-by-100k", lambda: hostile.pdf_image_declaring(100_000, 100_000),

@@ -31,6 +31,8 @@ _MAX_INFLATED_BYTES = 16 * 1024 * 1024
 
 # What drawing the first page may fetch: its objects, fonts and images.
 PREVIEW_MAX_BYTES = 32 * MiB
+# Objects a first page may reach through its resources before it is not drawn.
+_MAX_PAGE_OBJECTS = 10_000
 
 if TYPE_CHECKING:
     import io
@@ -88,8 +90,9 @@ def _preview(reader: PdfReader, metadata: dict, source: Source) -> str:
     """Whether the first page is drawn, and if not, why not. A page may use
     any object in the file, so only a file the preview may fetch whole is
     drawn, as for images. PDFium inflates what the page draws with no limit
-    of its own, past the worker's memory (a crash), so the page's content
-    and images are weighed first: inflated by pieces and counted, never held."""
+    of its own, past the worker's memory (a crash), so every stream the page
+    reaches (content, images, forms, fonts, patterns) is weighed first:
+    inflated by pieces and counted, never held."""
     if metadata["encrypted"]:
         return "none: encrypted"
     if not metadata["pages"]:
@@ -98,36 +101,49 @@ def _preview(reader: PdfReader, metadata: dict, source: Source) -> str:
         return "none: too large"
     from workers.extraction.kinds import image
 
-    page = reader.pages[0]
-    drawn = [*_streams(page.get("/Contents")), *_images(page)]
-    for stream in drawn:
+    streams = _reached(reader.pages[0], source)
+    if streams is None:
+        return f"none: the page reaches more than {_MAX_PAGE_OBJECTS} objects"
+    for stream in streams:
         source.deadline.check()
-        if stream.get("/Width", 0) * stream.get("/Height", 0) > image.THUMBNAIL_MAX_PIXELS:
+        pixels = _int(stream.get("/Width")) * _int(stream.get("/Height"))
+        if pixels > image.THUMBNAIL_MAX_PIXELS:
             return "none: an image on the page has too many pixels"
-        if _inflates_past(stream, _MAX_INFLATED_BYTES):
+        # An image inflates to its pixels (4 bytes each at most, as CMYK).
+        if _inflates_past(stream, max(_MAX_INFLATED_BYTES, 4 * pixels)):
             return f"none: the page inflates past {_MAX_INFLATED_BYTES} bytes"
     return "first page"
 
 
-def _streams(contents) -> list:
-    from pypdf.generic import ArrayObject, StreamObject
+def _reached(page, source: Source) -> list | None:
+    """Every stream the page's content and resources reach, each once, never
+    walking up the page tree; None past _MAX_PAGE_OBJECTS objects."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
-    contents = contents.get_object() if contents is not None else None
-    if isinstance(contents, ArrayObject):
-        return [part.get_object() for part in contents if isinstance(part.get_object(), StreamObject)]
-    return [contents] if isinstance(contents, StreamObject) else []
+    pending, seen, streams, visited = [page.get("/Contents"), page.get("/Resources")], set(), [], 0
+    while pending:
+        found = pending.pop()
+        if isinstance(found, IndirectObject):
+            if (found.idnum, found.generation) in seen:
+                continue
+            seen.add((found.idnum, found.generation))
+            found = found.get_object()
+        visited += 1
+        if visited > _MAX_PAGE_OBJECTS:
+            return None
+        if visited % 256 == 0:
+            source.deadline.check()
+        if isinstance(found, StreamObject):
+            streams.append(found)
+        if isinstance(found, DictionaryObject):
+            pending.extend(value for key, value in found.items() if key != "/Parent")
+        elif isinstance(found, ArrayObject):
+            pending.extend(found)
+    return streams
 
 
-def _images(page) -> list:
-    from pypdf.generic import DictionaryObject, StreamObject
-
-    resources = page.get("/Resources")
-    resources = resources.get_object() if resources is not None else None
-    objects = resources.get("/XObject") if isinstance(resources, DictionaryObject) else None
-    objects = objects.get_object() if objects is not None else None
-    if not isinstance(objects, DictionaryObject):
-        return []
-    return [found for found in (value.get_object() for value in objects.values()) if isinstance(found, StreamObject)]
+def _int(value) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 def _inflates_past(stream, limit: int) -> bool:
