@@ -14,6 +14,7 @@ Sniffing knows the containers; what the container holds decides the kind:
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 from workers.errors import FileRejected
@@ -143,8 +144,10 @@ def _number(value, kind: type = int):
         number = float(str(value).split("/")[0].strip())
     except ValueError:
         return None
-    return kind(number) if number == number and abs(number) < 1e15 else None
+    return kind(number) if math.isfinite(number) and abs(number) < 1e15 else None
 
 
 def _text(value) -> str | None:
-    return str(value).replace("\x00", "").strip()[:_MAX_TEXT_CHARS] or None if value is not None else None
+    if value is None:
+        return None
+    return str(value).replace("\x00", "").strip()[:_MAX_TEXT_CHARS] or None
