@@ -7,7 +7,7 @@ from PIL import Image
 
 from tests.invocation import extract
 from tests.workers import hostile
-from workers.extraction.kinds import image
+from workers.extraction.kinds import heif, image
 from workers.extraction.thumbnail import SIZE
 
 from . import files
@@ -59,3 +59,10 @@ def test_a_brand_that_lies_about_its_content_fails_as_corrupt(rejection):
 def test_a_photo_over_the_thumbnail_pixel_limit_gets_none(store, monkeypatch):
     monkeypatch.setattr(image, "THUMBNAIL_MAX_PIXELS", 64 * 48 - 1)
     assert extract(store(files.heif("HEIF", (64, 48)), "image/heic")).thumbnail is None
+
+
+def test_a_photo_past_the_kinds_fetch_budget_fails_as_too_large(rejection):
+    # The decoders take the whole file: the fetch budget is the size limit.
+    padded = files.heif("HEIF") + bytes(heif.MAX_BYTES)
+    rejected = rejection(padded, "image/heic")
+    assert rejected.code == "too_large"
