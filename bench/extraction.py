@@ -27,6 +27,11 @@ def _large(kind: str, size: int) -> tuple[bytes, str]:
         "json": lambda: (b"[" + b",".join([b'{"n": 12345, "name": "alpha"}'] * (size // 29)) + b"]",
                          "application/json"),
         "text": lambda: (b"plain words in a long log\n" * (size // 26), "text/plain"),
+        # The MP4's index is at its end, past the 200 MB.
+        "video_moov_at_end": lambda: files.big_media("mp4", size),
+        "wav": lambda: files.big_media("wav", size),
+        "mp3": lambda: files.big_media("mp3", size),
+        "flac": lambda: files.big_media("flac", size),
     }[kind]()
 
 
@@ -42,6 +47,11 @@ def _typical(sizes: harness.Sizes) -> dict[str, tuple[bytes, str]]:
         f"pdf_{sizes.pdf_pages}_pages": (files.pdf(pages=sizes.pdf_pages), "application/pdf"),
         f"csv_{sizes.csv_bytes // harness.MiB or 1}mb": (line * (sizes.csv_bytes // len(line)), "text/csv"),
         f"zip_{sizes.zip_entries}_entries": (archive.getvalue(), "application/zip"),
+        "heic_1024x768": (files.heif("HEIF", (1024, 768), exif=True), "image/heic"),
+        "avif_1024x768": (files.heif("AVIF", (1024, 768), exif=True), "image/avif"),
+        "pdf_first_page_preview": (files.drawn_pdf((612, 792)), "application/pdf"),
+        "mp4_2s_320x240": (files.video("mp4", "mpeg4"), "video/mp4"),
+        "mp3_10s": (files.audio("mp3", "libmp3lame", seconds=10), "audio/mpeg"),
     }
 
 
@@ -60,7 +70,7 @@ def run(sizes: harness.Sizes) -> dict:
     with harness.stack() as stack:
         s3, bucket = clients.s3(), stack.bucket
         reads = {}
-        for kind in ("pdf", "zip", "image", "csv", "json", "text"):
+        for kind in ("pdf", "zip", "image", "csv", "json", "text", "video_moov_at_end", "wav", "mp3", "flac"):
             # Outside incoming/: no notification, nothing else reads it.
             obj = stored(s3, bucket, f"bench/large.{kind}", *_large(kind, sizes.object_bytes))
             extraction = extract(obj)

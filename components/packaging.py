@@ -23,9 +23,11 @@ from pathlib import Path
 
 # Lambda python3.13 runs on Amazon Linux 2023 (glibc 2.34) on Graviton. Some
 # wheels (Pillow 13) no longer ship manylinux2014 builds, so the newer manylinux
-# tags the runtime supports are accepted too.
+# tags the runtime supports are accepted too. pip matches each tag exactly, not
+# every older glibc, so pymediainfo's manylinux_2_27 build needs its own.
 PIP_PLATFORM_ARGS = (
     "--platform", "manylinux2014_aarch64",
+    "--platform", "manylinux_2_27_aarch64",
     "--platform", "manylinux_2_28_aarch64",
     "--platform", "manylinux_2_34_aarch64",
     "--implementation", "cp",

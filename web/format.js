@@ -37,9 +37,17 @@ export function exactTime(iso) {
   return new Date(iso).toLocaleString("en", { dateStyle: "medium", timeStyle: "medium" });
 }
 
+// A playing time as a player shows it: 3:07, or 1:02:03 past an hour.
+export function formatPlayingTime(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  const s = Math.round(seconds);
+  const mmss = `${Math.floor((s % 3600) / 60)}:${String(s % 60).padStart(2, "0")}`;
+  return s < 3600 ? mmss : `${Math.floor(s / 3600)}:${mmss.padStart(5, "0")}`;
+}
+
 // A short label for the kind icon: what the worker found, else what the name says.
 const LABELS = { image: "IMG", pdf: "PDF", csv: "CSV", tsv: "TSV", json: "JSON", text: "TXT", zip: "ZIP",
-  docx: "DOC", xlsx: "XLS", pptx: "PPT", binary: "BIN" };
+  docx: "DOC", xlsx: "XLS", pptx: "PPT", binary: "BIN", heif: "IMG", audio: "AUD", video: "VID" };
 
 export function kindLabel(file) {
   if (file.metadata?.kind) return LABELS[file.metadata.kind] || file.metadata.kind.slice(0, 4).toUpperCase();
@@ -55,7 +63,10 @@ export function describe(metadata) {
   const m = metadata;
   if (!m) return "";
   switch (m.kind) {
-    case "image": return `${m.format} ${m.width}×${m.height}${m.exif?.model ? `, ${m.exif.model}` : ""}`;
+    case "image": case "heif": return `${m.format} ${m.width}×${m.height}${m.exif?.model ? `, ${m.exif.model}` : ""}`;
+    case "audio": return [m.container, formatPlayingTime(m.durationSeconds), m.title].filter(Boolean).join(", ");
+    case "video": return [m.container, m.video ? `${m.video.width}×${m.video.height}` : null,
+      formatPlayingTime(m.durationSeconds)].filter(Boolean).join(", ");
     case "pdf": return `${plural(m.pages ?? 0, "page")}${m.title ? `, “${m.title}”` : ""}${m.encrypted ? ", encrypted" : ""}`;
     case "csv": case "tsv": return `${counted(m.rows, m.rowsEstimated, "row")} × ${plural(m.columnCount ?? 0, "column")}`;
     case "json": return m.topLevel === "array" ? `array of ${counted(m.length, m.lengthEstimated, "item")}`
@@ -75,7 +86,7 @@ export function fieldsOf(metadata) {
   const fields = [];
   const add = (label, value) => { if (value != null && value !== "" && !(Array.isArray(value) && !value.length)) fields.push([label, value]); };
   switch (m.kind) {
-    case "image":
+    case "image": case "heif":
       add("Dimensions", `${m.width} × ${m.height} px`);
       add("Format", m.format);
       add("Colour mode", m.mode);
@@ -93,6 +104,20 @@ export function fieldsOf(metadata) {
       add("Created", m.creationDate);
       add("PDF version", m.pdfVersion);
       add("Encrypted", yesNo(m.encrypted));
+      add("Preview", m.preview);
+      break;
+    case "audio": case "video":
+      add("Duration", formatPlayingTime(m.durationSeconds));
+      add("Container", m.container);
+      add("Video", m.video ? `${m.video.codec}, ${m.video.width} × ${m.video.height} px${m.video.frameRate ? `, ${m.video.frameRate} fps` : ""}` : null);
+      add("Audio", m.audio ? [m.audio.codec, m.audio.sampleRate && `${m.audio.sampleRate / 1000} kHz`,
+        m.audio.channels && (m.audio.channels === 1 ? "mono" : m.audio.channels === 2 ? "stereo" : `${m.audio.channels} channels`)]
+        .filter(Boolean).join(", ") : null);
+      add("Bit rate", m.bitrate ? `${Math.round(m.bitrate / 1000)} kb/s` : null);
+      add("Title", m.title);
+      add("Artist", m.artist);
+      add("Album", m.album);
+      add("Recorded", m.creationTime);
       break;
     case "csv": case "tsv":
       add("Rows", counted(m.rows, m.rowsEstimated, "row"));

@@ -100,6 +100,18 @@ def test_unsafe_name_is_cleaned_for_the_key_but_kept_for_display(alice):
     assert file["filename"] == name
 
 
+@pytest.mark.parametrize(("filename", "content_type"), [
+    ("IMG_0001.HEIC", "image/heic"), ("photo.heif", "image/heif"), ("photo.avif", "image/avif"),
+    ("song.mp3", "audio/mpeg"), ("voice.m4a", "audio/x-m4a"), ("take.wav", "audio/wav"), ("track.flac", "audio/flac"),
+    ("note.opus", "audio/ogg"), ("clip.mp4", "video/mp4"), ("IMG_0002.MOV", "video/quicktime"),
+    ("talk.webm", "video/webm"), ("film.mkv", "video/x-matroska"),
+])
+def test_photos_audio_and_video_are_ticketed_under_their_declared_type(alice, filename, content_type):
+    status, ticket = alice("POST", "/uploads", {"filename": filename, "contentType": content_type, "size": 5})
+    assert status == 201
+    assert ticket["upload"]["fields"]["Content-Type"] == content_type
+
+
 def test_file_over_the_limit_is_413(alice):
     status, body = alice("POST", "/uploads", {**TEXT, "size": MAX_FILE_SIZE + 1})
     assert status == 413 and body["error"]["code"] == "too_large"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import struct
+import wave
 import zipfile
 import zlib
 
@@ -165,3 +166,96 @@ def zip_claiming(claimed: int, entries: int) -> bytes:
     central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) * entries
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, claimed, claimed, len(central), len(local), 0)
     return local + central + end
+
+
+def heif(fmt: str = "HEIF", size=(64, 48), *, exif: bool = False, gps: bool = False) -> bytes:
+    """A HEIC (libheif's x265 encoder, through pillow-heif) or an AVIF (Pillow's own)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return image(fmt, size, exif=exif, gps=gps)
+
+
+def drawn_pdf(size=(400, 200), colour="red") -> bytes:
+    """A one-page PDF whose page is a picture of one colour, as Pillow writes it."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PDF")
+    return out.getvalue()
+
+
+def wav(seconds: float = 3.0, rate: int = 8000, channels: int = 2) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(int(seconds * rate) * channels * 2))
+    return out.getvalue()
+
+
+def video(fmt: str = "mp4", codec: str = "mpeg4", *, seconds: int = 2, size=(320, 240), rate: int = 25,
+          title: str | None = None, created: str | None = None) -> bytes:
+    """A video (PyAV's FFmpeg). FFmpeg's MP4 muxer writes `moov` after `mdat`
+    unless told otherwise: the index at the end."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        if title:
+            container.metadata["title"] = title
+        if created:
+            container.metadata["creation_time"] = created
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for frame in range(seconds * rate):
+            picture = av.VideoFrame.from_image(Image.new("RGB", size, (frame * 5 % 256, 0, 0)))
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def audio(fmt: str, codec: str, *, seconds: int = 2, rate: int = 48000, tags: dict | None = None) -> bytes:
+    """Stereo silence, encoded (PyAV's FFmpeg), with `tags` as container metadata."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        container.metadata.update(tags or {})
+        stream = container.add_stream(codec, rate=rate, layout="stereo")
+        samples = stream.frame_size or 1024
+        for start in range(0, seconds * rate, samples):
+            frame = av.AudioFrame(format=stream.format.name, layout="stereo", samples=samples)
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def moov_at_end(mp4: bytes, padding: int) -> bytes:
+    """`mp4` (index at the end) with a `free` box of `padding` bytes before the
+    index: as large as needed, with the index still last. Chunk offsets point
+    into `mdat`, before the box, so they stay true."""
+    at = mp4.index(b"moov") - 4
+    return mp4[:at] + struct.pack(">I", padding + 8) + b"free" + bytes(padding) + mp4[at:]
+
+
+def big_media(fmt: str, size: int) -> tuple[bytes, str]:
+    """An audio or video file of about `size` bytes whose headers tell the truth
+    about its length, and the type it declares."""
+    if fmt == "mp4":
+        real = video("mp4", "mpeg4")
+        return moov_at_end(real, size - len(real)), "video/mp4"
+    if fmt == "wav":
+        return wav(seconds=size / (8000 * 4), rate=8000, channels=2), "audio/wav"
+    if fmt == "mp3":
+        # Frames repeated: a constant-bit-rate stream, as long as the file.
+        real = audio("mp3", "libmp3lame", seconds=10)
+        return real * (size // len(real)), "audio/mpeg"
+    real = audio("flac", "flac", seconds=2)
+    return real + bytes(size - len(real)), "audio/flac"

@@ -1,5 +1,11 @@
+import io
+
+import pytest
+from PIL import Image
 
 from tests.invocation import extract
+from workers.extraction.kinds import pdf
+from workers.extraction.thumbnail import SIZE
 
 from . import files
 
@@ -16,6 +22,7 @@ def test_pdf_reports_pages_and_document_info(store):
         "author": "Ada Lovelace",
         "producer": "fixture-writer",
         "creationDate": "2024-05-17T10:42:00+02:00",
+        "preview": "first page",
     }
 
 
@@ -44,3 +51,35 @@ def test_truncated_pdf_fails_as_corrupt(rejection):
     rejected = rejection(whole[: len(whole) // 3], "application/pdf")
     assert rejected.code == "corrupt"
     assert rejected.message
+
+
+def test_the_first_page_is_drawn_as_a_small_webp(store):
+    extraction = extract(store(files.drawn_pdf((400, 200), "red"), "application/pdf"))
+    assert extraction.metadata["preview"] == "first page"
+    thumb = Image.open(io.BytesIO(extraction.thumbnail))
+    assert (thumb.format, thumb.size) == ("WEBP", (SIZE[0], SIZE[0] // 2))
+    red, green, blue = thumb.convert("RGB").getpixel((thumb.width // 2, thumb.height // 2))
+    assert red > 200 and green < 60 and blue < 60
+
+
+@pytest.mark.parametrize("password", ["secret", ""])
+def test_an_encrypted_pdf_gets_no_preview_and_says_so(store, password):
+    extraction = extract(store(files.pdf(pages=2, password=password), "application/pdf"))
+    assert extraction.metadata["preview"] == "none: encrypted"
+    assert extraction.thumbnail is None
+
+
+def test_a_pdf_the_preview_may_not_fetch_whole_gets_none_and_says_so(store, monkeypatch):
+    monkeypatch.setattr(pdf, "PREVIEW_MAX_BYTES", 1024)
+    extraction = extract(store(files.drawn_pdf(), "application/pdf"))
+    assert extraction.metadata["preview"] == "none: too large"
+    assert extraction.thumbnail is None
+
+
+def test_the_preview_reads_through_the_ranged_reader_within_its_limit(store, caplog):
+    body = files.big_pdf(8 * 1024 * 1024)
+    with caplog.at_level("INFO"):
+        extraction = extract(store(body, "application/pdf"))
+    read = next(r for r in caplog.records if r.getMessage() == "Read the object")
+    assert extraction.thumbnail is not None
+    assert 0 < read.thumbnailBytesFetched <= pdf.PREVIEW_MAX_BYTES

@@ -20,7 +20,13 @@ def never_spent() -> None:
     [
         (files.image("PNG"), "image", "image/png"),
         (files.image("WEBP"), "image", "image/webp"),
-        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "binary", "application/octet-stream"),
+        # Audio and video share one sniffed kind; the tracks decide which it is.
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "video", "audio/wav"),
+        (b"RIFF\x00\x00\x00\x00AVI LIST", "video", "video/x-msvideo"),
+        (b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00", "video", "audio/mp4"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "heif", "image/heic"),
+        (b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00", "heif", "image/avif"),
+        (b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x00", "binary", "application/octet-stream"),
         (b"%PDF-1.7\n", "pdf", "application/pdf"),
         (b"PK\x03\x04rest", "zip", "application/zip"),
         (b"MZ\x90\x00\x03\x00", "executable", "application/vnd.microsoft.portable-executable"),
@@ -138,5 +144,6 @@ def test_every_kind_sniffing_can_answer_has_an_extractor_or_is_refused_as_active
     assert registry.table().kinds() - registry.active_content_kinds() <= registry.accepted_kinds()
 
 
-def test_every_extractor_serves_a_kind_sniffing_answers_or_an_office_refinement_of_a_zip():
-    assert registry.accepted_kinds() - registry.table().kinds() == {"docx", "xlsx", "pptx"}
+def test_every_extractor_serves_a_kind_sniffing_answers_or_a_refinement_its_describe_finds():
+    # Office documents are zips; audio is what a container without a video track is.
+    assert registry.accepted_kinds() - registry.table().kinds() == {"docx", "xlsx", "pptx", "audio"}

@@ -27,5 +27,5 @@ def test_image_over_the_pixel_limit_gets_no_thumbnail(store, monkeypatch):
     assert extract(store(files.image("PNG", (64, 48)), "image/png")).thumbnail is None
 
 
-def test_non_images_get_no_thumbnail(store):
-    assert extract(store(files.pdf(), "application/pdf")).thumbnail is None
+def test_kinds_that_draw_nothing_get_no_thumbnail(store):
+    assert extract(store(files.archive({"a.txt": b"hello"}), "application/zip")).thumbnail is None

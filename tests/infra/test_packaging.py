@@ -14,6 +14,8 @@ EM_AARCH64 = 183  # ELF e_machine for 64-bit ARM
 # Lambda's limits for a zip deployed directly (not through S3 or layers).
 MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
+# Ours: past it, cold starts pay to unpack and the next kind needs a layer (docs/kinds.md).
+ZIP_GOAL = 30 * 1024 * 1024
 
 
 def elf_machine(data: bytes) -> int:
@@ -61,6 +63,15 @@ def test_package_size_fits_lambda(package, archive):
     unzipped = sum(info.file_size for info in archive.infolist())
     print(f"\nLambda package: {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped")
     assert zipped < MAX_ZIPPED and unzipped < MAX_UNZIPPED
+    assert zipped < ZIP_GOAL
+
+
+@pytest.mark.parametrize("library", ["_pillow_heif.", "pillow_heif.libs/", "pypdfium2_raw/", "pymediainfo/"])
+def test_bundled_media_libraries_are_aarch64_builds(archive, library):
+    shared = [name for name in archive.namelist() if name.startswith(library) and ".so" in name]
+    assert shared, f"no shared library under {library}"
+    for name in shared:
+        assert elf_machine(archive.read(name)) == EM_AARCH64, name
 
 
 def test_two_clean_builds_are_byte_identical_and_cached_by_content(tmp_path):

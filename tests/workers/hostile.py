@@ -164,6 +164,30 @@ def pdf_flate_bomb_content(size: int) -> bytes:
                    b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"])
 
 
+def pdf_image_declaring(width: int, height: int) -> bytes:
+    """The page draws an image XObject that declares `width` x `height` pixels."""
+    pixels = deflated_zeros(1024)
+    return pdf_of([_CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R"
+                   b" /Resources << /XObject << /Im0 4 0 R >> >> >>",
+                   b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+                   b" /BitsPerComponent 8 /Length %d /Filter /FlateDecode >>\nstream\n" % (width, height, len(pixels))
+                   + pixels + b"\nendstream",
+                   b"<< /Length 32 >>\nstream\nq 612 0 0 792 0 0 cm /Im0 Do Q   \nendstream"])
+
+
+def pdf_nested_form_flate_bomb(size: int) -> bytes:
+    """The page draws a form that draws a form whose content inflates to `size` bytes."""
+    bomb = deflated_zeros(size)
+    form = b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792]"
+    return pdf_of([_CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R"
+                   b" /Resources << /XObject << /Fm0 4 0 R >> >> >>",
+                   form + b" /Resources << /XObject << /Fm1 5 0 R >> >> /Length 8 >>\nstream\n/Fm1 Do\nendstream",
+                   form + b" /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream",
+                   b"<< /Length 8 >>\nstream\n/Fm0 Do\nendstream"])
+
+
 def pdf_flate_bomb_object_stream(size: int) -> bytes:
     """The page tree lives in a compressed object stream that inflates to
     `size` bytes: pypdf must inflate it to find the page count."""
@@ -308,3 +332,21 @@ def gifar() -> bytes:
     """A GIF with a Java archive appended (GIFAR)."""
     return files.image("GIF", (16, 16)) + files.archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
                                                          "Evil.class": b"\xca\xfe\xba\xbe"})
+
+
+# An `ftyp` box naming HEIC as its major brand, and nothing after it.
+HEIC_BRAND = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
+
+
+def heif_declaring(fmt: str, width: int, height: int) -> bytes:
+    """A real HEIC or AVIF whose `ispe` box (ISO/IEC 23008-12) declares another size."""
+    real = files.heif(fmt)
+    at = real.find(b"ispe") + 8
+    return real[:at] + struct.pack(">II", width, height) + real[at + 8:]
+
+
+def mp4_moov_claiming_4_gib() -> bytes:
+    """A real MP4 whose `moov` box claims 4 GiB: past the end of the file."""
+    real = files.video("mp4", "mpeg4")
+    at = real.index(b"moov") - 4
+    return real[:at] + b"\xff\xff\xff\xff" + real[at + 4:]

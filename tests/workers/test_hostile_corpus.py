@@ -165,7 +165,8 @@ class FileCase:
 
 
 def file_case(name, make, content_type, expected, *, bug: str | None = None, **options):
-    budget = registry.kind("image").budget if content_type.startswith("image/") else DEFAULT_BUDGET
+    claimed = registry.declared_kind(content_type) or ("image" if content_type.startswith("image/") else None)
+    budget = registry.kind(claimed).budget if claimed else DEFAULT_BUDGET
     case = FileCase(name, make, content_type, expected, memory_budget=budget, **options)
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     return pytest.param(case, id=name, marks=marks)
@@ -242,6 +243,31 @@ FILE_CASES = [
               metadata={"width": 10_000}),
     file_case("gif-with-20k-frames", lambda: hostile.many_frame_gif(20_000), "image/gif", "processed:image",
               metadata={"frames": 20_000}),
+    # HEIC/HEIF and AVIF: truncated, lying about their size, and a gigapixel declared.
+    file_case("truncated-heic", lambda: hostile.cut(files.heif("HEIF")), "image/heic", "failed:corrupt"),
+    file_case("truncated-avif", lambda: hostile.cut(files.heif("AVIF")), "image/avif", "failed:corrupt"),
+    file_case("heic-brand-then-noise", lambda: hostile.HEIC_BRAND + bytes(range(256)) * 64, "image/heic",
+              "failed:corrupt"),
+    file_case("heic-declaring-20k-by-20k-over-64-by-48", lambda: hostile.heif_declaring("HEIF", 20_000, 20_000),
+              "image/heic", "failed:corrupt"),
+    file_case("avif-declaring-20k-by-20k-over-64-by-48", lambda: hostile.heif_declaring("AVIF", 20_000, 20_000),
+              "image/avif", "failed:corrupt"),
+    # An iPhone's 12 megapixels, described and drawn within the kind's memory.
+    file_case("heic-12-megapixels", lambda: files.heif("HEIF", (4032, 3024), exif=True), "image/heic",
+              "processed:heif", metadata={"width": 4032, "height": 3024}),
+    file_case("avif-12-megapixels", lambda: files.heif("AVIF", (4032, 3024)), "image/avif", "processed:heif",
+              metadata={"width": 4032, "height": 3024}),
+    file_case("heic-declaring-100k-by-100k", lambda: hostile.heif_declaring("HEIF", 100_000, 100_000), "image/heic",
+              "failed:image_bomb"),
+    # Audio and video: truncated, lying, and a huge index claimed.
+    file_case("truncated-mp4-index-at-the-end", lambda: hostile.cut(files.video("mp4", "mpeg4"), 0.9), "video/mp4",
+              "failed:corrupt"),
+    file_case("truncated-wav-header", lambda: files.wav()[:20], "audio/wav", "failed:corrupt"),
+    file_case("flac-header-of-noise", lambda: b"fLaC" + bytes(range(256)) * 16, "audio/flac", "processed:audio"),
+    file_case("matroska-of-0xff", lambda: b"\x1aE\xdf\xa3" + b"\xff" * 65_536, "video/webm", "failed:corrupt"),
+    # MediaInfo reads the box to the end of the file, and what it holds is true.
+    file_case("mp4-moov-claiming-4-gib", hostile.mp4_moov_claiming_4_gib, "video/mp4", "processed:video",
+              metadata={"durationSeconds": 2.0}),
     # Archive bombs.
     file_case("zip-bomb-high-ratio", lambda: files.zip_bomb(256 * MiB), "application/zip", "failed:archive_bomb"),
     file_case("zip-bomb-overlapping-entries", files.overlapping_zip_bomb, "application/zip", "failed:archive_bomb"),
@@ -277,7 +303,14 @@ FILE_CASES = [
               "application/pdf", "processed:pdf"),
     file_case("pdf-page-tree-that-is-its-own-kid", hostile.pdf_recursive_kids, "application/pdf", "failed:corrupt"),
     file_case("pdf-content-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_content(128 * MiB), "application/pdf",
-              "processed:pdf", metadata={"pages": 1}),
+              "processed:pdf", metadata={"pages": 1, "preview": "none: the page inflates past 16777216 bytes"}),
+    file_case("pdf-form-in-a-form-flate-bomb", lambda: hostile.pdf_nested_form_flate_bomb(128 * MiB), "application/pdf",
+              "processed:pdf", metadata={"pages": 1, "preview": "none: the page inflates past 16777216 bytes"}),
+    file_case("pdf-first-page-drawn", lambda: files.drawn_pdf((2480, 3508)), "application/pdf", "processed:pdf",
+              metadata={"pages": 1, "preview": "first page"}),
+    file_case("pdf-page-image-declaring-100k-by-100k", lambda: hostile.pdf_image_declaring(100_000, 100_000),
+              "application/pdf", "processed:pdf",
+              metadata={"pages": 1, "preview": "none: an image on the page has too many pixels"}),
     file_case("pdf-object-stream-flate-bomb", lambda: hostile.pdf_flate_bomb_object_stream(128 * MiB),
               "application/pdf", "failed:too_large"),
     # JSON.

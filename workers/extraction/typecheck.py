@@ -22,6 +22,11 @@ _ALIASES = {
     "application/x-zip-compressed": "application/zip",
     "text/x-csv": "text/csv",
     "application/csv": "text/csv",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/x-m4a": "audio/mp4",
+    "audio/mp3": "audio/mpeg",
+    "audio/opus": "audio/ogg",
 }
 # Declared types that make no claim about the content.
 _GENERIC = ("", "application/octet-stream", "binary/octet-stream")

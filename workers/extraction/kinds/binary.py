@@ -16,8 +16,6 @@ from workers.extraction.sniff import EMPTY_MIME, Empty, Magic, NotText
     Magic("application/x-bzip2", {0: b"BZh"}),
     Magic("application/x-7z-compressed", {0: b"7z\xbc\xaf\x27\x1c"}),
     Magic("application/vnd.rar", {0: b"Rar!\x1a\x07"}),
-    Magic("video/mp4", {4: b"ftyp"}),
-    Magic("audio/mpeg", {0: b"ID3"}),
     Magic("image/bmp", {0: b"BM"}),
     NotText("application/octet-stream"),
 ))

@@ -51,14 +51,14 @@ def pillow():
 _WEBP_HEAD = 30
 
 
-def _wants_thumbnail(metadata: dict, size: int) -> bool:
+def wants_thumbnail(metadata: dict, size: int) -> bool:
     return metadata["width"] * metadata["height"] <= THUMBNAIL_MAX_PIXELS and size <= THUMBNAIL_MAX_BYTES
 
 
-def _thumbnail(stream: io.BufferedIOBase) -> bytes:
+def render(stream: io.BufferedIOBase, formats: tuple[str, ...] = FORMATS) -> bytes:
     from PIL import ImageOps
 
-    image = pillow().open(stream, formats=FORMATS)
+    image = pillow().open(stream, formats=formats)
     image.draft("RGB", thumbnail.SIZE)
     # Camera photos are stored sideways with an orientation tag; show them upright.
     image = ImageOps.exif_transpose(image)
@@ -83,14 +83,19 @@ def _thumbnail(stream: io.BufferedIOBase) -> bytes:
     ),
     # Decoding a thumbnail holds the whole bitmap.
     budget=ExtractBudget(fetch_bytes=48 * MiB, memory_bytes=192 * MiB),
-    thumbnail=thumbnail.Thumbnail(wanted=_wants_thumbnail, render=_thumbnail, max_bytes=THUMBNAIL_MAX_BYTES),
+    thumbnail=thumbnail.Thumbnail(wanted=wants_thumbnail, render=render, max_bytes=THUMBNAIL_MAX_BYTES),
     library=pillow,
 )
 def describe(source: Source) -> dict:
     _refuse_a_declared_bomb(source.stream.peek(_WEBP_HEAD)[:_WEBP_HEAD])
+    return describe_as(source, FORMATS)
+
+
+def describe_as(source: Source, formats: tuple[str, ...]) -> dict:
+    """An image of one of Pillow's `formats`, under the pixel-bomb rules."""
     pil = pillow()
     try:
-        image = pil.open(source.stream, formats=FORMATS)
+        image = pil.open(source.stream, formats=formats)
     except pil.DecompressionBombError as error:
         raise FileRejected("image_bomb", str(error)) from error
     width, height = image.size
@@ -138,12 +143,14 @@ def _exif(image: Image.Image) -> dict:
 
     exif = _png_exif(image) if image.format == "PNG" else image.getexif()
     details = exif.get_ifd(ExifTags.IFD.Exif)
+    # pillow-heif sets a HEIF's EXIF orientation to 1, since HEIF rotates by
+    # its own `irot` box, and keeps what the camera wrote here.
+    orientation = image.info.get("original_orientation", exif.get(ExifTags.Base.Orientation))
     return {
         "make": _text(exif.get(ExifTags.Base.Make)),
         "model": _text(exif.get(ExifTags.Base.Model)),
         "dateTimeOriginal": _text(details.get(ExifTags.Base.DateTimeOriginal)),
-        "orientation": (exif.get(ExifTags.Base.Orientation)
-                        if isinstance(exif.get(ExifTags.Base.Orientation), int) else None),
+        "orientation": orientation if isinstance(orientation, int) else None,
         "hasGps": bool(exif.get_ifd(ExifTags.IFD.GPSInfo)),
     }
 

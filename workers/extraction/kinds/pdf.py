@@ -1,5 +1,10 @@
 """PDF: page count, document info and version, from the trailer and the objects
-it points at; content streams are never read.
+it points at; content streams are never read to describe one.
+
+The thumbnail is the first page, rendered by PDFium (pypdfium2) from the
+ranged reader: PDFium loads the cross-reference table and then only the
+objects the page uses. An encrypted PDF gets none, and its metadata says so
+(`preview`): rendering it would mean decrypting it.
 
 An encrypted PDF with an empty user password (owner-password protection only)
 opens like any other. Without the password, strings and streams stay
@@ -13,6 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from workers.errors import FileRejected
+from workers.extraction import thumbnail
+from workers.extraction.limits import MiB
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Magic
 
@@ -22,15 +29,52 @@ _MAX_TEXT_CHARS = 512
 # budget; real object streams are a few megabytes at most.
 _MAX_INFLATED_BYTES = 16 * 1024 * 1024
 
+# What drawing the first page may fetch: its objects, fonts and images.
+PREVIEW_MAX_BYTES = 32 * MiB
+# Objects a first page may reach through its resources before it is not drawn.
+_MAX_PAGE_OBJECTS = 10_000
+
 if TYPE_CHECKING:
+    import io
+
     from pypdf import PdfReader
 
 
 def _pypdf() -> None:
     import pypdf  # noqa: F401 - imported ahead of use (registry.load)
+    import pypdfium2  # noqa: F401
 
 
-@extractor("pdf", signatures=(Magic("application/pdf", {0: b"%PDF-"}),), library=_pypdf)
+def _wants_preview(metadata: dict, size: int) -> bool:
+    return metadata["preview"] == "first page"
+
+
+def _first_page(stream: io.BufferedIOBase) -> bytes:
+    import io
+
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(stream)
+    try:
+        page = document[0]
+        # The longer side drawn at the thumbnail's size, whatever the MediaBox
+        # claims: a page declared a mile wide costs the same to draw.
+        scale = max(thumbnail.SIZE) / max(*page.get_size(), 1.0)
+        picture = page.render(scale=scale, may_draw_forms=False).to_pil()
+        picture.thumbnail(thumbnail.SIZE)
+        out = io.BytesIO()
+        picture.convert("RGB").save(out, format="WEBP", quality=thumbnail.QUALITY)
+        return out.getvalue()
+    finally:
+        document.close()
+
+
+@extractor(
+    "pdf",
+    signatures=(Magic("application/pdf", {0: b"%PDF-"}),),
+    thumbnail=thumbnail.Thumbnail(wanted=_wants_preview, render=_first_page, max_bytes=PREVIEW_MAX_BYTES),
+    library=_pypdf,
+)
 def describe(source: Source) -> dict:
     from pypdf import apply_configuration
     from pypdf.errors import LimitReachedError
@@ -40,6 +84,81 @@ def describe(source: Source) -> dict:
             return _describe(source)
     except LimitReachedError as error:
         raise FileRejected("too_large", f"A compressed part inflates past {_MAX_INFLATED_BYTES} bytes") from error
+
+
+def _preview(reader: PdfReader, metadata: dict, source: Source) -> str:
+    """Whether the first page is drawn, and if not, why not. A page may use
+    any object in the file, so only a file the preview may fetch whole is
+    drawn, as for images. PDFium inflates what the page draws with no limit
+    of its own, past the worker's memory (a crash), so every stream the page
+    reaches (content, images, forms, fonts, patterns) is weighed first:
+    inflated by pieces and counted, never held."""
+    if metadata["encrypted"]:
+        return "none: encrypted"
+    if not metadata["pages"]:
+        return "none: no pages"
+    if source.size > PREVIEW_MAX_BYTES:
+        return "none: too large"
+    from workers.extraction.kinds import image
+
+    streams = _reached(reader.pages[0], source)
+    if streams is None:
+        return f"none: the page reaches more than {_MAX_PAGE_OBJECTS} objects"
+    for stream in streams:
+        source.deadline.check()
+        pixels = _int(stream.get("/Width")) * _int(stream.get("/Height"))
+        if pixels > image.THUMBNAIL_MAX_PIXELS:
+            return "none: an image on the page has too many pixels"
+        # An image inflates to its pixels (4 bytes each at most, as CMYK).
+        if _inflates_past(stream, max(_MAX_INFLATED_BYTES, 4 * pixels)):
+            return f"none: the page inflates past {_MAX_INFLATED_BYTES} bytes"
+    return "first page"
+
+
+def _reached(page, source: Source) -> list | None:
+    """Every stream the page's content and resources reach, each once, never
+    walking up the page tree; None past _MAX_PAGE_OBJECTS objects."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+
+    pending, seen, streams, visited = [page.get("/Contents"), page.get("/Resources")], set(), [], 0
+    while pending:
+        found = pending.pop()
+        if isinstance(found, IndirectObject):
+            if (found.idnum, found.generation) in seen:
+                continue
+            seen.add((found.idnum, found.generation))
+            found = found.get_object()
+        visited += 1
+        if visited > _MAX_PAGE_OBJECTS:
+            return None
+        if visited % 256 == 0:
+            source.deadline.check()
+        if isinstance(found, StreamObject):
+            streams.append(found)
+        if isinstance(found, DictionaryObject):
+            pending.extend(value for key, value in found.items() if key != "/Parent")
+        elif isinstance(found, ArrayObject):
+            pending.extend(found)
+    return streams
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _inflates_past(stream, limit: int) -> bool:
+    """True when a Flate stream inflates past `limit` bytes; other filters
+    (DCT, JPX) are the image decoders' to bound."""
+    import zlib
+
+    filters = stream.get("/Filter")
+    if filters != "/FlateDecode" and list(filters or []) != ["/FlateDecode"]:
+        return False
+    inflater, pending, total = zlib.decompressobj(), stream._data, 0
+    while pending and total <= limit:
+        total += len(inflater.decompress(pending, 1024 * 1024))
+        pending = inflater.unconsumed_tail
+    return total > limit
 
 
 def _describe(source: Source) -> dict:
@@ -56,7 +175,7 @@ def _describe(source: Source) -> dict:
         "creationDate": None,
     }
     if reader.is_encrypted and not _opens_without_password(reader):
-        return {**metadata, "pages": _page_count_unopened(reader)}
+        return {**metadata, "pages": _page_count_unopened(reader), "preview": "none: encrypted"}
     info = reader.metadata
     source.deadline.check()
     metadata["pages"] = len(reader.pages)
@@ -67,7 +186,7 @@ def _describe(source: Source) -> dict:
             producer=_text(info.producer),
             creationDate=_date(info),
         )
-    return metadata
+    return {**metadata, "preview": _preview(reader, metadata, source)}
 
 
 def _opens_without_password(reader: PdfReader) -> bool:
