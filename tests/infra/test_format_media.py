@@ -1,16 +1,11 @@
 """The dashboard's words for audio and video, run in Node as the browser runs
-the module: durations as a player shows them (3:07)."""
+the module (.ci/run installs Node where it is missing): durations as a player shows them (3:07)."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 FORMAT_JS = Path(__file__).resolve().parents[2] / "web" / "format.js"
-
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node to run the dashboard's module")
 
 
 def run(expression: str):
