@@ -16,7 +16,7 @@ from contract.ingest import IngestSettings
 BODY = b"a few words\n" * 8
 
 
-def _drain(batch_size: int, count: int) -> tuple[float, list[float]]:
+def _drain(batch_size: int, count: int) -> tuple[float, list[float], dict]:
     ingest = IngestSettings(worker_timeout_s=10, batch_size=batch_size, batching_window_s=0, receive_wait_s=1,
                             reserved_concurrency=2, maximum_concurrency=2)
     with harness.stack(ingest, worker_here=False) as stack:
@@ -26,6 +26,8 @@ def _drain(batch_size: int, count: int) -> tuple[float, list[float]]:
         for index in range(2):
             s3.put_object(Bucket=stack.bucket, Key=f"incoming/{owner}/warm{index}/x.txt", Body=BODY)
         _written(dynamodb, stack, owner, 2)
+        log = stack.log_dir / "ingest.log"
+        logged, invocations = log.stat().st_size, stack.mapping.stats.invocations
         put_at: dict[str, float] = {}
         started = time.time()
         for index in range(count):
@@ -34,7 +36,10 @@ def _drain(batch_size: int, count: int) -> tuple[float, list[float]]:
             put_at[file_id] = time.time()
         written = _written(dynamodb, stack, owner, count + 2)
         latencies = [written[file_id] - at for file_id, at in put_at.items()]
-        return max(written[file_id] for file_id in put_at) - started, latencies
+        # What the worker wrote to its log (CloudWatch Logs ingests it), at the deployed level.
+        usage = {"log_bytes_per_file": round((log.stat().st_size - logged) / count),
+                 "invocations_per_file": round((stack.mapping.stats.invocations - invocations) / count, 3)}
+        return max(written[file_id] for file_id in put_at) - started, latencies, usage
 
 
 def _written(dynamodb, stack, owner: str, count: int) -> dict[str, float]:
@@ -53,13 +58,14 @@ def _written(dynamodb, stack, owner: str, count: int) -> dict[str, float]:
 
 
 def run(sizes: harness.Sizes) -> dict:
-    batched, latencies = _drain(10, sizes.end_to_end_files)
-    single, _ = _drain(1, sizes.end_to_end_files)
+    batched, latencies, usage = _drain(10, sizes.end_to_end_files)
+    single, _, _ = _drain(1, sizes.end_to_end_files)
     ms = [seconds * 1000 for seconds in latencies]
     files = sizes.end_to_end_files
     return {
         "end_to_end_latency_p50_ms": harness.figure(round(harness.percentile(ms, 0.5)), "trend (local)", None,
-                                                    p95_ms=round(harness.percentile(ms, 0.95)), files=files),
+                                                    p95_ms=round(harness.percentile(ms, 0.95)), files=files,
+                                                    **usage),
         "end_to_end_throughput_batch10_over_1": harness.figure(
             round(single / batched, 2), "trend (local)", None, baseline=round(files / single, 1),
             files_per_second_batch_10=round(files / batched, 1), files_per_second_batch_1=round(files / single, 1),
