@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from contract.ingest import INGEST, IngestSettings
+from contract.ingest import (
+    INGEST,
+    MAX_BATCH_SIZE,
+    MAX_BATCHING_WINDOW_S,
+    MAXIMUM_CONCURRENCY,
+    IngestSettings,
+    batching_window_for,
+)
 from contract.names import PROJECT
 from contract.quotas import QUOTAS, Quotas
 
@@ -128,11 +135,22 @@ def load_config(stack: str) -> StackConfig:
 
 
 def _ingest(config: pulumi.Config) -> IngestSettings:
+    batch_size = _positive(config, "ingestBatchSize", INGEST.batch_size)
+    _check("ingestBatchSize", batch_size <= MAX_BATCH_SIZE,
+           f"must be at most {MAX_BATCH_SIZE}: a bigger batch shrinks each file's share of the worker's timeout")
+    window = config.get_int("ingestBatchingWindowSeconds")
+    window = batching_window_for(batch_size) if window is None else window
+    _check("ingestBatchingWindowSeconds", 0 <= window <= MAX_BATCHING_WINDOW_S,
+           f"must be within 0-{MAX_BATCHING_WINDOW_S} seconds (AWS's bounds); 0 invokes as soon as a file arrives")
+    concurrency = config.get_int("ingestMaximumConcurrency")
+    concurrency = INGEST.maximum_concurrency if concurrency is None else concurrency
+    low, high = MAXIMUM_CONCURRENCY
+    _check("ingestMaximumConcurrency", low <= concurrency <= high, f"must be within {low}-{high} (AWS's bounds)")
     reserved = config.get_int("workerReservedConcurrency")
-    minimum = INGEST.maximum_concurrency
-    _check("workerReservedConcurrency", reserved is None or reserved >= minimum,
-           f"must be at least the event source's maximum concurrency, {minimum}; leave it unset to reserve none")
-    return dataclasses.replace(INGEST, reserved_concurrency=reserved)
+    _check("workerReservedConcurrency", reserved is None or reserved >= concurrency,
+           f"must be at least the event source's maximum concurrency, {concurrency}; leave it unset to reserve none")
+    return dataclasses.replace(INGEST, batch_size=batch_size, batching_window_s=window,
+                               maximum_concurrency=concurrency, reserved_concurrency=reserved)
 
 
 def _positive(config: pulumi.Config, key: str, default: int) -> int:
