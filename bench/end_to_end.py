@@ -1,8 +1,9 @@
 """End to end on the local stack: objects put under incoming/, carried by S3
 notifications, the queue, the emulated event source mapping and the worker in
 its execution environments, until each record is written. Upload-to-record
-latency at batch size 10, and throughput at batch size 10 against 1. A local
-figure, for its trend only."""
+latency at batch size 10, and throughput at batch size 10 against 1 (local
+figures, for their trend only); and upload to processed for one file at a time
+on an idle stack, as a person waits for it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from datetime import datetime
 
 from bench import harness
 from contract.ingest import IngestSettings
+from local.stack import LOCAL_INGEST
 
 BODY = b"a few words\n" * 8
+IDLE_GAP_S = 0.5
+IDLE_GOAL_MS = 1500
 
 
 def _drain(batch_size: int, count: int) -> tuple[float, list[float], dict]:
@@ -42,6 +46,26 @@ def _drain(batch_size: int, count: int) -> tuple[float, list[float], dict]:
         return max(written[file_id] for file_id in put_at) - started, latencies, usage
 
 
+def _idle(count: int) -> list[float]:
+    """Upload to processed for one file at a time on an idle stack with the
+    local stack's own settings (the deployed batching window)."""
+    with harness.stack(worker_here=False) as stack:
+        s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
+        owner = uuid.uuid4().hex
+        for index in range(2):
+            s3.put_object(Bucket=stack.bucket, Key=f"incoming/{owner}/warm{index}/x.txt", Body=BODY)
+        _written(dynamodb, stack, owner, 2)
+        latencies = []
+        for index in range(count):
+            file_id = f"idle{index}"
+            s3.put_object(Bucket=stack.bucket, Key=f"incoming/{owner}/{file_id}/note.txt", Body=BODY)
+            put_at = time.time()
+            latencies.append(_written(dynamodb, stack, owner, index + 3)[file_id] - put_at)
+            # Idle again: nothing in flight when the next file comes.
+            time.sleep(IDLE_GAP_S)
+        return latencies
+
+
 def _written(dynamodb, stack, owner: str, count: int) -> dict[str, float]:
     """When each of the owner's records was written, once `count` are."""
     deadline = time.monotonic() + 300
@@ -62,7 +86,13 @@ def run(sizes: harness.Sizes) -> dict:
     single, _, _ = _drain(1, sizes.end_to_end_files)
     ms = [seconds * 1000 for seconds in latencies]
     files = sizes.end_to_end_files
+    idle = [seconds * 1000 for seconds in _idle(sizes.idle_files)]
+    idle_p50 = round(harness.percentile(idle, 0.5))
     return {
+        "idle_upload_to_processed_p50_ms": harness.figure(
+            idle_p50, f"<= {IDLE_GOAL_MS} ms (local)", idle_p50 <= IDLE_GOAL_MS,
+            p95_ms=round(harness.percentile(idle, 0.95)), files=sizes.idle_files,
+            batching_window_s=LOCAL_INGEST.batching_window_s),
         "end_to_end_latency_p50_ms": harness.figure(round(harness.percentile(ms, 0.5)), "trend (local)", None,
                                                     p95_ms=round(harness.percentile(ms, 0.95)), files=files,
                                                     **usage),

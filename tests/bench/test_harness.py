@@ -18,7 +18,8 @@ def test_every_figure_runs_and_is_written_with_its_goal(tmp_path):
                 "worker_calls_per_file", "list_items_read_at_40", "end_to_end_latency_p50_ms",
                 "import_ms_api_handler", "import_ms_ingest_handler", "package_zipped_mib",
                 "worker_lambda_usd_per_million_small_files", "usd_per_million_small_files", "usd_per_million_images",
-                "usd_per_million_pdfs", "usd_per_million_csvs", "usd_per_million_soak_mix")
+                "usd_per_million_pdfs", "usd_per_million_csvs", "usd_per_million_soak_mix",
+                "idle_upload_to_processed_p50_ms")
     assert set(expected) <= set(figures)
     assert any(name.startswith("extraction_ms_") for name in figures)
     for shown in figures.values():
