@@ -3,13 +3,16 @@ notifications, the queue, the emulated event source mapping and the worker in
 its execution environments, until each record is written. Upload-to-record
 latency at batch size 10, and throughput at batch size 10 against 1 (local
 figures, for their trend only); and upload to processed for one file at a time
-on an idle stack, as a person waits for it."""
+on an idle stack, as a person waits for it: until the dashboard's next poll
+after the record is written."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 from bench import harness
 from contract.ingest import IngestSettings
@@ -18,6 +21,25 @@ from local.stack import LOCAL_INGEST
 BODY = b"a few words\n" * 8
 IDLE_GAP_S = 0.5
 IDLE_GOAL_MS = 1500
+DASHBOARD = Path(__file__).resolve().parent.parent / "web" / "files.js"
+
+
+def _poll_schedule() -> tuple[int, int]:
+    """The dashboard's first poll of a pending file and its longest gap (web/files.js)."""
+    source = DASHBOARD.read_text()
+    first, longest = (int(re.search(rf"const {name} = (\d+);", source)[1]) for name in ("POLL_FIRST_MS", "POLL_MAX_MS"))
+    return first, longest
+
+
+def _seen_ms(written_ms: float, first_ms: int, longest_ms: int) -> int:
+    """When the dashboard shows a file written `written_ms` after its upload:
+    at its first poll after that, the polls starting `first_ms` after the
+    upload and doubling their gap up to `longest_ms`."""
+    at, gap = 0, first_ms
+    while at < written_ms:
+        at += gap
+        gap = min(gap * 2, longest_ms)
+    return at
 
 
 def _drain(batch_size: int, count: int) -> tuple[float, list[float], dict]:
@@ -87,12 +109,15 @@ def run(sizes: harness.Sizes) -> dict:
     ms = [seconds * 1000 for seconds in latencies]
     files = sizes.end_to_end_files
     idle = [seconds * 1000 for seconds in _idle(sizes.idle_files)]
-    idle_p50 = round(harness.percentile(idle, 0.5))
+    first, longest = _poll_schedule()
+    seen = [_seen_ms(written, first, longest) for written in idle]
+    seen_p50 = harness.percentile(seen, 0.5)
     return {
         "idle_upload_to_processed_p50_ms": harness.figure(
-            idle_p50, f"<= {IDLE_GOAL_MS} ms (local)", idle_p50 <= IDLE_GOAL_MS,
-            p95_ms=round(harness.percentile(idle, 0.95)), files=sizes.idle_files,
-            batching_window_s=LOCAL_INGEST.batching_window_s),
+            seen_p50, f"<= {IDLE_GOAL_MS} ms (local), as the dashboard shows it", seen_p50 <= IDLE_GOAL_MS,
+            seen_p95_ms=harness.percentile(seen, 0.95), record_written_p50_ms=round(harness.percentile(idle, 0.5)),
+            record_written_p95_ms=round(harness.percentile(idle, 0.95)), dashboard_first_poll_ms=first,
+            files=sizes.idle_files, batching_window_s=LOCAL_INGEST.batching_window_s),
         "end_to_end_latency_p50_ms": harness.figure(round(harness.percentile(ms, 0.5)), "trend (local)", None,
                                                     p95_ms=round(harness.percentile(ms, 0.95)), files=files,
                                                     **usage),
