@@ -38,6 +38,9 @@ COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
 # S3 bills infrequent-access classes for at least 30 days anyway.
 MIN_COLD_STORAGE_DAYS = 30
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
+# The HTTP API stage's throttle when a stack sets none (bench/capacity.py reads them).
+DEFAULT_API_BURST_LIMIT = 100
+DEFAULT_API_RATE_LIMIT = 50
 ALARM_PROTOCOLS = ("email", "https")
 LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d+)?$")
 # Single-Region key ids are UUIDs; multi-Region ones are `mrk-` and 32 hex digits.
@@ -119,8 +122,8 @@ def load_config(stack: str) -> StackConfig:
         noncurrent_version_days=_positive(config, "noncurrentVersionDays", 30),
         cold_storage_days=cold_days,
         cold_storage_class=cold_class,
-        api_burst_limit=_positive(config, "apiBurstLimit", 100),
-        api_rate_limit=_positive(config, "apiRateLimit", 50),
+        api_burst_limit=_positive(config, "apiBurstLimit", DEFAULT_API_BURST_LIMIT),
+        api_rate_limit=_positive(config, "apiRateLimit", DEFAULT_API_RATE_LIMIT),
         mfa=mfa,
         alarm_subscriptions=_subscriptions(config, required=not ephemeral),
         local_origin=local_origin,
