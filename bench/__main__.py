@@ -16,7 +16,17 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import batch_efficiency, cold_start, end_to_end, extraction, harness, list_cost, requests_per_file
+from bench import (
+    batch_efficiency,
+    cold_start,
+    cost,
+    end_to_end,
+    extraction,
+    harness,
+    list_cost,
+    prices,
+    requests_per_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = {
@@ -27,6 +37,12 @@ FIGURES = {
     "end to end": end_to_end.run,
     "cold start": cold_start.run,
 }
+# Figures computed from the ones above, not measured.
+DERIVED = {
+    "cost per million files": cost.run,
+}
+# Keys of results.json that are not figures.
+CONTEXT = ("machine", "prices")
 
 
 def measure(sizes: harness.Sizes) -> tuple[dict, list[str]]:
@@ -42,6 +58,13 @@ def measure(sizes: harness.Sizes) -> tuple[dict, list[str]]:
             errors.append(f"{name}: {traceback.format_exc()}")
             print(errors[-1], file=sys.stderr, flush=True)
         print(f"  {time.monotonic() - started:.0f} s", flush=True)
+    for name, derive in DERIVED.items():
+        try:
+            results.update(derive(results))
+        except Exception:
+            errors.append(f"{name}: {traceback.format_exc()}")
+            print(errors[-1], file=sys.stderr, flush=True)
+    results["prices"] = {"region": prices.REGION, "read_on": prices.READ_ON, **prices.listing()}
     return results, errors
 
 
@@ -55,7 +78,7 @@ def table(results: dict) -> str:
     """The figures as a Markdown table: figure, value, goal, baseline, met."""
     rows = ["| figure | value | goal | baseline | met |", "|---|---|---|---|---|"]
     for name, shown in results.items():
-        if name == "machine":
+        if name in CONTEXT:
             continue
         met = {True: "yes", False: "**no**", None: "trend"}[shown["met"]]
         rows.append(f"| {name} | {_shown(shown['value'])} | {shown['goal']} | {_shown(shown['baseline'])} | {met} |")
@@ -70,7 +93,8 @@ def document(results: dict) -> str:
         f"{machine['measured_at']}. Every figure with its goal and, where there is one, its baseline; "
         "the details of each (requests, CPU time, per-phase call counts, every import run) are in "
         "`bench/results.json`. How each is measured is in the docstring of its module in `bench/`.\n\n"
-        f"{table(results)}\n"
+        f"{table(results)}\n\n"
+        f"{cost.section(results)}"
     )
 
 

@@ -28,7 +28,14 @@ def run(sizes: harness.Sizes) -> dict:
     from local.gateway import api_event
     from local.runtime import LambdaContext
 
-    with harness.stack() as stack, harness.counting() as calls:
+    written = Counter()
+
+    def count_items(params: dict, **_) -> None:
+        # A transaction bills two write units per item; its params hold the items.
+        written["items"] += len(params["TransactItems"])
+
+    with harness.stack() as stack, harness.counting() as calls, \
+            harness.on_every_call("provide-client-params.dynamodb.TransactWriteItems", count_items):
         from workers.api import handler as api
         from workers.ingest import handler as ingest
 
@@ -48,10 +55,13 @@ def run(sizes: harness.Sizes) -> dict:
             return json.loads(response["body"])
 
         calls.take()
+        ticket_started = time.perf_counter()
         checksum = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
         tickets = [call("POST", "/uploads", {"filename": f"note-{i}.txt", "contentType": "text/plain",
                                              "size": len(BODY), "sha256": checksum}) for i in range(sizes.uploads)]
+        ticket_ms = (time.perf_counter() - ticket_started) * 1000 / sizes.uploads
         phases = {"ticket": calls.take()}
+        items = {"ticket": written.pop("items", 0)}
         for ticket in tickets:
             signed = ticket["upload"]
             requests.put(signed["url"], data=BODY, headers=signed["headers"], timeout=60).raise_for_status()
@@ -80,6 +90,7 @@ def run(sizes: harness.Sizes) -> dict:
                 {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]} for index, message in enumerate(done)])
             handled += len(done)
         phases["worker"] = calls.take()
+        items["worker"] = written.pop("items", 0)
         call("GET", "/files", query=f"limit={PAGE}")
         phases["list"] = calls.take()
 
@@ -99,7 +110,8 @@ def run(sizes: harness.Sizes) -> dict:
     return {"worker_calls_per_file": harness.figure(
         round(worker_calls, 2), "<= 4, SQS receive and delete amortized over the batch",
         worker_calls <= 4 and sqs_calls * min(10, handled) <= 2.5, sqs_calls_per_file=round(sqs_calls, 2),
-        uploads=uploads, notifications_handled=handled,
+        uploads=uploads, notifications_handled=handled, ticket_ms=round(ticket_ms, 1), object_bytes=len(BODY),
+        transaction_items_per_file={phase: round(count / uploads, 3) for phase, count in items.items()},
         calls_per_file_by_phase=per_file,
         calls_per_file_by_service={service: round(count / uploads, 2)
                                    for service, count in sorted(by_service.items())})}

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from contract.ingest import INGEST, IngestSettings
+from contract.ingest import (
+    INGEST,
+    MAX_BATCH_SIZE,
+    MAX_BATCHING_WINDOW_S,
+    MAXIMUM_CONCURRENCY,
+    IngestSettings,
+    batching_window_for,
+)
 from contract.names import PROJECT
 from contract.quotas import QUOTAS, Quotas
 
@@ -31,6 +38,9 @@ COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
 # S3 bills infrequent-access classes for at least 30 days anyway.
 MIN_COLD_STORAGE_DAYS = 30
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
+# The HTTP API stage's throttle when a stack sets none (bench/capacity.py reads them).
+DEFAULT_API_BURST_LIMIT = 100
+DEFAULT_API_RATE_LIMIT = 50
 ALARM_PROTOCOLS = ("email", "https")
 LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d+)?$")
 # Single-Region key ids are UUIDs; multi-Region ones are `mrk-` and 32 hex digits.
@@ -112,8 +122,8 @@ def load_config(stack: str) -> StackConfig:
         noncurrent_version_days=_positive(config, "noncurrentVersionDays", 30),
         cold_storage_days=cold_days,
         cold_storage_class=cold_class,
-        api_burst_limit=_positive(config, "apiBurstLimit", 100),
-        api_rate_limit=_positive(config, "apiRateLimit", 50),
+        api_burst_limit=_positive(config, "apiBurstLimit", DEFAULT_API_BURST_LIMIT),
+        api_rate_limit=_positive(config, "apiRateLimit", DEFAULT_API_RATE_LIMIT),
         mfa=mfa,
         alarm_subscriptions=_subscriptions(config, required=not ephemeral),
         local_origin=local_origin,
@@ -128,11 +138,22 @@ def load_config(stack: str) -> StackConfig:
 
 
 def _ingest(config: pulumi.Config) -> IngestSettings:
+    batch_size = _positive(config, "ingestBatchSize", INGEST.batch_size)
+    _check("ingestBatchSize", batch_size <= MAX_BATCH_SIZE,
+           f"must be at most {MAX_BATCH_SIZE}: a bigger batch shrinks each file's share of the worker's timeout")
+    window = config.get_int("ingestBatchingWindowSeconds")
+    window = batching_window_for(batch_size) if window is None else window
+    _check("ingestBatchingWindowSeconds", 0 <= window <= MAX_BATCHING_WINDOW_S,
+           f"must be within 0-{MAX_BATCHING_WINDOW_S} seconds (AWS's bounds); 0 invokes as soon as a file arrives")
+    concurrency = config.get_int("ingestMaximumConcurrency")
+    concurrency = INGEST.maximum_concurrency if concurrency is None else concurrency
+    low, high = MAXIMUM_CONCURRENCY
+    _check("ingestMaximumConcurrency", low <= concurrency <= high, f"must be within {low}-{high} (AWS's bounds)")
     reserved = config.get_int("workerReservedConcurrency")
-    minimum = INGEST.maximum_concurrency
-    _check("workerReservedConcurrency", reserved is None or reserved >= minimum,
-           f"must be at least the event source's maximum concurrency, {minimum}; leave it unset to reserve none")
-    return dataclasses.replace(INGEST, reserved_concurrency=reserved)
+    _check("workerReservedConcurrency", reserved is None or reserved >= concurrency,
+           f"must be at least the event source's maximum concurrency, {concurrency}; leave it unset to reserve none")
+    return dataclasses.replace(INGEST, batch_size=batch_size, batching_window_s=window,
+                               maximum_concurrency=concurrency, reserved_concurrency=reserved)
 
 
 def _positive(config: pulumi.Config, key: str, default: int) -> int:

@@ -31,7 +31,11 @@ class IngestSettings:
     worker_timeout_s: int = 60
     worker_memory_mb: int = 1024
     batch_size: int = 10
-    batching_window_s: int = 2
+    # The mapping invokes when the batch is full, the window ends, or the
+    # payload reaches 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/
+    # services-sqs-configure.html): a window holds a lone file at low traffic,
+    # and at volume one receive fills a batch of ten anyway. See batching_window_for.
+    batching_window_s: int = 0
     max_receive_count: int = 5
     # Per stack (`uploads:workerReservedConcurrency`): accounts with a reduced
     # concurrency quota refuse any reservation. None reserves nothing.
@@ -109,6 +113,22 @@ class IngestSettings:
         every message about it could have been delivered: it may wait its
         retention in the queue and again in the DLQ before a redrive."""
         return self.message_retention_s + self.dlq_retention_s + 24 * 3600
+
+
+# AWS's bounds for an SQS event source: MaximumBatchingWindowInSeconds and
+# ScalingConfig.MaximumConcurrency
+# (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
+MAX_BATCHING_WINDOW_S = 300
+MAXIMUM_CONCURRENCY = (2, 1000)
+# Above one ReceiveMessage's ten, the worker's per-file time budget (a share of
+# the timeout per file of a full batch) would shrink below what the kinds need.
+MAX_BATCH_SIZE = 10
+
+
+def batching_window_for(batch_size: int) -> int:
+    """The shortest window AWS allows for `batch_size`: none up to ten, where
+    it would only delay a file at low traffic, and one second above it."""
+    return 0 if batch_size <= 10 else 1
 
 
 INGEST = IngestSettings()

@@ -24,6 +24,7 @@ from botocore.config import Config
 
 from contract import functions
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
+from contract.ingest import INGEST as DEPLOYED_INGEST
 from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
@@ -50,7 +51,7 @@ REGION = "us-east-1"
 # still leaves room for the extractors' per-file budget on real photos and PDFs.
 LOCAL_INGEST = IngestSettings(
     worker_timeout_s=5,
-    batching_window_s=1,
+    batching_window_s=DEPLOYED_INGEST.batching_window_s,
     receive_wait_s=1,
     reserved_concurrency=2,
     maximum_concurrency=2,

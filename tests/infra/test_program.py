@@ -256,6 +256,38 @@ def test_the_worker_reserves_the_configured_concurrency(package, tmp_path):
     assert worker["inputs"]["reservedConcurrentExecutions"] == 3
 
 
+def mapping_of(out: Path) -> dict:
+    return one(json.loads(out.read_text()), "aws:lambda/eventSourceMapping:EventSourceMapping")["inputs"]
+
+
+def test_the_event_source_takes_its_batch_window_and_concurrency_from_the_stacks_config(package, tmp_path):
+    out = tmp_path / "out.json"
+    config = {"uploads:ingestBatchSize": "4", "uploads:ingestBatchingWindowSeconds": "3",
+              "uploads:ingestMaximumConcurrency": "7", "uploads:workerReservedConcurrency": "7"}
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, **config}, out)
+    assert completed.returncode == 0, completed.stderr
+    mapping = mapping_of(out)
+    assert (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"],
+            mapping["scalingConfig"]["maximumConcurrency"]) == (4, 3, 7)
+    queue = one(json.loads(out.read_text()), "aws:sqs/queue:Queue", name=Names(EPHEMERAL_STACK).queue)
+    assert queue["inputs"]["visibilityTimeoutSeconds"] == 6 * INGEST.worker_timeout_s + 3
+
+
+def test_by_default_a_lone_file_is_not_held_for_a_batching_window(package, tmp_path):
+    out = tmp_path / "out.json"
+    completed = run_program(EPHEMERAL_STACK, EPHEMERAL_CONFIG, out)
+    assert completed.returncode == 0, completed.stderr
+    assert mapping_of(out)["maximumBatchingWindowInSeconds"] == 0
+
+
+def test_reserved_concurrency_must_cover_the_configured_maximum_concurrency(package, tmp_path):
+    config = {"uploads:ingestMaximumConcurrency": "8", "uploads:workerReservedConcurrency": "5"}
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, **config}, tmp_path / "out.json")
+    assert completed.returncode != 0
+    assert "uploads:workerReservedConcurrency: must be at least the event source's maximum concurrency, 8" \
+        in completed.stderr
+
+
 # --- functions and IAM -----------------------------------------------------------
 @pytest.mark.parametrize("spec", [functions.ingest_worker(), functions.API], ids=lambda spec: spec.service)
 def test_functions_are_hardened_and_configured(stack, package, spec):
@@ -638,6 +670,11 @@ def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_fr
     ("uploads:workerReservedConcurrency", "1", "uploads:workerReservedConcurrency: must be at least"),
     ("uploads:workerReservedConcurrency", "-1", "uploads:workerReservedConcurrency: must be at least"),
     ("uploads:workerReservedConcurrency", "many", "uploads:workerReservedConcurrency"),
+    ("uploads:ingestBatchSize", "11", "uploads:ingestBatchSize: must be at most 10"),
+    ("uploads:ingestBatchSize", "0", "uploads:ingestBatchSize: must be a positive integer"),
+    ("uploads:ingestBatchingWindowSeconds", "301", "uploads:ingestBatchingWindowSeconds: must be within 0-300"),
+    ("uploads:ingestMaximumConcurrency", "1", "uploads:ingestMaximumConcurrency: must be within 2-1000"),
+    ("uploads:ingestMaximumConcurrency", "1001", "uploads:ingestMaximumConcurrency: must be within 2-1000"),
     ("uploads:kmsKeyArn", "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
      "uploads:kmsKeyArn: the key is in us-east-1 but the stack deploys to eu-west-1"),
     ("uploads:alarmSubscriptions", '[{"protocol": "email", "endpoint": "uploads-oncall@example.com"}]',
