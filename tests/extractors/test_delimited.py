@@ -20,9 +20,9 @@ def test_csv_rows_are_counted_right_with_quoted_newlines(store):
         "columns": HEADER,
         "columnCount": 3,
         "columnTypes": [
-            {"name": "id", "type": "integer", "empty": 0},
-            {"name": "name", "type": "string", "empty": 0},
-            {"name": "note", "type": "string", "empty": 0},
+            {"name": "id", "type": "integer", "nulls": 0},
+            {"name": "name", "type": "string", "nulls": 0},
+            {"name": "note", "type": "string", "nulls": 0},
         ],
         "rows": 3,
         "typeSample": {"rows": 3, "wholeFile": True},
@@ -37,7 +37,7 @@ def test_each_column_gets_the_narrowest_type_its_values_share_and_a_count_of_emp
         ["", "2e3", "FALSE", "", "2024-05-18", "", "yes", "n/a"],
     ]
     metadata = extract(store(files.delimited(rows), "text/csv")).metadata
-    assert [(column["type"], column["empty"]) for column in metadata["columnTypes"]] == [
+    assert [(column["type"], column["nulls"]) for column in metadata["columnTypes"]] == [
         ("integer", 1), ("number", 0), ("boolean", 0), ("date", 1), ("datetime", 0), ("string", 1),
         ("string", 0), (None, 3)]
 
@@ -45,13 +45,13 @@ def test_each_column_gets_the_narrowest_type_its_values_share_and_a_count_of_emp
 def test_an_impossible_date_is_a_string(store):
     rows = [["day"], ["2023-02-29"], ["2024-13-01"]]
     metadata = extract(store(files.delimited(rows), "text/csv")).metadata
-    assert metadata["columnTypes"] == [{"name": "day", "type": "string", "empty": 0}]
+    assert metadata["columnTypes"] == [{"name": "day", "type": "string", "nulls": 0}]
 
 
 def test_a_short_row_counts_its_missing_cells_as_empty(store):
     body = b"a,b,c\r\n1,2,3\r\n4,5\r\n"
     metadata = extract(store(body, "text/csv")).metadata
-    assert [column["empty"] for column in metadata["columnTypes"]] == [0, 0, 1]
+    assert [column["nulls"] for column in metadata["columnTypes"]] == [0, 0, 1]
 
 
 def test_tsv_columns_are_typed_too(store):

@@ -25,6 +25,14 @@ _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9
 # regex over a megabyte field would spend the budget for nothing.
 _MAX_TYPED_CHARS = 64
 
+# Cells typed per file: about a tenth of a second of classifying, so a wide
+# table types fewer rows in the same time as a narrow one.
+TYPED_CELLS = 100_000
+# Columns kept on the record, and the characters of each name; a DynamoDB
+# item is capped at 400 KB.
+MAX_COLUMNS = 200
+MAX_NAME_CHARS = 256
+
 _WIDENS = {frozenset({"integer", "number"}): "number", frozenset({"date", "datetime"}): "datetime"}
 
 
@@ -94,3 +102,41 @@ class Column:
         if len(self._types) <= 1:
             return next(iter(self._types), None)
         return _WIDENS.get(frozenset(self._types), "string")
+
+
+class Records:
+    """The union of the keys of JSON objects, each with its type, how many
+    objects have it, and how many of those hold null. Only the first objects
+    are typed, up to `TYPED_CELLS` members; a value that is not an object
+    means the items are not records, and nothing is reported."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._cells = 0
+        self._objects = True
+        self._columns: dict[str, Column] = {}
+
+    def add(self, value: object) -> None:
+        if self._cells >= TYPED_CELLS or not self._objects:
+            return
+        if not isinstance(value, dict):
+            self._objects = False
+            return
+        self.rows += 1
+        for key, member in value.items():
+            self._cells += 1
+            name = key[:MAX_NAME_CHARS]
+            column = self._columns.get(name)
+            if column is None and len(self._columns) < MAX_COLUMNS:
+                column = self._columns[name] = Column(name)
+            if column is not None:
+                column.add(json_type(member))
+
+    def described(self, rows: int | None) -> dict:
+        """The column types, given how many items there were (None when the
+        scan did not reach the end)."""
+        if not self._objects or not self.rows:
+            return {}
+        columns = [{"name": column.name, "type": column.type, "present": column.seen, "nulls": column.empty}
+                   for column in self._columns.values()]
+        return {"columnTypes": columns, "typeSample": {"rows": self.rows, "wholeFile": rows == self.rows}}

@@ -21,7 +21,7 @@ from itertools import islice
 
 from workers.errors import FileRejected
 from workers.extraction import textio
-from workers.extraction.columns import Column, text_type
+from workers.extraction.columns import MAX_COLUMNS, MAX_NAME_CHARS, TYPED_CELLS, Column, text_type
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Sample, Shape, Sniffed
 
@@ -29,12 +29,7 @@ MAX_FIELD_BYTES = 1024 * 1024
 
 # Rows parsed between two checks of the deadline and the scan limit.
 _ROWS_PER_STEP = 4096
-# Header names kept on the record; a DynamoDB item is capped at 400 KB.
-_MAX_COLUMNS = 200
-_MAX_NAME_CHARS = 256
-# Cells typed per file, and the rows that makes at least: about a tenth of
-# a second of classifying.
-_TYPED_CELLS = 100_000
+# Rows typed however wide the table is.
 _MIN_TYPED_ROWS = 100
 # Room for one field at the field size limit and the rest of its row.
 _MAX_ROW_CHARS = 2 * MAX_FIELD_BYTES
@@ -109,12 +104,12 @@ def describe(source: Source) -> dict:
     metadata = {
         "delimiter": sniffed.delimiter,
         "encoding": sniffed.encoding,
-        "columns": [name[:_MAX_NAME_CHARS] for name in header[:_MAX_COLUMNS]],
+        "columns": [name[:MAX_NAME_CHARS] for name in header[:MAX_COLUMNS]],
         "columnCount": len(header),
     }
     columns = [Column(name) for name in metadata["columns"]]
-    typed = _type_rows(rows, columns, max(_MIN_TYPED_ROWS, _TYPED_CELLS // max(1, len(columns))), source)
-    metadata["columnTypes"] = [{"name": column.name, "type": column.type, "empty": column.empty}
+    typed = _type_rows(rows, columns, max(_MIN_TYPED_ROWS, TYPED_CELLS // max(1, len(columns))), source)
+    metadata["columnTypes"] = [{"name": column.name, "type": column.type, "nulls": column.empty}
                                for column in columns]
     count = typed
     while True:
