@@ -77,6 +77,20 @@ def delimited(rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-
     return out.getvalue().encode(encoding)
 
 
+def parquet(table, **options) -> bytes:
+    """A Parquet file as pyarrow writes it (`table` a pyarrow Table)."""
+    import pyarrow.parquet
+
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(table, out, **options)
+    return out.getvalue()
+
+
+def parquet_footer(footer: bytes, body: bytes = b"") -> bytes:
+    """A Parquet file around a footer given as raw Thrift bytes."""
+    return b"PAR1" + body + footer + struct.pack("<I", len(footer)) + b"PAR1"
+
+
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
