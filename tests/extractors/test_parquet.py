@@ -5,12 +5,14 @@ import datetime
 import decimal
 import os
 import struct
+import tracemalloc
 
 import pyarrow as pa
 import pytest
 
 from tests.extractors import files
 from tests.invocation import extract
+from workers.extraction import registry
 from workers.extraction.kinds import parquet
 
 PARQUET = "application/vnd.apache.parquet"
@@ -124,6 +126,22 @@ def test_a_list_claiming_more_elements_than_the_limit_fails_as_corrupt(rejection
     # Field 2 (schema), a list of structs whose size is a varint of 2^31.
     footer = b"\x15\x02" + b"\x19\xfc" + b"\x80\x80\x80\x80\x08"
     assert rejection(files.parquet_footer(footer), PARQUET).code == "corrupt"
+
+
+def test_the_worst_footer_the_size_cap_admits_stays_within_the_memory_budget(store):
+    """A byte per decoded object is the most a footer can ask for; measured
+    on a megabyte of it, then scaled to the cap."""
+    obj = store(files.parquet_chunk_bomb(1_000_000), PARQUET)
+    tracemalloc.start()
+    try:
+        metadata = extract(obj).metadata
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    at_cap = peak * parquet.MAX_FOOTER_BYTES / obj.size
+    print(f"\nchunk bomb: peak {peak / 2**20:.1f} MiB for {obj.size} bytes, {at_cap / 2**20:.0f} MiB at the cap")
+    assert (metadata["rowGroups"], metadata["columns"], metadata["compression"]) == (1, ["a"], [])
+    assert at_cap < registry.kind("parquet").budget.memory_bytes
 
 
 def encoded_footer(schema: list[dict], rows: int = 0) -> bytes:

@@ -26,9 +26,11 @@ from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Magic
 
 MAGIC = b"PAR1"
-# The footer of a thousand columns in a hundred row groups, with statistics,
-# is about 15 MB; a bigger one is refused before it is read.
-MAX_FOOTER_BYTES = 16 * MiB
+# A footer bigger than this is refused before it is read. Real footers cost
+# about their own size once decoded (the statistics that make most of them
+# are skipped); the worst, a byte per empty struct, about 50 times it, which
+# this cap keeps inside the kind's memory budget.
+MAX_FOOTER_BYTES = 4 * MiB
 # Elements in one Thrift list: the schema, the row groups, one group's columns.
 MAX_LIST_LENGTH = 1_000_000
 # Schema nesting (groups within groups) that the flattening follows.
@@ -106,7 +108,7 @@ def _footer_type() -> type:
 
 
 @extractor("parquet", signatures=(Magic("application/vnd.apache.parquet", {0: MAGIC}),),
-           budget=ExtractBudget(fetch_bytes=MAX_FOOTER_BYTES + 2 * MiB, memory_bytes=256 * MiB),
+           budget=ExtractBudget(fetch_bytes=MAX_FOOTER_BYTES + 2 * MiB, memory_bytes=224 * MiB),
            library=_footer_type)
 def describe(source: Source) -> dict:
     footer = _decode(_footer_bytes(source))
