@@ -68,6 +68,11 @@ def test_a_written_file_comes_back_with_its_schema_rows_groups_and_codec(store):
     assert metadata["columnCount"] == 10
 
 
+def test_sniffing_judges_the_bytes_not_the_declared_type(store):
+    assert extract(store(files.parquet(known_table()), "application/octet-stream")).metadata["kind"] == "parquet"
+    assert extract(store(b"a,b\r\n1,2\r\n", PARQUET)).metadata["kind"] == "csv"
+
+
 def test_a_required_leaf_under_a_required_group_is_not_nullable(store):
     schema = pa.schema([pa.field("point", pa.struct([pa.field("x", pa.float64(), nullable=False)]),
                                  nullable=False)])
