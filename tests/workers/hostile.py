@@ -308,3 +308,24 @@ def gifar() -> bytes:
     """A GIF with a Java archive appended (GIFAR)."""
     return files.image("GIF", (16, 16)) + files.archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
                                                          "Evil.class": b"\xca\xfe\xba\xbe"})
+
+
+def parquet_file() -> bytes:
+    import pyarrow
+
+    return files.parquet(pyarrow.table({"id": list(range(100)), "name": [f"n{i}" for i in range(100)]}))
+
+
+def parquet_footer_length(data: bytes, length: int) -> bytes:
+    """A Parquet file whose trailer claims a footer of `length` bytes."""
+    return data[:-8] + struct.pack("<I", length) + b"PAR1"
+
+
+def parquet_nested_thrift(depth: int) -> bytes:
+    """A footer holding an unknown struct field (id 100) inside itself."""
+    return files.parquet_footer(b"\x0c\xc8\x01" * depth + b"\x00" * (depth + 1))
+
+
+def parquet_claiming_list() -> bytes:
+    """A footer whose schema list claims 2^31 structs in five bytes."""
+    return files.parquet_footer(b"\x15\x02\x19\xfc\x80\x80\x80\x80\x08")
