@@ -27,6 +27,8 @@ def _large(kind: str, size: int) -> tuple[bytes, str]:
         "json": lambda: (b"[" + b",".join([b'{"n": 12345, "name": "alpha"}'] * (size // 29)) + b"]",
                          "application/json"),
         "text": lambda: (b"plain words in a long log\n" * (size // 26), "text/plain"),
+        "parquet": lambda: (files.big_parquet(size), "application/vnd.apache.parquet"),
+        "jsonl": lambda: (b'{"n": 12345, "name": "alpha"}\n' * (size // 30), "application/x-ndjson"),
     }[kind]()
 
 
@@ -42,7 +44,18 @@ def _typical(sizes: harness.Sizes) -> dict[str, tuple[bytes, str]]:
         f"pdf_{sizes.pdf_pages}_pages": (files.pdf(pages=sizes.pdf_pages), "application/pdf"),
         f"csv_{sizes.csv_bytes // harness.MiB or 1}mb": (line * (sizes.csv_bytes // len(line)), "text/csv"),
         f"zip_{sizes.zip_entries}_entries": (archive.getvalue(), "application/zip"),
+        f"parquet_{sizes.parquet_columns}_columns": (_parquet(sizes.parquet_columns), "application/vnd.apache.parquet"),
     }
+
+
+def _parquet(columns: int) -> bytes:
+    """A table as exported from a warehouse: typed columns, ten row groups."""
+    import pyarrow
+
+    rows = 100_000
+    table = pyarrow.table({f"c{i}": pyarrow.array(range(rows), pyarrow.int64()) if i % 2
+                           else pyarrow.array([f"v{j % 100}" for j in range(rows)]) for i in range(columns)})
+    return files.parquet(table, row_group_size=rows // 10)
 
 
 def run(sizes: harness.Sizes) -> dict:
@@ -60,14 +73,14 @@ def run(sizes: harness.Sizes) -> dict:
     with harness.stack() as stack:
         s3, bucket = clients.s3(), stack.bucket
         reads = {}
-        for kind in ("pdf", "zip", "image", "csv", "json", "text"):
+        for kind in ("pdf", "zip", "image", "parquet", "csv", "json", "jsonl", "text"):
             # Outside incoming/: no notification, nothing else reads it.
             obj = stored(s3, bucket, f"bench/large.{kind}", *_large(kind, sizes.object_bytes))
             extraction = extract(obj)
             fetched = extraction.reads.bytes_fetched + (extraction.thumbnail_reads.bytes_fetched
                                                         if extraction.thumbnail_reads else 0)
             # Streamed kinds have no byte goal: they report how far they scan.
-            streamed = kind in ("csv", "json", "text")
+            streamed = kind in ("csv", "json", "jsonl", "text")
             reads[kind] = harness.figure(
                 fetched, f"reported: scans to {STREAM_SCAN_LIMIT_BYTES // harness.MiB} MiB, then extrapolates"
                 if streamed else f"<= {RANGED_GOAL_BYTES // harness.MiB} MiB",

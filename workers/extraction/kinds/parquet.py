@@ -107,9 +107,17 @@ def _footer_type() -> type:
     return footer
 
 
+def _thrift() -> None:
+    """Everything describing imports: only a Parquet file pays for it."""
+    import thrift.protocol.TCompactProtocol
+    import thrift.transport.TTransport  # noqa: F401
+
+    _footer_type()
+
+
 @extractor("parquet", signatures=(Magic("application/vnd.apache.parquet", {0: MAGIC}),),
            budget=ExtractBudget(fetch_bytes=MAX_FOOTER_BYTES + 2 * MiB, memory_bytes=224 * MiB),
-           library=_footer_type)
+           library=_thrift)
 def describe(source: Source) -> dict:
     footer = _decode(_footer_bytes(source))
     source.deadline.check()
