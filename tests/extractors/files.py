@@ -104,7 +104,7 @@ def parquet_footer(footer: bytes, body: bytes = b"") -> bytes:
     return b"PAR1" + body + footer + struct.pack("<I", len(footer)) + b"PAR1"
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
@@ -119,7 +119,7 @@ def parquet_chunk_bomb(chunks: int) -> bytes:
     schema = (b"\x19\x2c"  # 2: schema, a list of 2 structs
               b"\x48\x04root\x15\x02\x00"  # 4: name "root", 5: num_children 1
               b"\x15\x02\x38\x01a\x00")  # 1: type INT32, 4: name "a"
-    group = b"\x19\xfc" + _varint(chunks) + b"\x00" * chunks + b"\x26\x00\x00"  # 1: columns, 3: num_rows 0
+    group = b"\x19\xfc" + varint(chunks) + b"\x00" * chunks + b"\x26\x00\x00"  # 1: columns, 3: num_rows 0
     footer = (b"\x15\x02" + schema  # 1: version 1
               + b"\x16\x00"  # 3: num_rows 0
               + b"\x19\x1c" + group  # 4: row_groups, a list of 1 struct

@@ -329,3 +329,11 @@ def parquet_nested_thrift(depth: int) -> bytes:
 def parquet_claiming_list() -> bytes:
     """A footer whose schema list claims 2^31 structs in five bytes."""
     return files.parquet_footer(b"\x15\x02\x19\xfc\x80\x80\x80\x80\x08")
+
+
+def parquet_schema_of_leaves(leaves: int) -> bytes:
+    """A footer whose root holds `leaves` nameless, typeless leaves: three
+    bytes each on the wire."""
+    root = b"\x48\x01r\x15" + files.varint(leaves * 2) + b"\x00"  # 4: name "r", 5: num_children
+    schema = b"\x19\xfc" + files.varint(leaves + 1) + root + b"\x48\x00\x00" * leaves
+    return files.parquet_footer(b"\x15\x02" + schema + b"\x16\x00\x19\x0c\x00")  # no row groups

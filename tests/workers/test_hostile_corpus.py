@@ -302,7 +302,7 @@ FILE_CASES = [
     file_case("truncated-parquet", lambda: hostile.cut(PARQUET), PARQUET_TYPE, "failed:corrupt"),
     file_case("parquet-footer-length-past-the-file", lambda: hostile.parquet_footer_length(PARQUET, 2**32 - 1),
               PARQUET_TYPE, "failed:corrupt"),
-    file_case("parquet-footer-of-5-mib", lambda: files.parquet_footer(b"\x00" * (5 * MiB)), PARQUET_TYPE,
+    file_case("parquet-footer-of-4-mib", lambda: files.parquet_footer(b"\x00" * (4 * MiB)), PARQUET_TYPE,
               "failed:too_large"),
     file_case("parquet-footer-of-noise", lambda: files.parquet_footer(bytes(range(256)) * 64), PARQUET_TYPE,
               "failed:corrupt"),
@@ -312,6 +312,8 @@ FILE_CASES = [
               "failed:corrupt"),
     file_case("parquet-million-empty-column-chunks", lambda: files.parquet_chunk_bomb(1_000_000), PARQUET_TYPE,
               "processed:parquet", metadata={"rowGroups": 1}),
+    file_case("parquet-schema-of-200k-leaves", lambda: hostile.parquet_schema_of_leaves(200_000),
+              PARQUET_TYPE, "processed:parquet", metadata={"columnCount": 200_000}),
     file_case("csv-declared-parquet", lambda: b"a,b\n1,2\n", PARQUET_TYPE, "processed:csv"),
     # JSON Lines.
     file_case("truncated-jsonl", lambda: b'{"a": 1}\n{"a": 2}\n{"a": "cut', "application/x-ndjson", "processed:jsonl",
