@@ -17,7 +17,7 @@ _EMPTY_CELLS = frozenset({"", "null", "na", "n/a", "none", "nil"})
 _BOOLEANS = frozenset({"true", "false", "yes", "no"})
 # A leading zero makes an identifier (a postcode, a phone number), not a number.
 _INTEGER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
-_NUMBER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)?(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_NUMBER = re.compile(r"[+-]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
                        r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?")
@@ -47,7 +47,7 @@ def text_type(value: str) -> str | None:
         return "boolean"
     if _INTEGER.fullmatch(cell):
         return "integer"
-    if any(digit in cell for digit in "0123456789") and _NUMBER.fullmatch(cell):
+    if _NUMBER.fullmatch(cell):
         return "number"
     if _DATE.fullmatch(cell):
         return "date" if _parses(date.fromisoformat, cell) else "string"
@@ -87,13 +87,13 @@ class Column:
     def __init__(self, name: str) -> None:
         self.name = name
         self.seen = 0
-        self.empty = 0
+        self.nulls = 0
         self._types: set[str] = set()
 
     def add(self, kind: str | None) -> None:
         self.seen += 1
         if kind is None:
-            self.empty += 1
+            self.nulls += 1
         else:
             self._types.add(kind)
 
@@ -137,6 +137,6 @@ class Records:
         scan did not reach the end)."""
         if not self._objects or not self.rows:
             return {}
-        columns = [{"name": column.name, "type": column.type, "present": column.seen, "nulls": column.empty}
+        columns = [{"name": column.name, "type": column.type, "present": column.seen, "nulls": column.nulls}
                    for column in self._columns.values()]
         return {"columnTypes": columns, "typeSample": {"rows": self.rows, "wholeFile": rows == self.rows}}

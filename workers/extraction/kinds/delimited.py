@@ -109,7 +109,7 @@ def describe(source: Source) -> dict:
     }
     columns = [Column(name) for name in metadata["columns"]]
     typed = _type_rows(rows, columns, max(_MIN_TYPED_ROWS, TYPED_CELLS // max(1, len(columns))), source)
-    metadata["columnTypes"] = [{"name": column.name, "type": column.type, "nulls": column.empty}
+    metadata["columnTypes"] = [{"name": column.name, "type": column.type, "nulls": column.nulls}
                                for column in columns]
     count = typed
     while True:
