@@ -32,6 +32,8 @@ def _large(kind: str, size: int) -> tuple[bytes, str]:
         "wav": lambda: files.big_media("wav", size),
         "mp3": lambda: files.big_media("mp3", size),
         "flac": lambda: files.big_media("flac", size),
+        "parquet": lambda: (files.big_parquet(size), "application/vnd.apache.parquet"),
+        "jsonl": lambda: (b'{"n": 12345, "name": "alpha"}\n' * (size // 30), "application/x-ndjson"),
     }[kind]()
 
 
@@ -52,7 +54,18 @@ def _typical(sizes: harness.Sizes) -> dict[str, tuple[bytes, str]]:
         "pdf_first_page_preview": (files.drawn_pdf((612, 792)), "application/pdf"),
         "mp4_2s_320x240": (files.video("mp4", "mpeg4"), "video/mp4"),
         "mp3_10s": (files.audio("mp3", "libmp3lame", seconds=10), "audio/mpeg"),
+        f"parquet_{sizes.parquet_columns}_columns": (_parquet(sizes.parquet_columns), "application/vnd.apache.parquet"),
     }
+
+
+def _parquet(columns: int) -> bytes:
+    """A table as exported from a warehouse: typed columns, ten row groups."""
+    import pyarrow
+
+    rows = 100_000
+    table = pyarrow.table({f"c{i}": pyarrow.array(range(rows), pyarrow.int64()) if i % 2
+                           else pyarrow.array([f"v{j % 100}" for j in range(rows)]) for i in range(columns)})
+    return files.parquet(table, row_group_size=rows // 10)
 
 
 def run(sizes: harness.Sizes) -> dict:
@@ -70,14 +83,15 @@ def run(sizes: harness.Sizes) -> dict:
     with harness.stack() as stack:
         s3, bucket = clients.s3(), stack.bucket
         reads = {}
-        for kind in ("pdf", "zip", "image", "csv", "json", "text", "video_moov_at_end", "wav", "mp3", "flac"):
+        for kind in ("pdf", "zip", "image", "parquet", "csv", "json", "jsonl", "text", "video_moov_at_end", "wav",
+                     "mp3", "flac"):
             # Outside incoming/: no notification, nothing else reads it.
             obj = stored(s3, bucket, f"bench/large.{kind}", *_large(kind, sizes.object_bytes))
             extraction = extract(obj)
             fetched = extraction.reads.bytes_fetched + (extraction.thumbnail_reads.bytes_fetched
                                                         if extraction.thumbnail_reads else 0)
             # Streamed kinds have no byte goal: they report how far they scan.
-            streamed = kind in ("csv", "json", "text")
+            streamed = kind in ("csv", "json", "jsonl", "text")
             reads[kind] = harness.figure(
                 fetched, f"reported: scans to {STREAM_SCAN_LIMIT_BYTES // harness.MiB} MiB, then extrapolates"
                 if streamed else f"<= {RANGED_GOAL_BYTES // harness.MiB} MiB",

@@ -35,6 +35,7 @@ class Sizes:
     pdf_pages: int = 20
     csv_bytes: int = 10 * MiB
     zip_entries: int = 1_000
+    parquet_columns: int = 50
     end_to_end_files: int = 200
     # One at a time on an idle stack, as a person uploads.
     idle_files: int = 20
@@ -42,7 +43,8 @@ class Sizes:
 
 
 TINY = Sizes(batch=3, object_bytes=2 * MiB, uploads=4, list_records=(12, 40), jpeg_pixels=(64, 48), pdf_pages=2,
-             csv_bytes=64 * 1024, zip_entries=10, end_to_end_files=4, idle_files=3, import_runs=1)
+             csv_bytes=64 * 1024, zip_entries=10, parquet_columns=4, end_to_end_files=4, idle_files=3,
+             import_runs=1)
 
 
 def figure(value: Any, goal: str, met: bool | None, baseline: Any = None, **details: Any) -> dict[str, Any]:

@@ -85,6 +85,8 @@ ALLOWED_CONTENT_TYPES = (
     "text/tab-separated-values",
     "text/plain",
     "application/json",
+    "application/x-ndjson",
+    "application/vnd.apache.parquet",
     "application/zip",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

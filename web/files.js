@@ -248,17 +248,27 @@ export class FileList {
   }
 }
 
-// [label, value, className] as a <dl>; a value is text, a node, or a list.
+// [label, value, className] as a <dl>; a value is text, a node, a list, or a
+// table ({ caption, head, rows }).
 function definitions(pairs) {
   const list = element("dl", { className: "facts" });
   for (const [label, value, className] of pairs) {
     const dd = element("dd", { className });
     if (Array.isArray(value)) dd.append(element("ul", { className: "values" }, ...value.map((v) => element("li", { text: String(v) }))));
+    else if (value?.head) dd.append(table(value));
     else if (value instanceof Node) dd.append(value);
     else dd.textContent = String(value);
     list.append(element("dt", { text: label }), dd);
   }
   return list;
+}
+
+function table({ caption, head, rows }) {
+  const cells = (tag, values) => element("tr", {}, ...values.map((v) => element(tag, { text: String(v) })));
+  return element("table", { className: "columns" },
+    ...(caption ? [element("caption", { text: caption })] : []),
+    element("thead", {}, cells("th", head)),
+    element("tbody", {}, ...rows.map((values) => cells("td", values))));
 }
 
 // Resolves true when the person confirms; Escape or "Keep" resolves false.

@@ -46,8 +46,8 @@ export function formatPlayingTime(seconds) {
 }
 
 // A short label for the kind icon: what the worker found, else what the name says.
-const LABELS = { image: "IMG", pdf: "PDF", csv: "CSV", tsv: "TSV", json: "JSON", text: "TXT", zip: "ZIP",
-  docx: "DOC", xlsx: "XLS", pptx: "PPT", binary: "BIN", heif: "IMG", audio: "AUD", video: "VID" };
+const LABELS = { image: "IMG", pdf: "PDF", csv: "CSV", tsv: "TSV", json: "JSON", jsonl: "JSONL", parquet: "PARQ",
+  text: "TXT", zip: "ZIP", docx: "DOC", xlsx: "XLS", pptx: "PPT", binary: "BIN", heif: "IMG", audio: "AUD", video: "VID" };
 
 export function kindLabel(file) {
   if (file.metadata?.kind) return LABELS[file.metadata.kind] || file.metadata.kind.slice(0, 4).toUpperCase();
@@ -71,6 +71,8 @@ export function describe(metadata) {
     case "csv": case "tsv": return `${counted(m.rows, m.rowsEstimated, "row")} × ${plural(m.columnCount ?? 0, "column")}`;
     case "json": return m.topLevel === "array" ? `array of ${counted(m.length, m.lengthEstimated, "item")}`
       : m.topLevel === "object" ? `object, ${plural(m.keys?.length ?? 0, "key")}` : "not valid JSON";
+    case "jsonl": return `${counted(m.records, m.recordsEstimated, "record")}${m.valid === false ? ", some lines not JSON" : ""}`;
+    case "parquet": return `${plural(m.rows ?? 0, "row")} × ${plural(m.columnCount ?? 0, "column")}`;
     case "text": return `${counted(m.lines, m.linesEstimated, "line")}, ${m.encoding}`;
     case "zip": case "docx": case "xlsx": case "pptx": return `${m.kind.toUpperCase()}, ${m.entries} ${m.entries === 1 ? "entry" : "entries"}`;
     default: return m.kind === "binary" ? "binary data" : m.kind;
@@ -78,6 +80,26 @@ export function describe(metadata) {
 }
 
 const yesNo = (value) => (value == null ? "unknown" : value ? "yes" : "no");
+
+// Column types as a small table ({ head, rows }), with a caption saying
+// what they were inferred from; null when there are none.
+export function columnTable(m) {
+  const columns = m?.columnTypes;
+  if (!columns?.length) return null;
+  const type = (column) => column.type ?? "empty";
+  if (m.kind === "parquet") {
+    return { caption: "From the file's own schema.", head: ["Column", "Type", "Stored as", "Nullable"],
+      rows: columns.map((c) => [c.name, type(c), c.physicalType ?? "", c.nullable ? "yes" : "no"]) };
+  }
+  const sample = m.typeSample;
+  const caption = sample ? `Inferred from ${sample.wholeFile ? "all" : "the first"} ${plural(sample.rows, "row")}.` : "";
+  if (m.kind === "json" || m.kind === "jsonl") {
+    return { caption, head: ["Key", "Type", "Present in", "Null"],
+      rows: columns.map((c) => [c.name, type(c), (c.present ?? 0).toLocaleString("en"), (c.nulls ?? 0).toLocaleString("en")]) };
+  }
+  return { caption, head: ["Column", "Type", "Empty"],
+    rows: columns.map((c) => [c.name, type(c), (c.nulls ?? 0).toLocaleString("en")]) };
+}
 
 // Every extracted field, as [label, value] pairs; a value may be a list.
 export function fieldsOf(metadata) {
@@ -122,7 +144,9 @@ export function fieldsOf(metadata) {
     case "csv": case "tsv":
       add("Rows", counted(m.rows, m.rowsEstimated, "row"));
       add("Columns", m.columnCount);
-      add("Column names", m.columns);
+      // The table names them too.
+      if (!m.columnTypes?.length) add("Column names", m.columns);
+      add("Column types", columnTable(m));
       add("Delimiter", m.delimiter === "\t" ? "tab" : m.delimiter);
       add("Encoding", m.encoding);
       break;
@@ -130,7 +154,24 @@ export function fieldsOf(metadata) {
       add("Top level", m.topLevel ?? "none");
       if (m.topLevel === "array") add("Items", counted(m.length, m.lengthEstimated, "item"));
       if (m.topLevel === "object") add("Keys", m.keys);
+      add("Column types", columnTable(m));
       add("Valid JSON", yesNo(m.valid));
+      break;
+    case "jsonl":
+      add("Records", counted(m.records, m.recordsEstimated, "record"));
+      add("Lines not JSON", m.invalidLines);
+      add("Column types", columnTable(m));
+      add("Valid JSON Lines", yesNo(m.valid));
+      add("Encoding", m.encoding);
+      break;
+    case "parquet":
+      add("Rows", plural(m.rows ?? 0, "row"));
+      add("Row groups", m.rowGroups);
+      add("Columns", m.columnCount);
+      add("Column types", columnTable(m));
+      add("Compression", m.compression?.join(", ") || null);
+      add("Written by", m.createdBy);
+      add("Metadata keys", m.metadataKeys);
       break;
     case "text":
       add("Lines", counted(m.lines, m.linesEstimated, "line"));

@@ -61,6 +61,13 @@ def test_small_file_gets_a_presigned_post_pinned_to_key_size_and_type(alice):
     assert {"Content-Type": "text/plain"} in policy["conditions"]
 
 
+@pytest.mark.parametrize("content_type", ["application/vnd.apache.parquet", "application/x-ndjson"])
+def test_tabular_kinds_may_be_declared_and_the_ticket_pins_their_type(alice, content_type):
+    status, ticket = alice("POST", "/uploads", {**TEXT, "filename": "table.parquet", "contentType": content_type})
+    assert status == 201
+    assert ticket["upload"]["fields"]["Content-Type"] == content_type
+
+
 def test_ticket_writes_a_pending_record_first(alice):
     _, ticket = alice("POST", "/uploads", TEXT)
     status, file = alice("GET", f"/files/{ticket['fileId']}")

@@ -78,6 +78,56 @@ def delimited(rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-
     return out.getvalue().encode(encoding)
 
 
+def parquet(table, **options) -> bytes:
+    """A Parquet file as pyarrow writes it (`table` a pyarrow Table)."""
+    import pyarrow.parquet
+
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(table, out, **options)
+    return out.getvalue()
+
+
+def big_parquet(total_bytes: int, row_groups: int = 50) -> bytes:
+    """Uncompressed, undictionaried blobs beside a few typed columns: the file
+    is as large as its data, the footer at its end."""
+    import pyarrow
+
+    rows = row_groups * 4
+    blob = bytes(total_bytes // rows)
+    table = pyarrow.table({"id": pyarrow.array(range(rows), pyarrow.int64()),
+                           "name": pyarrow.array([f"row {i}" for i in range(rows)]),
+                           "blob": pyarrow.array([blob] * rows, pyarrow.binary())})
+    return parquet(table, compression="none", use_dictionary=False, row_group_size=4, write_statistics=False)
+
+
+def parquet_footer(footer: bytes, body: bytes = b"") -> bytes:
+    """A Parquet file around a footer given as raw Thrift bytes."""
+    return b"PAR1" + body + footer + struct.pack("<I", len(footer)) + b"PAR1"
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes([*out, value])
+
+
+def parquet_chunk_bomb(chunks: int) -> bytes:
+    """A valid Parquet footer, in Thrift's compact protocol by hand, whose one
+    row group lists `chunks` empty column chunks: one byte each on the wire,
+    one object each once decoded."""
+    schema = (b"\x19\x2c"  # 2: schema, a list of 2 structs
+              b"\x48\x04root\x15\x02\x00"  # 4: name "root", 5: num_children 1
+              b"\x15\x02\x38\x01a\x00")  # 1: type INT32, 4: name "a"
+    group = b"\x19\xfc" + varint(chunks) + b"\x00" * chunks + b"\x26\x00\x00"  # 1: columns, 3: num_rows 0
+    footer = (b"\x15\x02" + schema  # 1: version 1
+              + b"\x16\x00"  # 3: num_rows 0
+              + b"\x19\x1c" + group  # 4: row_groups, a list of 1 struct
+              + b"\x00")
+    return parquet_footer(footer)
+
+
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

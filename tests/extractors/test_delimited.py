@@ -19,8 +19,59 @@ def test_csv_rows_are_counted_right_with_quoted_newlines(store):
         "encoding": "utf-8",
         "columns": HEADER,
         "columnCount": 3,
+        "columnTypes": [
+            {"name": "id", "type": "integer", "nulls": 0},
+            {"name": "name", "type": "string", "nulls": 0},
+            {"name": "note", "type": "string", "nulls": 0},
+        ],
         "rows": 3,
+        "typeSample": {"rows": 3, "wholeFile": True},
     }
+
+
+def test_each_column_gets_the_narrowest_type_its_values_share_and_a_count_of_empties(store):
+    rows = [
+        ["n", "x", "ok", "day", "at", "code", "mixed", "blank"],
+        ["1", "1.5", "true", "2024-05-17", "2024-05-17T10:42:00Z", "007", "1", ""],
+        ["-20", "3", "No", "2024-02-29", "2024-05-17 10:42", "012", "2024-01-01", "NULL"],
+        ["", "2e3", "FALSE", "", "2024-05-18", "", "yes", "n/a"],
+    ]
+    metadata = extract(store(files.delimited(rows), "text/csv")).metadata
+    assert [(column["type"], column["nulls"]) for column in metadata["columnTypes"]] == [
+        ("integer", 1), ("number", 0), ("boolean", 0), ("date", 1), ("datetime", 0), ("string", 1),
+        ("string", 0), (None, 3)]
+
+
+def test_an_impossible_date_is_a_string(store):
+    rows = [["day"], ["2023-02-29"], ["2024-13-01"]]
+    metadata = extract(store(files.delimited(rows), "text/csv")).metadata
+    assert metadata["columnTypes"] == [{"name": "day", "type": "string", "nulls": 0}]
+
+
+def test_a_short_row_counts_its_missing_cells_as_empty(store):
+    body = b"a,b,c\r\n1,2,3\r\n4,5\r\n"
+    metadata = extract(store(body, "text/csv")).metadata
+    assert [column["nulls"] for column in metadata["columnTypes"]] == [0, 0, 1]
+
+
+def test_tsv_columns_are_typed_too(store):
+    rows = [["when", "amount"], ["2024-05-17", "12.50"], ["2024-05-18", "7"]]
+    metadata = extract(store(files.delimited(rows, "\t"), "text/tab-separated-values")).metadata
+    assert [column["type"] for column in metadata["columnTypes"]] == ["date", "number"]
+
+
+def test_types_come_from_a_sample_of_rows_that_says_it_was_not_the_whole_file(store):
+    rows = [["id", "value"]] + [[str(i), "1"] for i in range(60_000)] + [["x", "text"]]
+    metadata = extract(store(files.delimited(rows), "text/csv")).metadata
+    assert metadata["rows"] == 60_001
+    assert metadata["typeSample"] == {"rows": 50_000, "wholeFile": False}
+    assert [column["type"] for column in metadata["columnTypes"]] == ["integer", "integer"]
+
+
+def test_a_wide_table_types_fewer_rows_for_the_same_cost(store):
+    rows = [[f"c{i}" for i in range(200)]] + [["1"] * 200 for _ in range(1_000)]
+    metadata = extract(store(files.delimited(rows), "text/csv")).metadata
+    assert metadata["typeSample"] == {"rows": 500, "wholeFile": False}
 
 
 @pytest.mark.parametrize("delimiter", [";", "|"])
@@ -53,6 +104,7 @@ def test_rows_are_estimated_past_the_scan_limit(store, monkeypatch):
     body = b"a,b\r\n" + b"1,2\r\n" * 1_000_000
     metadata = extract(store(body, "text/csv")).metadata
     assert "rows" not in metadata
+    assert metadata["typeSample"]["wholeFile"] is False
     assert metadata["rowsEstimated"] == pytest.approx(1_000_000, rel=0.02)
 
 

@@ -18,7 +18,7 @@ from workers.extraction.reader import BLOCK_SIZE, CACHE_BLOCKS
 from workers.storage import clients
 
 from . import files
-from .test_read_bound import SIZE, big_csv, big_json
+from .test_read_bound import SIZE, big_csv, big_json, big_jsonl
 
 
 class FileBackedS3:
@@ -46,6 +46,7 @@ def peak_of(run) -> int:
     [
         ("csv", big_csv, "text/csv"),
         ("json", big_json, "application/json"),
+        ("jsonl", big_jsonl, "application/x-ndjson"),
         ("text", lambda size: b"a line of prose and nothing more\n" * (size // 32), "text/plain"),
     ],
 )

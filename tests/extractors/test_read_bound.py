@@ -1,5 +1,5 @@
 """The read bound: on a 200 MB object of each kind, extraction fetches at most
-1 MiB. Streaming kinds (CSV, TSV, text, JSON) must read what they count; they
+1 MiB. Streaming kinds (CSV, TSV, text, JSON, JSON Lines) must read what they count; they
 fetch at most the scan limit and the one block that crosses it (read-ahead
 stops at the limit), and their memory is
 checked in test_memory.py.
@@ -28,6 +28,11 @@ def big_csv(size: int) -> bytes:
     return b"id,name,note\r\n" + row * (size // len(row))
 
 
+def big_jsonl(size: int) -> bytes:
+    line = json.dumps({"id": 1, "name": "Ada", "at": "2024-05-17"}).encode() + b"\n"
+    return line * (size // len(line))
+
+
 def big_json(size: int) -> bytes:
     element = json.dumps({"id": 1, "name": "Ada"}).encode() + b","
     body = element * (size // len(element))
@@ -39,8 +44,10 @@ CASES = {
     "pdf": (lambda: files.big_pdf(SIZE), "application/pdf", BOUND),
     "zip": (lambda: files.big_zip(SIZE), "application/zip", BOUND),
     "binary": (lambda: bytes(SIZE), "application/octet-stream", BOUND),
+    "parquet": (lambda: files.big_parquet(SIZE), "application/vnd.apache.parquet", BOUND),
     "csv": (lambda: big_csv(SIZE), "text/csv", STREAM_BOUND),
     "json": (lambda: big_json(SIZE), "application/json", STREAM_BOUND),
+    "jsonl": (lambda: big_jsonl(SIZE), "application/x-ndjson", STREAM_BOUND),
     "text": (lambda: b"a line of prose and nothing more\n" * (SIZE // 32), "text/plain", STREAM_BOUND),
 }
 

@@ -36,7 +36,7 @@ def test_package_holds_every_module_of_the_lambda_code_and_the_contract(archive,
     assert modules and modules <= set(archive.namelist())
 
 
-@pytest.mark.parametrize("prefix", ["pydantic_core/", "PIL/"])
+@pytest.mark.parametrize("prefix", ["pydantic_core/", "PIL/", "thrift/"])
 def test_compiled_dependencies_are_aarch64_builds_for_cpython_313(archive, prefix):
     shared = [name for name in archive.namelist() if name.startswith(prefix) and ".so" in name]
     assert shared, f"no compiled modules under {prefix}"

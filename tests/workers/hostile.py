@@ -350,3 +350,32 @@ def mp4_moov_claiming_4_gib() -> bytes:
     real = files.video("mp4", "mpeg4")
     at = real.index(b"moov") - 4
     return real[:at] + b"\xff\xff\xff\xff" + real[at + 4:]
+
+
+def parquet_file() -> bytes:
+    import pyarrow
+
+    return files.parquet(pyarrow.table({"id": list(range(100)), "name": [f"n{i}" for i in range(100)]}))
+
+
+def parquet_footer_length(data: bytes, length: int) -> bytes:
+    """A Parquet file whose trailer claims a footer of `length` bytes."""
+    return data[:-8] + struct.pack("<I", length) + b"PAR1"
+
+
+def parquet_nested_thrift(depth: int) -> bytes:
+    """A footer holding an unknown struct field (id 100) inside itself."""
+    return files.parquet_footer(b"\x0c\xc8\x01" * depth + b"\x00" * (depth + 1))
+
+
+def parquet_claiming_list() -> bytes:
+    """A footer whose schema list claims 2^31 structs in five bytes."""
+    return files.parquet_footer(b"\x15\x02\x19\xfc\x80\x80\x80\x80\x08")
+
+
+def parquet_schema_of_leaves(leaves: int) -> bytes:
+    """A footer whose root holds `leaves` nameless, typeless leaves: three
+    bytes each on the wire."""
+    root = b"\x48\x01r\x15" + files.varint(leaves * 2) + b"\x00"  # 4: name "r", 5: num_children
+    schema = b"\x19\xfc" + files.varint(leaves + 1) + root + b"\x48\x00\x00" * leaves
+    return files.parquet_footer(b"\x15\x02" + schema + b"\x16\x00\x19\x0c\x00")  # no row groups

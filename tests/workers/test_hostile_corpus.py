@@ -177,6 +177,8 @@ DOCX = files.ooxml("word/document.xml")
 XLSX = files.ooxml("xl/workbook.xml")
 PPTX = files.ooxml("ppt/presentation.xml")
 OOXML = "application/vnd.openxmlformats-officedocument."
+PARQUET_TYPE = "application/vnd.apache.parquet"
+PARQUET = hostile.parquet_file()
 
 FILE_CASES = [
     # Truncated and corrupt files of each kind.
@@ -328,6 +330,30 @@ FILE_CASES = [
     # The whole 64 KiB sniff window: csv.Sniffer took a minute on this at 32 KiB.
     file_case("csv-quote-newline-pairs", lambda: b'"\n' * 32_768, "text/csv", "processed:csv", seconds=1.0),
     file_case("csv-mixed-delimiters", lambda: hostile.csv_mixed_delimiters(2_000), "text/csv", "processed:csv"),
+    # Parquet: the footer is all that is read, so the footer is what lies.
+    file_case("truncated-parquet", lambda: hostile.cut(PARQUET), PARQUET_TYPE, "failed:corrupt"),
+    file_case("parquet-footer-length-past-the-file", lambda: hostile.parquet_footer_length(PARQUET, 2**32 - 1),
+              PARQUET_TYPE, "failed:corrupt"),
+    file_case("parquet-footer-of-4-mib", lambda: files.parquet_footer(b"\x00" * (4 * MiB)), PARQUET_TYPE,
+              "failed:too_large"),
+    file_case("parquet-footer-of-noise", lambda: files.parquet_footer(bytes(range(256)) * 64), PARQUET_TYPE,
+              "failed:corrupt"),
+    file_case("parquet-thrift-nested-100k-levels", lambda: hostile.parquet_nested_thrift(100_000), PARQUET_TYPE,
+              "failed:corrupt"),
+    file_case("parquet-list-claiming-2-billion-elements", hostile.parquet_claiming_list, PARQUET_TYPE,
+              "failed:corrupt"),
+    file_case("parquet-million-empty-column-chunks", lambda: files.parquet_chunk_bomb(1_000_000), PARQUET_TYPE,
+              "processed:parquet", metadata={"rowGroups": 1}),
+    file_case("parquet-schema-of-200k-leaves", lambda: hostile.parquet_schema_of_leaves(200_000),
+              PARQUET_TYPE, "processed:parquet", metadata={"columnCount": 200_000}),
+    file_case("csv-declared-parquet", lambda: b"a,b\n1,2\n", PARQUET_TYPE, "processed:csv"),
+    # JSON Lines.
+    file_case("truncated-jsonl", lambda: b'{"a": 1}\n{"a": 2}\n{"a": "cut', "application/x-ndjson", "processed:jsonl",
+              metadata={"records": 2, "invalidLines": 1}),
+    file_case("jsonl-line-nested-100k-levels", lambda: b'{"a": 1}\n{"a": 2}\n' + hostile.deep_json(100_000),
+              "application/x-ndjson", "processed:jsonl", metadata={"valid": None}),
+    file_case("jsonl-line-of-9-mib", lambda: b'{"a": 1}\n{"a": 2}\n["' + b"x" * (9 * MiB) + b'"]\n',
+              "application/x-ndjson", "failed:too_large"),
     file_case("csv-nul-bytes-in-the-head", lambda: b"a,b\n1,\x00\n2,3\n", "text/csv", "processed:binary"),
     file_case("csv-nul-bytes-past-the-sniff-window", hostile.csv_with_nul_past_the_sniff_window, "text/csv",
               "processed:csv", metadata={"rows": 20_001}),

@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pyarrow
 import pytest
 import requests
 from PIL import Image
@@ -18,6 +19,7 @@ from playwright.sync_api import expect
 
 from contract.http import MAX_FILE_SIZE
 from contract.outputs import DashboardConfig
+from tests.extractors import files
 
 from .conftest import QUOTA_BYTES
 
@@ -238,6 +240,41 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
     page.click("#refresh")
     row(page, "notes.txt").wait_for()
     assert row(page, "big.bin").count() == 0
+
+
+def column_rows(panel) -> list[list[str]]:
+    return [cells.locator("td").all_text_contents() for cells in panel.locator("table.columns tbody tr").all()]
+
+
+def test_the_details_show_column_types_as_a_small_table(page, stack, tmp_path):
+    sign_in(page, stack)
+    sales = tmp_path / "sales.csv"
+    sales.write_bytes(b"day,amount,note\r\n2024-05-17,12.50,\r\n2024-05-18,7,late\r\n")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b'{"id": 1, "ok": true}\n{"id": 2, "ok": null}\n{"id": 3}\n')
+    table = tmp_path / "table.parquet"
+    table.write_bytes(files.parquet(pyarrow.table({"id": pyarrow.array([1, 2], pyarrow.int64()),
+                                                   "name": pyarrow.array(["a", None])})))
+    page.set_input_files("#picker", [str(sales), str(events), str(table)])
+    for name in ("sales.csv", "events.jsonl", "table.parquet"):
+        wait_for_status(page, name, "processed")
+    assert "2 rows × 3 columns" in row(page, "sales.csv").locator(".summary").text_content()
+    assert "3 records" in row(page, "events.jsonl").locator(".summary").text_content()
+    assert "2 rows × 2 columns" in row(page, "table.parquet").locator(".summary").text_content()
+
+    panel = page.locator("#details")
+    row(page, "sales.csv").locator("button.open").click()
+    assert column_rows(panel) == [["day", "date", "0"], ["amount", "number", "0"], ["note", "string", "1"]]
+    assert panel.locator("table.columns caption").text_content() == "Inferred from all 2 rows."
+    screenshot(page, "details-column-types", full_page=False)
+    page.click("#details-close")
+    row(page, "events.jsonl").locator("button.open").click()
+    assert column_rows(panel) == [["id", "integer", "3", "0"], ["ok", "boolean", "2", "1"]]
+    page.click("#details-close")
+    row(page, "table.parquet").locator("button.open").click()
+    assert column_rows(panel) == [["id", "INT64", "INT64", "yes"], ["name", "STRING", "BYTE_ARRAY", "yes"]]
+    assert "parquet-cpp-arrow" in panel.text_content()
+    page.click("#details-close")
 
 
 def sparse_file(path: Path, size: int) -> Path:

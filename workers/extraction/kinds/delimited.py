@@ -1,7 +1,11 @@
-"""CSV and TSV: delimiter, encoding, header and row count, streamed in constant memory.
+"""CSV and TSV: delimiter, encoding, header, row count and column types,
+streamed in constant memory.
 
 Text is delimited when its rows agree on a delimiter (`_delimiter`).
 The csv module does the quoting, so a quoted newline stays inside its row.
+Column types come from the first rows, as many as a fixed number of cells
+allows, so a wide table costs no more time than a narrow one; `typeSample`
+says how many rows that was and whether they were the whole file.
 Memory is one text chunk plus one row. The csv module holds a whole row before
 it yields it, and its field size limit bounds one field, not how many there
 are; so the lines it is fed are counted per row, and a row over the character
@@ -17,6 +21,7 @@ from itertools import islice
 
 from workers.errors import FileRejected
 from workers.extraction import textio
+from workers.extraction.columns import MAX_COLUMNS, MAX_NAME_CHARS, TYPED_CELLS, Column, text_type
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Sample, Shape, Sniffed
 
@@ -24,9 +29,8 @@ MAX_FIELD_BYTES = 1024 * 1024
 
 # Rows parsed between two checks of the deadline and the scan limit.
 _ROWS_PER_STEP = 4096
-# Header names kept on the record; a DynamoDB item is capped at 400 KB.
-_MAX_COLUMNS = 200
-_MAX_NAME_CHARS = 256
+# Rows typed however wide the table is.
+_MIN_TYPED_ROWS = 100
 # Room for one field at the field size limit and the rest of its row.
 _MAX_ROW_CHARS = 2 * MAX_FIELD_BYTES
 # Short fields cost far more memory than their characters (a str object
@@ -100,19 +104,37 @@ def describe(source: Source) -> dict:
     metadata = {
         "delimiter": sniffed.delimiter,
         "encoding": sniffed.encoding,
-        "columns": [name[:_MAX_NAME_CHARS] for name in header[:_MAX_COLUMNS]],
+        "columns": [name[:MAX_NAME_CHARS] for name in header[:MAX_COLUMNS]],
         "columnCount": len(header),
     }
-    count = 0
+    columns = [Column(name) for name in metadata["columns"]]
+    typed = _type_rows(rows, columns, max(_MIN_TYPED_ROWS, TYPED_CELLS // max(1, len(columns))), source)
+    metadata["columnTypes"] = [{"name": column.name, "type": column.type, "nulls": column.nulls}
+                               for column in columns]
+    count = typed
     while True:
         step = sum(1 for _ in islice(rows, _ROWS_PER_STEP))
         count += step
         if step < _ROWS_PER_STEP:
-            return {**metadata, "rows": count}
+            return {**metadata, "rows": count, "typeSample": {"rows": typed, "wholeFile": count == typed}}
         source.deadline.check()
         scanned = source.stream.tell()
         if source.stop_scanning(scanned):
-            return {**metadata, "rowsEstimated": round(count * source.size / scanned)}
+            return {**metadata, "rowsEstimated": round(count * source.size / scanned),
+                    "typeSample": {"rows": typed, "wholeFile": False}}
+
+
+def _type_rows(rows: Iterator[list[str]], columns: list[Column], limit: int, source: Source) -> int:
+    """Type the first `limit` rows into `columns`; how many there were. A
+    short row's missing cells are empty; cells past the header are not typed."""
+    typed = 0
+    for row in islice(rows, limit):
+        for position, column in enumerate(columns):
+            column.add(text_type(row[position]) if position < len(row) else None)
+        typed += 1
+        if typed % _ROWS_PER_STEP == 0:
+            source.deadline.check()
+    return typed
 
 
 def _rows(text: io.TextIOBase, delimiter: str) -> Iterator[list[str]]:

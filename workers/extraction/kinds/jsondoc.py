@@ -1,4 +1,6 @@
-"""JSON: the top-level shape, its first keys or its length, and whether it is valid.
+"""JSON: the top-level shape, its first keys or its length, and whether it is
+valid; for an array of objects, the column types of its first records
+(`columns.Records`).
 
 The top level is walked member by member; each member is decoded whole by the
 json module (C speed), so memory is one member, capped, plus one read chunk.
@@ -13,6 +15,8 @@ import io
 import json
 
 from workers.extraction import textio
+from workers.extraction.columns import Records
+from workers.extraction.kinds.jsonlines import opens_json_lines
 from workers.extraction.limits import Deadline
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Opening
@@ -101,7 +105,12 @@ class _Cursor:
             self._fill()
 
 
-@extractor("json", signatures=(Opening("application/json", lambda start: start[:1] in ("{", "[")),), streamed=True)
+def _opens_json(start: str) -> bool:
+    # Exclusive of JSON Lines, so the order openings are tried in is no matter.
+    return start[:1] in ("{", "[") and not opens_json_lines(start)
+
+
+@extractor("json", signatures=(Opening("application/json", _opens_json),), streamed=True)
 def describe(source: Source) -> dict:
     cursor = _Cursor(textio.open_text(source.stream, source.sniffed.encoding, newline=""), source.deadline)
     opener = cursor.peek()
@@ -109,18 +118,19 @@ def describe(source: Source) -> dict:
         # Sniffing saw a bracket after whitespace JSON does not allow (a form feed).
         return {"topLevel": None, "valid": False}
     shape: dict = {"topLevel": "object", "keys": []} if opener == "{" else {"topLevel": "array", "length": 0}
+    records = Records()
     cursor.take(opener)
     try:
-        if not _members(cursor, opener, shape, source):
-            return {**shape, "valid": None}
-        return {**shape, "valid": cursor.peek() == ""}
+        finished = _members(cursor, opener, shape, records, source)
+        valid = cursor.peek() == "" if finished else None
     except _Invalid:
-        return {**shape, "valid": False}
+        finished, valid = False, False
     except _Undetermined:
-        return {**shape, "valid": None}
+        finished, valid = False, None
+    return {**shape, **records.described(shape.get("length") if finished else None), "valid": valid}
 
 
-def _members(cursor: _Cursor, opener: str, shape: dict, source: Source) -> bool:
+def _members(cursor: _Cursor, opener: str, shape: dict, records: Records, source: Source) -> bool:
     """Walk the top level, filling `shape`. False when the scan limit stopped it."""
     closer = "}" if opener == "{" else "]"
     if cursor.peek() == closer:
@@ -135,10 +145,11 @@ def _members(cursor: _Cursor, opener: str, shape: dict, source: Source) -> bool:
             cursor.take(":")
             if len(shape["keys"]) < MAX_KEYS:
                 shape["keys"].append(key[:_MAX_KEY_CHARS])
-        cursor.value()
+        value = cursor.value()
         count += 1
         if opener == "[":
             shape["length"] = count
+            records.add(value)
         if cursor.take("," + closer) == closer:
             return True
         scanned = cursor.consumed(source.stream.tell())
