@@ -91,8 +91,11 @@ def http_api(name: str, api_id: Any, stat: str = "Sum") -> Metric:
 
 def alarms(names: Names, ingest: IngestSettings, api_id: Any) -> tuple[AlarmSpec, ...]:
     # Longer than a poison message can spend retrying before it is dead-lettered,
-    # so this fires for a stalled queue, not for one bad message.
-    stalled_s = ingest.visibility_timeout_s * ingest.max_receive_count
+    # so this fires for a stalled queue, not for one bad message. A poison
+    # message is dead-lettered only when a receive finds its last visibility
+    # timeout over, so it is `visibility x maxReceiveCount` old by then: at
+    # exactly that threshold the drill saw it page (tests/local/test_alarm_drills.py).
+    stalled_s = ingest.visibility_timeout_s * (ingest.max_receive_count + 1)
     near_timeout_ms = ingest.worker_timeout_s * 1000 * DURATION_TIMEOUT_FRACTION
     # SCHEMA(...) pins the exact dimension set: the per-code series would otherwise be counted twice.
     failed_files = Insights(

@@ -142,6 +142,10 @@ class EventSourceMapping:
         with self._gathered:
             self._gathered.wait_for(lambda: self._gathering == 0)
 
+    def enable(self) -> None:
+        """As `UpdateEventSourceMapping Enabled=true`: polling resumes."""
+        self._enabled.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._enabled.set()

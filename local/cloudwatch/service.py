@@ -179,6 +179,10 @@ class LocalCloudWatch:
         self._thread: threading.Thread | None = None
         self._next_sqs = 0.0
 
+    @property
+    def alarm_names(self) -> list[str]:
+        return [alarm.name for alarm in self._alarms]
+
     # --- what the stack's pieces report -------------------------------------------------
     def put(self, namespace: str, name: str, dimensions: Mapping[str, str], values: Sequence[float],
             unit: str = "None", real_time: float | None = None) -> None:

@@ -605,7 +605,7 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
               for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     ingest = INGEST
     assert alarms["dlq-messages"]["threshold"] == 1
-    assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * ingest.max_receive_count
+    assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * (ingest.max_receive_count + 1)
     assert alarms["worker-duration"]["threshold"] == 0.8 * ingest.worker_timeout_s * 1000
     failed = alarms["files-failed"]["metricQueries"][0]["expression"]
     assert FILES_FAILED in failed and f"'{INGEST_SERVICE}'" in failed

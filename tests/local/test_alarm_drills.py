@@ -1,0 +1,99 @@
+"""Drills: the real fault that should page, on a local stack whose CloudWatch
+evaluates the deployed alarm definitions. Each drill shows the alarm reach
+ALARM with one notification in the on-call inbox, the runbook's ops commands
+finding the cause, and the runbook's fix bringing it back to OK with its OK
+notification. Periods run 60 times faster than real (a 5-minute period lasts
+5 s); thresholds, statistics and missing-data rules are the deployed ones.
+
+Each drill prints its row of docs/runbooks.md's drill table (run with -s)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from local.cloudwatch.inbox import read
+from local.stack import LocalStack
+from ops.outputs import Stack
+from tests.local.stack_helpers import FAST, wait_for
+from tests.ops.drill import created_event, ops
+
+pytestmark = pytest.mark.clocks
+
+SCALE = 60
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    with LocalStack(state_dir=tmp_path_factory.mktemp("alarms"), ingest=FAST, alarm_clock_scale=SCALE) as stack:
+        yield stack
+
+
+def alarm_state(running: LocalStack, alarm: str) -> str:
+    return running.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+
+
+def pages(running: LocalStack, alarm: str) -> list[str]:
+    """The states the inbox was told of for one alarm, in order."""
+    return [n["Message"]["NewStateValue"] for n in read(running.cloudwatch.inbox.path)
+            if n["Message"]["AlarmName"] == alarm]
+
+
+def until(running: LocalStack, alarm: str, state: str, timeout_s: float) -> float:
+    started = time.monotonic()
+    wait_for(lambda: alarm_state(running, alarm) == state, timeout_s, 0.25)
+    return round(time.monotonic() - started, 1)
+
+
+def report(alarm: str, to_alarm_s: float, back_s: float) -> None:
+    print(f"\nDRILL {alarm}: fired yes, {to_alarm_s} s to ALARM (after the fault), back to OK in {back_s} s")
+
+
+def test_a_poison_message_pages_dlq_messages_and_purging_it_clears_the_page(running, capsys):
+    alarm = running.names.prefix + "-dlq-messages"
+    until(running, alarm, "OK", 30)
+    sqs, queue = running.client("sqs"), running.outputs["queueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="not an S3 notification")
+    # Five receives, one visibility timeout apart, before the DLQ holds it.
+    to_alarm = until(running, alarm, "ALARM", 120)
+    assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    assert status["deadLetterQueue"]["visible"] == 1
+    code, listed = ops(capsys, running.stack_file, "alarms", "--state", "ALARM")
+    history = running.client("cloudwatch").describe_alarm_history(AlarmName=alarm)["AlarmHistoryItems"]
+    assert code == 1 and (alarm, 1.0, 1.0, "docs/runbooks.md#dlq-messages") in [
+        (a["name"], a["lastValue"], a["threshold"], a["runbook"]) for a in listed], history
+    # Its retries are not a stalled queue.
+    assert running.names.prefix + "-queue-stalled" not in [a["name"] for a in listed]
+    _, peeked = ops(capsys, running.stack_file, "dlq", "peek")
+    assert "not an S3 notification" in str(peeked)
+
+    # Poison that names no file: evidence noted, the runbook purges it.
+    ops(capsys, running.stack_file, "dlq", "purge", "--yes")
+    back = until(running, alarm, "OK", 60)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, back)
+
+
+def test_a_disabled_event_source_mapping_pages_queue_stalled_and_enabling_it_clears_the_page(running, capsys):
+    alarm = running.names.prefix + "-queue-stalled"
+    threshold = running.ingest.visibility_timeout_s * running.ingest.max_receive_count
+    until(running, alarm, "OK", 30)
+    running.mapping.disable()
+    try:
+        sqs, queue = running.client("sqs"), running.outputs["queueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody=created_event(Stack.from_file(running.stack_file),
+                                                                   "incoming/ida/stalled/f.txt"))
+        to_alarm = until(running, alarm, "ALARM", threshold + 60)
+        assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+        code, status = ops(capsys, running.stack_file, "status")
+        assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+        assert status["queue"]["visible"] == 1 and status["queue"]["oldestAgeSeconds"] >= threshold
+    finally:
+        running.mapping.enable()
+    back = until(running, alarm, "OK", 60)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    report(alarm, to_alarm, back)
