@@ -9,12 +9,17 @@ Each drill prints its row of docs/runbooks.md's drill table (run with -s)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
+import requests
 
+from contract.functions import ENV_TABLE_NAME
+from local.cloudwatch.evaluation import period_start
 from local.cloudwatch.inbox import read
 from local.stack import LocalStack
+from local.token import demo_token
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, wait_for
 from tests.ops.drill import created_event, ops
@@ -97,3 +102,72 @@ def test_a_disabled_event_source_mapping_pages_queue_stalled_and_enabling_it_cle
     back = until(running, alarm, "OK", 60)
     assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
     report(alarm, to_alarm, back)
+
+
+def next_period(running: LocalStack, period_s: int) -> None:
+    """Wait for a period to begin: a burst split across two periods is two
+    smaller datapoints, for CloudWatch as here."""
+    clock = running.cloudwatch.clock
+    now = clock.now()
+    time.sleep((period_start(now, period_s) + period_s - now) / clock.scale + 0.1)
+
+
+def test_a_wave_of_failed_files_pages_files_failed_and_it_clears_once_they_stop(running, capsys):
+    alarm = running.names.prefix + "-files-failed"
+    until(running, alarm, "OK", 30)
+    s3, bucket = running.client("s3"), running.outputs["bucketName"]
+    next_period(running, 900)
+    for n in range(5):
+        s3.put_object(Bucket=bucket, Key=f"incoming/mallory/evil-{n}/cat.png", ContentType="image/png",
+                      Body=b"<!doctype html><html><script>alert(1)</script></html>")
+    to_alarm = until(running, alarm, "ALARM", 60)
+    assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    assert status["failedLastHour"].get("type_mismatch") == 5
+    _, failed = ops(capsys, running.stack_file, "failed", "--since", "1h")
+    # One owner, one code: the system working, nothing to replay.
+    assert {(f["ownerId"], f["error"]["code"]) for f in failed} == {("mallory", "type_mismatch")}
+    back = until(running, alarm, "OK", 90)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    report(alarm, to_alarm, back)
+
+
+def test_a_bad_api_deploy_pages_api_5xx_and_rolling_back_clears_it(running, capsys):
+    alarm = running.names.prefix + "-api-5xx"
+    until(running, alarm, "OK", 30)
+    token = demo_token(running.stack_file)
+    environments = running._gateway._environments
+    deployed = [environment.spec for environment in environments]
+
+    def deploy(specs) -> None:
+        for environment, spec in zip(environments, specs, strict=True):
+            environment.spec = spec
+            environment.stop()
+
+    def call() -> int:
+        return requests.get(running.outputs["apiUrl"] + "/files", headers={"Authorization": f"Bearer {token}"},
+                            timeout=30).status_code
+
+    # The deploy names a table that does not exist.
+    deploy([dataclasses.replace(spec, environment={**spec.environment, ENV_TABLE_NAME: "uploads-local-gone"})
+            for spec in deployed])
+    next_period(running, 300)
+    started = time.monotonic()
+    assert [call() for _ in range(5)] == [500] * 5
+    to_alarm = until(running, alarm, "ALARM", 30) + round(time.monotonic() - started, 1)
+    assert pages(running, alarm).count("ALARM") == 1
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    # The runbook's first look: the API's log says what broke.
+    assert "Unhandled error" in (running.log_dir / "api.log").read_text()
+
+    deploy(deployed)
+    rolled_back = time.monotonic()
+    while alarm_state(running, alarm) != "OK" and time.monotonic() - rolled_back < 60:
+        assert call() == 200
+        time.sleep(1)
+    assert alarm_state(running, alarm) == "OK"
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    report(alarm, to_alarm, round(time.monotonic() - rolled_back, 1))
