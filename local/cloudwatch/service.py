@@ -107,6 +107,11 @@ class MetricStore:
             while series and series[0][0] < at - self._keep_s:
                 series.popleft()
 
+    def series(self) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+        """Every series that has values: namespace, name and dimensions."""
+        with self._lock:
+            return list(self._series)
+
     def samples(self, source: Metric | insights.Query) -> list[tuple[float, float]]:
         with self._lock:
             if isinstance(source, insights.Query):
@@ -164,7 +169,7 @@ class LocalCloudWatch:
         self.region = region
         self.clock = Clock(scale)
         self._alarms = [_Alarm(spec, spec.name(names)) for spec in specs]
-        self._store = MetricStore(max((a.spec.period_s * a.rule.range_size for a in self._alarms), default=0) * 2)
+        self.store = MetricStore(max((a.spec.period_s * a.rule.range_size for a in self._alarms), default=0) * 2)
         self._clients = {service: boto3.client(service, endpoint_url=moto_url, region_name=region,
                                                aws_access_key_id="cloudwatch", aws_secret_access_key="cloudwatch")
                          for service in ("cloudwatch", "sns", "sqs")}
@@ -187,7 +192,7 @@ class LocalCloudWatch:
     def put(self, namespace: str, name: str, dimensions: Mapping[str, str], values: Sequence[float],
             unit: str = "None", real_time: float | None = None) -> None:
         moment = time.time() if real_time is None else real_time
-        self._store.put(namespace, name, dimensions.items(), values, self.clock.at(moment))
+        self.store.put(namespace, name, dimensions.items(), values, self.clock.at(moment))
         datum = {"MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
                  "Values": list(values), "Unit": unit, "Timestamp": datetime.fromtimestamp(moment, UTC)}
         with self._pending_lock:
@@ -200,9 +205,6 @@ class LocalCloudWatch:
         self.put("AWS/Lambda", "Invocations", dimensions, [1], "Count")
         self.put("AWS/Lambda", "Errors", dimensions, [1 if invocation.failed else 0], "Count")
         self.put("AWS/Lambda", "Duration", dimensions, [invocation.duration_ms], "Milliseconds")
-
-    def throttled(self, function_name: str) -> None:
-        self.put("AWS/Lambda", "Throttles", {"FunctionName": function_name}, [1], "Count")
 
     def requested(self, api_id: str, stage: str, status: int, latency_ms: float) -> None:
         """What an HTTP API publishes per request (AWS/ApiGateway, ApiId and Stage)."""
@@ -266,12 +268,16 @@ class LocalCloudWatch:
         for url in self._queues:
             attributes = sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", OLDEST_SENT])["Attributes"]
-            dimensions = {"QueueName": url.rstrip("/").rsplit("/", 1)[-1]}
-            self.put("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions,
-                     [float(attributes["ApproximateNumberOfMessages"])], "Count")
             oldest = attributes.get(OLDEST_SENT)
             age = max(0.0, time.time() - int(oldest) / 1000) if oldest else 0.0
-            self.put("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, [float(int(age))], "Seconds")
+            self.queue_sampled(url.rstrip("/").rsplit("/", 1)[-1], int(attributes["ApproximateNumberOfMessages"]),
+                               int(age))
+
+    def queue_sampled(self, queue_name: str, visible: int, oldest_age_s: int) -> None:
+        """What SQS publishes each minute per queue (AWS/SQS, QueueName)."""
+        dimensions = {"QueueName": queue_name}
+        self.put("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions, [float(visible)], "Count")
+        self.put("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, [float(oldest_age_s)], "Seconds")
 
     def _flush(self) -> None:
         with self._pending_lock:
@@ -282,7 +288,7 @@ class LocalCloudWatch:
                 cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start:start + _PUT_BATCH])
 
     def _evaluate(self, alarm: _Alarm, now: float) -> Transition | None:
-        points = alarm.datapoints(self._store, now)
+        points = alarm.datapoints(self.store, now)
         new = state(alarm.rule, points, alarm.state)
         if new == alarm.state:
             return None
