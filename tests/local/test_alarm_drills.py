@@ -151,7 +151,7 @@ def call_api(running: LocalStack, token: str) -> int:
                         timeout=30).status_code
 
 
-def api_drill(running: LocalStack, capsys, signal: str, broken: dict) -> tuple[float, float]:
+def api_drill(running: LocalStack, capsys, signal: str, broken, answers: int = 500) -> tuple[float, float]:
     """Deploy the API with `broken` changes, call it until `signal` pages,
     check on-call sees it, roll back and call it until it clears."""
     alarm = f"{running.names.prefix}-{signal}"
@@ -163,8 +163,8 @@ def api_drill(running: LocalStack, capsys, signal: str, broken: dict) -> tuple[f
     started = time.monotonic()
     # As many callers as the API has environments: users do not wait for each other.
     with ThreadPoolExecutor(running.api_concurrency) as callers:
-        while alarm_state(running, alarm) != "ALARM" and time.monotonic() - started < 30:
-            assert set(callers.map(lambda _: call_api(running, token), range(running.api_concurrency))) == {500}
+        while alarm_state(running, alarm) != "ALARM" and time.monotonic() - started < 60:
+            assert set(callers.map(lambda _: call_api(running, token), range(running.api_concurrency))) == {answers}
     to_alarm = round(time.monotonic() - started, 1)
     assert alarm_state(running, alarm) == "ALARM" and pages(running, alarm).count("ALARM") == 1
     code, status = ops(capsys, running.stack_file, "status")
@@ -192,6 +192,12 @@ def test_a_bad_api_deploy_pages_api_5xx_and_rolling_back_clears_it(running, caps
 def test_an_api_that_outlives_its_timeout_pages_api_errors_and_rolling_back_clears_it(running, capsys):
     # A deploy with a timeout shorter than any request: each invocation ends as a Lambda error.
     api_drill(running, capsys, "api-errors", lambda spec: {"timeout_s": 0.05})
+
+
+def test_a_slow_dependency_pages_api_latency_and_rolling_back_clears_it(running, capsys):
+    # Every DynamoDB and S3 call of the API waits 2.5 s: requests succeed, slowly, for three periods.
+    api_drill(running, capsys, "api-latency",
+              lambda spec: {"environment": {**spec.environment, **Faults(latency_s=2.5).to_env()}}, answers=200)
 
 
 def test_a_crashing_worker_pages_worker_errors_and_a_healthy_deploy_clears_it(running, capsys):
