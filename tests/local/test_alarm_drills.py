@@ -200,42 +200,53 @@ def test_a_slow_dependency_pages_api_latency_and_rolling_back_clears_it(running,
               lambda spec: {"environment": {**spec.environment, **Faults(latency_s=2.5).to_env()}}, answers=200)
 
 
-def test_a_crashing_worker_pages_worker_errors_and_a_healthy_deploy_clears_it(running, capsys):
-    alarm = running.names.prefix + "-worker-errors"
+def deploy_worker(running: LocalStack, specs) -> None:
+    """As a deploy of the worker: batches in flight finish on the old code, new ones get the new."""
+    running.mapping.disable()
+    time.sleep(running.ingest.worker_timeout_s + 1)
+    for environment, spec in zip(running.mapping.environments, specs, strict=True):
+        environment.spec = spec
+        environment.stop()
+    running.mapping.enable()
+
+
+def worker_drill(running: LocalStack, capsys, signal: str, faults: Faults) -> None:
+    """Deploy the worker with `faults`, upload steadily until `signal` pages,
+    check on-call sees it, deploy the healthy worker and wait for OK."""
+    alarm = f"{running.names.prefix}-{signal}"
     until(running, alarm, "OK", 30)
-    environments = running.mapping.environments
-    deployed = [environment.spec for environment in environments]
-
-    def deploy(specs) -> None:
-        # As a deploy does: batches in flight finish on the old code, new ones get the new.
-        running.mapping.disable()
-        time.sleep(running.ingest.worker_timeout_s + 1)
-        for environment, spec in zip(environments, specs, strict=True):
-            environment.spec = spec
-            environment.stop()
-        running.mapping.enable()
-
-    # A deploy whose worker dies mid-invocation, every time.
-    deploy([dataclasses.replace(spec, environment={**spec.environment, **Faults(crash=1.0).to_env()})
-            for spec in deployed])
+    deployed = [environment.spec for environment in running.mapping.environments]
+    deploy_worker(running, [dataclasses.replace(spec, environment={**spec.environment, **faults.to_env()})
+                            for spec in deployed])
     s3, bucket = running.client("s3"), running.outputs["bucketName"]
     started = time.monotonic()
-    # Steady traffic, as production has: each upload a batch of its own.
-    for n in range(20):
-        s3.put_object(Bucket=bucket, Key=f"incoming/ida/crash-{n}/notes.txt", Body=b"notes")
+    # Steady traffic, as production has: uploads a little apart, each soon a batch of its own.
+    for n in range(150):
+        s3.put_object(Bucket=bucket, Key=f"incoming/ida/{signal}-{n}/notes.txt", Body=b"notes")
         time.sleep(0.4)
         if alarm_state(running, alarm) == "ALARM":
             break
-    until(running, alarm, "ALARM", 60)
+    until(running, alarm, "ALARM", 30)
     to_alarm = round(time.monotonic() - started, 1)
     assert pages(running, alarm).count("ALARM") == 1
     code, status = ops(capsys, running.stack_file, "status")
     assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
     _, listed = ops(capsys, running.stack_file, "alarms", "--state", "ALARM")
-    assert [a["lastValue"] for a in listed if a["name"] == alarm][0] >= 3
+    [firing] = [a for a in listed if a["name"] == alarm]
+    assert firing["lastValue"] >= firing["threshold"]
 
     rolled_back = time.monotonic()
-    deploy(deployed)
+    deploy_worker(running, deployed)
     until(running, alarm, "OK", 90)
     assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
     report(alarm, to_alarm, round(time.monotonic() - rolled_back, 1))
+
+
+def test_a_crashing_worker_pages_worker_errors_and_a_healthy_deploy_clears_it(running, capsys):
+    # A deploy whose worker dies mid-invocation, every time.
+    worker_drill(running, capsys, "worker-errors", Faults(crash=1.0))
+
+
+def test_a_slow_worker_pages_worker_duration_and_a_healthy_deploy_clears_it(running, capsys):
+    # Every S3 and DynamoDB call waits: invocations run into their timeout, for three periods.
+    worker_drill(running, capsys, "worker-duration", Faults(latency_s=0.3))
