@@ -104,6 +104,13 @@ _SERVER_ERRORS = {
 }
 
 
+def _table(request) -> str | None:
+    try:
+        return json.loads(request.body or b"{}").get("TableName")
+    except ValueError:
+        return None
+
+
 class Injector:
     """The botocore handlers for one configuration, with one random stream.
     `injected` counts what was injected, by kind."""
@@ -120,11 +127,14 @@ class Injector:
         with self._lock:
             return rate > 0 and self.rng.random() < rate
 
-    def _note(self, kind: str, event_name: str) -> None:
+    def _note(self, kind: str, event_name: str, table: str | None = None) -> None:
         with self._lock:
             self.injected[kind] = self.injected.get(kind, 0) + 1
-        # The environment's stderr is its log: the soak counts these lines.
-        print(f"local.faults: injected {kind} on {event_name}", file=sys.stderr, flush=True)
+        # The environment's stderr is its log: the soak counts these lines, and
+        # the local CloudWatch publishes DynamoDB's ThrottledRequests from the
+        # table a throttle names, as DynamoDB itself would.
+        print(f"local.faults: injected {kind} on {event_name}" + (f" table {table}" if table else ""),
+              file=sys.stderr, flush=True)
 
     def before_send(self, request, event_name: str, **_):
         if self.faults.latency_s:
@@ -132,7 +142,7 @@ class Injector:
         service = event_name.split(".")[1]
         throttle = self.faults.s3_throttle if service == "s3" else self.faults.dynamodb_throttle
         if self._roll(throttle):
-            self._note("throttle", event_name)
+            self._note("throttle", event_name, _table(request) if service == "dynamodb" else None)
             return _THROTTLES[service](request.url, self.rng)
         if self._roll(self.faults.server_error):
             self._note("server_error", event_name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -64,6 +65,10 @@ SQS_EVERY_S = 60
 # What moto's SQS hands the local CloudWatch and no AWS client: SentTimestamp
 # of the queue's oldest message (local/moto_server.py).
 OLDEST_SENT = "LocalOldestMessageSentTimestamp"
+# A throttle local/faults.py answered in DynamoDB's place: DynamoDB counts it
+# in ThrottledRequests per TableName and Operation.
+THROTTLED = re.compile(r"^local\.faults: injected throttle on before-send\.dynamodb\.(?P<operation>\w+) "
+                       r"table (?P<table>\S+)$")
 REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "Europe (Ireland)"}
 _PUT_BATCH = 20
 
@@ -262,6 +267,10 @@ class LocalCloudWatch:
                 for sample in found:
                     self.put(sample.namespace, sample.name, dict(sample.dimensions), sample.values, sample.unit,
                              sample.timestamp_ms / 1000)
+                throttled = THROTTLED.match(line)
+                if throttled:
+                    self.put("AWS/DynamoDB", "ThrottledRequests",
+                             {"TableName": throttled["table"], "Operation": throttled["operation"]}, [1], "Count")
 
     def _sample_queues(self) -> None:
         sqs = self._clients["sqs"]

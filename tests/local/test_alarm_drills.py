@@ -250,3 +250,8 @@ def test_a_crashing_worker_pages_worker_errors_and_a_healthy_deploy_clears_it(ru
 def test_a_slow_worker_pages_worker_duration_and_a_healthy_deploy_clears_it(running, capsys):
     # Every S3 and DynamoDB call waits: invocations run into their timeout, for three periods.
     worker_drill(running, capsys, "worker-duration", Faults(latency_s=0.3))
+
+
+def test_dynamodb_throttling_pages_table_throttles_and_a_healthy_deploy_clears_it(running, capsys):
+    # DynamoDB throttles every request of the worker (the fault answers in DynamoDB's place).
+    worker_drill(running, capsys, "table-throttles", Faults(dynamodb_throttle=1.0))

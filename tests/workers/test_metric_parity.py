@@ -7,28 +7,28 @@ A renamed metric or dimension on either side fails here."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import random
 import sys
+
+from botocore.awsrequest import AWSRequest
 
 from contract.alarms import HTTP_API_STAGE, Insights, alarms
 from contract.ingest import INGEST
 from local.cloudwatch import emf, insights
 from local.cloudwatch.service import LocalCloudWatch
+from local.faults import Faults, Injector
 from local.runtime import Invocation
 from tests.workers.conftest import NAMES, put
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from workers.ingest import handler as ingest
 
 API_ID = "a1b2c3d4e5"
-# Published by AWS and not emulated: DynamoDB's ThrottledRequests per
-# TableName and Operation ("DynamoDB metrics and dimensions",
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html);
-# Lambda's Throttles per FunctionName ("Types of metrics for Lambda functions",
+# Published by AWS and not emulated: Lambda's Throttles per FunctionName
+# ("Types of metrics for Lambda functions",
 # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
-AWS_ONLY = {
-    ("AWS/DynamoDB", "ThrottledRequests", (("Operation", "PutItem"), ("TableName", NAMES.table))),
-    ("AWS/DynamoDB", "ThrottledRequests", (("Operation", "UpdateItem"), ("TableName", NAMES.table))),
-    ("AWS/Lambda", "Throttles", (("FunctionName", NAMES.ingest_function),)),
-}
+AWS_ONLY = {("AWS/Lambda", "Throttles", (("FunctionName", NAMES.ingest_function),))}
 
 
 def worker_series(context, capsys, monkeypatch) -> set:
@@ -42,9 +42,18 @@ def worker_series(context, capsys, monkeypatch) -> set:
 
 
 def stack_series(tmp_path) -> set:
-    """AWS's own metrics as the local stack publishes them."""
-    cloudwatch = LocalCloudWatch("http://127.0.0.1:9", "us-east-1", NAMES, (), tmp_path)
+    """AWS's own metrics as the local stack publishes them, a throttle the
+    fault injector answered in DynamoDB's place included."""
+    log = tmp_path / "ingest.log"
+    log.touch()
+    cloudwatch = LocalCloudWatch("http://127.0.0.1:9", "us-east-1", NAMES, (), tmp_path, logs=[log])
+    request = AWSRequest("POST", "https://dynamodb.us-east-1.amazonaws.com/",
+                         data=json.dumps({"TableName": NAMES.table}).encode())
+    with open(log, "a") as stderr, contextlib.redirect_stderr(stderr):
+        Injector(Faults(dynamodb_throttle=1.0), random.Random(0)).before_send(
+            request.prepare(), "before-send.dynamodb.UpdateItem")
     try:
+        cloudwatch._read_logs()
         for function in (NAMES.ingest_function, NAMES.api_function):
             cloudwatch.invoked(function, Invocation("r", error="Task timed out"))
         cloudwatch.requested(API_ID, HTTP_API_STAGE, 500, 12.0)
