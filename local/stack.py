@@ -224,6 +224,7 @@ class LocalStack:
             faults=self.faults,
             # A duplicate delivery is SQS's doing, not the role's.
             redeliver=self.client("sqs") if self.faults else None,
+            on_throttled=lambda: self.cloudwatch.throttled(worker.name),
         )
         self._mapping.start()
         self._start_api()

@@ -211,6 +211,10 @@ class LocalCloudWatch:
         self.put("AWS/Lambda", "Errors", dimensions, [1 if invocation.failed else 0], "Count")
         self.put("AWS/Lambda", "Duration", dimensions, [invocation.duration_ms], "Milliseconds")
 
+    def throttled(self, function_name: str) -> None:
+        """A throttled invocation request (AWS/Lambda Throttles, FunctionName)."""
+        self.put("AWS/Lambda", "Throttles", {"FunctionName": function_name}, [1], "Count")
+
     def requested(self, api_id: str, stage: str, status: int, latency_ms: float) -> None:
         """What an HTTP API publishes per request (AWS/ApiGateway, ApiId and Stage)."""
         dimensions = {"ApiId": api_id, "Stage": stage}

@@ -255,3 +255,31 @@ def test_a_slow_worker_pages_worker_duration_and_a_healthy_deploy_clears_it(runn
 def test_dynamodb_throttling_pages_table_throttles_and_a_healthy_deploy_clears_it(running, capsys):
     # DynamoDB throttles every request of the worker (the fault answers in DynamoDB's place).
     worker_drill(running, capsys, "table-throttles", Faults(dynamodb_throttle=1.0))
+
+
+def test_a_reserved_concurrency_below_the_mappings_pages_worker_throttles_and_restoring_it_clears_it(running, capsys):
+    alarm = running.names.prefix + "-worker-throttles"
+    until(running, alarm, "OK", 30)
+    mapping = running.mapping
+    reserved = mapping.reserved_concurrency
+    # As `PutFunctionConcurrency` setting 1 under a mapping that runs 2 batches at once.
+    mapping.set_reserved_concurrency(1)
+    s3, bucket = running.client("s3"), running.outputs["bucketName"]
+    started = time.monotonic()
+    try:
+        for n in range(150):
+            s3.put_object(Bucket=bucket, Key=f"incoming/ida/throttled-{n}/notes.txt", Body=b"notes")
+            time.sleep(0.2)
+            if alarm_state(running, alarm) == "ALARM":
+                break
+        until(running, alarm, "ALARM", 30)
+        to_alarm = round(time.monotonic() - started, 1)
+        assert pages(running, alarm).count("ALARM") == 1
+        code, status = ops(capsys, running.stack_file, "status")
+        assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    finally:
+        restored = time.monotonic()
+        mapping.set_reserved_concurrency(reserved)
+    until(running, alarm, "OK", 90)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, round(time.monotonic() - restored, 1))

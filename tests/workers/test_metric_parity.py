@@ -1,8 +1,7 @@
 """Parity between what the alarms read and what is really emitted: every
 metric an alarm reads is one the worker writes (its EMF, read as CloudWatch
 reads it: namespace, name and the exact dimension set Powertools writes) or
-one AWS publishes with those dimensions (as the local stack publishes it, or,
-for what the local stack does not emulate, as AWS's documentation lists it).
+one AWS publishes with those dimensions, as the local stack publishes it.
 A renamed metric or dimension on either side fails here."""
 
 from __future__ import annotations
@@ -25,10 +24,6 @@ from tests.workers.s3_events import notification, s3_event, sqs_event
 from workers.ingest import handler as ingest
 
 API_ID = "a1b2c3d4e5"
-# Published by AWS and not emulated: Lambda's Throttles per FunctionName
-# ("Types of metrics for Lambda functions",
-# https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
-AWS_ONLY = {("AWS/Lambda", "Throttles", (("FunctionName", NAMES.ingest_function),))}
 
 
 def worker_series(context, capsys, monkeypatch) -> set:
@@ -56,6 +51,7 @@ def stack_series(tmp_path) -> set:
         cloudwatch._read_logs()
         for function in (NAMES.ingest_function, NAMES.api_function):
             cloudwatch.invoked(function, Invocation("r", error="Task timed out"))
+        cloudwatch.throttled(NAMES.ingest_function)
         cloudwatch.requested(API_ID, HTTP_API_STAGE, 500, 12.0)
         for queue in (NAMES.queue, NAMES.dead_letter_queue):
             cloudwatch.queue_sampled(queue, 1, 60)
@@ -66,7 +62,7 @@ def stack_series(tmp_path) -> set:
 
 def test_every_alarm_reads_a_metric_that_is_emitted_with_its_exact_dimensions(aws, context, capsys, monkeypatch,
                                                                                tmp_path):
-    emitted = worker_series(context, capsys, monkeypatch) | stack_series(tmp_path) | AWS_ONLY
+    emitted = worker_series(context, capsys, monkeypatch) | stack_series(tmp_path)
     for spec in alarms(NAMES, INGEST, API_ID):
         if isinstance(spec.source, Insights):
             query = insights.parse(spec.source.query)
