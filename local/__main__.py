@@ -39,6 +39,8 @@ def main() -> None:
                          "Is another `make dev` running? Other ports: python -m local --help") from None
     try:
         print(banner(stack), flush=True)
+        stack.cloudwatch.listeners.append(
+            lambda t: print(f"{t.at:%H:%M:%S} alarm {t.alarm}: {t.old} -> {t.new}: {t.reason}", flush=True))
         stopping.wait()
         print("\nStopping the local stack...", flush=True)
     finally:
@@ -91,6 +93,9 @@ window {ingest.batching_window_s}s,
   user pool            {out['userPoolId']}  app client {out['userPoolClientId']}
   Hosted UI (sign-in)  {out['hostedUiUrl']}   code flow with PKCE
   demo user            {out['demoUser']['username']}  (password in {stack.stack_file})
+  alarms               the contract's {len(stack.cloudwatch.alarm_names)} alarms, evaluated here: transitions
+                       print below, notifications reach {stack.cloudwatch.inbox.path};
+                       `python -m ops alarms` lists them
   outputs              {stack.stack_file}
 
 Try it (another terminal):

@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from contract.ingest import IngestSettings
@@ -100,7 +101,8 @@ class MappingStats:
 
 class EventSourceMapping:
     def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings,
-                 environments: list[ExecutionEnvironment], faults: Faults | None = None, redeliver=None) -> None:
+                 environments: list[ExecutionEnvironment], faults: Faults | None = None, redeliver=None,
+                 on_throttled: Callable[[], None] | None = None) -> None:
         if len(environments) != settings.maximum_concurrency:
             raise ValueError("one execution environment per concurrent batch")
         self.sqs = sqs
@@ -113,6 +115,11 @@ class EventSourceMapping:
         self.environments = environments
         self.deliveries = Deliveries(faults)
         self.stats = MappingStats()
+        # The function's reserved concurrency (PutFunctionConcurrency): a batch
+        # beyond it is throttled, and Lambda's Throttles metric counts it.
+        self.reserved_concurrency: int | None = settings.reserved_concurrency
+        self.on_throttled = on_throttled
+        self._running = 0
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         # The mapping's `Enabled` flag: while cleared, nothing is received.
@@ -141,6 +148,10 @@ class EventSourceMapping:
         self._enabled.clear()
         with self._gathered:
             self._gathered.wait_for(lambda: self._gathering == 0)
+
+    def enable(self) -> None:
+        """As `UpdateEventSourceMapping Enabled=true`: polling resumes."""
+        self._enabled.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -206,8 +217,31 @@ class EventSourceMapping:
                 break
         return batch
 
+    def set_reserved_concurrency(self, reserved: int | None) -> None:
+        """As `PutFunctionConcurrency`: takes effect for the next batches."""
+        self.reserved_concurrency = reserved
+
     def deliver(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
-        """Invoke `environment` with `batch`; delete what succeeded, leave the rest to SQS."""
+        """Invoke `environment` with `batch`; delete what succeeded, leave the rest to SQS.
+        A batch over the function's reserved concurrency is throttled: nothing
+        is invoked and its messages come back after their visibility timeout."""
+        with self._stats_lock:
+            # Unreserved, the account's concurrency (not emulated) is the only limit.
+            throttled = self.reserved_concurrency is not None and self._running >= self.reserved_concurrency
+            self._running += not throttled
+        if throttled:
+            log.warning("invocation throttled: %d running, reserved concurrency %d", self._running,
+                        self.reserved_concurrency)
+            if self.on_throttled is not None:
+                self.on_throttled()
+            return
+        try:
+            self._deliver(environment, batch)
+        finally:
+            with self._stats_lock:
+                self._running -= 1
+
+    def _deliver(self, environment: ExecutionEnvironment, batch: list[dict]) -> None:
         batch = self.deliveries.order(batch)
         event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in batch]}
         invocation = environment.invoke(event)

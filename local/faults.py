@@ -1,7 +1,7 @@
 """A faulty AWS, on purpose: the failures the real services produce now and then,
 injected at chosen rates so the system can be shown to survive them.
 
-- AWS calls (in an execution environment): S3 throttling (503 SlowDown),
+- AWS calls (in an execution environment): added latency; S3 throttling (503 SlowDown),
   DynamoDB throttling (400 ProvisionedThroughputExceededException or
   ThrottlingException) and 500 InternalError, answered instead of sending the
   request, in the service's real error shape; read timeouts, raised after the
@@ -25,6 +25,7 @@ import os
 import random
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 
 import boto3
@@ -50,11 +51,15 @@ class Faults:
     crash: float = 0.0
     duplicate_delivery: float = 0.0
     shuffle: float = 0.0
+    # Seconds every S3 and DynamoDB call waits before it is sent: a degraded dependency.
+    latency_s: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.latency_s < 0:
+            raise ValueError(f"latency_s must not be negative, not {self.latency_s}")
         for name, value in asdict(self).items():
-            if name != "seed" and not 0.0 <= value <= 1.0:
+            if name not in ("seed", "latency_s") and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a rate in [0, 1], not {value}")
 
     def to_env(self) -> dict[str, str]:
@@ -99,6 +104,13 @@ _SERVER_ERRORS = {
 }
 
 
+def _table(request) -> str | None:
+    try:
+        return json.loads(request.body or b"{}").get("TableName")
+    except ValueError:
+        return None
+
+
 class Injector:
     """The botocore handlers for one configuration, with one random stream.
     `injected` counts what was injected, by kind."""
@@ -115,17 +127,22 @@ class Injector:
         with self._lock:
             return rate > 0 and self.rng.random() < rate
 
-    def _note(self, kind: str, event_name: str) -> None:
+    def _note(self, kind: str, event_name: str, table: str | None = None) -> None:
         with self._lock:
             self.injected[kind] = self.injected.get(kind, 0) + 1
-        # The environment's stderr is its log: the soak counts these lines.
-        print(f"local.faults: injected {kind} on {event_name}", file=sys.stderr, flush=True)
+        # The environment's stderr is its log: the soak counts these lines, and
+        # the local CloudWatch publishes DynamoDB's ThrottledRequests from the
+        # table a throttle names, as DynamoDB itself would.
+        print(f"local.faults: injected {kind} on {event_name}" + (f" table {table}" if table else ""),
+              file=sys.stderr, flush=True)
 
     def before_send(self, request, event_name: str, **_):
+        if self.faults.latency_s:
+            time.sleep(self.faults.latency_s)
         service = event_name.split(".")[1]
         throttle = self.faults.s3_throttle if service == "s3" else self.faults.dynamodb_throttle
         if self._roll(throttle):
-            self._note("throttle", event_name)
+            self._note("throttle", event_name, _table(request) if service == "dynamodb" else None)
             return _THROTTLES[service](request.url, self.rng)
         if self._roll(self.faults.server_error):
             self._note("server_error", event_name)

@@ -20,6 +20,7 @@ import logging
 import queue
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -268,9 +269,12 @@ class Cors:
 
 class Gateway(Served):
     def __init__(self, authorizer: JwtAuthorizer, cors: Cors, environments: list[ExecutionEnvironment],
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0,
+                 on_request: Callable[[int, float], None] | None = None) -> None:
         self.authorizer = authorizer
         self.cors = cors
+        # Told each response's status and latency, as the API's metrics are (local/cloudwatch/).
+        self.on_request = on_request
         # One invocation at a time per environment: a request waits for a free one,
         # as Lambda would start another (up to the concurrency given here).
         self._idle: queue.Queue[ExecutionEnvironment] = queue.Queue()
@@ -350,9 +354,11 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+            latency_ms = (time.monotonic() - started) * 1000
+            if gateway.on_request is not None:
+                gateway.on_request(response.status, latency_ms)
             # The path only: query strings and headers may carry cursors or tokens.
-            log.info("%s %s -> %s in %.0f ms", self.command, urlsplit(self.path).path, response.status,
-                     (time.monotonic() - started) * 1000)
+            log.info("%s %s -> %s in %.0f ms", self.command, urlsplit(self.path).path, response.status, latency_ms)
 
 
     return Handler

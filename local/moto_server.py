@@ -15,17 +15,30 @@ undoes every write other requests made in the meantime (a worker's `processed`
 record, seen reverting to `pending` in the soak). One DynamoDB request at a
 time makes each atomic again, as DynamoDB's are.
 
+CloudWatch alarms start in INSUFFICIENT_DATA, as CloudWatch's do (moto's start
+OK), and every state change is kept for DescribeAlarmHistory, which moto
+lacks: the local CloudWatch (local/cloudwatch/) sets the states. SQS hands
+that CloudWatch, and no AWS client, its oldest message's SentTimestamp
+(`LocalOldestMessageSentTimestamp`), from which it publishes
+ApproximateAgeOfOldestMessage as SQS does.
+
 Run as `python -m local.moto_server` with moto.server's arguments.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 
+from moto.cloudwatch.models import Alarm
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3 import notifications
 from moto.server import main
+from moto.sqs.models import SQSBackend
 
 _moto_event = notifications._get_s3_event
 _lock = threading.Lock()
@@ -64,6 +77,60 @@ def _one_at_a_time(handler: DynamoHandler):
 
 
 DynamoHandler.call_action = _one_at_a_time
+
+_alarm_init = Alarm.__init__
+_alarm_update = Alarm.update_state
+
+
+def _alarm_created(alarm: Alarm, *args, **kwargs) -> None:
+    _alarm_init(alarm, *args, **kwargs)
+    alarm.state_value = "INSUFFICIENT_DATA"
+    alarm.transitions = []
+
+
+def _alarm_changed(alarm: Alarm, reason: str, reason_data: str, state_value: str) -> None:
+    old = alarm.state_value
+    _alarm_update(alarm, reason, reason_data, state_value)
+    alarm.transitions.append({
+        "AlarmName": alarm.name, "AlarmType": "MetricAlarm", "Timestamp": alarm.state_updated_timestamp,
+        "HistoryItemType": "StateUpdate", "HistorySummary": f"Alarm updated from {old} to {state_value}",
+        "HistoryData": json.dumps({"version": "1.0", "oldState": {"stateValue": old},
+                                   "newState": {"stateValue": state_value, "stateReason": reason,
+                                                "stateReasonData": json.loads(reason_data or "{}")}}),
+        "AlarmContributorId": str(uuid.uuid4()),
+    })
+
+
+def _describe_alarm_history(response: CloudWatchResponse) -> ActionResult:
+    name = response._get_param("AlarmName")
+    kind = response._get_param("HistoryItemType")
+    start, end = response._get_param("StartDate"), response._get_param("EndDate")
+    items = [item for alarm in response.cloudwatch_backend.alarms.values() if name in (None, alarm.name)
+             for item in alarm.transitions if kind in (None, item["HistoryItemType"])
+             and (start is None or item["Timestamp"] >= start) and (end is None or item["Timestamp"] <= end)]
+    items.sort(key=lambda item: item["Timestamp"], reverse=response._get_param("ScanBy") != "TimestampAscending")
+    return ActionResult({"AlarmHistoryItems": items[: int(response._get_param("MaxRecords") or 100)]})
+
+
+Alarm.__init__ = _alarm_created
+Alarm.update_state = _alarm_changed
+CloudWatchResponse.describe_alarm_history = _describe_alarm_history
+
+OLDEST_SENT = "LocalOldestMessageSentTimestamp"
+_queue_attributes = SQSBackend.get_queue_attributes
+
+
+def _with_oldest_sent(backend: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict:
+    asked = OLDEST_SENT in attribute_names
+    attributes = _queue_attributes(backend, queue_name, [n for n in attribute_names if n != OLDEST_SENT])
+    if asked:
+        sent = [m.sent_timestamp for m in backend.get_queue(queue_name)._messages if m.sent_timestamp]
+        if sent:
+            attributes[OLDEST_SENT] = str(min(sent))
+    return attributes
+
+
+SQSBackend.get_queue_attributes = _with_oldest_sent
 
 if __name__ == "__main__":
     main()

@@ -21,6 +21,7 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,9 +159,12 @@ class _Watched:
 
 
 class ExecutionEnvironment:
-    def __init__(self, spec: FunctionSpec, log_path: Path | None = None) -> None:
+    def __init__(self, spec: FunctionSpec, log_path: Path | None = None,
+                 on_invoked: Callable[[str, Invocation], None] | None = None) -> None:
         self.spec = spec
         self.log_path = log_path
+        # Told of every invocation, as Lambda's metrics are (local/cloudwatch/).
+        self.on_invoked = on_invoked
         self._process = None
         self._conn = None
         self._cpu = None
@@ -188,6 +192,12 @@ class ExecutionEnvironment:
             raise RuntimeError(f"{self.spec.name}: init failed\n{detail}")
 
     def invoke(self, event: dict) -> Invocation:
+        invocation = self._invoke(event)
+        if self.on_invoked is not None:
+            self.on_invoked(self.spec.name, invocation)
+        return invocation
+
+    def _invoke(self, event: dict) -> Invocation:
         if self._process is None or not self._process.is_alive():
             self._start()
         request_id = str(uuid.uuid4())

@@ -23,6 +23,7 @@ import boto3
 from botocore.config import Config
 
 from contract import functions
+from contract.alarms import HTTP_API_STAGE, alarms
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
 from contract.ingest import INGEST as DEPLOYED_INGEST
 from contract.ingest import IngestSettings
@@ -30,6 +31,7 @@ from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
 from contract.quotas import QUOTAS, Quotas
 from local import cognito, provision
+from local.cloudwatch.service import LocalCloudWatch
 from local.esm import EventSourceMapping
 from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
@@ -77,6 +79,9 @@ class LocalStack:
     quotas: Quotas = QUOTAS
     # A faulty AWS for the ingest path (local.faults); None is a healthy one.
     faults: Faults | None = None
+    # Alarm-seconds per real second for the local CloudWatch's periods (60: a
+    # 5-minute period lasts 5 s); the evaluation is the same at any scale.
+    alarm_clock_scale: float = 1.0
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +97,9 @@ class LocalStack:
         self._gateway: Gateway | None = None
         self._dashboard: Dashboard | None = None
         self._hosted_ui: HostedUI | None = None
+        self._cloudwatch: LocalCloudWatch | None = None
+        # The HTTP API's id, as API Gateway would assign one: its metrics carry it.
+        self.api_id = secrets.token_hex(5)
 
     @property
     def dashboard_origin(self) -> str:
@@ -199,6 +207,11 @@ class LocalStack:
             tableName=self.names.table,
         )
 
+        self._cloudwatch = LocalCloudWatch(
+            self.moto_url, REGION, self.names, alarms(self.names, self.ingest, self.api_id), self.state_dir,
+            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url],
+            scale=self.alarm_clock_scale, host=self.host,
+        ).start()
         worker = self.worker_spec()
         self._mapping = EventSourceMapping(
             # AWS's poller acts with the worker's execution role.
@@ -207,10 +220,12 @@ class LocalStack:
             queue_arn,
             REGION,
             self.ingest,
-            [ExecutionEnvironment(worker, self.log_dir / "ingest.log") for _ in range(self.ingest.maximum_concurrency)],
+            [ExecutionEnvironment(worker, self.log_dir / "ingest.log", self._cloudwatch.invoked)
+             for _ in range(self.ingest.maximum_concurrency)],
             faults=self.faults,
             # A duplicate delivery is SQS's doing, not the role's.
             redeliver=self.client("sqs") if self.faults else None,
+            on_throttled=lambda: self.cloudwatch.throttled(worker.name),
         )
         self._mapping.start()
         self._start_api()
@@ -251,9 +266,11 @@ class LocalStack:
         self._gateway = Gateway(
             JwtAuthorizer(pool.issuer, [pool.client_id], pool.jwks_url),
             Cors(origins=(self.dashboard_origin,)),
-            [ExecutionEnvironment(api, self.log_dir / "api.log") for _ in range(self.api_concurrency)],
+            [ExecutionEnvironment(api, self.log_dir / "api.log", self._cloudwatch.invoked)
+             for _ in range(self.api_concurrency)],
             host=self.host,
             port=self.api_port,
+            on_request=self._api_requested,
         ).start()
         self.outputs.update(
             apiUrl=self._gateway.url,
@@ -261,6 +278,14 @@ class LocalStack:
             userPoolClientId=pool.client_id,
             demoUser=cognito.create_user(self.client("cognito-idp"), pool.pool_id, cognito.DEMO_USERNAME),
         )
+
+    def _api_requested(self, status: int, latency_ms: float) -> None:
+        self.cloudwatch.requested(self.api_id, HTTP_API_STAGE, status, latency_ms)
+
+    @property
+    def cloudwatch(self) -> LocalCloudWatch:
+        assert self._cloudwatch is not None, "the stack is not started"
+        return self._cloudwatch
 
     @property
     def dashboard_url(self) -> str:
@@ -297,7 +322,7 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_s3_front", "_aws_front"):
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_cloudwatch", "_s3_front", "_aws_front"):
             piece = getattr(self, name)
             setattr(self, name, None)
             if piece is not None:

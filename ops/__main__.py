@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import attention, dlq, render, replay, status, usage
+from ops import alarms, attention, dlq, render, replay, status, usage
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "something needs attention: an alarm, a dead letter, a stuck or a quarantined file.")
     show.add_argument("--stuck-after", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                       help="pending longer than this counts as stuck (default 15m)")
+
+    listed = command(commands, "alarms", "every alarm: state, since when, last value against threshold, runbook",
+                     "Every alarm of the stack with its state, when it entered it, the last value it evaluated "
+                     "against its threshold, and its runbook section. Exits 1 when any is in ALARM.")
+    listed.add_argument("--state", choices=("ALARM", "OK", "INSUFFICIENT_DATA"), help="only alarms in this state")
 
     dead = command(commands, "dlq", "the ingest dead-letter queue: peek, redrive, purge")
     dead_commands = dead.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
@@ -164,6 +169,12 @@ def _status(stack: Stack, args, show) -> int:
     return ATTENTION if report["needsAttention"] else OK
 
 
+def _alarms(stack: Stack, args, show) -> int:
+    found = alarms.alarms(stack, args.state)
+    show(found, render.alarms)
+    return ATTENTION if any(alarm["state"] == "ALARM" for alarm in found) else OK
+
+
 def _failed(stack: Stack, args, show) -> int:
     items = attention.failed(stack, args.limit, since=args.since, code=args.code, owner=args.owner)
     show(items, lambda i: render.files(i, "failed"))
@@ -234,6 +245,7 @@ def _replay(stack: Stack, args) -> list[dict]:
 
 _COMMANDS = {
     "status": _status,
+    "alarms": _alarms,
     "failed": _failed,
     "stuck": _stuck,
     "quarantined": _quarantined,

@@ -24,6 +24,18 @@ def _age(seconds: int | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
+def alarms(found: list[dict]) -> None:
+    if not found:
+        console.print("No alarms")
+        return
+    table = _table("alarm", "state", "since", "last value", "threshold", "runbook")
+    for alarm in found:
+        last = "" if alarm["lastValue"] is None else f"{alarm['lastValue']:g}"
+        table.add_row(alarm["name"], alarm["state"] or "", alarm["since"] or "", last,
+                      f"{alarm['comparison']} {alarm['threshold']:g}", alarm["runbook"] or "")
+    console.print(table)
+
+
 def status(report: dict) -> None:
     queue, dead = report["queue"], report["deadLetterQueue"]
     verdict = "; ".join(report["needsAttention"]) or "nothing needs attention"

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from contract.table import STATUS_PENDING
-from ops import attention
+from ops import alarms, attention
 from ops.dlq import depth
 from ops.outputs import Stack
 
@@ -81,26 +81,8 @@ def oldest_message_age(stack: Stack) -> int | None:
 
 
 def firing_alarms(stack: Stack) -> list[dict]:
-    """Alarms in ALARM that notify this stack's topic. The local stack has no
-    topic; its emulator serves one stack, so every alarm there is its own."""
-    topic = stack.alarm_topic_arn
-    paginator = stack.client("cloudwatch").get_paginator("describe_alarms")
-    pages = paginator.paginate(StateValue="ALARM", AlarmTypes=["MetricAlarm", "CompositeAlarm"],
-                               **({"ActionPrefix": topic} if topic else {}))
-    return [
-        {"name": alarm["AlarmName"], "since": _iso(alarm.get("StateUpdatedTimestamp")),
-         "reason": alarm.get("StateReason", ""), "runbook": _runbook(alarm.get("AlarmDescription", ""))}
-        for page in pages for kind in ("MetricAlarms", "CompositeAlarms") for alarm in page.get(kind, [])
-    ]
-
-
-def _runbook(description: str) -> str | None:
-    _, found, link = description.partition("Runbook: ")
-    return link.strip() if found else None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+    return [{key: alarm[key] for key in ("name", "since", "reason", "runbook")}
+            for alarm in alarms.alarms(stack, "ALARM")]
 
 
 def _brief(item: dict) -> dict:

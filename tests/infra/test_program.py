@@ -13,6 +13,7 @@ from pulumi.runtime import rpc
 
 from components.frontend import content_type
 from contract import functions
+from contract.alarms import Insights, alarms
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
 from contract.http import (
     API_CORS_ALLOW_HEADERS,
@@ -636,13 +637,34 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
               for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     ingest = INGEST
     assert alarms["dlq-messages"]["threshold"] == 1
-    assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * ingest.max_receive_count
+    assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * (ingest.max_receive_count + 1)
     assert alarms["worker-duration"]["threshold"] == 0.8 * ingest.worker_timeout_s * 1000
     failed = alarms["files-failed"]["metricQueries"][0]["expression"]
     assert FILES_FAILED in failed and f"'{INGEST_SERVICE}'" in failed
     # Only this stack's total series: not other stacks', and not the per-code series again.
     assert f"SCHEMA(\"{NAMESPACE}\", service, stack)" in failed
     assert f"stack = '{stack['name']}'" in failed
+
+
+def test_every_deployed_alarm_is_its_contract_declaration(stack):
+    """The local stack evaluates contract.alarms; what is deployed must be the same alarms."""
+    deployed = {a["inputs"]["name"]: a["inputs"] for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    api_id = re.match(r"https://(\w+)\.execute-api\.", stack["outputs"]["apiUrl"]).group(1)
+    declared = {spec.name(Names(stack["name"])): spec for spec in alarms(Names(stack["name"]), INGEST, api_id)}
+    assert set(deployed) == set(declared)
+    for name, spec in declared.items():
+        alarm = deployed[name]
+        assert (alarm["threshold"], alarm["comparisonOperator"], alarm["evaluationPeriods"],
+                alarm["datapointsToAlarm"], alarm["treatMissingData"], alarm["alarmDescription"]) == (
+            spec.threshold, spec.comparison, spec.periods, spec.datapoints, spec.missing, spec.description), name
+        query = alarm["metricQueries"][0]
+        if isinstance(spec.source, Insights):
+            assert (query["expression"], query["period"]) == (spec.source.query, spec.period_s), name
+        else:
+            metric = query["metric"]
+            assert (metric["namespace"], metric["metricName"], metric["dimensions"], metric["stat"],
+                    metric["period"]) == (spec.source.namespace, spec.source.name, dict(spec.source.dimensions),
+                                          spec.source.stat, spec.period_s), name
 
 
 def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_from_config(stack):

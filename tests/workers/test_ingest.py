@@ -1,6 +1,7 @@
 import json
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ from workers.ingest import handler as ingest
 from workers.ingest.file_events import MIN_EXTRACT_S
 from workers.ingest.notifications import S3Event, parse_body
 from workers.storage import clients
+from workers.storage.dynamo import iso
 
 KEY = "incoming/alice/f1/report.txt"
 
@@ -215,6 +217,33 @@ def test_logs_carry_the_file_id_and_metrics_count_failures_by_code(aws, context,
     assert by_code[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "stack", "code"]]
     assert by_code[0]["stack"] == "test"
     assert any("IngestLagMs" in m and m.get("FilesFailed") == [1.0] for m in emf)
+
+
+def test_ingest_lag_is_emitted_only_for_an_event_that_can_be_its_objects(aws, context, capsys, monkeypatch):
+    monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
+    put(KEY, b"a,b\n1,2\n", "text/csv")
+    # The canned event's time is days before the object existed (as the bench's were).
+    run(context, notification(s3_event(KEY)))
+    stale = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert stale and not any("IngestLagMs" in m for m in stale)
+    put(KEY, b"a,b\n3,4\n", "text/csv")
+    now = datetime.now(UTC)
+    run(context, notification(s3_event(KEY, sequencer="0055AED6DCD90281F0", event_time=iso(now))))
+    fresh = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    lags = [m["IngestLagMs"] for m in fresh if "IngestLagMs" in m]
+    assert lags and 0 <= lags[0][0] < 60_000
+
+
+@pytest.mark.parametrize("event_s, modified_s, written_s, expected", [
+    (10.0, 9.0, 12.5, 2500.0),
+    (9.5, 10.0, 12.0, 2500.0),   # LastModified is truncated to whole seconds
+    (0.0, 1_100_000.0, 1_100_002.0, None),  # 13 days before the object existed
+    (20.0, None, 10.0, None),  # after its own record
+    (10.0, None, 10.5, 500.0),
+])
+def test_a_lag_that_cannot_be_right_is_not_a_lag(event_s, modified_s, written_s, expected):
+    at = lambda s: datetime.fromtimestamp(1_800_000_000 + s, UTC)  # noqa: E731
+    assert file_events.lag_ms(at(event_s), None if modified_s is None else at(modified_s), at(written_s)) == expected
 
 
 def test_reads_of_a_processed_file_are_reported_as_metrics(aws, context, capsys, monkeypatch):

@@ -61,6 +61,8 @@ class RecordedState:
     content_type: str | None = None
     etag: str | None = None
     version_id: str | None = None
+    # When S3 stored the object: no event about it can be older.
+    last_modified: datetime | None = None
 
     @classmethod
     def processed(cls, head: dict, metadata: dict[str, Any], thumbnail_key: str | None) -> RecordedState:
@@ -77,6 +79,7 @@ def _described(head: dict) -> dict[str, Any]:
         "content_type": head.get("ContentType"),
         "etag": head.get("ETag", "").strip('"') or None,
         "version_id": head.get("VersionId"),
+        "last_modified": head.get("LastModified"),
     }
 
 

@@ -1,0 +1,142 @@
+"""What pages on-call: every alarm, declared once. The Pulumi program
+(components/alarms.py) deploys these and the local stack (local/cloudwatch/)
+evaluates the same declarations, so a threshold, a statistic, a dimension or a
+missing-data rule cannot differ between what is deployed and what is drilled.
+
+The HTTP API's id is known only once it exists: it is passed in, a string
+locally and a Pulumi Output in the program, and only carried through."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contract.ingest import IngestSettings
+from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, STACK_DIMENSION
+from contract.names import Names
+
+RUNBOOK = "docs/runbooks.md"
+GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
+# SQS stops publishing metrics for a queue that has been idle for hours; a
+# dead-letter backlog must not turn OK just because nothing touched it.
+KEEP_STATE = "ignore"
+# Lambda, API Gateway, DynamoDB and EMF publish nothing without traffic, and
+# no traffic means nothing failed.
+QUIET_IS_OK = "notBreaching"
+# Users notice an API slower than this; the handler's own timeout is far above it.
+API_P99_LATENCY_MS = 2000
+# A worker that keeps nearing its timeout will soon start timing out.
+DURATION_TIMEOUT_FRACTION = 0.8
+HTTP_API_STAGE = "$default"
+
+
+@dataclass(frozen=True)
+class Metric:
+    namespace: str
+    name: str
+    dimensions: Mapping[str, Any]
+    stat: str
+
+
+@dataclass(frozen=True)
+class Insights:
+    """A Metrics Insights query: sums a metric over every dimension set it is
+    published with (FilesFailed also carries an error code)."""
+
+    label: str
+    query: str
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    signal: str
+    summary: str
+    source: Metric | Insights
+    threshold: float
+    missing: str
+    periods: int = 1
+    period_s: int = 300
+    comparison: str = GREATER_OR_EQUAL
+    # M of N; unset, every period of the window must breach.
+    datapoints_to_alarm: int | None = None
+
+    @property
+    def datapoints(self) -> int:
+        return self.datapoints_to_alarm or self.periods
+
+    @property
+    def runbook(self) -> str:
+        return f"{RUNBOOK}#{self.signal}"
+
+    @property
+    def description(self) -> str:
+        return f"{self.summary}. Runbook: {self.runbook}"
+
+    def name(self, names: Names) -> str:
+        return f"{names.prefix}-{self.signal}"
+
+
+def sqs(name: str, queue: str, stat: str = "Maximum") -> Metric:
+    return Metric("AWS/SQS", name, {"QueueName": queue}, stat)
+
+
+def function(name: str, function_name: str, stat: str = "Sum") -> Metric:
+    return Metric("AWS/Lambda", name, {"FunctionName": function_name}, stat)
+
+
+def http_api(name: str, api_id: Any, stat: str = "Sum") -> Metric:
+    return Metric("AWS/ApiGateway", name, {"ApiId": api_id, "Stage": HTTP_API_STAGE}, stat)
+
+
+def alarms(names: Names, ingest: IngestSettings, api_id: Any) -> tuple[AlarmSpec, ...]:
+    # Longer than a poison message can spend retrying before it is dead-lettered,
+    # so this fires for a stalled queue, not for one bad message. A poison
+    # message is dead-lettered only when a receive finds its last visibility
+    # timeout over, so it is `visibility x maxReceiveCount` old by then: at
+    # exactly that threshold the drill saw it page (tests/local/test_alarm_drills.py).
+    stalled_s = ingest.visibility_timeout_s * (ingest.max_receive_count + 1)
+    near_timeout_ms = ingest.worker_timeout_s * 1000 * DURATION_TIMEOUT_FRACTION
+    # SCHEMA(...) pins the exact dimension set: the per-code series would otherwise be counted twice.
+    failed_files = Insights(
+        label="files failed",
+        query=f'SELECT SUM({FILES_FAILED}) FROM SCHEMA("{NAMESPACE}", service, {STACK_DIMENSION}) '
+              f"WHERE service = '{INGEST_SERVICE}' AND {STACK_DIMENSION} = '{names.stack}'",
+    )
+    table_throttles = Insights(
+        label="throttled requests",
+        query='SELECT SUM(ThrottledRequests) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) '
+              f"WHERE TableName = '{names.table}'",
+    )
+    return (
+        AlarmSpec("dlq-messages", "Messages are waiting in the dead-letter queue",
+                  sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue),
+                  threshold=1, missing=KEEP_STATE, period_s=60),
+        AlarmSpec("queue-stalled", "The oldest ingest message is older than its retries can explain",
+                  sqs("ApproximateAgeOfOldestMessage", names.queue),
+                  threshold=stalled_s, missing=KEEP_STATE),
+        AlarmSpec("worker-errors", "Ingest worker invocations are failing",
+                  function("Errors", names.ingest_function),
+                  threshold=3, missing=QUIET_IS_OK),
+        AlarmSpec("worker-throttles", "Lambda refuses to invoke the ingest worker",
+                  function("Throttles", names.ingest_function),
+                  threshold=1, missing=QUIET_IS_OK),
+        AlarmSpec("worker-duration", "Ingest worker p99 duration is close to its timeout",
+                  function("Duration", names.ingest_function, stat="p99"),
+                  threshold=near_timeout_ms, missing=QUIET_IS_OK, periods=3),
+        AlarmSpec("api-5xx", "The API answers with server errors",
+                  http_api("5xx", api_id),
+                  threshold=5, missing=QUIET_IS_OK),
+        AlarmSpec("api-latency", "API p99 latency is high",
+                  http_api("Latency", api_id, stat="p99"),
+                  threshold=API_P99_LATENCY_MS, missing=QUIET_IS_OK, periods=3),
+        AlarmSpec("api-errors", "API function invocations are failing",
+                  function("Errors", names.api_function),
+                  threshold=3, missing=QUIET_IS_OK),
+        AlarmSpec("table-throttles", "DynamoDB is throttling requests to the metadata table",
+                  table_throttles,
+                  threshold=1, missing=QUIET_IS_OK),
+        AlarmSpec("files-failed", "Uploaded files are failing to process",
+                  failed_files,
+                  threshold=5, missing=QUIET_IS_OK, period_s=900),
+    )

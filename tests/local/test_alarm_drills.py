@@ -1,0 +1,285 @@
+"""Drills: the real fault that should page, on a local stack whose CloudWatch
+evaluates the deployed alarm definitions. Each drill shows the alarm reach
+ALARM with one notification in the on-call inbox, the runbook's ops commands
+finding the cause, and the runbook's fix bringing it back to OK with its OK
+notification. Periods run 60 times faster than real (a 5-minute period lasts
+5 s); thresholds, statistics and missing-data rules are the deployed ones.
+
+Each drill prints its row of docs/runbooks.md's drill table (run with -s)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from contract.functions import ENV_TABLE_NAME
+from local.cloudwatch.evaluation import period_start
+from local.cloudwatch.inbox import read
+from local.faults import Faults
+from local.stack import LocalStack
+from local.token import demo_token
+from ops.outputs import Stack
+from tests.local.stack_helpers import FAST, wait_for
+from tests.ops.drill import created_event, ops
+
+pytestmark = pytest.mark.clocks
+
+SCALE = 60
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    with LocalStack(state_dir=tmp_path_factory.mktemp("alarms"), ingest=FAST, alarm_clock_scale=SCALE) as stack:
+        yield stack
+
+
+def alarm_state(running: LocalStack, alarm: str) -> str:
+    return running.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+
+
+def pages(running: LocalStack, alarm: str) -> list[str]:
+    """The states the inbox was told of for one alarm, in order."""
+    return [n["Message"]["NewStateValue"] for n in read(running.cloudwatch.inbox.path)
+            if n["Message"]["AlarmName"] == alarm]
+
+
+def until(running: LocalStack, alarm: str, state: str, timeout_s: float) -> float:
+    started = time.monotonic()
+    wait_for(lambda: alarm_state(running, alarm) == state, timeout_s, 0.25)
+    return round(time.monotonic() - started, 1)
+
+
+def report(alarm: str, to_alarm_s: float, back_s: float) -> None:
+    print(f"\nDRILL {alarm}: fired yes, {to_alarm_s} s to ALARM (after the fault), back to OK in {back_s} s")
+
+
+def test_a_poison_message_pages_dlq_messages_and_purging_it_clears_the_page(running, capsys):
+    alarm = running.names.prefix + "-dlq-messages"
+    until(running, alarm, "OK", 30)
+    sqs, queue = running.client("sqs"), running.outputs["queueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="not an S3 notification")
+    # Five receives, one visibility timeout apart, before the DLQ holds it.
+    to_alarm = until(running, alarm, "ALARM", 120)
+    assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    assert status["deadLetterQueue"]["visible"] == 1
+    code, listed = ops(capsys, running.stack_file, "alarms", "--state", "ALARM")
+    history = running.client("cloudwatch").describe_alarm_history(AlarmName=alarm)["AlarmHistoryItems"]
+    assert code == 1 and (alarm, 1.0, 1.0, "docs/runbooks.md#dlq-messages") in [
+        (a["name"], a["lastValue"], a["threshold"], a["runbook"]) for a in listed], history
+    # Its retries are not a stalled queue.
+    assert running.names.prefix + "-queue-stalled" not in [a["name"] for a in listed]
+    _, peeked = ops(capsys, running.stack_file, "dlq", "peek")
+    assert "not an S3 notification" in str(peeked)
+
+    # Poison that names no file: evidence noted, the runbook purges it.
+    ops(capsys, running.stack_file, "dlq", "purge", "--yes")
+    back = until(running, alarm, "OK", 60)
+    # Held OK once the DLQ is empty (a peek can read as empty for a moment: it holds the message in flight).
+    time.sleep(3 * 60 / SCALE)
+    assert alarm_state(running, alarm) == "OK"
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, back)
+
+
+def test_a_disabled_event_source_mapping_pages_queue_stalled_and_enabling_it_clears_the_page(running, capsys):
+    alarm = running.names.prefix + "-queue-stalled"
+    threshold = running.ingest.visibility_timeout_s * running.ingest.max_receive_count
+    until(running, alarm, "OK", 30)
+    running.mapping.disable()
+    try:
+        sqs, queue = running.client("sqs"), running.outputs["queueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody=created_event(Stack.from_file(running.stack_file),
+                                                                   "incoming/ida/stalled/f.txt"))
+        to_alarm = until(running, alarm, "ALARM", threshold + 60)
+        assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+        code, status = ops(capsys, running.stack_file, "status")
+        assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+        assert status["queue"]["visible"] == 1 and status["queue"]["oldestAgeSeconds"] >= threshold
+    finally:
+        running.mapping.enable()
+    back = until(running, alarm, "OK", 60)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    report(alarm, to_alarm, back)
+
+
+def next_period(running: LocalStack, period_s: int) -> None:
+    """Wait for a period to begin: a burst split across two periods is two
+    smaller datapoints, for CloudWatch as here."""
+    clock = running.cloudwatch.clock
+    now = clock.now()
+    time.sleep((period_start(now, period_s) + period_s - now) / clock.scale + 0.1)
+
+
+def test_a_wave_of_failed_files_pages_files_failed_and_it_clears_once_they_stop(running, capsys):
+    alarm = running.names.prefix + "-files-failed"
+    until(running, alarm, "OK", 30)
+    s3, bucket = running.client("s3"), running.outputs["bucketName"]
+    next_period(running, 900)
+    for n in range(5):
+        s3.put_object(Bucket=bucket, Key=f"incoming/mallory/evil-{n}/cat.png", ContentType="image/png",
+                      Body=b"<!doctype html><html><script>alert(1)</script></html>")
+    to_alarm = until(running, alarm, "ALARM", 60)
+    assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    assert status["failedLastHour"].get("type_mismatch") == 5
+    _, failed = ops(capsys, running.stack_file, "failed", "--since", "1h")
+    # One owner dominates with one code: the system working, nothing to replay.
+    assert [f["error"]["code"] for f in failed if f["ownerId"] == "mallory"] == ["type_mismatch"] * 5
+    back = until(running, alarm, "OK", 90)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    report(alarm, to_alarm, back)
+
+
+def deploy_api(running: LocalStack, specs) -> None:
+    """As a deploy of the API function: each environment starts again on `specs`."""
+    for environment, spec in zip(running._gateway._environments, specs, strict=True):
+        environment.spec = spec
+        environment.stop()
+
+
+def call_api(running: LocalStack, token: str) -> int:
+    return requests.get(running.outputs["apiUrl"] + "/files", headers={"Authorization": f"Bearer {token}"},
+                        timeout=30).status_code
+
+
+def api_drill(running: LocalStack, capsys, signal: str, broken, answers: int = 500) -> tuple[float, float]:
+    """Deploy the API with `broken` changes, call it until `signal` pages,
+    check on-call sees it, roll back and call it until it clears."""
+    alarm = f"{running.names.prefix}-{signal}"
+    until(running, alarm, "OK", 30)
+    token = demo_token(running.stack_file)
+    deployed = [environment.spec for environment in running._gateway._environments]
+    deploy_api(running, [dataclasses.replace(spec, **broken(spec)) for spec in deployed])
+    next_period(running, 300)
+    started = time.monotonic()
+    # As many callers as the API has environments: users do not wait for each other.
+    with ThreadPoolExecutor(running.api_concurrency) as callers:
+        while alarm_state(running, alarm) != "ALARM" and time.monotonic() - started < 60:
+            assert set(callers.map(lambda _: call_api(running, token), range(running.api_concurrency))) == {answers}
+    to_alarm = round(time.monotonic() - started, 1)
+    assert alarm_state(running, alarm) == "ALARM" and pages(running, alarm).count("ALARM") == 1
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    rolled_back = time.monotonic()
+    deploy_api(running, deployed)
+    while alarm_state(running, alarm) != "OK" and time.monotonic() - rolled_back < 60:
+        assert call_api(running, token) == 200
+        time.sleep(1)
+    assert alarm_state(running, alarm) == "OK"
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    back = round(time.monotonic() - rolled_back, 1)
+    report(alarm, to_alarm, back)
+    return to_alarm, back
+
+
+def test_a_bad_api_deploy_pages_api_5xx_and_rolling_back_clears_it(running, capsys):
+    # The deploy names a table its role cannot reach: every request a handled 500.
+    api_drill(running, capsys, "api-5xx",
+              lambda spec: {"environment": {**spec.environment, ENV_TABLE_NAME: "uploads-local-gone"}})
+    # The runbook's first look: the API's log says what broke.
+    assert "Unhandled error" in (running.log_dir / "api.log").read_text()
+
+
+def test_an_api_that_outlives_its_timeout_pages_api_errors_and_rolling_back_clears_it(running, capsys):
+    # A deploy with a timeout shorter than any request: each invocation ends as a Lambda error.
+    api_drill(running, capsys, "api-errors", lambda spec: {"timeout_s": 0.05})
+
+
+def test_a_slow_dependency_pages_api_latency_and_rolling_back_clears_it(running, capsys):
+    # Every DynamoDB and S3 call of the API waits 2.5 s: requests succeed, slowly, for three periods.
+    api_drill(running, capsys, "api-latency",
+              lambda spec: {"environment": {**spec.environment, **Faults(latency_s=2.5).to_env()}}, answers=200)
+
+
+def deploy_worker(running: LocalStack, specs) -> None:
+    """As a deploy of the worker: batches in flight finish on the old code, new ones get the new."""
+    running.mapping.disable()
+    time.sleep(running.ingest.worker_timeout_s + 1)
+    for environment, spec in zip(running.mapping.environments, specs, strict=True):
+        environment.spec = spec
+        environment.stop()
+    running.mapping.enable()
+
+
+def worker_drill(running: LocalStack, capsys, signal: str, faults: Faults) -> None:
+    """Deploy the worker with `faults`, upload steadily until `signal` pages,
+    check on-call sees it, deploy the healthy worker and wait for OK."""
+    alarm = f"{running.names.prefix}-{signal}"
+    until(running, alarm, "OK", 30)
+    deployed = [environment.spec for environment in running.mapping.environments]
+    deploy_worker(running, [dataclasses.replace(spec, environment={**spec.environment, **faults.to_env()})
+                            for spec in deployed])
+    s3, bucket = running.client("s3"), running.outputs["bucketName"]
+    started = time.monotonic()
+    # Steady traffic, as production has: uploads a little apart, each soon a batch of its own.
+    for n in range(150):
+        s3.put_object(Bucket=bucket, Key=f"incoming/ida/{signal}-{n}/notes.txt", Body=b"notes")
+        time.sleep(0.4)
+        if alarm_state(running, alarm) == "ALARM":
+            break
+    until(running, alarm, "ALARM", 30)
+    to_alarm = round(time.monotonic() - started, 1)
+    assert pages(running, alarm).count("ALARM") == 1
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    _, listed = ops(capsys, running.stack_file, "alarms", "--state", "ALARM")
+    [firing] = [a for a in listed if a["name"] == alarm]
+    assert firing["lastValue"] >= firing["threshold"]
+
+    rolled_back = time.monotonic()
+    deploy_worker(running, deployed)
+    until(running, alarm, "OK", 90)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, round(time.monotonic() - rolled_back, 1))
+
+
+def test_a_crashing_worker_pages_worker_errors_and_a_healthy_deploy_clears_it(running, capsys):
+    # A deploy whose worker dies mid-invocation, every time.
+    worker_drill(running, capsys, "worker-errors", Faults(crash=1.0))
+
+
+def test_a_slow_worker_pages_worker_duration_and_a_healthy_deploy_clears_it(running, capsys):
+    # Every S3 and DynamoDB call waits: invocations run into their timeout, for three periods.
+    worker_drill(running, capsys, "worker-duration", Faults(latency_s=0.3))
+
+
+def test_dynamodb_throttling_pages_table_throttles_and_a_healthy_deploy_clears_it(running, capsys):
+    # DynamoDB throttles every request of the worker (the fault answers in DynamoDB's place).
+    worker_drill(running, capsys, "table-throttles", Faults(dynamodb_throttle=1.0))
+
+
+def test_a_reserved_concurrency_below_the_mappings_pages_worker_throttles_and_restoring_it_clears_it(running, capsys):
+    alarm = running.names.prefix + "-worker-throttles"
+    until(running, alarm, "OK", 30)
+    mapping = running.mapping
+    reserved = mapping.reserved_concurrency
+    # As `PutFunctionConcurrency` setting 1 under a mapping that runs 2 batches at once.
+    mapping.set_reserved_concurrency(1)
+    s3, bucket = running.client("s3"), running.outputs["bucketName"]
+    started = time.monotonic()
+    try:
+        for n in range(150):
+            s3.put_object(Bucket=bucket, Key=f"incoming/ida/throttled-{n}/notes.txt", Body=b"notes")
+            time.sleep(0.2)
+            if alarm_state(running, alarm) == "ALARM":
+                break
+        until(running, alarm, "ALARM", 30)
+        to_alarm = round(time.monotonic() - started, 1)
+        assert pages(running, alarm).count("ALARM") == 1
+        code, status = ops(capsys, running.stack_file, "status")
+        assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    finally:
+        restored = time.monotonic()
+        mapping.set_reserved_concurrency(reserved)
+    until(running, alarm, "OK", 90)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, round(time.monotonic() - restored, 1))
