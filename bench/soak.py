@@ -25,6 +25,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -274,11 +275,14 @@ def reconcile(stack: LocalStack, sent: dict[str, Upload], poison: list[str]) -> 
 
 
 def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = None,
-        ingest: IngestSettings = INGEST) -> dict:
+        ingest: IngestSettings = INGEST, healthy: bool = False) -> dict:
+    """`healthy`: AWS without faults and no poison messages, the same uploads
+    (hostile files included: users send those on a good day too)."""
+    faults = None if healthy else FAULTS
     with tempfile.TemporaryDirectory() as scratch, \
-            LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=FAULTS, quotas=QUOTAS) as stack:
+            LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=faults, quotas=QUOTAS) as stack:
         client = Client(stack)
-        poison = _poison(max(1, uploads // POISON_PER_UPLOADS))
+        poison = [] if healthy else _poison(max(1, uploads // POISON_PER_UPLOADS))
         # First, so their five receives run alongside the uploads.
         for body in poison:
             stack.client("sqs").send_message(QueueUrl=stack.outputs["queueUrl"], MessageBody=body)
@@ -296,6 +300,8 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
         drain_seconds = _drain(stack, set(sent), deadline_s)
         report = reconcile(stack, sent, poison)
         report.update(
+            healthy=healthy,
+            alarms_fired=_alarms_fired(stack, started),
             upload_errors=errors,
             upload_seconds=round(upload_seconds, 1),
             drain_seconds=round(drain_seconds, 1),
@@ -305,6 +311,22 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
                      "partial_batches": stack.mapping.stats.partial_batches},
         )
         return report
+
+
+def _alarms_fired(stack: LocalStack, started: float) -> list[dict]:
+    """Every ALARM notification the on-call inbox received, in order, with the
+    seconds since the first upload: what this run would have paged."""
+    stack.cloudwatch.tick()
+    elapsed = time.monotonic() - started
+    fired = []
+    for notification in stack.cloudwatch.inbox.notifications():
+        message = notification["Message"]
+        if message["NewStateValue"] == "ALARM":
+            at = datetime.strptime(message["StateChangeTime"], "%Y-%m-%dT%H:%M:%S.%f%z")
+            fired.append({"alarm": message["AlarmName"].removeprefix(f"{stack.names.prefix}-"),
+                          "reason": message["NewStateReason"],
+                          "seconds_before_end": round((datetime.now(UTC) - at).total_seconds(), 1)})
+    return [dict(entry, seconds_after_start=round(elapsed - entry.pop("seconds_before_end"), 1)) for entry in fired]
 
 
 def table(report: dict) -> str:
@@ -326,6 +348,8 @@ def table(report: dict) -> str:
         ("drain_seconds", report["drain_seconds"]),
         ("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report["faults_injected"].items()))),
         ("redelivered messages", report["mapping"]["redelivered"]),
+        ("alarms fired", ", ".join(f"{a['alarm']} at {a['seconds_after_start']} s" for a in report["alarms_fired"])
+         or "none"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
@@ -335,10 +359,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--deadline", type=float, default=900, help="seconds to wait for the queue to drain")
+    parser.add_argument("--healthy", action="store_true", help="no faults and no poison: nothing should page")
     args = parser.parse_args()
-    report = run(args.uploads, args.deadline)
+    report = run(args.uploads, args.deadline, healthy=args.healthy)
     print(table(report))
-    RESULT.write_text(json.dumps(report, indent=2) + "\n")
+    # One file for both: the faulty run's report at the top (what bench/cost.py
+    # reads), the last healthy run's under "healthy_run".
+    previous = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    if args.healthy:
+        written = {**previous, "healthy_run": report}
+    else:
+        written = {**report, **({"healthy_run": previous["healthy_run"]} if "healthy_run" in previous else {})}
+    RESULT.write_text(json.dumps(written, indent=2) + "\n")
     print(f"written to {RESULT}")
 
 

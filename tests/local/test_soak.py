@@ -59,3 +59,11 @@ def test_the_dlq_holds_exactly_the_poison(report):
     dlq = report["dlq"]
     assert dlq["not_poison"] == []
     assert dlq["poison_in_dlq"] == dlq["dlq_messages"] == dlq["poison_sent"]
+
+
+def test_on_call_is_paged_for_the_poison_and_for_nothing_its_faults_do_not_explain(report):
+    fired = {alarm["alarm"] for alarm in report["alarms_fired"]}
+    assert "dlq-messages" in fired
+    # Throttles, 500s and crashes fail invocations and throttle the table, and the
+    # hostile files fail: every other alarm would be a false page.
+    assert fired <= {"dlq-messages", "worker-errors", "table-throttles", "files-failed"}
