@@ -20,6 +20,7 @@ from components.table import MetadataTable, MetadataTableArgs
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
 from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
 
 ROOT = Path(__file__).parent
 config = load_config(pulumi.get_stack())
@@ -42,7 +43,8 @@ storage = UploadStorage("files", UploadStorageArgs(
     cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class), opts)
 table = MetadataTable("metadata", MetadataTableArgs(
     table_name=names.table, deletion_protection=not config.ephemeral), opts)
-variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack}
+variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack,
+             ENV_MALWARE_SCAN: SCAN_ON_VALUE if config.malware_scan else SCAN_OFF_VALUE}
 ingest = IngestPipeline("ingest", IngestPipelineArgs(
     names=names, ingest=config.ingest, bucket=storage.bucket, table=table.table, account_id=account_id,
     package=package, variables=variables, kms_key_arn=config.kms_key_arn,

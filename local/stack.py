@@ -28,6 +28,7 @@ from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
 from contract.quotas import QUOTAS, Quotas
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
 from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
@@ -76,6 +77,8 @@ class LocalStack:
     quotas: Quotas = QUOTAS
     # A faulty AWS for the ingest path (local.faults); None is a healthy one.
     faults: Faults | None = None
+    # `uploads:malwareScan`: GuardDuty emulated with clamd (local/guardduty.py).
+    malware_scan: bool = False
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -136,6 +139,7 @@ class LocalStack:
             ENV_TABLE_NAME: self.names.table,
             ENV_BUCKET_NAME: self.bucket,
             ENV_STACK: self.stack,
+            ENV_MALWARE_SCAN: SCAN_ON_VALUE if self.malware_scan else SCAN_OFF_VALUE,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
             **self.quotas.variables(),
         }

@@ -36,7 +36,7 @@ def _uploaded(caller, body=TEXT, data=b"hello") -> str:
     usage.record_object_state(
         table, FileKey.parse(ticket["key"]), "1".zfill(64), records.get(table, caller.sub, ticket["fileId"]),
         RecordedState.processed(s3.head_object(Bucket=BUCKET, Key=ticket["key"]), {"kind": "text"}, None),
-        at=dynamo.now(),
+        at=dynamo.now(), scanning=False,
     )
     return ticket["fileId"]
 

@@ -29,6 +29,7 @@ from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.quotas import QUOTAS
+from contract.scan import ENV_MALWARE_SCAN
 from contract.table import (
     ATTENTION_INDEX,
     ATTENTION_INDEX_PARTITION_KEY,
@@ -275,6 +276,7 @@ def test_functions_are_hardened_and_configured(stack, package, spec):
         ENV_TABLE_NAME: stack["outputs"]["tableName"],
         ENV_BUCKET_NAME: stack["outputs"]["bucketName"],
         ENV_STACK: stack["name"],
+        ENV_MALWARE_SCAN: "on" if stack["name"] == "prod" else "off",
         "POWERTOOLS_SERVICE_NAME": spec.service,
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "LOG_LEVEL": "INFO",

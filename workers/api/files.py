@@ -65,7 +65,7 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
         upload = {"method": "PUT" if sha256 else "POST"}
     # The pending record goes first, so no upload can exist without one.
     quota.issue_ticket(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
-                         upload=upload, at=issued, sha256=sha256)
+                         upload=upload, at=issued, sha256=sha256, scanning=clients.scanning())
     s3, bucket = clients.s3(), clients.bucket_name()
     if upload["method"] == "PUT":
         ticket_upload = {"method": "PUT", **_signed_put(s3, "put_object", {

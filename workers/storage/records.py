@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from contract.scan import SCAN_OFF, SCAN_PENDING
 from contract.table import (
     ATTENTION_INDEX_PARTITION_KEY,
     ATTENTION_INDEX_SORT_KEY,
@@ -42,3 +43,17 @@ def get(table, owner_id: str, file_id: str) -> dict[str, Any] | None:
 
 def deletion_ttl(at: datetime) -> int:
     return int((at + timedelta(days=DELETED_RECORD_TTL_DAYS)).timestamp())
+
+
+def scan_of(item: dict[str, Any]) -> dict[str, Any]:
+    """The file's scan state, `{"status", "threats"}`. A result holds for the
+    object version it was made for: once the record names another version
+    (or a result came for a version the file never became), the file waits
+    for its own. So a result applied before or after extraction reads the
+    same. A record from before scanning existed says `off`."""
+    scan = item.get("scan") or {"status": SCAN_OFF}
+    status = scan["status"]
+    scanned = scan.get("versionId")
+    if scanned is not None and item.get("versionId") not in (None, scanned):
+        status = SCAN_PENDING
+    return {"status": status, "threats": scan.get("threats", []) if status == scan["status"] else []}
