@@ -38,6 +38,10 @@ class Names:
         return f"{self.prefix}-ingest-dlq"
 
     @property
+    def scan_result_rule(self) -> str:
+        return f"{self.prefix}-scan-results"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 

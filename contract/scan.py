@@ -61,3 +61,12 @@ SCAN_ON_VALUE, SCAN_OFF_VALUE = "on", "off"
 
 def initial_state(scanning: bool) -> str:
     return SCAN_PENDING if scanning else SCAN_OFF
+
+
+def result_event_pattern(bucket: str) -> dict:
+    """The EventBridge rule's pattern: scan results for objects of this bucket."""
+    return {
+        "source": [EVENT_SOURCE],
+        "detail-type": [EVENT_DETAIL_TYPE],
+        "detail": {"s3ObjectDetails": {"bucketName": [bucket]}},
+    }

@@ -33,12 +33,14 @@ from local import cognito, provision
 from local.esm import EventSourceMapping
 from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
+from local.guardduty import ENV_OBJECT_CREATED_SOCKET, Clamd, MalwareProtection
 from local.hosted_ui import HostedUI
 from local.iam.authority import API, DEPLOYER, INGEST, OPERATOR, Authority
 from local.iam.front import AwsFront
 from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.s3 import S3Front
+from local.serving import end_process
 from local.web import Dashboard
 
 # Where `python -m local.moto_server` is found.
@@ -94,6 +96,8 @@ class LocalStack:
         self._gateway: Gateway | None = None
         self._dashboard: Dashboard | None = None
         self._hosted_ui: HostedUI | None = None
+        self._clamd: Clamd | None = None
+        self._malware_protection: MalwareProtection | None = None
 
     @property
     def dashboard_origin(self) -> str:
@@ -179,6 +183,11 @@ class LocalStack:
     def _start(self) -> LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.malware_scan:
+            # First: with the system's database, clamd takes a while to load it.
+            self._clamd = Clamd(self.state_dir).start()
+            # moto tells the plan of each new object over this socket, so it exists before moto starts.
+            self._malware_protection = MalwareProtection(self._clamd, self.bucket, REGION)
         self.moto_url = self._start_moto()
         self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID)
         self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
@@ -200,7 +209,10 @@ class LocalStack:
             queueUrl=queue_url,
             deadLetterQueueUrl=dlq_url,
             tableName=self.names.table,
+            malwareScan=self.malware_scan,
         )
+        if self._clamd is not None:
+            self._start_malware_protection(queue_arn)
 
         worker = self.worker_spec()
         self._mapping = EventSourceMapping(
@@ -231,6 +243,8 @@ class LocalStack:
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **({ENV_OBJECT_CREATED_SOCKET: str(self._malware_protection.socket_path)}
+                                      if self._malware_protection is not None else {})},
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -242,6 +256,15 @@ class LocalStack:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"moto did not listen on {self.host}:{port} within 30 s")
+
+    def _start_malware_protection(self, queue_arn: str) -> None:
+        """The plan on the bucket's incoming/ prefix, and the EventBridge rule
+        that sends its results to the ingest queue. EventBridge is no service
+        the stack's principals call, so the rule is made on moto directly."""
+        events = boto3.client("events", endpoint_url=self.moto_url, region_name=REGION,
+                              aws_access_key_id="deployer", aws_secret_access_key="deployer")
+        provision.create_scan_result_rule(events, self.names, self.bucket, queue_arn)
+        self._malware_protection.start(self.moto_url)
 
     def _start_api(self) -> None:
         pool = cognito.create_user_pool(self.client("cognito-idp"), self.names, REGION, self.outputs["awsEndpointUrl"],
@@ -300,19 +323,14 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_s3_front", "_aws_front"):
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_malware_protection", "_s3_front",
+                     "_aws_front", "_clamd"):
             piece = getattr(self, name)
             setattr(self, name, None)
             if piece is not None:
                 piece.stop()
         if self._moto is not None:
-            self._moto.terminate()
-            try:
-                self._moto.wait(10)
-            except subprocess.TimeoutExpired:
-                # A server still busy with queued requests must not keep the stack up.
-                self._moto.kill()
-                self._moto.wait(10)
+            end_process(self._moto)
             self._moto = None
         if self.iam is not None:
             self.iam.close()

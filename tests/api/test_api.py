@@ -379,7 +379,7 @@ def test_get_returns_the_file_shape(alice):
     status, file = alice("GET", f"/files/{file_id}")
     assert status == 200
     assert set(file) == {"fileId", "filename", "contentType", "size", "status", "createdAt", "updatedAt",
-                         "metadata", "error", "thumbnailUrl", "sha256"}
+                         "metadata", "error", "scan", "thumbnailUrl", "sha256"}
     assert file["status"] == "processed" and file["metadata"] == {"kind": "text"}
     assert file["thumbnailUrl"] is None
 

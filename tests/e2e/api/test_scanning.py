@@ -1,0 +1,108 @@
+"""Scan, then release, on a local stack whose malware protection plan is
+emulated with clamd (local/guardduty.py): nothing is downloadable before its
+scan says clean, and malware never is."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+import requests
+
+from contract.scan import TAG_KEY
+from local import cognito
+from local.guardduty import EICAR, TEST_MARKER, clamd_installed
+from local.stack import LocalStack
+
+from .conftest import POLL_S, Api, upload_small, wait_for_status
+
+pytestmark = pytest.mark.skipif(not clamd_installed(), reason="clamd is not installed (apt-get install clamav-daemon)")
+
+
+@pytest.fixture(scope="module")
+def scanning_stack(tmp_path_factory):
+    with LocalStack(state_dir=tmp_path_factory.mktemp("scan-stack"), moto_port=0, api_port=0,
+                    malware_scan=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def scanning_api(scanning_stack) -> Api:
+    tokens = cognito.sign_in(scanning_stack.client("cognito-idp"), scanning_stack.outputs["userPoolClientId"],
+                             scanning_stack.outputs["demoUser"])
+    return Api(scanning_stack.outputs["apiUrl"], tokens["AccessToken"])
+
+
+def wait_for_scan(api: Api, file_id: str, timeout_s: float = 30) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        file = api("GET", f"/files/{file_id}").json()
+        if file["scan"]["status"] != "pending" and file["status"] != "pending":
+            return file
+        time.sleep(POLL_S)
+    raise AssertionError(f"{file_id}'s scan still pending after {timeout_s}s")
+
+
+def zipped(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_the_eicar_file_ends_infected_and_is_never_downloadable(scanning_api):
+    file_id = upload_small(scanning_api, "eicar.com", EICAR, "application/octet-stream")
+    file = wait_for_scan(scanning_api, file_id)
+    assert file["scan"] == {"status": "infected", "threats": ["Eicar-Test-Signature"]}
+    answer = scanning_api("POST", f"/files/{file_id}/download")
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "infected"
+    assert "Eicar-Test-Signature" in answer.json()["error"]["message"]
+
+
+def test_a_clean_file_is_downloadable_only_after_its_scan(scanning_api):
+    file_id = upload_small(scanning_api, "notes.txt", b"nothing to see here")
+    seen = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answer = scanning_api("POST", f"/files/{file_id}/download")
+        file = scanning_api("GET", f"/files/{file_id}").json()
+        if answer.status_code == 200:
+            # Released: the record said clean before the URL was issued.
+            assert file["scan"]["status"] == "clean"
+            assert requests.get(answer.json()["url"], timeout=30).content == b"nothing to see here"
+            break
+        seen.add(answer.json()["error"]["code"])
+        assert file["scan"]["status"] == "pending"
+        time.sleep(POLL_S / 4)
+    else:
+        raise AssertionError("never released")
+    assert seen <= {"not_uploaded", "scan_pending"}
+
+
+def test_an_eicar_inside_a_zip_is_found(scanning_api):
+    file_id = upload_small(scanning_api, "archive.zip", zipped("docs/readme.com", EICAR), "application/zip")
+    assert wait_for_scan(scanning_api, file_id)["scan"] == {"status": "infected", "threats": ["Eicar-Test-Signature"]}
+
+
+def test_a_signature_made_with_sigtool_is_found(scanning_api):
+    file_id = upload_small(scanning_api, "report.txt", b"quarterly numbers\n" + TEST_MARKER + b"\n")
+    assert wait_for_scan(scanning_api, file_id)["scan"] == {"status": "infected", "threats": ["Uploads-Test-Marker"]}
+
+
+def test_the_scanned_version_carries_guardduty_s_tag(scanning_stack, scanning_api):
+    file_id = upload_small(scanning_api, "clean.txt", b"fine")
+    wait_for_scan(scanning_api, file_id)
+    s3 = scanning_stack.client("s3")
+    key = next(version["Key"] for version in s3.list_object_versions(
+        Bucket=scanning_stack.bucket, Prefix="incoming/")["Versions"] if f"/{file_id}/" in version["Key"])
+    tags = s3.get_object_tagging(Bucket=scanning_stack.bucket, Key=key)["TagSet"]
+    assert {"Key": TAG_KEY, "Value": "NO_THREATS_FOUND"} in tags
+
+
+def test_an_unscanned_stack_releases_files_as_off(api):
+    file_id = upload_small(api, "plain.txt", b"plain")
+    assert wait_for_status(api, file_id)["scan"] == {"status": "off", "threats": []}
+    assert api("POST", f"/files/{file_id}/download").status_code == 200
