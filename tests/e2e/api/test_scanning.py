@@ -62,24 +62,26 @@ def test_the_eicar_file_ends_infected_and_is_never_downloadable(scanning_api):
     assert "Eicar-Test-Signature" in answer.json()["error"]["message"]
 
 
-def test_a_clean_file_is_downloadable_only_after_its_scan(scanning_api):
+def test_a_clean_file_is_downloadable_only_after_its_scan(scanning_stack, scanning_api):
+    """Which comes first, the worker's extraction or the scan's result, is up
+    to the queue; either way the release comes after the scan: GuardDuty tags
+    the object before it sends the result that releases the file."""
     file_id = upload_small(scanning_api, "notes.txt", b"nothing to see here")
-    seen = set()
+    refused = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         answer = scanning_api("POST", f"/files/{file_id}/download")
-        file = scanning_api("GET", f"/files/{file_id}").json()
         if answer.status_code == 200:
-            # Released: the record said clean before the URL was issued.
-            assert file["scan"]["status"] == "clean"
+            # A scan state never goes back, so a read after the release still says why it was released.
+            assert scanning_api("GET", f"/files/{file_id}").json()["scan"]["status"] == "clean"
+            assert tag_of(scanning_stack, file_id) == "NO_THREATS_FOUND"
             assert requests.get(answer.json()["url"], timeout=30).content == b"nothing to see here"
             break
-        seen.add(answer.json()["error"]["code"])
-        assert file["scan"]["status"] == "pending"
+        refused.append(answer.json()["error"]["code"])
         time.sleep(POLL_S / 4)
     else:
         raise AssertionError("never released")
-    assert seen <= {"not_uploaded", "scan_pending"}
+    assert set(refused) <= {"not_uploaded", "scan_pending"}
 
 
 def test_an_eicar_inside_a_zip_is_found(scanning_api):
@@ -92,14 +94,22 @@ def test_a_signature_made_with_sigtool_is_found(scanning_api):
     assert wait_for_scan(scanning_api, file_id)["scan"] == {"status": "infected", "threats": ["Uploads-Test-Marker"]}
 
 
-def test_the_scanned_version_carries_guardduty_s_tag(scanning_stack, scanning_api):
-    file_id = upload_small(scanning_api, "clean.txt", b"fine")
-    wait_for_scan(scanning_api, file_id)
-    s3 = scanning_stack.client("s3")
+def tag_of(stack: LocalStack, file_id: str) -> str | None:
+    """The GuardDuty tag on the file's object, read with the deployer's credentials."""
+    s3 = stack.client("s3")
     key = next(version["Key"] for version in s3.list_object_versions(
-        Bucket=scanning_stack.bucket, Prefix="incoming/")["Versions"] if f"/{file_id}/" in version["Key"])
-    tags = s3.get_object_tagging(Bucket=scanning_stack.bucket, Key=key)["TagSet"]
-    assert {"Key": TAG_KEY, "Value": "NO_THREATS_FOUND"} in tags
+        Bucket=stack.bucket, Prefix="incoming/")["Versions"] if f"/{file_id}/" in version["Key"])
+    tags = s3.get_object_tagging(Bucket=stack.bucket, Key=key)["TagSet"]
+    return next((tag["Value"] for tag in tags if tag["Key"] == TAG_KEY), None)
+
+
+def test_the_scanned_version_carries_guardduty_s_tag(scanning_stack, scanning_api):
+    clean = upload_small(scanning_api, "clean.txt", b"fine")
+    infected = upload_small(scanning_api, "eicar.txt", EICAR)
+    wait_for_scan(scanning_api, clean)
+    wait_for_scan(scanning_api, infected)
+    assert tag_of(scanning_stack, clean) == "NO_THREATS_FOUND"
+    assert tag_of(scanning_stack, infected) == "THREATS_FOUND"
 
 
 def test_an_unscanned_stack_releases_files_as_off(api):
