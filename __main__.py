@@ -20,6 +20,7 @@ from components.table import MetadataTable, MetadataTableArgs
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
 from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
+from contract.permissions import INGEST_ROLE, SCAN_ROLE, arns
 from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
 
 ROOT = Path(__file__).parent
@@ -40,7 +41,10 @@ origins = [site.url, config.local_origin] if config.ephemeral else [site.url]
 storage = UploadStorage("files", UploadStorageArgs(
     bucket_name=account_id.apply(names.upload_bucket), force_destroy=config.ephemeral, kms_key_arn=config.kms_key_arn,
     cors_origins=origins, noncurrent_version_days=config.noncurrent_version_days,
-    cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class), opts)
+    cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class,
+    malware_scan=config.malware_scan, role_arns={
+        symbol: account_id.apply(lambda account, symbol=symbol: arns(names, config.region, account)[symbol])
+        for symbol in (INGEST_ROLE, SCAN_ROLE)}), opts)
 table = MetadataTable("metadata", MetadataTableArgs(
     table_name=names.table, deletion_protection=not config.ephemeral), opts)
 variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack,

@@ -30,6 +30,7 @@ from typing import Any
 from contract import metrics
 from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
+from contract.scan import RESULT_NO_THREATS, TAG_KEY
 from contract.table import ATTENTION_INDEX, LIST_INDEX
 
 VERSION = "2012-10-17"
@@ -45,6 +46,8 @@ LOG_GROUP = "logGroup"  # the function's own log group
 DISTRIBUTION = "distribution"  # the dashboard's CloudFront distribution
 KMS_KEY = "kmsKey"  # a customer-managed key, when the stack has one
 KMS_S3_SERVICE = "kmsS3Service"  # s3.<the key's region>.amazonaws.com
+INGEST_ROLE = "ingestRole"  # the ingest worker's execution role
+SCAN_ROLE = "malwareScanRole"  # the role GuardDuty's malware protection plan acts with
 # Values a stack may lack: a statement that names one is left out without it.
 OPTIONAL = frozenset({KMS_KEY, KMS_S3_SERVICE})
 
@@ -200,8 +203,55 @@ def deny_insecure_transport(bucket: str) -> dict[str, Any]:
     }
 
 
-# The upload bucket grants nothing itself: the roles' own policies do.
-UPLOAD_BUCKET_POLICY = [deny_insecure_transport(BUCKET)]
+def scan_release(prefix: str = INCOMING_PREFIX) -> list[dict[str, Any]]:
+    """GuardDuty's tag-based access, as its user guide gives it ("Using
+    tag-based access control (TBAC) with Malware Protection for S3"), on the
+    plan's prefix: nothing the scan did not find clean is read, only the
+    plan's role writes its tag, and no upload carries it.
+
+    The worker is the one reader excepted: it extracts while the scan runs
+    (ordering extraction after the scan would add the scan's latency to every
+    file), and it only reads, through its own role; nothing it makes from an
+    unscanned file is released before the file is (workers/api/files.py)."""
+    objects = Ref(BUCKET, f"/{prefix}*")
+    tag = TAG_KEY
+    return [
+        {
+            "Sid": "DenyReadsUnlessScannedClean",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": objects,
+            "Condition": {
+                "StringNotEquals": {f"s3:ExistingObjectTag/{tag}": RESULT_NO_THREATS},
+                "ArnNotEquals": {"aws:PrincipalArn": [Ref(INGEST_ROLE), Ref(SCAN_ROLE)]},
+            },
+        },
+        {
+            "Sid": "DenyScanTagChangesButThePlans",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging",
+                       "s3:DeleteObjectVersionTagging"],
+            "Resource": objects,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": Ref(SCAN_ROLE)}},
+        },
+        {
+            "Sid": "DenyUploadsCarryingTheScanTag",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"Null": {f"s3:RequestObjectTag/{tag}": "false"}},
+        },
+    ]
+
+
+def upload_bucket_policy(malware_scan: bool) -> list[dict[str, Any]]:
+    """The upload bucket grants nothing itself (the roles' own policies do);
+    it denies plain HTTP, and with scanning on, what `scan_release` denies."""
+    return [deny_insecure_transport(BUCKET), *(scan_release() if malware_scan else [])]
+
 SITE_BUCKET_POLICY = [
     deny_insecure_transport(SITE_BUCKET),
     {
@@ -278,6 +328,9 @@ def arns(names: Names, region: str, account: str, *, function: str | None = None
         DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.dead_letter_queue}",
         # Parameter names that start with "/" are appended as they are.
         CURSOR_PARAMETER: f"arn:aws:ssm:{region}:{account}:parameter{names.cursor_secret_parameter}",
+        # Roles are named after what assumes them: a function's is the function's name.
+        INGEST_ROLE: f"arn:aws:iam::{account}:role/{names.ingest_function}",
+        SCAN_ROLE: f"arn:aws:iam::{account}:role/{names.malware_scan_role}",
         **kms_values(kms_key_arn),
     }
     if function is not None:

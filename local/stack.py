@@ -189,7 +189,7 @@ class LocalStack:
             # moto tells the plan of each new object over this socket, so it exists before moto starts.
             self._malware_protection = MalwareProtection(self._clamd, self.bucket, REGION)
         self.moto_url = self._start_moto()
-        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID)
+        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID, self.malware_scan)
         self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
         self._s3_front = S3Front(self.moto_url, S3Authorizer(self.iam, self.moto_url), host=self.host,
                                  port=self.s3_port).start()

@@ -10,6 +10,7 @@ import zipfile
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from contract.scan import TAG_KEY
 from local import cognito
@@ -116,3 +117,60 @@ def test_an_unscanned_stack_releases_files_as_off(api):
     file_id = upload_small(api, "plain.txt", b"plain")
     assert wait_for_status(api, file_id)["scan"] == {"status": "off", "threats": []}
     assert api("POST", f"/files/{file_id}/download").status_code == 200
+
+
+def object_version(stack: LocalStack, file_id: str) -> dict[str, str]:
+    """The file's object as GetObject's Key and VersionId (the API's role reads versions only)."""
+    version = next(version for version in stack.client("s3").list_object_versions(
+        Bucket=stack.bucket, Prefix="incoming/")["Versions"] if f"/{file_id}/" in version["Key"])
+    return {"Key": version["Key"], "VersionId": version["VersionId"]}
+
+
+def object_key(stack: LocalStack, file_id: str) -> str:
+    return object_version(stack, file_id)["Key"]
+
+
+def refused(call) -> str:
+    with pytest.raises(ClientError) as refusal:
+        call()
+    return refusal.value.response["Error"]["Code"]
+
+
+@pytest.mark.parametrize("principal", ["deployer", "api"])
+def test_a_direct_get_of_an_unclean_object_is_refused_by_the_bucket_policy(scanning_stack, scanning_api, principal):
+    """The deployer may do anything by its own policy, so only the bucket's
+    tag condition can refuse it; the API's role is what signs download URLs."""
+    infected = upload_small(scanning_api, "eicar.bin", EICAR, "application/octet-stream")
+    clean = upload_small(scanning_api, "fine.txt", b"fine")
+    wait_for_scan(scanning_api, infected)
+    wait_for_scan(scanning_api, clean)
+    s3, bucket = scanning_stack.client("s3", principal), scanning_stack.bucket
+    assert refused(lambda: s3.get_object(Bucket=bucket, **object_version(scanning_stack, infected))) == "AccessDenied"
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, **object_version(scanning_stack, infected)})
+    assert requests.get(url, timeout=30).status_code == 403
+    assert s3.get_object(Bucket=bucket, **object_version(scanning_stack, clean))["Body"].read() == b"fine"
+
+
+def test_nobody_but_the_plan_sets_the_scan_tag(scanning_stack, scanning_api):
+    infected = upload_small(scanning_api, "eicar2.bin", EICAR, "application/octet-stream")
+    wait_for_scan(scanning_api, infected)
+    s3, key = scanning_stack.client("s3"), object_key(scanning_stack, infected)
+    clean_tag = {"TagSet": [{"Key": TAG_KEY, "Value": "NO_THREATS_FOUND"}]}
+    assert refused(lambda: s3.put_object_tagging(Bucket=scanning_stack.bucket, Key=key,
+                                                 Tagging=clean_tag)) == "AccessDenied"
+    assert refused(lambda: s3.delete_object_tagging(Bucket=scanning_stack.bucket, Key=key)) == "AccessDenied"
+    assert refused(lambda: s3.put_object(Bucket=scanning_stack.bucket, Key=key, Body=EICAR,
+                                         Tagging=f"{TAG_KEY}=NO_THREATS_FOUND")) == "AccessDenied"
+    assert tag_of(scanning_stack, infected) == "THREATS_FOUND"
+
+
+def test_an_uploader_setting_the_scan_tag_on_its_own_upload_is_refused(scanning_api):
+    ticket = scanning_api("POST", "/uploads", json={"filename": "mine.txt", "contentType": "text/plain",
+                                                    "size": 4}).json()
+    upload = ticket["upload"]
+    tagging = (f"<Tagging><TagSet><Tag><Key>{TAG_KEY}</Key><Value>NO_THREATS_FOUND</Value></Tag>"
+               "</TagSet></Tagging>")
+    sent = requests.post(upload["url"], data={**upload["fields"], "tagging": tagging},
+                         files={"file": ("file", b"mine")}, timeout=30)
+    assert sent.status_code == 403
+    assert scanning_api("GET", f"/files/{ticket['fileId']}").json()["status"] == "pending"
