@@ -13,6 +13,7 @@ from components.api import HttpApi, HttpApiArgs
 from components.auth import UserAuth, UserAuthArgs, hosted_ui_url
 from components.frontend import SiteContent, SiteContentArgs, StaticSite, StaticSiteArgs
 from components.ingest import IngestPipeline, IngestPipelineArgs
+from components.malware_scan import MalwareProtection, MalwareProtectionArgs
 from components.packaging import build_package
 from components.stack_config import load_config
 from components.storage import UploadStorage, UploadStorageArgs
@@ -20,7 +21,7 @@ from components.table import MetadataTable, MetadataTableArgs
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
 from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
-from contract.permissions import INGEST_ROLE, SCAN_ROLE, arns
+from contract.permissions import GUARDDUTY_MANAGED_RULES, INGEST_ROLE, SCAN_ROLE, arns, kms_values
 from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
 
 ROOT = Path(__file__).parent
@@ -52,7 +53,12 @@ variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.b
 ingest = IngestPipeline("ingest", IngestPipelineArgs(
     names=names, ingest=config.ingest, bucket=storage.bucket, table=table.table, account_id=account_id,
     package=package, variables=variables, kms_key_arn=config.kms_key_arn,
-    log_retention_days=config.log_retention_days), opts)
+    log_retention_days=config.log_retention_days, malware_scan=config.malware_scan), opts)
+if config.malware_scan:
+    MalwareProtection("scan", MalwareProtectionArgs(names=names, bucket=storage.bucket, resources={
+        GUARDDUTY_MANAGED_RULES: account_id.apply(
+            lambda account: arns(names, config.region, account)[GUARDDUTY_MANAGED_RULES]),
+        **kms_values(config.kms_key_arn)}), opts)
 auth = UserAuth("auth", UserAuthArgs(
     names=names, domain_prefix=auth_domain, region=config.region, callback_urls=origins, mfa=config.mfa,
     deletion_protection=not config.ephemeral), opts)

@@ -48,6 +48,9 @@ KMS_KEY = "kmsKey"  # a customer-managed key, when the stack has one
 KMS_S3_SERVICE = "kmsS3Service"  # s3.<the key's region>.amazonaws.com
 INGEST_ROLE = "ingestRole"  # the ingest worker's execution role
 SCAN_ROLE = "malwareScanRole"  # the role GuardDuty's malware protection plan acts with
+# The EventBridge rules GuardDuty manages for a plan: arn:aws:events:<region>:<account>:rule/DO-NOT-DELETE-...
+GUARDDUTY_MANAGED_RULES = "guardDutyManagedRules"
+GUARDDUTY_MANAGED_RULE_PREFIX = "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3"
 # Values a stack may lack: a statement that names one is left out without it.
 OPTIONAL = frozenset({KMS_KEY, KMS_S3_SERVICE})
 
@@ -186,6 +189,28 @@ OPERATOR = [
     allow("TellGoneFromDenied", ["s3:ListBucket"], [Ref(BUCKET)]),
     # Neither can be scoped to a resource.
     allow("ReadAlarms", ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricStatistics"], ["*"]),
+    S3_KMS,
+]
+
+# --- GuardDuty's malware protection plan -----------------------------------------------------
+# The plan's role, as GuardDuty's user guide gives it ("Create or update IAM role
+# policy"), narrowed to the plan's prefix: GuardDuty manages an EventBridge rule
+# to hear of new objects, turns on the bucket's EventBridge notifications,
+# checks it owns the bucket with a validation object, reads what it scans and
+# tags it. No local call makes these (the local plan is AWS's side, not a
+# principal of the stack), so tests/infra checks them instead of
+# tests/iam/test_least_privilege.py.
+MALWARE_SCAN = [
+    allow("ManageTheScanRule", ["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+          [Ref(GUARDDUTY_MANAGED_RULES)],
+          {"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}}),
+    allow("WatchTheScanRule", ["events:DescribeRule", "events:ListTargetsByRule"], [Ref(GUARDDUTY_MANAGED_RULES)]),
+    allow("SendBucketEventsToEventBridge", ["s3:PutBucketNotification", "s3:GetBucketNotification"], [Ref(BUCKET)]),
+    allow("PutValidationObject", ["s3:PutObject"], [Ref(BUCKET, "/malware-protection-resource-validation-object")]),
+    allow("CheckBucketOwnership", ["s3:ListBucket"], [Ref(BUCKET)]),
+    allow("ScanIncoming", ["s3:GetObject", "s3:GetObjectVersion"], [under(INCOMING_PREFIX)]),
+    allow("TagScannedObjects", ["s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging",
+                                "s3:PutObjectVersionTagging"], [under(INCOMING_PREFIX)]),
     S3_KMS,
 ]
 
@@ -331,6 +356,7 @@ def arns(names: Names, region: str, account: str, *, function: str | None = None
         # Roles are named after what assumes them: a function's is the function's name.
         INGEST_ROLE: f"arn:aws:iam::{account}:role/{names.ingest_function}",
         SCAN_ROLE: f"arn:aws:iam::{account}:role/{names.malware_scan_role}",
+        GUARDDUTY_MANAGED_RULES: f"arn:aws:events:{region}:{account}:rule/{GUARDDUTY_MANAGED_RULE_PREFIX}*",
         **kms_values(kms_key_arn),
     }
     if function is not None:
