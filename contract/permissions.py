@@ -181,6 +181,10 @@ OPERATOR = [
     allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE)]),
     # `usage backfill` without --owner, once per stack: the only Scan.
     allow("BackfillCharges", ["dynamodb:Scan"], [Ref(TABLE)]),
+    # purge-infected finds infected files (in no index), then deletes their objects for good;
+    # the worker does the rest, as for a user's delete.
+    allow("FindInfectedFiles", ["dynamodb:Scan"], [Ref(TABLE)]),
+    *delete_for_good([INCOMING_PREFIX]),
     # A replay marks its record; a backfill charges a file and its owner's usage.
     allow("MarkRecords", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [Ref(TABLE)]),
     # A replay heads the object, then copies the version it saw onto the key.

@@ -49,6 +49,9 @@ STATE_OF_RESULT = {
     RESULT_ACCESS_DENIED: SCAN_FAILED,
     RESULT_FAILED: SCAN_FAILED,
 }
+# How long an infected file's bytes are kept for investigation before
+# `ops purge-infected` removes them (its owner may delete it any time).
+INFECTED_RETENTION_DAYS = 30
 # States a file's bytes may be released in.
 RELEASED_STATES = (SCAN_CLEAN, SCAN_OFF)
 

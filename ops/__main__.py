@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import attention, dlq, render, replay, status, usage
+from ops import attention, dlq, infected, render, replay, status, usage
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("--owner", help="only this owner's files")
     _limit(failed, 50)
 
+    purge_infected = command(commands, "purge-infected", "remove infected files kept past their retention",
+                             "Delete every version of each file whose malware scan found threats more than "
+                             "--older-than ago (default: the retention, 30d); the worker then marks it deleted "
+                             "and gives its owner's quota back, as for a user's delete.")
+    purge_infected.add_argument("--older-than", type=duration, default=infected.INFECTED_RETENTION,
+                                metavar="DURATION", help="scanned infected longer ago than this (default 30d)")
+    purge_infected.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
     stuck = command(commands, "stuck", "list files pending for too long (attention index)")
     stuck.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                        help="pending for longer than this (default 15m)")
@@ -175,6 +182,11 @@ def _stuck(stack: Stack, args, show) -> int:
     return OK
 
 
+def _purge_infected(stack: Stack, args, show) -> int:
+    show(infected.purge(stack, args.older_than, args.dry_run), render.infected)
+    return OK
+
+
 def _quarantined(stack: Stack, args, show) -> int:
     show(attention.quarantined(stack, args.limit), lambda i: render.files(i, "quarantined"))
     return OK
@@ -237,6 +249,7 @@ _COMMANDS = {
     "failed": _failed,
     "stuck": _stuck,
     "quarantined": _quarantined,
+    "purge-infected": _purge_infected,
     "replay": _replay_command,
     "dlq peek": _peek,
     "dlq redrive": _redrive,

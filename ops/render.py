@@ -125,6 +125,20 @@ def files(items: list[dict], what: str) -> None:
         console.print(f"{len(items)} {what} file(s).")
 
 
+def infected(items: list[dict]) -> None:
+    if not items:
+        console.print("No infected files past their retention.")
+        return
+    table = _table("owner", "file id", "scanned", "threats", "key")
+    for item in items:
+        table.add_row(item["ownerId"], item["fileId"], item["scannedAt"] or "", ", ".join(item["threats"]),
+                      item["key"])
+    console.print(table)
+    removed = sum(item["removed"] for item in items)
+    console.print(f"{len(items)} infected file(s); removed {removed} (the worker marks each deleted)."
+                  if removed else f"{len(items)} infected file(s); nothing removed (--dry-run).")
+
+
 def replayed(results: list[dict]) -> None:
     if not results:
         console.print("Nothing to replay.")

@@ -5,6 +5,7 @@ scan says clean, and malware never is."""
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 
@@ -16,6 +17,7 @@ from contract.scan import TAG_KEY
 from local import cognito
 from local.guardduty import EICAR, TEST_MARKER, clamd_installed
 from local.stack import LocalStack
+from ops.__main__ import main
 
 from .conftest import POLL_S, Api, upload_small, wait_for_status
 
@@ -174,3 +176,36 @@ def test_an_uploader_setting_the_scan_tag_on_its_own_upload_is_refused(scanning_
                          files={"file": ("file", b"mine")}, timeout=30)
     assert sent.status_code == 403
     assert scanning_api("GET", f"/files/{ticket['fileId']}").json()["status"] == "pending"
+
+
+def test_purge_infected_removes_infected_files_past_retention_and_their_quota(scanning_stack, scanning_api, capsys):
+    """Last in this module: it removes every infected file the tests above left."""
+    file_id = upload_small(scanning_api, "eicar-old.bin", EICAR, "application/octet-stream")
+    clean = upload_small(scanning_api, "kept.txt", b"kept")
+    wait_for_scan(scanning_api, file_id)
+    wait_for_scan(scanning_api, clean)
+    files_before = scanning_api("GET", "/usage").json()["files"]["used"]
+
+    def purge(*argv: str) -> list[dict]:
+        capsys.readouterr()
+        assert main(["--stack-file", str(scanning_stack.stack_file), "purge-infected", *argv, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert purge() == []  # none kept past the 30-day retention yet
+    listed = purge("--older-than", "0s", "--dry-run")
+    assert file_id in {item["fileId"] for item in listed}
+    assert clean not in {item["fileId"] for item in listed}
+    assert scanning_api("GET", f"/files/{file_id}").status_code == 200
+    removed = purge("--older-than", "0s")
+    assert {item["fileId"] for item in removed} == {item["fileId"] for item in listed}
+    deadline = time.monotonic() + 30
+    while scanning_api("GET", f"/files/{file_id}").status_code != 404:
+        assert time.monotonic() < deadline, "the worker never recorded the delete"
+        time.sleep(POLL_S)
+    assert scanning_api("GET", f"/files/{clean}").status_code == 200
+    wait_for_usage = time.monotonic() + 30
+    while scanning_api("GET", "/usage").json()["files"]["used"] > files_before - len(removed):
+        assert time.monotonic() < wait_for_usage, "the quota was not given back"
+        time.sleep(POLL_S)
+    versions = scanning_stack.client("s3").list_object_versions(Bucket=scanning_stack.bucket, Prefix="incoming/")
+    assert not [version for version in versions.get("Versions", []) if f"/{file_id}/" in version["Key"]]
