@@ -31,7 +31,7 @@ from contract import metrics
 from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
 from contract.scan import RESULT_NO_THREATS, TAG_KEY
-from contract.table import ATTENTION_INDEX, LIST_INDEX
+from contract.table import ATTENTION_INDEX, LIST_INDEX, SCAN_INDEX
 
 VERSION = "2012-10-17"
 
@@ -178,7 +178,8 @@ OPERATOR = [
           [Ref(DEAD_LETTER_QUEUE)]),
     allow("RedriveToTheQueue", ["sqs:SendMessage"], [Ref(QUEUE)]),
     # failed, stuck, quarantined and status read the sparse index; usage reads a user's partition.
-    allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE)]),
+    allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE),
+                                              Ref(TABLE, f"/index/{SCAN_INDEX}")]),
     # `usage backfill` without --owner, once per stack: the only Scan.
     allow("BackfillCharges", ["dynamodb:Scan"], [Ref(TABLE)]),
     # purge-infected finds infected files (in no index), then deletes their objects for good;

@@ -62,6 +62,18 @@ ENV_MALWARE_SCAN = "MALWARE_SCAN"
 SCAN_ON_VALUE, SCAN_OFF_VALUE = "on", "off"
 
 
+# What GuardDuty may take to scan an object and put its result on the bus. Its
+# documentation gives no bound; scans of objects within its quotas finish in
+# seconds to minutes, and throttled ones (s3Throttled) later.
+GUARDDUTY_SCAN_ALLOWANCE_S = 15 * 60
+
+
+def scan_stuck_after_s(visibility_timeout_s: int, max_receive_count: int) -> int:
+    """When a file still waiting for its scan is stuck: GuardDuty's allowance,
+    plus every receive the ingest queue gives the result before its DLQ."""
+    return GUARDDUTY_SCAN_ALLOWANCE_S + visibility_timeout_s * max_receive_count
+
+
 def initial_state(scanning: bool) -> str:
     return SCAN_PENDING if scanning else SCAN_OFF
 

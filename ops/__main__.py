@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "something needs attention: an alarm, a dead letter, a stuck or a quarantined file.")
     show.add_argument("--stuck-after", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                       help="pending longer than this counts as stuck (default 15m)")
+    show.add_argument("--scan-stuck-after", type=duration, default=status.SCAN_STUCK_AFTER, metavar="DURATION",
+                      help="waiting for a malware scan longer than this counts as stuck (default: GuardDuty's "
+                           "allowance plus the ingest queue's receives)")
 
     dead = command(commands, "dlq", "the ingest dead-letter queue: peek, redrive, purge")
     dead_commands = dead.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
@@ -98,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 metavar="DURATION", help="scanned infected longer ago than this (default 30d)")
     purge_infected.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
     stuck = command(commands, "stuck", "list files pending for too long (attention index)")
-    stuck.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
-                       help="pending for longer than this (default 15m)")
+    stuck.add_argument("--older-than", type=duration, default=None, metavar="DURATION",
+                       help="pending for longer than this (default 15m; with --scan, the scan bound)")
+    stuck.add_argument("--scan", action="store_true",
+                       help="files uploaded but waiting for their malware scan (scan index) instead")
     _limit(stuck, 50)
 
     quarantined = command(commands, "quarantined", "list quarantined files (failed, processing_crashed)")
@@ -166,7 +171,7 @@ def _run(stack: Stack, args, as_json: bool) -> int:
 
 
 def _status(stack: Stack, args, show) -> int:
-    report = status.status(stack, args.stuck_after)
+    report = status.status(stack, args.stuck_after, scan_stuck_after=args.scan_stuck_after)
     show(report, render.status)
     return ATTENTION if report["needsAttention"] else OK
 
@@ -178,7 +183,13 @@ def _failed(stack: Stack, args, show) -> int:
 
 
 def _stuck(stack: Stack, args, show) -> int:
-    show(attention.stuck(stack, args.older_than, args.limit), lambda i: render.files(i, "stuck"))
+    older_than = args.older_than
+    if args.scan:
+        older_than = status.SCAN_STUCK_AFTER if older_than is None else older_than
+        show(attention.scan_stuck(stack, older_than, args.limit), lambda i: render.files(i, "scan-stuck"))
+        return OK
+    older_than = status.STUCK_AFTER if older_than is None else older_than
+    show(attention.stuck(stack, older_than, args.limit), lambda i: render.files(i, "stuck"))
     return OK
 
 

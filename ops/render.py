@@ -57,6 +57,8 @@ def status(report: dict) -> None:
     if stuck["neverUploaded"] or stuck["checked"] < stuck["pending"]:
         console.print()
     _brief_files("Quarantined", report["quarantined"])
+    _brief_files(f"Uploaded, waiting for their malware scan for over {report['scanStuckAfterMinutes']} min",
+                 report["scanStuck"])
 
 
 def _brief_files(title: str, group: dict) -> None:

@@ -38,6 +38,9 @@ from contract.table import (
     LIST_INDEX_PARTITION_KEY,
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
+    SCAN_INDEX,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
@@ -409,6 +412,7 @@ def test_table_is_on_demand_recoverable_indexed_and_expiring(stack):
         LIST_INDEX: [(LIST_INDEX_PARTITION_KEY, "HASH"), (LIST_INDEX_SORT_KEY, "RANGE")],
         ATTENTION_INDEX: [(ATTENTION_INDEX_PARTITION_KEY, "HASH"),
                                    (ATTENTION_INDEX_SORT_KEY, "RANGE")],
+        SCAN_INDEX: [(SCAN_INDEX_PARTITION_KEY, "HASH"), (SCAN_INDEX_SORT_KEY, "RANGE")],
     }
     assert table["deletionProtectionEnabled"] is not is_ephemeral(stack)
 

@@ -17,12 +17,16 @@ from contract.table import (
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
     PENDING_RECORD_TTL_S,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
+    SCAN_PENDING_PK,
     STATUS_DELETED,
     STATUS_PENDING,
     TTL_ATTRIBUTE,
     attention_pk,
     attention_sk,
     list_sk,
+    scan_pending_sk,
     user_pk,
 )
 from workers.storage.dynamo import conditional_update, from_dynamo, iso
@@ -62,6 +66,8 @@ def pending_record(file_key: FileKey, *, filename: str, content_type: str, size:
         LIST_INDEX_SORT_KEY: list_sk(stamp, file_key.file_id),
         ATTENTION_INDEX_PARTITION_KEY: attention_pk(STATUS_PENDING),
         ATTENTION_INDEX_SORT_KEY: attention_sk(stamp, file_key.file_id),
+        **({SCAN_INDEX_PARTITION_KEY: SCAN_PENDING_PK, SCAN_INDEX_SORT_KEY: scan_pending_sk(stamp, file_key.file_id)}
+           if scanning else {}),
         # A ticket nobody uses expires; the worker removes this when the object arrives.
         TTL_ATTRIBUTE: int((at + timedelta(seconds=PENDING_RECORD_TTL_S)).timestamp()),
     }

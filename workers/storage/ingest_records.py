@@ -25,6 +25,9 @@ from contract.table import (
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
     REPLAY_REQUESTED,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
+    SCAN_PENDING_PK,
     STATUS_DELETED,
     STATUS_FAILED,
     STATUS_PROCESSED,
@@ -32,6 +35,7 @@ from contract.table import (
     attention_pk,
     attention_sk,
     list_sk,
+    scan_pending_sk,
     user_pk,
 )
 from workers.errors import is_condition_failed
@@ -200,7 +204,7 @@ class ExtractionStart:
 
 def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, at: datetime,
                         charge: tuple[int | None, int], ticket_version: str | None = None,
-                        scanning: bool) -> dict[str, Any]:
+                        scanning: bool, first: bool = False) -> dict[str, Any]:
     """The UpdateItem that records an object's state, conditional on the event
     being newer than what the item holds and the file not deleted. The attempt
     count goes: whatever state this is, the attempt finished. `charge` is
@@ -209,7 +213,9 @@ def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, 
     event's object version: the write is refused if the ticket was spent on
     another one since the event was checked (`refuses`). `scanning`: whether
     the stack scans, for a record that has no scan state yet (an object put
-    outside the API); a scan result already recorded stays."""
+    outside the API); a scan result already recorded stays. `first`: the
+    write creates the record, which then waits for its scan in the scan index
+    (a ticket's record waits there from the start)."""
     stamp = iso(at)
     names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size", "#scan": "scan"}
     values: dict[str, Any] = {
@@ -259,6 +265,10 @@ def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, 
         sets += [f"{ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
     else:
         removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
+    if scanning and first:
+        # No result can be recorded before the record exists (NoRecordYet), so this never re-adds a finished scan.
+        values[":gsi3pk"], values[":gsi3sk"] = SCAN_PENDING_PK, scan_pending_sk(stamp, file_key.file_id)
+        sets += [f"{SCAN_INDEX_PARTITION_KEY} = :gsi3pk", f"{SCAN_INDEX_SORT_KEY} = :gsi3sk"]
     condition = f"{_NEWER} AND {NOT_DELETED}"
     if ticket_version is not None:
         condition += f" AND {_UNSPENT}"
@@ -345,7 +355,8 @@ def apply_scan_result(table, file_key: FileKey, version_id: str, state: str, thr
     result for a deleted file change nothing. `drop_thumbnail`: the result is
     `infected`, so the record stops naming a thumbnail (the caller removes the
     object). Raises NoRecordYet when there is no record to apply it to."""
-    update = f"SET #scan = :scan, updatedAt = :now{' REMOVE thumbnailKey' if drop_thumbnail else ''}"
+    removes = [SCAN_INDEX_PARTITION_KEY, SCAN_INDEX_SORT_KEY, *(["thumbnailKey"] if drop_thumbnail else [])]
+    update = f"SET #scan = :scan, updatedAt = :now REMOVE {', '.join(removes)}"
     try:
         old = table.update_item(
             Key=key_of(file_key.owner_id, file_key.file_id),

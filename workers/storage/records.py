@@ -16,6 +16,8 @@ from contract.table import (
     LIST_INDEX_PARTITION_KEY,
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
     SORT_KEY,
     file_sk,
     user_pk,
@@ -26,7 +28,8 @@ from workers.storage.dynamo import from_dynamo
 NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 # A deleted file leaves both indexes, whoever deletes it.
 LEAVE_INDEXES = (f"REMOVE {LIST_INDEX_PARTITION_KEY}, {LIST_INDEX_SORT_KEY}, "
-                 f"{ATTENTION_INDEX_PARTITION_KEY}, {ATTENTION_INDEX_SORT_KEY}")
+                 f"{ATTENTION_INDEX_PARTITION_KEY}, {ATTENTION_INDEX_SORT_KEY}, "
+                 f"{SCAN_INDEX_PARTITION_KEY}, {SCAN_INDEX_SORT_KEY}")
 
 
 def key_of(owner_id: str, file_id: str) -> dict[str, str]:

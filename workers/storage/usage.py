@@ -198,7 +198,8 @@ def record_object_state(table, file_key: FileKey, order: str, item: dict[str, An
     for _ in range(_ATTEMPTS):
         charged = item.get(CHARGED) if item else None
         update = ingest_records.object_state_update(file_key, order, state, at=at, charge=(charged, size),
-                                                    ticket_version=ticket_version, scanning=scanning)
+                                                    ticket_version=ticket_version, scanning=scanning,
+                                                    first=item is None)
         others = []
         if item and item.get("status") == STATUS_PENDING and item.get(TICKET):
             others.append({"Delete": {"TableName": table.name, "Key": ticket_key(owner_id, item[TICKET])}})

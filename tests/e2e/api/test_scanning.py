@@ -178,6 +178,42 @@ def test_an_uploader_setting_the_scan_tag_on_its_own_upload_is_refused(scanning_
     assert scanning_api("GET", f"/files/{ticket['fileId']}").json()["status"] == "pending"
 
 
+def test_a_scan_result_that_never_came_is_found_by_ops_status(scanning_stack, scanning_api, capsys):
+    """The result is lost on the way (a GuardDuty outage): the record is put
+    back as it was before its result, and waits in the scan index."""
+    file_id = upload_small(scanning_api, "lost.txt", b"lost result")
+    waited = wait_for_scan(scanning_api, file_id)
+    assert waited["scan"]["status"] == "clean"
+    sub = scanning_api.sub
+    scanning_stack.client("dynamodb").update_item(
+        TableName=scanning_stack.outputs["tableName"], Key={"pk": {"S": f"USER#{sub}"}, "sk": {"S": f"FILE#{file_id}"}},
+        UpdateExpression="SET #scan = :pending, gsi3pk = :pk, gsi3sk = :sk",
+        ExpressionAttributeNames={"#scan": "scan"},
+        ExpressionAttributeValues={":pending": {"M": {"status": {"S": "pending"}}}, ":pk": {"S": "SCAN#pending"},
+                                   ":sk": {"S": f"{waited['createdAt']}#{file_id}"}})
+    unused_ticket = scanning_api("POST", "/uploads", json={"filename": "never.txt", "contentType": "text/plain",
+                                                           "size": 3}).json()["fileId"]
+
+    def status(*argv: str) -> tuple[int, dict]:
+        capsys.readouterr()
+        code = main(["--stack-file", str(scanning_stack.stack_file), "status", *argv, "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, report = status()
+    assert file_id not in {item["fileId"] for item in report["scanStuck"]["files"]}
+    code, report = status("--scan-stuck-after", "0s")
+    stuck = {item["fileId"] for item in report["scanStuck"]["files"]}
+    assert file_id in stuck
+    assert unused_ticket not in stuck
+    assert code == 1 and any("malware scan" in reason for reason in report["needsAttention"])
+    assert scanning_api("POST", f"/files/{file_id}/download").json()["error"]["code"] == "scan_pending"
+    capsys.readouterr()
+    assert main(["--stack-file", str(scanning_stack.stack_file), "stuck", "--scan", "--older-than", "0s",
+                 "--json"]) == 0
+    listed = {item["fileId"] for item in json.loads(capsys.readouterr().out)}
+    assert file_id in listed and unused_ticket not in listed
+
+
 def test_purge_infected_removes_infected_files_past_retention_and_their_quota(scanning_stack, scanning_api, capsys):
     """Last in this module: it removes every infected file the tests above left."""
     file_id = upload_small(scanning_api, "eicar-old.bin", EICAR, "application/octet-stream")
