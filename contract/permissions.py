@@ -192,6 +192,8 @@ OPERATOR = [
     allow("ReplayObjects", ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [under(INCOMING_PREFIX)]),
     # "never uploaded" (404) and "denied" (403) must differ for `stuck` and `replay`.
     allow("TellGoneFromDenied", ["s3:ListBucket"], [Ref(BUCKET)]),
+    # ops rescan: GuardDuty scans an object again (an account-level action, with no resource).
+    allow("RescanObjects", ["guardduty:SendObjectMalwareScan"], ["*"]),
     # Neither can be scoped to a resource.
     allow("ReadAlarms", ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricStatistics"], ["*"]),
     S3_KMS,

@@ -197,6 +197,18 @@ class MalwareProtection:
             thread.start()
         return self
 
+    def send_object_malware_scan(self, params: dict) -> tuple[int, dict]:
+        """GuardDuty's SendObjectMalwareScan (its API reference): scan one
+        object again, its latest version unless one is named. 200 with an
+        empty body; 400 for a bucket the plan does not protect."""
+        s3_object = params.get("s3Object") or {}
+        bucket, key = s3_object.get("bucket"), s3_object.get("key")
+        if bucket != self._bucket or not key or not key.startswith(self._prefix):
+            return 400, {"__type": "BadRequestException",
+                         "message": "The object is not in a bucket and prefix a Malware Protection plan protects"}
+        self._queue.put(CreatedObject(bucket, key, s3_object.get("versionId")))
+        return 200, {}
+
     def _receive(self) -> None:
         while (sock := self._socket) is not None:
             try:

@@ -265,6 +265,8 @@ class LocalStack:
                               aws_access_key_id="deployer", aws_secret_access_key="deployer")
         provision.create_scan_result_rule(events, self.names, self.bucket, queue_arn)
         self._malware_protection.start(self.moto_url)
+        self._aws_front.emulated[("guardduty", "SendObjectMalwareScan")] = \
+            self._malware_protection.send_object_malware_scan
 
     def _start_api(self) -> None:
         pool = cognito.create_user_pool(self.client("cognito-idp"), self.names, REGION, self.outputs["awsEndpointUrl"],

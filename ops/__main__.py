@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import attention, dlq, infected, render, replay, status, usage
+from ops import attention, dlq, infected, render, replay, rescan, status, usage
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("--owner", help="only this owner's files")
     _limit(failed, 50)
 
+    again_scan = command(commands, "rescan", "ask GuardDuty to scan files again",
+                         "Send files to GuardDuty's SendObjectMalwareScan: those named (with --owner), or with "
+                         "--stuck every uploaded file waiting for its scan longer than --older-than. Their new "
+                         "result replaces what the record holds.")
+    again_scan.add_argument("file_ids", nargs="*", metavar="FILE_ID")
+    again_scan.add_argument("--owner", help="the files' owner (their Cognito sub)")
+    again_scan.add_argument("--stuck", action="store_true", help="every file waiting for its scan too long")
+    again_scan.add_argument("--older-than", type=duration, default=status.SCAN_STUCK_AFTER, metavar="DURATION",
+                            help="with --stuck: waiting longer than this (default: the scan bound)")
     purge_infected = command(commands, "purge-infected", "remove infected files kept past their retention",
                              "Delete every version of each file whose malware scan found threats more than "
                              "--older-than ago (default: the retention, 30d); the worker then marks it deleted "
@@ -193,6 +202,15 @@ def _stuck(stack: Stack, args, show) -> int:
     return OK
 
 
+def _rescan(stack: Stack, args, show) -> int:
+    if args.stuck == bool(args.file_ids) or (args.file_ids and not args.owner):
+        print("name files with --owner, or use --stuck", file=sys.stderr)
+        return USAGE
+    results = rescan.rescan(stack, args.owner, args.file_ids, args.older_than if args.stuck else None)
+    show(results, render.rescanned)
+    return OK
+
+
 def _purge_infected(stack: Stack, args, show) -> int:
     show(infected.purge(stack, args.older_than, args.dry_run), render.infected)
     return OK
@@ -261,6 +279,7 @@ _COMMANDS = {
     "stuck": _stuck,
     "quarantined": _quarantined,
     "purge-infected": _purge_infected,
+    "rescan": _rescan,
     "replay": _replay_command,
     "dlq peek": _peek,
     "dlq redrive": _redrive,

@@ -141,16 +141,31 @@ def infected(items: list[dict]) -> None:
                   if removed else f"{len(items)} infected file(s); nothing removed (--dry-run).")
 
 
-def replayed(results: list[dict]) -> None:
+def _results(results: list[dict], nothing: str) -> bool:
+    """Each file's result as a table; False when there were none."""
     if not results:
-        console.print("Nothing to replay.")
-        return
+        console.print(nothing)
+        return False
     table = _table("owner", "file id", "result")
     for result in results:
-        table.add_row(result["ownerId"], result["fileId"], result["result"])
+        table.add_row(result.get("ownerId") or "", result["fileId"], result["result"])
     console.print(table)
+    return True
+
+
+def replayed(results: list[dict]) -> None:
+    if not _results(results, "Nothing to replay."):
+        return
     done = sum(r["result"] == "replayed" for r in results)
     console.print(f"{done} of {len(results)} file(s) replayed; the worker picks them up from the queue.")
+
+
+def rescanned(results: list[dict]) -> None:
+    if not _results(results, "Nothing to rescan."):
+        return
+    sent = sum(r["result"] == "sent" for r in results)
+    console.print(f"{sent} of {len(results)} file(s) sent to GuardDuty; their results reach the records "
+                  "through the ingest queue.")
 
 
 def usage(report: dict) -> None:

@@ -213,6 +213,16 @@ def test_a_scan_result_that_never_came_is_found_by_ops_status(scanning_stack, sc
     listed = {item["fileId"] for item in json.loads(capsys.readouterr().out)}
     assert file_id in listed and unused_ticket not in listed
 
+    # ops rescan: GuardDuty (here its emulator) scans it again, and the new result releases it.
+    assert main(["--stack-file", str(scanning_stack.stack_file), "rescan", "--stuck", "--older-than", "0s",
+                 "--json"]) == 0
+    sent = json.loads(capsys.readouterr().out)
+    assert {"fileId": file_id, "ownerId": sub, "result": "sent"} in sent
+    assert wait_for_scan(scanning_api, file_id)["scan"]["status"] == "clean"
+    assert scanning_api("POST", f"/files/{file_id}/download").status_code == 200
+    code, report = status("--scan-stuck-after", "0s")
+    assert file_id not in {item["fileId"] for item in report["scanStuck"]["files"]}
+
 
 def test_purge_infected_removes_infected_files_past_retention_and_their_quota(scanning_stack, scanning_api, capsys):
     """Last in this module: it removes every infected file the tests above left."""
