@@ -75,7 +75,9 @@ def stuck(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[d
 
 
 def _uploaded(s3, bucket: str, key: str) -> bool:
-    return objects.head(s3, bucket, key) is not None
+    # By listing, not HeadObject: with malware scanning on, the bucket policy
+    # refuses to read an object its scan has not released, to on-call too.
+    return objects.exists(s3, bucket, key)
 
 
 def scan_pending(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[dict]:

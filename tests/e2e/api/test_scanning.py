@@ -201,7 +201,7 @@ def test_a_scan_result_that_never_came_is_found_by_ops_status(scanning_stack, sc
 
     code, report = status()
     assert file_id not in {item["fileId"] for item in report["scanStuck"]["files"]}
-    code, report = status("--scan-stuck-after", "0s")
+    code, report = status("--scan-stuck-after", "0s", "--stuck-after", "0s")
     stuck = {item["fileId"] for item in report["scanStuck"]["files"]}
     assert file_id in stuck
     assert unused_ticket not in stuck
