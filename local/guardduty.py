@@ -82,7 +82,8 @@ class Clamd:
     """One clamd process for the stack's life, its database built at start."""
 
     def __init__(self, state_dir: Path, max_bytes: int = MAX_FILE_SIZE) -> None:
-        self._dir = Path(state_dir) / "clamav"
+        # clamd reads its paths as absolute ones; make dev's state directory is relative.
+        self._dir = Path(state_dir).resolve() / "clamav"
         self._max_bytes = max_bytes
         self._process: subprocess.Popen | None = None
         # A Unix socket's path has at most 107 bytes; a test's state directory can be longer.
