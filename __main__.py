@@ -13,6 +13,7 @@ from components.api import HttpApi, HttpApiArgs
 from components.auth import UserAuth, UserAuthArgs, hosted_ui_url
 from components.frontend import SiteContent, SiteContentArgs, StaticSite, StaticSiteArgs
 from components.ingest import IngestPipeline, IngestPipelineArgs
+from components.malware_scan import MalwareProtection, MalwareProtectionArgs
 from components.packaging import build_package
 from components.stack_config import load_config
 from components.storage import UploadStorage, UploadStorageArgs
@@ -20,6 +21,8 @@ from components.table import MetadataTable, MetadataTableArgs
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
 from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
+from contract.permissions import GUARDDUTY_MANAGED_RULES, INGEST_ROLE, SCAN_ROLE, arns, kms_values
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
 
 ROOT = Path(__file__).parent
 config = load_config(pulumi.get_stack())
@@ -39,14 +42,23 @@ origins = [site.url, config.local_origin] if config.ephemeral else [site.url]
 storage = UploadStorage("files", UploadStorageArgs(
     bucket_name=account_id.apply(names.upload_bucket), force_destroy=config.ephemeral, kms_key_arn=config.kms_key_arn,
     cors_origins=origins, noncurrent_version_days=config.noncurrent_version_days,
-    cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class), opts)
+    cold_storage_days=config.cold_storage_days, cold_storage_class=config.cold_storage_class,
+    malware_scan=config.malware_scan, role_arns={
+        symbol: account_id.apply(lambda account, symbol=symbol: arns(names, config.region, account)[symbol])
+        for symbol in (INGEST_ROLE, SCAN_ROLE)}), opts)
 table = MetadataTable("metadata", MetadataTableArgs(
     table_name=names.table, deletion_protection=not config.ephemeral), opts)
-variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack}
+variables = {ENV_TABLE_NAME: table.table.name, ENV_BUCKET_NAME: storage.bucket.bucket, ENV_STACK: config.stack,
+             ENV_MALWARE_SCAN: SCAN_ON_VALUE if config.malware_scan else SCAN_OFF_VALUE}
 ingest = IngestPipeline("ingest", IngestPipelineArgs(
     names=names, ingest=config.ingest, bucket=storage.bucket, table=table.table, account_id=account_id,
     package=package, variables=variables, kms_key_arn=config.kms_key_arn,
-    log_retention_days=config.log_retention_days), opts)
+    log_retention_days=config.log_retention_days, malware_scan=config.malware_scan), opts)
+if config.malware_scan:
+    MalwareProtection("scan", MalwareProtectionArgs(names=names, bucket=storage.bucket, resources={
+        GUARDDUTY_MANAGED_RULES: account_id.apply(
+            lambda account: arns(names, config.region, account)[GUARDDUTY_MANAGED_RULES]),
+        **kms_values(config.kms_key_arn)}), opts)
 auth = UserAuth("auth", UserAuthArgs(
     names=names, domain_prefix=auth_domain, region=config.region, callback_urls=origins, mfa=config.mfa,
     deletion_protection=not config.ephemeral), opts)

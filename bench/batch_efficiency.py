@@ -25,6 +25,7 @@ from bench import harness
 from contract import functions
 from contract.names import Names
 from contract.quotas import QUOTAS
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE
 from local.runtime import ACCOUNT_ID, FunctionSpec, LambdaContext
 from tests.workers.s3_events import notification, s3_event, sqs_record
 
@@ -105,6 +106,7 @@ def run(sizes: harness.Sizes) -> dict:
                         environment=contract_spec.environment({functions.ENV_TABLE_NAME: NAMES.table,
                                                                functions.ENV_BUCKET_NAME: BUCKET,
                                                                functions.ENV_STACK: NAMES.stack,
+                                                               ENV_MALWARE_SCAN: SCAN_OFF_VALUE,
                                                                **QUOTAS.variables()}))
     with _worker_environment(spec):
         from workers.extraction import isolated

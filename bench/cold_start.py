@@ -15,6 +15,7 @@ from bench import harness
 from contract import functions
 from contract.names import Names
 from contract.quotas import QUOTAS
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE
 from local.runtime import ACCOUNT_ID, FunctionSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ def _environment() -> dict[str, str]:
     names = Names("bench")
     values = {functions.ENV_TABLE_NAME: names.table, functions.ENV_BUCKET_NAME: names.upload_bucket(ACCOUNT_ID),
               functions.ENV_STACK: names.stack, functions.ENV_CURSOR_SECRET_PARAMETER: "/bench/cursor",
+              ENV_MALWARE_SCAN: SCAN_OFF_VALUE,
               **QUOTAS.variables()}
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_", "_X_AMZN"))}

@@ -55,7 +55,7 @@ def _read(table, records: int, page_size: int) -> tuple[int, int]:
             # The record as the API makes it, written in batches.
             batch.put_item(Item=to_dynamo(api_records.pending_record(
                 key, filename=key.name, content_type="text/plain", size=1, upload={},
-                at=start + timedelta(seconds=index))))
+                at=start + timedelta(seconds=index), scanning=True)))
     scanned = []
     table.meta.client.meta.events.register("after-call.dynamodb.Query",
                                            lambda parsed, **_: scanned.append(parsed["ScannedCount"]))

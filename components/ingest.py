@@ -20,6 +20,7 @@ from contract.functions import ingest_worker
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
 from contract.names import Names
+from contract.scan import result_event_pattern
 
 
 @dataclass
@@ -34,6 +35,8 @@ class IngestPipelineArgs:
     variables: Mapping[str, pulumi.Input[str]]
     kms_key_arn: str | None
     log_retention_days: int
+    # `uploads:malwareScan`: GuardDuty's scan results for the bucket come to the same queue.
+    malware_scan: bool = False
 
 
 class IngestPipeline(pulumi.ComponentResource):
@@ -78,12 +81,30 @@ class IngestPipeline(pulumi.ComponentResource):
             }),
             opts=child,
         )
+        # Scan results share the queue, its DLQ and its worker: a result and its
+        # file's S3 events are then ordered by one worker, in one chain per file
+        # (docs/security.md, "Where scan results go").
+        scan_rule = aws.cloudwatch.EventRule(
+            f"{name}-scan-results",
+            name=args.names.scan_result_rule,
+            description="GuardDuty's malware scan results for the upload bucket, to the ingest queue",
+            event_pattern=pulumi.Output.json_dumps(result_event_pattern(args.bucket.bucket)),
+            opts=child,
+        ) if args.malware_scan else None
+        scan_results = [{
+            "Sid": "AllowScanResults",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": self.queue.arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": scan_rule.arn}},
+        }] if scan_rule else []
         queue_policy = aws.sqs.QueuePolicy(
             f"{name}-queue-policy",
             queue_url=self.queue.url,
             policy=pulumi.Output.json_dumps({
                 "Version": "2012-10-17",
-                "Statement": [{
+                "Statement": [*scan_results, {
                     "Sid": "AllowUploadBucketNotifications",
                     "Effect": "Allow",
                     "Principal": {"Service": "s3.amazonaws.com"},
@@ -99,6 +120,9 @@ class IngestPipeline(pulumi.ComponentResource):
             }),
             opts=child,
         )
+        if scan_rule:
+            aws.cloudwatch.EventTarget(f"{name}-scan-results-target", rule=scan_rule.name, arn=self.queue.arn,
+                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]))
         aws.s3.BucketNotification(
             f"{name}-notification",
             bucket=args.bucket.id,
@@ -107,6 +131,9 @@ class IngestPipeline(pulumi.ComponentResource):
                 "events": list(NOTIFIED_EVENTS),
                 "filter_prefix": INCOMING_PREFIX,
             }],
+            # The plan turns the bucket's EventBridge notifications on to hear of new
+            # objects; this resource owns the whole configuration and must not turn them off.
+            eventbridge=args.malware_scan,
             # S3 sends a test event on save and rejects the configuration
             # unless the queue policy already lets it publish.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),

@@ -27,6 +27,8 @@ NAMESPACE = PROJECT
 # lowercase letters, digits and hyphens, and cap the length.
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 EPHEMERAL_STACK_PREFIX = "dev-"
+# The stack that holds users' files: scanning is on unless its config says otherwise.
+PRODUCTION_STACK = "prod"
 EPHEMERAL_LOG_RETENTION_DAYS = 3
 DEFAULT_LOG_RETENTION_DAYS = 90
 # The values CloudWatch Logs accepts.
@@ -86,6 +88,8 @@ class StackConfig:
     ingest: IngestSettings
     # Per user: what they may hold, and how fast they may ask for upload URLs.
     quotas: Quotas
+    # GuardDuty Malware Protection on incoming/: nothing is released until clean.
+    malware_scan: bool
 
 
 def load_config(stack: str) -> StackConfig:
@@ -110,6 +114,10 @@ def load_config(stack: str) -> StackConfig:
     _check("coldStorageClass", cold_class in COLD_STORAGE_CLASSES, f"must be one of {COLD_STORAGE_CLASSES}")
     mfa = config.get("mfa") or "OPTIONAL"
     _check("mfa", mfa in MFA_MODES, f"must be one of {MFA_MODES}")
+    malware_scan = config.get_bool("malwareScan")
+    if malware_scan is None:
+        # Production holds users' files; other stacks turn it on to test it (GuardDuty bills per GB).
+        malware_scan = stack == PRODUCTION_STACK
     local_origin = config.get("localOrigin") or "http://localhost:8080"
     _check("localOrigin", bool(LOCAL_ORIGIN.match(local_origin)), "must be an http://localhost origin")
     return StackConfig(
@@ -128,6 +136,7 @@ def load_config(stack: str) -> StackConfig:
         alarm_subscriptions=_subscriptions(config, required=not ephemeral),
         local_origin=local_origin,
         ingest=_ingest(config),
+        malware_scan=malware_scan,
         quotas=Quotas(
             max_bytes=_positive(config, "quotaBytes", QUOTAS.max_bytes),
             max_files=_positive(config, "quotaFiles", QUOTAS.max_files),

@@ -3,8 +3,8 @@ dashboard's origin, and tidy (no orphaned multipart parts, no endless history)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -29,6 +29,10 @@ class UploadStorageArgs:
     noncurrent_version_days: int
     cold_storage_days: int | None
     cold_storage_class: str
+    # `uploads:malwareScan`: the bucket policy's tag-based release (permissions.scan_release),
+    # naming the roles it excepts.
+    malware_scan: bool = False
+    role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class UploadStorage(pulumi.ComponentResource):
@@ -91,5 +95,6 @@ class UploadStorage(pulumi.ComponentResource):
             }],
             opts=child,
         )
-        private.attach_policy(f"{name}-policy", permissions.UPLOAD_BUCKET_POLICY, permissions.BUCKET, {}, parent=self)
+        private.attach_policy(f"{name}-policy", permissions.upload_bucket_policy(args.malware_scan), permissions.BUCKET,
+                              args.role_arns, parent=self)
         self.register_outputs({"bucketName": self.bucket.bucket, "bucketArn": self.bucket.arn})

@@ -13,6 +13,7 @@ from contract import metrics
 from contract.http import API_TIMEOUT_S
 from contract.ingest import INGEST, IngestSettings
 from contract.names import Names
+from contract.scan import ENV_MALWARE_SCAN
 
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_BUCKET_NAME = "BUCKET_NAME"
@@ -63,7 +64,7 @@ def ingest_worker(ingest: IngestSettings = INGEST) -> FunctionSpec:
         service=metrics.INGEST_SERVICE,
         timeout_s=ingest.worker_timeout_s,
         memory_mb=ingest.worker_memory_mb,
-        variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK),
+        variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK, ENV_MALWARE_SCAN),
         reserved_concurrency=ingest.reserved_concurrency,
     )
 
@@ -73,5 +74,6 @@ API = FunctionSpec(
     service=metrics.API_SERVICE,
     timeout_s=API_TIMEOUT_S,
     memory_mb=512,
-    variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK, ENV_CURSOR_SECRET_PARAMETER, *QUOTA_VARIABLES),
+    variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK, ENV_MALWARE_SCAN, ENV_CURSOR_SECRET_PARAMETER,
+               *QUOTA_VARIABLES),
 )

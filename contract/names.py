@@ -38,6 +38,15 @@ class Names:
         return f"{self.prefix}-ingest-dlq"
 
     @property
+    def malware_scan_role(self) -> str:
+        """The role GuardDuty's malware protection plan acts with."""
+        return f"{self.prefix}-malware-scan"
+
+    @property
+    def scan_result_rule(self) -> str:
+        return f"{self.prefix}-scan-results"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 

@@ -76,6 +76,8 @@ class LocalOutputs(StackOutputs[T]):
     emulator_credentials: T
     hosted_ui_url: T
     demo_user: T
+    # Whether GuardDuty is emulated (clamd installed): false means files are released unscanned.
+    malware_scan: T
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from typing import Any
 from contract import metrics
 from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
-from contract.table import ATTENTION_INDEX, LIST_INDEX
+from contract.scan import RESULT_NO_THREATS, TAG_KEY
+from contract.table import ATTENTION_INDEX, LIST_INDEX, SCAN_INDEX
 
 VERSION = "2012-10-17"
 
@@ -45,6 +46,11 @@ LOG_GROUP = "logGroup"  # the function's own log group
 DISTRIBUTION = "distribution"  # the dashboard's CloudFront distribution
 KMS_KEY = "kmsKey"  # a customer-managed key, when the stack has one
 KMS_S3_SERVICE = "kmsS3Service"  # s3.<the key's region>.amazonaws.com
+INGEST_ROLE = "ingestRole"  # the ingest worker's execution role
+SCAN_ROLE = "malwareScanRole"  # the role GuardDuty's malware protection plan acts with
+# The EventBridge rules GuardDuty manages for a plan: arn:aws:events:<region>:<account>:rule/DO-NOT-DELETE-...
+GUARDDUTY_MANAGED_RULES = "guardDutyManagedRules"
+GUARDDUTY_MANAGED_RULE_PREFIX = "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3"
 # Values a stack may lack: a statement that names one is left out without it.
 OPTIONAL = frozenset({KMS_KEY, KMS_S3_SERVICE})
 
@@ -172,17 +178,46 @@ OPERATOR = [
           [Ref(DEAD_LETTER_QUEUE)]),
     allow("RedriveToTheQueue", ["sqs:SendMessage"], [Ref(QUEUE)]),
     # failed, stuck, quarantined and status read the sparse index; usage reads a user's partition.
-    allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE)]),
+    allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE),
+                                              Ref(TABLE, f"/index/{SCAN_INDEX}")]),
     # `usage backfill` without --owner, once per stack: the only Scan.
     allow("BackfillCharges", ["dynamodb:Scan"], [Ref(TABLE)]),
+    # purge-infected finds infected files (in no index), then deletes their objects for good;
+    # the worker does the rest, as for a user's delete.
+    allow("FindInfectedFiles", ["dynamodb:Scan"], [Ref(TABLE)]),
+    *delete_for_good([INCOMING_PREFIX]),
     # A replay marks its record; a backfill charges a file and its owner's usage.
     allow("MarkRecords", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [Ref(TABLE)]),
     # A replay heads the object, then copies the version it saw onto the key.
     allow("ReplayObjects", ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [under(INCOMING_PREFIX)]),
     # "never uploaded" (404) and "denied" (403) must differ for `stuck` and `replay`.
     allow("TellGoneFromDenied", ["s3:ListBucket"], [Ref(BUCKET)]),
+    # ops rescan: GuardDuty scans an object again (an account-level action, with no resource).
+    allow("RescanObjects", ["guardduty:SendObjectMalwareScan"], ["*"]),
     # Neither can be scoped to a resource.
     allow("ReadAlarms", ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricStatistics"], ["*"]),
+    S3_KMS,
+]
+
+# --- GuardDuty's malware protection plan -----------------------------------------------------
+# The plan's role, as GuardDuty's user guide gives it ("Create or update IAM role
+# policy"), narrowed to the plan's prefix: GuardDuty manages an EventBridge rule
+# to hear of new objects, turns on the bucket's EventBridge notifications,
+# checks it owns the bucket with a validation object, reads what it scans and
+# tags it. No local call makes these (the local plan is AWS's side, not a
+# principal of the stack), so tests/infra checks them instead of
+# tests/iam/test_least_privilege.py.
+MALWARE_SCAN = [
+    allow("ManageTheScanRule", ["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+          [Ref(GUARDDUTY_MANAGED_RULES)],
+          {"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}}),
+    allow("WatchTheScanRule", ["events:DescribeRule", "events:ListTargetsByRule"], [Ref(GUARDDUTY_MANAGED_RULES)]),
+    allow("SendBucketEventsToEventBridge", ["s3:PutBucketNotification", "s3:GetBucketNotification"], [Ref(BUCKET)]),
+    allow("PutValidationObject", ["s3:PutObject"], [Ref(BUCKET, "/malware-protection-resource-validation-object")]),
+    allow("CheckBucketOwnership", ["s3:ListBucket"], [Ref(BUCKET)]),
+    allow("ScanIncoming", ["s3:GetObject", "s3:GetObjectVersion"], [under(INCOMING_PREFIX)]),
+    allow("TagScannedObjects", ["s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging",
+                                "s3:PutObjectVersionTagging"], [under(INCOMING_PREFIX)]),
     S3_KMS,
 ]
 
@@ -200,8 +235,55 @@ def deny_insecure_transport(bucket: str) -> dict[str, Any]:
     }
 
 
-# The upload bucket grants nothing itself: the roles' own policies do.
-UPLOAD_BUCKET_POLICY = [deny_insecure_transport(BUCKET)]
+def scan_release(prefix: str = INCOMING_PREFIX) -> list[dict[str, Any]]:
+    """GuardDuty's tag-based access, as its user guide gives it ("Using
+    tag-based access control (TBAC) with Malware Protection for S3"), on the
+    plan's prefix: nothing the scan did not find clean is read, only the
+    plan's role writes its tag, and no upload carries it.
+
+    The worker is the one reader excepted: it extracts while the scan runs
+    (ordering extraction after the scan would add the scan's latency to every
+    file), and it only reads, through its own role; nothing it makes from an
+    unscanned file is released before the file is (workers/api/files.py)."""
+    objects = Ref(BUCKET, f"/{prefix}*")
+    tag = TAG_KEY
+    return [
+        {
+            "Sid": "DenyReadsUnlessScannedClean",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": objects,
+            "Condition": {
+                "StringNotEquals": {f"s3:ExistingObjectTag/{tag}": RESULT_NO_THREATS},
+                "ArnNotEquals": {"aws:PrincipalArn": [Ref(INGEST_ROLE), Ref(SCAN_ROLE)]},
+            },
+        },
+        {
+            "Sid": "DenyScanTagChangesButThePlans",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging",
+                       "s3:DeleteObjectVersionTagging"],
+            "Resource": objects,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": Ref(SCAN_ROLE)}},
+        },
+        {
+            "Sid": "DenyUploadsCarryingTheScanTag",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"Null": {f"s3:RequestObjectTag/{tag}": "false"}},
+        },
+    ]
+
+
+def upload_bucket_policy(malware_scan: bool) -> list[dict[str, Any]]:
+    """The upload bucket grants nothing itself (the roles' own policies do);
+    it denies plain HTTP, and with scanning on, what `scan_release` denies."""
+    return [deny_insecure_transport(BUCKET), *(scan_release() if malware_scan else [])]
+
 SITE_BUCKET_POLICY = [
     deny_insecure_transport(SITE_BUCKET),
     {
@@ -278,6 +360,10 @@ def arns(names: Names, region: str, account: str, *, function: str | None = None
         DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.dead_letter_queue}",
         # Parameter names that start with "/" are appended as they are.
         CURSOR_PARAMETER: f"arn:aws:ssm:{region}:{account}:parameter{names.cursor_secret_parameter}",
+        # Roles are named after what assumes them: a function's is the function's name.
+        INGEST_ROLE: f"arn:aws:iam::{account}:role/{names.ingest_function}",
+        SCAN_ROLE: f"arn:aws:iam::{account}:role/{names.malware_scan_role}",
+        GUARDDUTY_MANAGED_RULES: f"arn:aws:events:{region}:{account}:rule/{GUARDDUTY_MANAGED_RULE_PREFIX}*",
         **kms_values(kms_key_arn),
     }
     if function is not None:

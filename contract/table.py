@@ -28,10 +28,17 @@ LIST_INDEX_SORT_KEY = "gsi1sk"  # {createdAt}#{fileId}
 ATTENTION_INDEX = "byAttention"
 ATTENTION_INDEX_PARTITION_KEY = "gsi2pk"  # STATUS#{pending|failed}
 ATTENTION_INDEX_SORT_KEY = "gsi2sk"  # {updatedAt}#{fileId}
+# The sparse index of files waiting for their malware scan: a file carries
+# these from its upload ticket (or first record) until a result is recorded,
+# so on-call finds scans that never came back without a Scan.
+SCAN_INDEX = "byScanPending"
+SCAN_INDEX_PARTITION_KEY = "gsi3pk"  # SCAN#pending
+SCAN_INDEX_SORT_KEY = "gsi3sk"  # {since}#{fileId}
 # Every index as (partition key, sort key), and every attribute a key uses.
 INDEXES = {
     LIST_INDEX: (LIST_INDEX_PARTITION_KEY, LIST_INDEX_SORT_KEY),
     ATTENTION_INDEX: (ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY),
+    SCAN_INDEX: (SCAN_INDEX_PARTITION_KEY, SCAN_INDEX_SORT_KEY),
 }
 KEY_ATTRIBUTES = (PARTITION_KEY, SORT_KEY, *(attribute for keys in INDEXES.values() for attribute in keys))
 TTL_ATTRIBUTE = "expiresAt"
@@ -87,3 +94,10 @@ def attention_pk(status: str) -> str:
 
 def attention_sk(updated_at: str, file_id: str) -> str:
     return f"{updated_at}#{file_id}"
+
+
+SCAN_PENDING_PK = "SCAN#pending"
+
+
+def scan_pending_sk(since: str, file_id: str) -> str:
+    return f"{since}#{file_id}"

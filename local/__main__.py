@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 
+from local.guardduty import clamd_installed
 from local.stack import LocalStack
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
     stack = LocalStack(moto_port=args.moto_port, aws_port=args.aws_port, s3_port=args.s3_port, api_port=args.api_port,
-                       web_port=args.web_port, hosted_ui_port=args.sign_in_port)
+                       web_port=args.web_port, hosted_ui_port=args.sign_in_port, malware_scan=clamd_installed())
     try:
         stack.start()
     except OSError as error:
@@ -64,6 +65,14 @@ def supervise() -> int:
     return stack.wait()
 
 
+def _malware_scan(stack: LocalStack) -> str:
+    if stack.malware_scan:
+        return ("on: GuardDuty emulated with clamd on incoming/ (local/guardduty.py); nothing is released\n"
+                "                       until its scan says clean")
+    return ("OFF: clamd is not installed, so files are released unscanned and show \"Not scanned\".\n"
+            "                       To scan: apt-get install -y clamav-daemon, then make dev again")
+
+
 def banner(stack: LocalStack) -> str:
     out = stack.outputs
     ingest = stack.ingest
@@ -81,6 +90,7 @@ uploads: the local stack is up (stack "{stack.stack}")
   credentials          functions: their roles'; ops CLI: the on-call operator's (in {stack.stack_file});
                        below: the deployer's, allowed everything
   bucket               {out['bucketName']}  (notifies the queue for incoming/)
+  malware scan         {_malware_scan(stack)}
   queue -> DLQ         {out['queueUrl']}
                        {out['deadLetterQueueUrl']}  after {ingest.max_receive_count} receives
   ingest worker        {ingest.maximum_concurrency} environments, batch {ingest.batch_size}, \

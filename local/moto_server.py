@@ -40,6 +40,8 @@ from moto.s3 import notifications
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
+from local import guardduty
+
 _moto_event = notifications._get_s3_event
 _lock = threading.Lock()
 _last = 0
@@ -66,6 +68,18 @@ def _s3_event(event_name, bucket, key, notification_id):
 
 
 notifications._get_s3_event = _s3_event
+_moto_send_event = notifications.send_event
+
+
+def _send_event(account_id, event_name, bucket, key):
+    """S3's events, and GuardDuty's view of each new object (local/guardduty.py)."""
+    _moto_send_event(account_id, event_name, bucket, key)
+    if getattr(event_name, "value", event_name).startswith("s3:ObjectCreated"):
+        version_id = getattr(key, "version_id", None)
+        guardduty.notify_created(bucket.name, key.name, None if version_id in (None, "null") else version_id)
+
+
+notifications.send_event = _send_event
 
 _dynamodb_call = DynamoHandler.call_action
 _dynamodb_lock = threading.Lock()

@@ -12,6 +12,7 @@ from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_M
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
 from contract.names import Names
+from contract.scan import result_event_pattern
 from contract.table import INDEXES, KEY_ATTRIBUTES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 
@@ -111,3 +112,11 @@ def create_bucket(s3, bucket: str, queue_arn: str | None, cors_origins: list[str
             },
         )
     return bucket
+
+
+def create_scan_result_rule(events, names: Names, bucket: str, queue_arn: str) -> None:
+    """GuardDuty's scan results for the bucket, to the ingest queue: the rule
+    the Pulumi program makes when `uploads:malwareScan` is on."""
+    events.put_rule(Name=names.scan_result_rule, EventPattern=json.dumps(result_event_pattern(bucket)),
+                    State="ENABLED")
+    events.put_targets(Rule=names.scan_result_rule, Targets=[{"Id": "ingest-queue", "Arn": queue_arn}])

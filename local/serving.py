@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,3 +69,14 @@ class Served:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def end_process(process: subprocess.Popen) -> None:
+    """Terminate a server process, and kill it if it does not go: one still
+    busy with queued requests must not keep the stack up."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

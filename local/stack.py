@@ -30,17 +30,20 @@ from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
 from contract.quotas import QUOTAS, Quotas
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
 from local import cognito, provision
 from local.cloudwatch.service import LocalCloudWatch
 from local.esm import EventSourceMapping
 from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
+from local.guardduty import ENV_OBJECT_CREATED_SOCKET, Clamd, MalwareProtection
 from local.hosted_ui import HostedUI
 from local.iam.authority import API, DEPLOYER, INGEST, OPERATOR, Authority
 from local.iam.front import AwsFront
 from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.s3 import S3Front
+from local.serving import end_process
 from local.web import Dashboard
 
 # Where `python -m local.moto_server` is found.
@@ -82,6 +85,8 @@ class LocalStack:
     # Alarm-seconds per real second for the local CloudWatch's periods (60: a
     # 5-minute period lasts 5 s); the evaluation is the same at any scale.
     alarm_clock_scale: float = 1.0
+    # `uploads:malwareScan`: GuardDuty emulated with clamd (local/guardduty.py).
+    malware_scan: bool = False
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,6 +105,8 @@ class LocalStack:
         self._cloudwatch: LocalCloudWatch | None = None
         # The HTTP API's id, as API Gateway would assign one: its metrics carry it.
         self.api_id = secrets.token_hex(5)
+        self._clamd: Clamd | None = None
+        self._malware_protection: MalwareProtection | None = None
 
     @property
     def dashboard_origin(self) -> str:
@@ -145,6 +152,7 @@ class LocalStack:
             ENV_TABLE_NAME: self.names.table,
             ENV_BUCKET_NAME: self.bucket,
             ENV_STACK: self.stack,
+            ENV_MALWARE_SCAN: SCAN_ON_VALUE if self.malware_scan else SCAN_OFF_VALUE,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
             **self.quotas.variables(),
         }
@@ -184,8 +192,13 @@ class LocalStack:
     def _start(self) -> LocalStack:
         self.stack_file.unlink(missing_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.malware_scan:
+            # First: with the system's database, clamd takes a while to load it.
+            self._clamd = Clamd(self.state_dir).start()
+            # moto tells the plan of each new object over this socket, so it exists before moto starts.
+            self._malware_protection = MalwareProtection(self._clamd, self.bucket, REGION)
         self.moto_url = self._start_moto()
-        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID)
+        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID, self.malware_scan)
         self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
         self._s3_front = S3Front(self.moto_url, S3Authorizer(self.iam, self.moto_url), host=self.host,
                                  port=self.s3_port).start()
@@ -205,7 +218,10 @@ class LocalStack:
             queueUrl=queue_url,
             deadLetterQueueUrl=dlq_url,
             tableName=self.names.table,
+            malwareScan=self.malware_scan,
         )
+        if self._clamd is not None:
+            self._start_malware_protection(queue_arn)
 
         self._cloudwatch = LocalCloudWatch(
             self.moto_url, REGION, self.names, alarms(self.names, self.ingest, self.api_id), self.state_dir,
@@ -243,6 +259,8 @@ class LocalStack:
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **({ENV_OBJECT_CREATED_SOCKET: str(self._malware_protection.socket_path)}
+                                      if self._malware_protection is not None else {})},
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -254,6 +272,17 @@ class LocalStack:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"moto did not listen on {self.host}:{port} within 30 s")
+
+    def _start_malware_protection(self, queue_arn: str) -> None:
+        """The plan on the bucket's incoming/ prefix, and the EventBridge rule
+        that sends its results to the ingest queue. EventBridge is no service
+        the stack's principals call, so the rule is made on moto directly."""
+        events = boto3.client("events", endpoint_url=self.moto_url, region_name=REGION,
+                              aws_access_key_id="deployer", aws_secret_access_key="deployer")
+        provision.create_scan_result_rule(events, self.names, self.bucket, queue_arn)
+        self._malware_protection.start(self.moto_url)
+        self._aws_front.emulated[("guardduty", "SendObjectMalwareScan")] = \
+            self._malware_protection.send_object_malware_scan
 
     def _start_api(self) -> None:
         pool = cognito.create_user_pool(self.client("cognito-idp"), self.names, REGION, self.outputs["awsEndpointUrl"],
@@ -322,19 +351,14 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_cloudwatch", "_s3_front", "_aws_front"):
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_malware_protection", "_cloudwatch",
+                     "_s3_front", "_aws_front", "_clamd"):
             piece = getattr(self, name)
             setattr(self, name, None)
             if piece is not None:
                 piece.stop()
         if self._moto is not None:
-            self._moto.terminate()
-            try:
-                self._moto.wait(10)
-            except subprocess.TimeoutExpired:
-                # A server still busy with queued requests must not keep the stack up.
-                self._moto.kill()
-                self._moto.wait(10)
+            end_process(self._moto)
             self._moto = None
         if self.iam is not None:
             self.iam.close()

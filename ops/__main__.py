@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import alarms, attention, dlq, render, replay, status, usage
+from ops import alarms, attention, dlq, infected, render, replay, rescan, status, usage
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "something needs attention: an alarm, a dead letter, a stuck or a quarantined file.")
     show.add_argument("--stuck-after", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
                       help="pending longer than this counts as stuck (default 15m)")
+    show.add_argument("--scan-stuck-after", type=duration, default=status.SCAN_STUCK_AFTER, metavar="DURATION",
+                      help="waiting for a malware scan longer than this counts as stuck (default: GuardDuty's "
+                           "allowance plus the ingest queue's receives)")
 
     listed = command(commands, "alarms", "every alarm: state, since when, last value against threshold, runbook",
                      "Every alarm of the stack with its state, when it entered it, the last value it evaluated "
@@ -95,9 +98,27 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("--owner", help="only this owner's files")
     _limit(failed, 50)
 
+    again_scan = command(commands, "rescan", "ask GuardDuty to scan files again",
+                         "Send files to GuardDuty's SendObjectMalwareScan: those named (with --owner), or with "
+                         "--stuck every uploaded file waiting for its scan longer than --older-than. Their new "
+                         "result replaces what the record holds.")
+    again_scan.add_argument("file_ids", nargs="*", metavar="FILE_ID")
+    again_scan.add_argument("--owner", help="the files' owner (their Cognito sub)")
+    again_scan.add_argument("--stuck", action="store_true", help="every file waiting for its scan too long")
+    again_scan.add_argument("--older-than", type=duration, default=status.SCAN_STUCK_AFTER, metavar="DURATION",
+                            help="with --stuck: waiting longer than this (default: the scan bound)")
+    purge_infected = command(commands, "purge-infected", "remove infected files kept past their retention",
+                             "Delete every version of each file whose malware scan found threats more than "
+                             "--older-than ago (default: the retention, 30d); the worker then marks it deleted "
+                             "and gives its owner's quota back, as for a user's delete.")
+    purge_infected.add_argument("--older-than", type=duration, default=infected.INFECTED_RETENTION,
+                                metavar="DURATION", help="scanned infected longer ago than this (default 30d)")
+    purge_infected.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
     stuck = command(commands, "stuck", "list files pending for too long (attention index)")
-    stuck.add_argument("--older-than", type=duration, default=status.STUCK_AFTER, metavar="DURATION",
-                       help="pending for longer than this (default 15m)")
+    stuck.add_argument("--older-than", type=duration, default=None, metavar="DURATION",
+                       help="pending for longer than this (default 15m; with --scan, the scan bound)")
+    stuck.add_argument("--scan", action="store_true",
+                       help="files uploaded but waiting for their malware scan (scan index) instead")
     _limit(stuck, 50)
 
     quarantined = command(commands, "quarantined", "list quarantined files (failed, processing_crashed)")
@@ -164,7 +185,7 @@ def _run(stack: Stack, args, as_json: bool) -> int:
 
 
 def _status(stack: Stack, args, show) -> int:
-    report = status.status(stack, args.stuck_after)
+    report = status.status(stack, args.stuck_after, scan_stuck_after=args.scan_stuck_after)
     show(report, render.status)
     return ATTENTION if report["needsAttention"] else OK
 
@@ -182,7 +203,27 @@ def _failed(stack: Stack, args, show) -> int:
 
 
 def _stuck(stack: Stack, args, show) -> int:
-    show(attention.stuck(stack, args.older_than, args.limit), lambda i: render.files(i, "stuck"))
+    older_than = args.older_than
+    if args.scan:
+        older_than = status.SCAN_STUCK_AFTER if older_than is None else older_than
+        show(attention.scan_stuck(stack, older_than, args.limit), lambda i: render.files(i, "scan-stuck"))
+        return OK
+    older_than = status.STUCK_AFTER if older_than is None else older_than
+    show(attention.stuck(stack, older_than, args.limit), lambda i: render.files(i, "stuck"))
+    return OK
+
+
+def _rescan(stack: Stack, args, show) -> int:
+    if args.stuck == bool(args.file_ids) or (args.file_ids and not args.owner):
+        print("name files with --owner, or use --stuck", file=sys.stderr)
+        return USAGE
+    results = rescan.rescan(stack, args.owner, args.file_ids, args.older_than if args.stuck else None)
+    show(results, render.rescanned)
+    return OK
+
+
+def _purge_infected(stack: Stack, args, show) -> int:
+    show(infected.purge(stack, args.older_than, args.dry_run), render.infected)
     return OK
 
 
@@ -249,6 +290,8 @@ _COMMANDS = {
     "failed": _failed,
     "stuck": _stuck,
     "quarantined": _quarantined,
+    "purge-infected": _purge_infected,
+    "rescan": _rescan,
     "replay": _replay_command,
     "dlq peek": _peek,
     "dlq redrive": _redrive,

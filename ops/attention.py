@@ -13,6 +13,10 @@ from contract.table import (
     ATTENTION_INDEX_PARTITION_KEY,
     ATTENTION_INDEX_SORT_KEY,
     QUARANTINE_CODE,
+    SCAN_INDEX,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
+    SCAN_PENDING_PK,
     STATUS_FAILED,
     STATUS_PENDING,
     attention_pk,
@@ -40,6 +44,11 @@ def files(stack: Stack, status: str, limit: int | None = 20, *, older_than: time
     narrowing = [Attr(name).eq(value) for name, value in (("error.code", code), ("ownerId", owner)) if value]
     if narrowing:
         query["FilterExpression"] = narrowing[0] if len(narrowing) == 1 else narrowing[0] & narrowing[1]
+    return _query(stack, query, limit)
+
+
+def _query(stack: Stack, query: dict, limit: int | None) -> list[dict]:
+    """Up to `limit` (None: all) items of a Query, page by page."""
     table = stack.table()
     items: list[dict] = []
     while limit is None or len(items) < limit:
@@ -66,7 +75,23 @@ def stuck(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[d
 
 
 def _uploaded(s3, bucket: str, key: str) -> bool:
-    return objects.head(s3, bucket, key) is not None
+    # By listing, not HeadObject: with malware scanning on, the bucket policy
+    # refuses to read an object its scan has not released, to on-call too.
+    return objects.exists(s3, bucket, key)
+
+
+def scan_pending(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[dict]:
+    """Files waiting for their malware scan since more than `older_than` ago,
+    oldest first, from the sparse scan index (a Query, never a Scan)."""
+    condition = (Key(SCAN_INDEX_PARTITION_KEY).eq(SCAN_PENDING_PK)
+                 & Key(SCAN_INDEX_SORT_KEY).lt(iso(datetime.now(UTC) - older_than)))
+    return _query(stack, {"IndexName": SCAN_INDEX, "KeyConditionExpression": condition}, limit)
+
+
+def scan_stuck(stack: Stack, older_than: timedelta, limit: int | None = 20) -> list[dict]:
+    """Uploaded files waiting for their scan since more than `older_than` ago.
+    A ticket never used waits too; it is the TTL's, not on-call's."""
+    return [item for item in scan_pending(stack, older_than, limit) if item["status"] != STATUS_PENDING]
 
 
 def quarantined(stack: Stack, limit: int | None = 20) -> list[dict]:

@@ -69,6 +69,8 @@ def status(report: dict) -> None:
     if stuck["neverUploaded"] or stuck["checked"] < stuck["pending"]:
         console.print()
     _brief_files("Quarantined", report["quarantined"])
+    _brief_files(f"Uploaded, waiting for their malware scan for over {report['scanStuckAfterMinutes']} min",
+                 report["scanStuck"])
 
 
 def _brief_files(title: str, group: dict) -> None:
@@ -137,16 +139,45 @@ def files(items: list[dict], what: str) -> None:
         console.print(f"{len(items)} {what} file(s).")
 
 
-def replayed(results: list[dict]) -> None:
-    if not results:
-        console.print("Nothing to replay.")
+def infected(items: list[dict]) -> None:
+    if not items:
+        console.print("No infected files past their retention.")
         return
+    table = _table("owner", "file id", "scanned", "threats", "key")
+    for item in items:
+        table.add_row(item["ownerId"], item["fileId"], item["scannedAt"] or "", ", ".join(item["threats"]),
+                      item["key"])
+    console.print(table)
+    removed = sum(item["removed"] for item in items)
+    console.print(f"{len(items)} infected file(s); removed {removed} (the worker marks each deleted)."
+                  if removed else f"{len(items)} infected file(s); nothing removed (--dry-run).")
+
+
+def _results(results: list[dict], nothing: str) -> bool:
+    """Each file's result as a table; False when there were none."""
+    if not results:
+        console.print(nothing)
+        return False
     table = _table("owner", "file id", "result")
     for result in results:
-        table.add_row(result["ownerId"], result["fileId"], result["result"])
+        table.add_row(result.get("ownerId") or "", result["fileId"], result["result"])
     console.print(table)
+    return True
+
+
+def replayed(results: list[dict]) -> None:
+    if not _results(results, "Nothing to replay."):
+        return
     done = sum(r["result"] == "replayed" for r in results)
     console.print(f"{done} of {len(results)} file(s) replayed; the worker picks them up from the queue.")
+
+
+def rescanned(results: list[dict]) -> None:
+    if not _results(results, "Nothing to rescan."):
+        return
+    sent = sum(r["result"] == "sent" for r in results)
+    console.print(f"{sent} of {len(results)} file(s) sent to GuardDuty; their results reach the records "
+                  "through the ingest queue.")
 
 
 def usage(report: dict) -> None:

@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from contract.ingest import INGEST
+from contract.scan import scan_stuck_after_s
 from contract.table import STATUS_PENDING
 from ops import alarms, attention
 from ops.dlq import depth
 from ops.outputs import Stack
 
 STUCK_AFTER = timedelta(minutes=15)
+# A file whose malware scan result has not come back by then (contract/scan.py).
+SCAN_STUCK_AFTER = timedelta(seconds=scan_stuck_after_s(INGEST.visibility_timeout_s, INGEST.max_receive_count))
 FAILED_WINDOW = timedelta(hours=1)
 # How many stuck and quarantined files are listed by name; the counts are whole.
 SHOWN = 10
@@ -19,7 +23,8 @@ SHOWN = 10
 CHECKED = 50
 
 
-def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOWN) -> dict:
+def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOWN,
+           scan_stuck_after: timedelta = SCAN_STUCK_AFTER) -> dict:
     """Stuck files are pending ones whose object is in the bucket: a ticket
     nobody used stays pending until TTL reaps it, and needs no one."""
     sqs = stack.client("sqs")
@@ -29,6 +34,7 @@ def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOW
     checked = attention.stuck(stack, stuck_after, CHECKED)
     stuck = [item for item in checked if item["uploaded"]]
     quarantined = attention.quarantined(stack, None)
+    scan_stuck = attention.scan_stuck(stack, scan_stuck_after, None)
     alarms = firing_alarms(stack)
     report = {
         "queue": {**depth(sqs, stack.outputs.queue_url), "oldestAgeSeconds": oldest_message_age(stack)},
@@ -40,6 +46,8 @@ def status(stack: Stack, stuck_after: timedelta = STUCK_AFTER, shown: int = SHOW
                   "pending": len(pending), "checked": len(checked),
                   "neverUploaded": sum(not item["uploaded"] for item in checked)},
         "quarantined": {"count": len(quarantined), "files": [_brief(item) for item in quarantined[:shown]]},
+        "scanStuckAfterMinutes": int(scan_stuck_after.total_seconds() // 60),
+        "scanStuck": {"count": len(scan_stuck), "files": [_brief(item) for item in scan_stuck[:shown]]},
         "alarms": alarms,
     }
     report["needsAttention"] = needs_attention(report)
@@ -60,6 +68,9 @@ def needs_attention(report: dict) -> list[str]:
                        f"{report['stuckAfterMinutes']} min")
     if report["quarantined"]["count"]:
         reasons.append(f"{report['quarantined']['count']} quarantined file(s)")
+    if report["scanStuck"]["count"]:
+        reasons.append(f"{report['scanStuck']['count']} file(s) waiting for their malware scan for over "
+                       f"{report['scanStuckAfterMinutes']} min (`ops rescan`)")
     return reasons
 
 

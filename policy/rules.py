@@ -34,6 +34,11 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 USER_POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
 PARAMETER = "aws:ssm/parameter:Parameter"
+MALWARE_PLAN = "aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan"
+# GuardDuty's tag and the value that releases an object (GuardDuty user guide,
+# "Using tag-based access control (TBAC) with Malware Protection for S3").
+SCAN_TAG = "GuardDutyMalwareScanStatus"
+SCAN_CLEAN = "NO_THREATS_FOUND"
 
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MIN_MAX_RECEIVE_COUNT = 5
@@ -95,6 +100,50 @@ def _denies_plain_http(policy: PolicyResource) -> bool:
         and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
         for statement in document.get("Statement", [])
     )
+
+
+def _protected_bucket_policies(args: StackValidationArgs, plan: PolicyResource) -> list[dict]:
+    """The statements of the policy of the bucket a malware protection plan protects."""
+    name = (plan.props.get("protectedResource") or {}).get("s3Bucket", {}).get("bucketName")
+    documents = [_document(policy) for bucket in _of_type(args, BUCKET) if bucket.props.get("bucket") == name
+                 for policy in _attached(args, BUCKET_POLICY, bucket, "bucket")]
+    return [statement for document in documents if document for statement in document.get("Statement", [])]
+
+
+def _denies(statement: dict, action: str) -> bool:
+    return statement.get("Effect") == "Deny" and statement.get("Principal") == "*" and any(
+        listed in (action, "s3:*") for listed in _as_list(statement.get("Action")))
+
+
+def _scan_release(what: str, ok: Callable[[dict], bool]) -> Rule:
+    """Each malware protection plan's bucket has a policy statement that `ok` accepts."""
+    def rule(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        for plan in _of_type(args, MALWARE_PLAN):
+            if not any(ok(statement) for statement in _protected_bucket_policies(args, plan)):
+                report_violation(f"the bucket {plan.name} protects does not {what}", plan.urn)
+    return rule
+
+
+def _denies_reads_until_clean(statement: dict) -> bool:
+    wanted = statement.get("Condition", {}).get("StringNotEquals", {}).get(f"s3:ExistingObjectTag/{SCAN_TAG}")
+    return _denies(statement, "s3:GetObject") and wanted == SCAN_CLEAN
+
+
+def _denies_tagging_but_a_role(statement: dict) -> bool:
+    excepted = statement.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn")
+    return (_denies(statement, "s3:PutObjectTagging") and _denies(statement, "s3:DeleteObjectTagging")
+            and isinstance(excepted, str) and ":role/" in excepted)
+
+
+def _denies_uploads_carrying_the_tag(statement: dict) -> bool:
+    null = statement.get("Condition", {}).get("Null", {}).get(f"s3:RequestObjectTag/{SCAN_TAG}")
+    return _denies(statement, "s3:PutObject") and null == "false"
+
+
+def _plan_problems(plan: PolicyResource) -> Iterable[str]:
+    actions = _as_list(plan.props.get("actions") or [])
+    if not any(tagging.get("status") == "ENABLED" for action in actions for tagging in action.get("taggings", [])):
+        yield "does not tag scanned objects, so no bucket policy can release by the result"
 
 
 def _encryption_algorithms(config: PolicyResource) -> set[str]:
@@ -280,6 +329,16 @@ RULES: dict[str, tuple[str, Rule]] = {
                            _each(USER_POOL_CLIENT, _client_problems)),
     "parameter-encrypted": ("SSM parameters are SecureStrings, encrypted with KMS.",
                             _each(PARAMETER, _parameter_problems)),
+    "scan-plan-tags": ("Malware protection plans tag what they scan.", _each(MALWARE_PLAN, _plan_problems)),
+    "scan-reads-need-clean-tag": (
+        "A scanned bucket denies GetObject unless the scan tag says NO_THREATS_FOUND.",
+        _scan_release("deny reads until the scan tag says clean", _denies_reads_until_clean)),
+    "scan-tag-set-by-plan-only": (
+        "A scanned bucket denies changing object tags to all but one role (the plan's).",
+        _scan_release("deny tag changes to all but the plan's role", _denies_tagging_but_a_role)),
+    "scan-tag-not-uploadable": (
+        "A scanned bucket denies uploads that carry the scan tag.",
+        _scan_release("deny uploads carrying the scan tag", _denies_uploads_carrying_the_tag)),
 }
 
 

@@ -2,7 +2,8 @@
 // polling of pending files, and the details panel. Text from the API is always
 // set with textContent, never as HTML.
 
-import { describe, describeChecksum, exactTime, failureText, fieldsOf, formatSize, kindLabel, relativeTime } from "./format.js";
+import { describe, describeChecksum, exactTime, failureText, fieldsOf, formatSize, kindLabel, relativeTime, scanLabel,
+  scanReleased, scanWhy } from "./format.js";
 
 // Pending files are polled one by one, starting fast and backing off.
 const POLL_FIRST_MS = 1000;
@@ -31,6 +32,19 @@ function when(iso) {
 
 export function statusChip(file) {
   return element("span", { className: `status ${file.status}`, text: file.status });
+}
+
+export function scanChip(file) {
+  return element("span", { className: `scan scan-${file.scan?.status || "pending"}`, text: scanLabel(file.scan) });
+}
+
+// Still changing: being processed, or waiting for its malware scan.
+function waiting(file) {
+  return file.status === "pending" || file.scan?.status === "pending";
+}
+
+function downloadable(file) {
+  return file.status === "processed" && scanReleased(file.scan);
 }
 
 function preview(file, large) {
@@ -110,14 +124,20 @@ export class FileList {
     const open = element("button", { className: "open", text: file.filename,
       attrs: { type: "button", "aria-haspopup": "dialog", "aria-label": `${file.filename}: show details` } });
     open.addEventListener("click", (event) => { event.stopPropagation(); this.open(file.fileId, open); });
-    const status = element("span", { className: "cell status-cell" }, statusChip(file));
+    const status = element("span", { className: "cell status-cell" }, statusChip(file), " ", scanChip(file));
     if (file.error) status.append(element("span", { className: "reason", text: failureText(file.error) }));
+    if (scanWhy(file.scan)) status.append(element("span", { className: "reason", text: scanWhy(file.scan) }));
     const actions = element("span", { className: "cell actions" });
     if (file.status === "processed") {
-      actions.append(button("Download", () => this.download(file.fileId), { ariaLabel: `Download ${file.filename}` }));
+      const download = button("Download", () => this.download(file.fileId), { ariaLabel: `Download ${file.filename}` });
+      // Shown, but only usable once the scan released it: the user sees what is coming.
+      download.disabled = !downloadable(file);
+      if (download.disabled) download.title = scanLabel(file.scan);
+      actions.append(download);
     }
     actions.append(button("Delete", () => this.remove(file.fileId), { className: "danger", ariaLabel: `Delete ${file.filename}` }));
-    const row = element("li", { className: "file-row", attrs: { "data-file-id": file.fileId, "data-status": file.status } },
+    const row = element("li", { className: "file-row", attrs: { "data-file-id": file.fileId, "data-status": file.status,
+      "data-scan": file.scan?.status || "", ...(waiting(file) ? { "data-waiting": "" } : {}) } },
       element("span", { className: "cell thumb" }, preview(file, false)),
       element("span", { className: "cell name" }, open, element("span", { className: "summary", text: describe(file.metadata) })),
       element("span", { className: "cell size", text: formatSize(file.size) }),
@@ -142,24 +162,25 @@ export class FileList {
 
   schedulePoll() {
     clearTimeout(this.pollTimer);
-    if (!this.list.querySelector("li[data-status=pending]")) return;
+    if (!this.list.querySelector("li[data-waiting]")) return;
     this.pollTimer = setTimeout(() => this.poll(), this.pollDelay);
     this.pollDelay = Math.min(this.pollDelay * 2, POLL_MAX_MS);
   }
 
   async poll() {
     if (document.hidden) return;
-    for (const row of [...this.list.querySelectorAll("li[data-status=pending]")]) {
+    for (const row of [...this.list.querySelectorAll("li[data-waiting]")]) {
       const { fileId } = row.dataset;
       try {
         const file = await this.api.getFile(fileId);
-        if (file.status === "pending") continue;
+        if (file.status === row.dataset.status && (file.scan?.status || "") === row.dataset.scan) continue;
         const old = this.rowOf(fileId);
         const focused = old?.contains(document.activeElement);
         old?.replaceWith(this.row(file));
         if (focused) this.rowOf(fileId)?.querySelector("button.open")?.focus();
         if (this.openId === fileId) this.fillDetails(file);
-        this.announce(file.status === "failed" ? `${file.filename} failed: ${failureText(file.error)}` : `${file.filename} is processed.`);
+        this.announce(file.status === "failed" ? `${file.filename} failed: ${failureText(file.error)}`
+          : scanWhy(file.scan) ? `${file.filename}: ${scanLabel(file.scan)}` : `${file.filename} is ${file.status}.`);
         this.changed();
       } catch (error) {
         if (error.status === 404) this.removeRow(fileId);
@@ -220,7 +241,8 @@ export class FileList {
 
   fillDetails(file) {
     $("details-title").textContent = file.filename;
-    const facts = [["Status", statusChip(file)]];
+    const facts = [["Status", statusChip(file)], ["Malware scan", scanChip(file)]];
+    if (scanWhy(file.scan)) facts.push(["Why blocked", scanWhy(file.scan)]);
     if (file.error) {
       facts.push(["Why", failureText(file.error)], ["Error code", file.error.code, "mono"], ["Details", file.error.message]);
     }
@@ -243,6 +265,7 @@ export class FileList {
     $("details-body").replaceChildren(...sections);
     const download = $("details-download");
     download.hidden = file.status !== "processed";
+    download.disabled = !downloadable(file);
     download.onclick = () => this.download(file.fileId);
     $("details-delete").onclick = () => this.remove(file.fileId);
   }

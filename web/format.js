@@ -206,6 +206,34 @@ export function failureText(error) {
   return FAILURES[error.code] || error.message || "The file could not be processed.";
 }
 
+// The malware scan beside the processing state (docs/security.md). "off": the
+// stack does not scan, which must never read as "Clean".
+const SCANS = {
+  off: { chip: "Not scanned", released: true },
+  pending: { chip: "Scanning…", released: false },
+  clean: { chip: "Clean", released: true },
+  infected: { chip: "Blocked: malware found", released: false,
+    why: "Our malware scan found a threat in this file, so it cannot be downloaded. Delete it; until then it is kept for investigation and counts against your quota." },
+  unscannable: { chip: "Blocked: could not be scanned", released: false,
+    why: "The malware scanner cannot read this file (it is password-protected, or too large to scan), so it is not released. Upload it without a password, or in smaller parts." },
+  failed: { chip: "Blocked: scan failed", released: false,
+    why: "The malware scan of this file failed, so it is not released. Ask support to scan it again, or delete it and upload it again." },
+};
+
+export function scanLabel(scan) {
+  const known = SCANS[scan?.status] || SCANS.pending;
+  const threats = scan?.status === "infected" && scan.threats?.length ? ` (${scan.threats.join(", ")})` : "";
+  return known.chip + threats;
+}
+
+export function scanReleased(scan) {
+  return Boolean(SCANS[scan?.status]?.released);
+}
+
+export function scanWhy(scan) {
+  return SCANS[scan?.status]?.why || "";
+}
+
 // The SHA-256 as stored: a plain digest, or S3's composite "<digest>-<parts>".
 export function describeChecksum(sha256) {
   if (!sha256) return null;

@@ -98,7 +98,7 @@ class Authority:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_stack(cls, names: Names, region: str, account: str) -> Authority:
+    def for_stack(cls, names: Names, region: str, account: str, malware_scan: bool = False) -> Authority:
         def role(name: str, session: str, statements, function: str | None = None) -> Principal:
             rendered = permissions.render(statements, permissions.arns(names, region, account, function=function))
             policy = Policy.parse(f"identity:{name}", permissions.document(rendered))
@@ -116,7 +116,7 @@ class Authority:
         bucket_arn = permissions.arns(names, region, account)[permissions.BUCKET]
         bucket_policy = Policy.parse(
             f"bucket:{names.upload_bucket(account)}",
-            permissions.document(permissions.render(permissions.UPLOAD_BUCKET_POLICY,
+            permissions.document(permissions.render(permissions.upload_bucket_policy(malware_scan),
                                                     permissions.arns(names, region, account))),
             resource_policy=True,
         )

@@ -39,7 +39,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -61,7 +61,7 @@ from local.serving import AnyMethodHandler, BackgroundServer, Served
 log = logging.getLogger("local.iam.front")
 
 # The services the local stack serves here, by botocore name.
-SERVICES = ("dynamodb", "sqs", "ssm", "cognito-idp", "cloudwatch", "sts")
+SERVICES = ("dynamodb", "sqs", "ssm", "cognito-idp", "cloudwatch", "sts", "guardduty")
 MAX_BODY = 16 * 1024 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -78,6 +78,14 @@ _ACCESS_DENIED = {
 _QUERY_CODES = {"AccessDeniedException": "AccessDenied", "UnrecognizedClientException": "InvalidClientTokenId",
                 "InvalidSignatureException": "SignatureDoesNotMatch",
                 "MissingAuthenticationTokenException": "MissingAuthenticationToken"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call the front let through."""
+    service: str
+    operation: str
+    params: dict[str, Any]
 
 
 @dataclass
@@ -146,16 +154,19 @@ class AwsFront(Served):
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname, parts.port)
         self.authority = authority
+        # (service, operation) -> what answers it instead of moto: (status, JSON body) for the call's params.
+        self.emulated: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[int, Any]]] = {}
         self._server = BackgroundServer(_handler_class(self), host, port, "aws-front")
 
     # --- Deciding ---------------------------------------------------------------------------------
 
-    def check(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> None:
-        """Raises Refused when the call must not reach moto."""
+    def check(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Call | None:
+        """Raises Refused when the call must not reach moto; the call it let
+        through, when it was signed."""
         authorization = headers.get("authorization")
         if authorization is None:
             self._check_unsigned(method, path, headers)
-            return
+            return None
         match = _AUTHORIZATION.fullmatch(authorization.strip())
         if match is None:
             raise Refused("IncompleteSignature", 400, "The request signature does not conform to AWS standards.")
@@ -172,8 +183,8 @@ class AwsFront(Served):
         if principal is None:
             raise Refused("UnrecognizedClientException", 400, "The security token included in the request is invalid.")
         self._verify(principal, method, path, headers, body, signed_headers, provided, region, signing_name)
-        protocol = _protocol(path, headers)
-        operation = self._operation(service, protocol, path, headers, body)
+        protocol = "rest-json" if service.model.metadata["protocol"] == "rest-json" else _protocol(path, headers)
+        operation = self._operation(service, protocol, path, headers, body, method)
         params = self._params(service, protocol, body)
         try:
             asked = checks(service.name, operation, params, Where(region, self.authority.account))
@@ -184,6 +195,7 @@ class AwsFront(Served):
         if refusal is not None:
             code, status = _ACCESS_DENIED.get(service.name, ("AccessDeniedException", 400))
             raise Refused(code, status, refusal.message)
+        return Call(service.name, operation, params)
 
     def _check_unsigned(self, method: str, path: str, headers: Mapping[str, str]) -> None:
         if method in ("GET", "HEAD") and _PUBLIC_PATH.fullmatch(urlsplit(path).path):
@@ -219,8 +231,15 @@ class AwsFront(Served):
                           "The request signature we calculated does not match the signature you provided.")
 
     @staticmethod
-    def _operation(service: _Service, protocol: str, path: str, headers: Mapping[str, str], body: bytes) -> str:
-        if protocol == "json":
+    def _operation(service: _Service, protocol: str, path: str, headers: Mapping[str, str], body: bytes,
+                   method: str = "POST") -> str:
+        if protocol == "rest-json":
+            # Operations without path parameters, the only ones served here: matched by method and path.
+            target = urlsplit(path).path
+            operation = next((name for name in service.model.operation_names
+                              if service.model.operation_model(name).http.get("method") == method
+                              and service.model.operation_model(name).http.get("requestUri") == target), "")
+        elif protocol == "json":
             prefix, _, operation = headers.get("x-amz-target", "").rpartition(".")
             if prefix != service.model.metadata.get("targetPrefix"):
                 raise Refused("UnknownOperationException", 400, f"{service.name}: no such target")
@@ -240,7 +259,7 @@ class AwsFront(Served):
         if not body:
             return {}
         try:
-            if protocol == "json":
+            if protocol in ("json", "rest-json"):
                 return json.loads(body)
             if protocol == "smithy-rpc-v2-cbor":
                 parser = RpcV2CBORParser()
@@ -311,10 +330,15 @@ def _handler_class(front: AwsFront) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(length)) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
             try:
-                front.check(self.command, self.path, headers, body)
+                call = front.check(self.command, self.path, headers, body)
             except Refused as refused:
                 log.info("%s %s refused: %s", self.command, urlsplit(self.path).path, refused.code)
                 return self._answer(*front.error(refused, self.path, headers))
+            emulated = front.emulated.get((call.service, call.operation)) if call else None
+            if emulated is not None:
+                # AWS's own work that moto does not do (local/guardduty.py): the emulator answers.
+                status, answer = emulated(call.params)
+                return self._answer(status, [("content-type", "application/json")], json.dumps(answer).encode())
             try:
                 status, reason, answer_headers, answer = front.forward(self.command, self.path,
                                                                        list(self.headers.items()), body)

@@ -47,7 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import IO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.etree import ElementTree
 
 import botocore.session
@@ -56,6 +56,9 @@ from botocore.credentials import Credentials
 from local.iam.authority import DEPLOYER, Authority, Check
 
 OBJECT, BUCKET, ANYTHING = "object", "bucket", "*"
+# Requests whose IAM checks S3 gives the object's existing tags
+# (`s3:ExistingObjectTag/<key>`): reading it, and reading or changing its tags.
+_TAG_CONDITIONED = {"GetObject", "HeadObject", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"}
 _AUTH_PARAMS = {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
                 "x-amz-signature", "x-amz-security-token", "x-id"}
 # (action, resource, action when the request names a versionId)
@@ -236,16 +239,51 @@ def _copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket, key, query or None
 
 
+def _raw(body: IO[bytes] | bytes) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    body.seek(0)
+    raw = body.read()
+    body.seek(0)
+    return raw
+
+
+def _tag_set(raw: bytes) -> dict[str, str]:
+    """The Key/Value pairs of a Tagging document (PutObjectTagging's body, GetObjectTagging's answer)."""
+    try:
+        root = ElementTree.fromstring(raw)
+    except ElementTree.ParseError:
+        return {}
+    tags = {}
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "Tag":
+            fields = {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in element}
+            if "Key" in fields:
+                tags[fields["Key"]] = fields.get("Value", "")
+    return tags
+
+
+def request_tag_context(operation: str, headers: Mapping[str, str],
+                        body: IO[bytes] | bytes | None) -> dict[str, object]:
+    """`s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys` of a request
+    that sets tags: an upload's `x-amz-tagging` header (a query string), or
+    PutObjectTagging's body (Amazon S3 User Guide, "Tagging and access control
+    policies")."""
+    if operation == "PutObjectTagging" and body is not None:
+        tags = _tag_set(_raw(body))
+    elif "x-amz-tagging" in headers:
+        tags = dict(parse_qsl(headers["x-amz-tagging"], keep_blank_values=True))
+    else:
+        return {}
+    return {**{f"s3:RequestObjectTag/{name}": value for name, value in tags.items()},
+            "s3:RequestObjectTagKeys": list(tags)}
+
+
 def _deleted_objects(body: IO[bytes] | bytes | None) -> list[tuple[str, str | None]]:
     """(key, versionId) of each object a DeleteObjects body names."""
     if body is None:
         raise Unclassified("DeleteObjects without a body")
-    if isinstance(body, bytes):
-        raw = body
-    else:
-        body.seek(0)
-        raw = body.read()
-        body.seek(0)
+    raw = _raw(body)
     try:
         root = ElementTree.fromstring(raw)
     except ElementTree.ParseError as error:
@@ -364,7 +402,11 @@ class S3Authorizer:
         signed_in_query = any(name == "X-Amz-Signature" for name, _ in query)
         context = {"s3:authType": "POST" if form_post else "REST-QUERY-STRING" if signed_in_query else "REST-HEADER",
                    "s3:signatureversion": "AWS4-HMAC-SHA256"}
-        refusal = self.authority.decide(principal, asked, service="s3", operation=operation, context=context)
+        tags = {**request_tag_context(operation, lowered, body),
+                **(self._existing_tag_context(bucket, key, params.get("versionId"))
+                   if operation in _TAG_CONDITIONED and key else {})}
+        refusal = self.authority.decide(principal, asked, service="s3", operation=operation,
+                                        context={**context, **tags})
         if refusal is not None:
             return 403, "AccessDenied", refusal.message
         if operation in _READS_THAT_DISCLOSE_EXISTENCE and principal.name != DEPLOYER \
@@ -376,17 +418,30 @@ class S3Authorizer:
                 return 403, "AccessDenied", "Access Denied"
         return None
 
-    def _exists(self, bucket: str, key: str, version: str | None) -> bool:
-        """Whether moto has the object (or version): a HEAD nobody else sees.
-        The credential scope only routes it to S3; moto checks no signature."""
-        target = f"/{quote(bucket)}/{quote(key, safe='/~')}" + (f"?versionId={quote(version)}" if version else "")
+    def _existing_tag_context(self, bucket: str, key: str, version: str | None) -> dict[str, str]:
+        """`s3:ExistingObjectTag/<key>` for each tag the object (or version) has,
+        as moto holds them; none for a missing object."""
+        target = (f"/{quote(bucket)}/{quote(key, safe='/~')}?tagging"
+                  + (f"&versionId={quote(version)}" if version else ""))
+        status, body = self._upstream_request("GET", target)
+        if status != 200:
+            return {}
+        return {f"s3:ExistingObjectTag/{name}": value for name, value in _tag_set(body).items()}
+
+    def _upstream_request(self, method: str, target: str) -> tuple[int, bytes]:
+        """A request to moto nobody else sees. The credential scope only routes
+        it to S3; moto checks no signature."""
         connection = http.client.HTTPConnection(*self._upstream, timeout=30)
         try:
-            connection.request("HEAD", target, headers={
+            connection.request(method, target, headers={
                 "Authorization": f"AWS4-HMAC-SHA256 Credential=probe/20200101/{self.authority.region}/s3/"
                                  "aws4_request, SignedHeaders=host, Signature=0"})
             response = connection.getresponse()
-            response.read()
+            return response.status, response.read()
         finally:
             connection.close()
-        return response.status != 404
+
+    def _exists(self, bucket: str, key: str, version: str | None) -> bool:
+        """Whether moto has the object (or version)."""
+        target = f"/{quote(bucket)}/{quote(key, safe='/~')}" + (f"?versionId={quote(version)}" if version else "")
+        return self._upstream_request("HEAD", target)[0] != 404

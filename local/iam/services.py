@@ -261,6 +261,9 @@ _RESOLVERS: dict[str, Mapping[str, Callable[[Mapping[str, Any], Where], list[Che
     "ssm": _SSM,
     "cloudwatch": _CLOUDWATCH,
     "sts": {"GetCallerIdentity": lambda params, where: []},
+    # An account-level action with no resource type (GuardDuty API reference,
+    # SendObjectMalwareScan): IAM can only grant it on "*".
+    "guardduty": {"SendObjectMalwareScan": _anything("guardduty:SendObjectMalwareScan")},
 }
 
 

@@ -12,6 +12,7 @@ from moto import mock_aws
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.names import Names
 from contract.quotas import QUOTAS
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE
 from local import provision
 from local.gateway import api_event
 from local.runtime import ACCOUNT_ID
@@ -36,6 +37,7 @@ def aws(monkeypatch):
         "AWS_LAMBDA_FUNCTION_NAME": NAMES.api_function,
         ENV_TABLE_NAME: NAMES.table,
         ENV_BUCKET_NAME: BUCKET,
+        ENV_MALWARE_SCAN: SCAN_OFF_VALUE,
         ENV_CURSOR_SECRET_PARAMETER: NAMES.cursor_secret_parameter,
         "POWERTOOLS_TRACE_DISABLED": "true",
         **QUOTAS.variables(),

@@ -36,7 +36,7 @@ def _uploaded(caller, body=TEXT, data=b"hello") -> str:
     usage.record_object_state(
         table, FileKey.parse(ticket["key"]), "1".zfill(64), records.get(table, caller.sub, ticket["fileId"]),
         RecordedState.processed(s3.head_object(Bucket=BUCKET, Key=ticket["key"]), {"kind": "text"}, None),
-        at=dynamo.now(),
+        at=dynamo.now(), scanning=False,
     )
     return ticket["fileId"]
 
@@ -398,7 +398,7 @@ def test_get_returns_the_file_shape(alice):
     status, file = alice("GET", f"/files/{file_id}")
     assert status == 200
     assert set(file) == {"fileId", "filename", "contentType", "size", "status", "createdAt", "updatedAt",
-                         "metadata", "error", "thumbnailUrl", "sha256"}
+                         "metadata", "error", "scan", "thumbnailUrl", "sha256"}
     assert file["status"] == "processed" and file["metadata"] == {"kind": "text"}
     assert file["thumbnailUrl"] is None
 

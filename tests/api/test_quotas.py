@@ -262,7 +262,7 @@ def test_a_charge_that_moved_under_the_worker_is_written_again_from_what_it_beca
     written = usage.record_object_state(
         clients.table(), file_key, "F" * 64, stale,
         RecordedState.processed({"ContentLength": 70, "ContentType": "text/plain"}, metadata={}, thumbnail_key=None),
-        at=dynamo.now())
+        at=dynamo.now(), scanning=False)
     assert written
     assert used(alice) == (70, 1)
 

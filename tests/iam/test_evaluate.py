@@ -294,14 +294,15 @@ def test_every_policy_of_the_contract_loads(kms):
         assert {s.sid for s in loaded.statements} == {s["Sid"] for s in permissions.render(template, values)}
         if kms is None:
             assert not any(s.sid in ("UseTheKeyThroughS3", "DecryptCursorSecret") for s in loaded.statements)
-    for template in (permissions.UPLOAD_BUCKET_POLICY, permissions.SITE_BUCKET_POLICY):
+    for template in (permissions.upload_bucket_policy(True), permissions.upload_bucket_policy(False),
+                     permissions.SITE_BUCKET_POLICY):
         values = {**permissions.arns(names, "us-east-1", ACCOUNT), permissions.DISTRIBUTION: "arn:aws:cloudfront::1:d"}
         Policy.parse("bucket:b", permissions.document(permissions.render(template, values)), resource_policy=True)
 
 
 def test_rendering_needs_every_value_but_leaves_out_a_missing_kms_key():
     with pytest.raises(KeyError, match="bucket"):
-        permissions.render(permissions.UPLOAD_BUCKET_POLICY, {})
+        permissions.render(permissions.upload_bucket_policy(False), {})
     values = permissions.arns(Names("local"), "us-east-1", ACCOUNT, function="f")
     rendered = permissions.render(permissions.API, values)
     assert "DecryptCursorSecret" not in {s["Sid"] for s in rendered}

@@ -55,6 +55,9 @@ EXPECTED_DENIALS = {
     (API, "s3:ListBucket", "GetObject"):
         "a presigned download of a deleted file (tests/e2e/api/test_uploads.py): without s3:ListBucket S3 "
         "answers 403, not 404, and the browser gets the same failure either way",
+    (API, "s3:GetObjectVersion", "GetObject"):
+        "the bucket policy's DenyReadsUnlessScannedClean refusing a download URL of an infected file "
+        "(tests/e2e/api/test_scanning.py): the refusal is the point, and the API never issues such a URL",
 }
 
 

@@ -10,7 +10,15 @@ import subprocess
 import pytest
 
 from components.packaging import LambdaPackage, build_package
-from tests.infra.harness import EPHEMERAL_CONFIG, EPHEMERAL_STACK, ROOT, dev_config, pypi_unreachable, run_program
+from tests.infra.harness import (
+    EPHEMERAL_CONFIG,
+    EPHEMERAL_STACK,
+    ROOT,
+    SCANNING,
+    dev_config,
+    pypi_unreachable,
+    run_program,
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +36,12 @@ def package() -> LambdaPackage:
 def stacks(package, tmp_path_factory) -> dict[str, dict]:
     """Both stacks' registered resources and outputs. Needs `package` first so
     the program finds the zip cached instead of racing to build it."""
-    runs = {"dev": dev_config(), EPHEMERAL_STACK: EPHEMERAL_CONFIG}
+    runs = {"dev": dev_config(), EPHEMERAL_STACK: EPHEMERAL_CONFIG,
+            SCANNING: {**EPHEMERAL_CONFIG, "uploads:malwareScan": "true"}}
     results = {}
     for stack, config in runs.items():
         out = tmp_path_factory.mktemp(stack) / "resources.json"
-        completed = run_program(stack, config, out)
+        completed = run_program(EPHEMERAL_STACK if stack == SCANNING else stack, config, out)
         assert completed.returncode == 0, completed.stderr
         results[stack] = json.loads(out.read_text())
     return results

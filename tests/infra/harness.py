@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPI = "https://pypi.org/simple/pip/"
 # A developer's stack: only what `docs/environments.md` tells them to set.
 EPHEMERAL_STACK = "dev-alice"
+# The key of an ephemeral stack with uploads:malwareScan on, among the `stacks` fixture's.
+SCANNING = "scanning"
 EPHEMERAL_CONFIG = {"aws:region": "eu-west-1", "uploads:owner": "alice"}
 # The shared stack's on-call address is the team's to set and commit
 # (docs/environments.md); until they do, the tests stand this one in.

@@ -66,6 +66,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                         "domainName": "d111111abcdef8.cloudfront.net"}
         elif typ == "aws:cognito/userPool:UserPool":
             computed = {"id": f"{region}_AbCdEf123"}
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            computed = {"arn": f"arn:aws:events:{region}:{account}:rule/{name}"}
         elif typ == "aws:sns/topic:Topic":
             computed = {"arn": f"arn:aws:sns:{region}:{account}:{name}"}
         elif typ == "aws:ssm/parameter:Parameter":

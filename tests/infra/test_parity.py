@@ -166,4 +166,4 @@ def test_the_policies_the_local_stack_enforces_are_the_ones_deployed(deployed, l
         assert local.iam.named(service).policies == (Policy.parse(f"identity:{service}", enforced),), service
     bucket = one(deployed, "aws:s3/bucket:Bucket", bucket=deployed["outputs"]["bucketName"])
     assert document(attached(deployed, "aws:s3/bucketPolicy:BucketPolicy", bucket)) == permissions.document(
-        permissions.render(permissions.UPLOAD_BUCKET_POLICY, permissions.arns(names, region, ACCOUNT_ID)))
+        permissions.render(permissions.upload_bucket_policy(False), permissions.arns(names, region, ACCOUNT_ID)))

@@ -11,7 +11,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
 
 from policy.rules import RULES, policies
-from tests.infra.harness import of_type, one
+from tests.infra.harness import SCANNING, of_type, one
 
 
 def policy_resources(stack: dict) -> list[PolicyResource]:
@@ -135,5 +135,41 @@ def test_a_weakened_resource_trips_exactly_its_rule(stacks, weakening):
     assert len(found[rule]) == 1
 
 
+def _drop_bucket_statement(sid: str) -> Callable[[dict], None]:
+    def mutate(stack: dict) -> None:
+        policy = next(policy for policy in of_type(stack, "aws:s3/bucketPolicy:BucketPolicy")
+                      if sid in policy["inputs"]["policy"])
+        document = json.loads(policy["inputs"]["policy"])
+        document["Statement"] = [statement for statement in document["Statement"] if statement["Sid"] != sid]
+        policy["inputs"]["policy"] = json.dumps(document)
+    return mutate
+
+
+# On a stack with uploads:malwareScan on: each of the bucket policy's scan statements, and the plan's tagging.
+SCAN_WEAKENINGS = {
+    "plan does not tag": ("scan-plan-tags", _set("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan",
+                                                 "actions", [{"taggings": [{"status": "DISABLED"}]}])),
+    "unscanned objects readable": ("scan-reads-need-clean-tag", _drop_bucket_statement("DenyReadsUnlessScannedClean")),
+    "anyone may set the scan tag": ("scan-tag-set-by-plan-only",
+                                    _drop_bucket_statement("DenyScanTagChangesButThePlans")),
+    "uploads may carry the scan tag": ("scan-tag-not-uploadable",
+                                       _drop_bucket_statement("DenyUploadsCarryingTheScanTag")),
+}
+
+
+def test_a_scanning_stack_has_no_violations(stacks):
+    assert violations(stacks[SCANNING]) == {}
+
+
+@pytest.mark.parametrize("weakening", SCAN_WEAKENINGS)
+def test_a_weakened_scanning_stack_trips_exactly_its_rule(stacks, weakening):
+    rule, mutate = SCAN_WEAKENINGS[weakening]
+    stack = copy.deepcopy(stacks[SCANNING])
+    mutate(stack)
+    found = violations(stack)
+    assert list(found) == [rule], found
+    assert len(found[rule]) == 1
+
+
 def test_every_rule_is_exercised_by_a_weakening():
-    assert {rule for rule, _ in WEAKENINGS.values()} == set(RULES)
+    assert {rule for rule, _ in (*WEAKENINGS.values(), *SCAN_WEAKENINGS.values())} == set(RULES)

@@ -12,7 +12,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.frontend import content_type
-from contract import functions
+from contract import functions, permissions
 from contract.alarms import Insights, alarms
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
 from contract.http import (
@@ -30,6 +30,7 @@ from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.quotas import QUOTAS
+from contract.scan import ENV_MALWARE_SCAN
 from contract.table import (
     ATTENTION_INDEX,
     ATTENTION_INDEX_PARTITION_KEY,
@@ -38,6 +39,9 @@ from contract.table import (
     LIST_INDEX_PARTITION_KEY,
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
+    SCAN_INDEX,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
@@ -308,6 +312,7 @@ def test_functions_are_hardened_and_configured(stack, package, spec):
         ENV_TABLE_NAME: stack["outputs"]["tableName"],
         ENV_BUCKET_NAME: stack["outputs"]["bucketName"],
         ENV_STACK: stack["name"],
+        ENV_MALWARE_SCAN: "on" if stack["name"] == "prod" else "off",
         "POWERTOOLS_SERVICE_NAME": spec.service,
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "LOG_LEVEL": "INFO",
@@ -440,6 +445,7 @@ def test_table_is_on_demand_recoverable_indexed_and_expiring(stack):
         LIST_INDEX: [(LIST_INDEX_PARTITION_KEY, "HASH"), (LIST_INDEX_SORT_KEY, "RANGE")],
         ATTENTION_INDEX: [(ATTENTION_INDEX_PARTITION_KEY, "HASH"),
                                    (ATTENTION_INDEX_SORT_KEY, "RANGE")],
+        SCAN_INDEX: [(SCAN_INDEX_PARTITION_KEY, "HASH"), (SCAN_INDEX_SORT_KEY, "RANGE")],
     }
     assert table["deletionProtectionEnabled"] is not is_ephemeral(stack)
 
@@ -756,3 +762,91 @@ def test_the_local_stack_gives_each_handler_the_same_environment_variable_names(
         assert set(spec.environment) - local_only == set(deployed), spec.name
         assert spec.handler == function(stack, spec.name)["inputs"]["handler"]
     assert {local.worker_spec().name, local.api_spec().name} == {names.ingest_function, names.api_function}
+
+
+# --- malware scanning (uploads:malwareScan) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scanning_stack(package, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("scanning") / "out.json"
+    completed = run_program(EPHEMERAL_STACK, {**EPHEMERAL_CONFIG, "uploads:malwareScan": "true"}, out)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(out.read_text())
+
+
+def test_scanning_is_off_unless_the_stack_turns_it_on(stack):
+    assert not of_type(stack, "aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan")
+    assert not of_type(stack, "aws:cloudwatch/eventRule:EventRule")
+    bucket_policy = document(attached(stack, "aws:s3/bucketPolicy:BucketPolicy", upload_bucket(stack)))
+    assert [statement["Sid"] for statement in bucket_policy["Statement"]] == ["DenyInsecureTransport"]
+
+
+def test_the_plan_scans_incoming_with_tagging_as_its_own_role(scanning_stack):
+    names = Names(EPHEMERAL_STACK)
+    plan = one(scanning_stack, "aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan")
+    assert plan["inputs"]["protectedResource"]["s3Bucket"] == {
+        "bucketName": scanning_stack["outputs"]["bucketName"], "objectPrefixes": [INCOMING_PREFIX]}
+    assert plan["inputs"]["actions"] == [{"taggings": [{"status": "ENABLED"}]}]
+    role = one(scanning_stack, "aws:iam/role:Role", name=names.malware_scan_role)
+    assert role["urn"] in plan["propertyDependencies"]["role"]
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "malware-protection-plan.guardduty.amazonaws.com"},
+                      "Action": "sts:AssumeRole"}]
+
+
+def test_the_plan_s_role_reaches_only_the_bucket_incoming_and_guardduty_s_own_rules(scanning_stack):
+    names = Names(EPHEMERAL_STACK)
+    role = one(scanning_stack, "aws:iam/role:Role", name=names.malware_scan_role)
+    statements = document(attached(scanning_stack, "aws:iam/rolePolicy:RolePolicy", role, "role"))["Statement"]
+    bucket = f"arn:aws:s3:::{scanning_stack['outputs']['bucketName']}"
+    rules = f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+    reached = {(action, resource) for statement in statements
+               for action in statement["Action"] for resource in statement["Resource"]}
+    assert reached == {
+        *((action, rules) for action in ("events:PutRule", "events:DeleteRule", "events:PutTargets",
+                                         "events:RemoveTargets", "events:DescribeRule", "events:ListTargetsByRule")),
+        ("s3:PutBucketNotification", bucket), ("s3:GetBucketNotification", bucket), ("s3:ListBucket", bucket),
+        ("s3:PutObject", f"{bucket}/malware-protection-resource-validation-object"),
+        *((action, f"{bucket}/{INCOMING_PREFIX}*") for action in (
+            "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+            "s3:PutObjectTagging", "s3:PutObjectVersionTagging")),
+    }
+    managed = next(statement for statement in statements if "events:PutRule" in statement["Action"])
+    assert managed["Condition"] == {
+        "StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}}
+
+
+def test_scan_results_of_this_bucket_go_to_the_ingest_queue(scanning_stack):
+    names = Names(EPHEMERAL_STACK)
+    rule = one(scanning_stack, "aws:cloudwatch/eventRule:EventRule", name=names.scan_result_rule)
+    assert json.loads(rule["inputs"]["eventPattern"]) == {
+        "source": ["aws.guardduty"], "detail-type": ["GuardDuty Malware Protection Object Scan Result"],
+        "detail": {"s3ObjectDetails": {"bucketName": [scanning_stack["outputs"]["bucketName"]]}}}
+    queue = one(scanning_stack, "aws:sqs/queue:Queue", name=names.queue)
+    target = one(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+    assert queue["urn"] in target["propertyDependencies"]["arn"]
+    assert rule["urn"] in target["propertyDependencies"]["rule"]
+    statements = document(attached(scanning_stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
+    from_events = next(statement for statement in statements if statement["Sid"] == "AllowScanResults")
+    assert from_events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert from_events["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/{names.scan_result_rule}"}}
+    assert one(scanning_stack, "aws:s3/bucketNotification:BucketNotification")["inputs"]["eventbridge"] is True
+
+
+def test_the_bucket_policy_releases_by_the_scan_tag(scanning_stack):
+    statements = document(attached(scanning_stack, "aws:s3/bucketPolicy:BucketPolicy",
+                                   upload_bucket(scanning_stack)))["Statement"]
+    names = Names(EPHEMERAL_STACK)
+    assert statements == permissions.document(permissions.render(
+        permissions.upload_bucket_policy(True), permissions.arns(names, "eu-west-1", ACCOUNT)))["Statement"]
+    assert [statement["Sid"] for statement in statements] == [
+        "DenyInsecureTransport", "DenyReadsUnlessScannedClean", "DenyScanTagChangesButThePlans",
+        "DenyUploadsCarryingTheScanTag"]
+
+
+def test_the_functions_are_told_the_stack_scans(scanning_stack):
+    for spec in (functions.ingest_worker(), functions.API):
+        worker = function(scanning_stack, spec.function_name(Names(EPHEMERAL_STACK)))
+        assert worker["inputs"]["environment"]["variables"][ENV_MALWARE_SCAN] == "on"

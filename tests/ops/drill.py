@@ -51,7 +51,8 @@ def pending(stack: Stack, key: str, at: datetime | None = None) -> FileKey:
     room for any drill's object (a bigger one is refused as too large)."""
     file_key, at = FileKey.parse(key), at or now()
     usage.reserve_ticket(stack.table(), file_key, QUOTAS, reclaim_after=at + timedelta(hours=1),
-                         filename=file_key.name, content_type="text/plain", size=1024, upload={}, at=at)
+                         filename=file_key.name, content_type="text/plain", size=1024, upload={}, at=at,
+                         scanning=False)
     return file_key
 
 

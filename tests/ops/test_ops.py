@@ -293,7 +293,7 @@ def test_usage_show_accounts_for_every_byte_and_backfill_charges_files_stored_be
     for file_id, size in (("new-1", 10), ("gone-1", 5)):
         usage.reserve_ticket(table, FileKey(owner, file_id, "b.txt"), QUOTAS, reclaim_after=now(),
                              filename="b.txt", content_type="text/plain", size=size, upload={"method": "POST"},
-                             at=now())
+                             at=now(), scanning=False)
     # TTL reaped this ticket's record before anyone reclaimed it.
     table.delete_item(Key=records.key_of(owner, "gone-1"))
 

@@ -14,6 +14,7 @@ from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
 from contract.keys import FileKey
 from contract.names import Names
 from contract.quotas import QUOTAS
+from contract.scan import ENV_MALWARE_SCAN, SCAN_ON_VALUE
 from local import provision
 from local.runtime import FunctionSpec, LambdaContext
 from tests.workers.s3_events import BUCKET
@@ -48,6 +49,7 @@ def stack_account(monkeypatch):
     """An in-process moto account holding the stack's bucket and table."""
     monkeypatch.setenv(ENV_TABLE_NAME, NAMES.table)
     monkeypatch.setenv(ENV_BUCKET_NAME, BUCKET)
+    monkeypatch.setenv(ENV_MALWARE_SCAN, SCAN_ON_VALUE)
     with mock_aws():
         clients.reset()
         provision.create_table(boto3.client("dynamodb"), NAMES)
@@ -105,4 +107,4 @@ def ticketed(key: str, size: int = 100, upload: dict | None = None) -> None:
     file_key, at = FileKey.parse(key), dynamo.now()
     usage.reserve_ticket(clients.table(), file_key, QUOTAS, reclaim_after=at + timedelta(hours=1),
                          filename=file_key.name, content_type="text/plain", size=size,
-                         upload=upload or {"method": "PUT"}, at=at)
+                         upload=upload or {"method": "PUT"}, at=at, scanning=True)

@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import quote_plus
 
 from contract.names import Names
+from contract.scan import EVENT_DETAIL_TYPE, EVENT_SOURCE, RESOURCE_TYPE, SCAN_STATUS
 from local.runtime import ACCOUNT_ID
 
 BUCKET = Names("test").upload_bucket(ACCOUNT_ID)
@@ -77,3 +78,30 @@ def sqs_record(body: str, receive_count: int = 1) -> dict:
 
 def sqs_event(*bodies: str) -> dict:
     return {"Records": [sqs_record(body) for body in bodies]}
+
+
+def scan_result(key: str, version_id: str | None, result: str = "NO_THREATS_FOUND", *,
+                threats: list[str] | None = None, event_time: str = "2026-11-21T10:00:05Z",
+                event_id: str | None = None) -> str:
+    """GuardDuty's scan result event as an EventBridge rule puts it on SQS: the
+    whole event is the body ("Monitoring S3 object scans with Amazon
+    EventBridge", GuardDuty user guide)."""
+    return json.dumps({
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": EVENT_DETAIL_TYPE,
+        "source": EVENT_SOURCE,
+        "account": ACCOUNT_ID,
+        "time": event_time,
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "schemaVersion": "1.0",
+            "scanStatus": SCAN_STATUS[result],
+            "resourceType": RESOURCE_TYPE,
+            "s3ObjectDetails": {"bucketName": BUCKET, "objectKey": key, "eTag": "5d41402abc4b2a76b9719d911017c592",
+                                "versionId": version_id, "s3Throttled": False},
+            "scanResultDetails": {"scanResultStatus": result,
+                                  "threats": [{"name": name} for name in threats] if threats else None},
+        },
+    })

@@ -370,7 +370,7 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
 
     applied = usage.record_object_state(
         clients.table(), FileKey.parse(KEY), parse_body(notification(older)).Records[0].order, first,
-        RecordedState.failed("corrupt", "stale"), at=dynamo.now(),
+        RecordedState.failed("corrupt", "stale"), at=dynamo.now(), scanning=True,
     )
     assert applied is False
     assert record("alice", "f1") == first

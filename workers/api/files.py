@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from contract.http import MAX_FILE_SIZE
 from contract.keys import FileKey
+from contract.scan import RELEASED_STATES, SCAN_INFECTED, SCAN_PENDING, SCAN_UNSCANNABLE
 from contract.table import LIST_INDEX_SORT_KEY, STATUS_DELETED, STATUS_PENDING
 from workers.api import cursor, filenames, quota
 from workers.api.errors import ApiError, not_found
@@ -65,7 +66,7 @@ def create_ticket(owner_id: str, filename: str, content_type: str, size: int,
         upload = {"method": "PUT" if sha256 else "POST"}
     # The pending record goes first, so no upload can exist without one.
     quota.issue_ticket(clients.table(), file_key, filename=filename, content_type=content_type, size=size,
-                         upload=upload, at=issued, sha256=sha256)
+                         upload=upload, at=issued, sha256=sha256, scanning=clients.scanning())
     s3, bucket = clients.s3(), clients.bucket_name()
     if upload["method"] == "PUT":
         ticket_upload = {"method": "PUT", **_signed_put(s3, "put_object", {
@@ -248,7 +249,9 @@ def get_file(owner_id: str, file_id: str) -> dict[str, Any]:
 
 
 def public_file(item: dict[str, Any]) -> dict[str, Any]:
-    """A record as the API shows it: no keys, owner or bookkeeping."""
+    """A record as the API shows it: no keys, owner or bookkeeping. A
+    thumbnail is shown of a released file only."""
+    scan = records.scan_of(item)
     return {
         "fileId": item["fileId"],
         "filename": item["filename"],
@@ -259,7 +262,8 @@ def public_file(item: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": item["updatedAt"],
         "metadata": item.get("metadata"),
         "error": item.get("error"),
-        "thumbnailUrl": _thumbnail_url(item.get("thumbnailKey")),
+        "scan": scan,
+        "thumbnailUrl": _thumbnail_url(item.get("thumbnailKey")) if scan["status"] in RELEASED_STATES else None,
         "sha256": item.get("sha256"),
     }
 
@@ -299,6 +303,7 @@ def download(owner_id: str, file_id: str) -> dict[str, Any]:
     item = _own_record(owner_id, file_id)
     if item["status"] == STATUS_PENDING:
         raise ApiError(409, "not_uploaded", "The file has not been uploaded yet")
+    _check_released(records.scan_of(item))
     params = {
         "Bucket": clients.bucket_name(),
         "Key": item["key"],
@@ -311,6 +316,26 @@ def download(owner_id: str, file_id: str) -> dict[str, Any]:
     url = clients.s3().generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_URL_EXPIRY_S)
     expires_at = dynamo.iso(dynamo.now() + timedelta(seconds=DOWNLOAD_URL_EXPIRY_S))
     return {"url": url, "expiresAt": expires_at}
+
+
+def _check_released(scan: dict[str, Any]) -> None:
+    """Nothing its malware scan did not clear leaves the bucket (the bucket
+    policy refuses the same on AWS, so a bug here cannot leak a file)."""
+    status = scan["status"]
+    if status in RELEASED_STATES:
+        return
+    if status == SCAN_PENDING:
+        raise ApiError(409, "scan_pending", "The file is being scanned for malware; try again in a few seconds")
+    if status == SCAN_INFECTED:
+        raise ApiError(403, "infected", f"Malware was found in this file ({', '.join(scan['threats'])}), so it "
+                                        "cannot be downloaded. Delete it; its bytes are kept for investigation "
+                                        "until then and count against your quota")
+    if status == SCAN_UNSCANNABLE:
+        raise ApiError(403, "unscannable", "The malware scanner cannot read this file (it is password-protected, "
+                                           "or past the scanner's size limits), so it is not released. Upload it "
+                                           "without a password, or split it into smaller files")
+    raise ApiError(403, "scan_failed", "The malware scan of this file failed, so it is not released. Ask support "
+                                       "to scan it again (`ops rescan`), or delete it and upload it again")
 
 
 def _served_type(content_type: str | None) -> str:

@@ -73,9 +73,10 @@ _SECRET_MAX_AGE_S = 300
 _ERRORS = {
     400: "The request is invalid; the message names the field",
     401: "No valid token",
-    403: "Over the caller's quota; the message says how much is used and how much is allowed",
+    403: "Over the caller's quota (the message says how much is used and allowed), or a file its malware scan "
+         "did not release (`infected`, `unscannable`, `scan_failed`; the message says what to do)",
     404: "No such file (or it belongs to someone else)",
-    409: "The file is not in a state that allows this",
+    409: "The file is not in a state that allows this (`scan_pending`: its malware scan has not finished)",
     413: "The declared size is over the limit",
     415: "The body is not JSON",
     422: "The Idempotency-Key was used before with a different request",
@@ -225,7 +226,7 @@ def get_file(fileId: FileId) -> File:
 
 
 @app.post("/files/<fileId>/download", operation_id="downloadFile",
-          responses=_responses(200, "A short-lived download URL", 400, 404, 409))
+          responses=_responses(200, "A short-lived download URL", 400, 403, 404, 409))
 def download(fileId: FileId) -> Download:
     return Download.model_validate(files.download(_caller(), fileId))
 

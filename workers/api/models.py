@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.http import MAX_FILE_SIZE
+from contract.scan import SCAN_STATES
 from contract.table import STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.api.limits import (
     ALLOWED_CONTENT_TYPES,
@@ -25,6 +26,7 @@ PartNumber = Annotated[int, Field(ge=1, le=MAX_PARTS)]
 # As S3's `x-amz-checksum-sha256` carries it: the base64 of the 32-byte digest.
 Sha256 = Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{43}=$", description="Base64 of the 32-byte SHA-256 digest")]
 Status = Literal[STATUS_PENDING, STATUS_PROCESSED, STATUS_FAILED]
+ScanStatus = Literal[SCAN_STATES]  # type: ignore[valid-type]
 
 
 class _Model(BaseModel):
@@ -127,6 +129,13 @@ class ErrorDetail(_Model):
     message: str
 
 
+class Scan(_Model):
+    status: ScanStatus = Field(description="The malware scan: `pending` until its result, then `clean`, `infected`, "
+                                           "`unscannable` or `failed`; `off` when the stack does not scan (the file "
+                                           "was released unscanned)")
+    threats: list[str] = Field(description="What the scan found, when `infected`")
+
+
 class File(_Model):
     fileId: str
     filename: str
@@ -137,7 +146,9 @@ class File(_Model):
     updatedAt: str
     metadata: dict[str, Any] | None
     error: ErrorDetail | None
-    thumbnailUrl: str | None = Field(description="A short-lived link to the image's thumbnail (WebP), or null")
+    scan: Scan
+    thumbnailUrl: str | None = Field(description="A short-lived link to the image's thumbnail (WebP), or null; "
+                                                  "only once the file is released (scan `clean` or `off`)")
     sha256: str | None = Field(description="The SHA-256 S3 verified the bytes against: base64, or for a multipart "
                                               "upload S3's composite form `<base64>-<parts>`; null if none was sent")
 

@@ -5,8 +5,11 @@ recorded processed or failed; a removed one marks its file deleted, unless
 another version of the key lives on. Around that, an event already applied
 is skipped, a second object under a spent ticket and an object arriving for a
 deleted file are removed, and a file that kept killing the worker is
-quarantined. Every write is conditional (workers/storage/ingest_records.py),
-so the decisions hold however events are repeated, reordered or handled at once.
+quarantined. GuardDuty's scan results arrive on the same queue and are
+recorded against the object version they were made for (`apply_scan`); an
+infected file loses its thumbnail. Every write is conditional
+(workers/storage/ingest_records.py), so the decisions hold however events are
+repeated, reordered or handled at once.
 
 Metrics are added under a lock: Powertools' metric set is not thread-safe.
 """
@@ -34,10 +37,11 @@ from contract.metrics import (
     RANGE_REQUESTS,
     THUMBNAIL_BYTES_FETCHED,
 )
+from contract.scan import SCAN_INFECTED
 from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
-from workers.ingest.notifications import S3Event
+from workers.ingest.notifications import S3Event, ScanResult
 from workers.storage import clients, dynamo, ingest_records, objects, records, usage
 from workers.storage.ingest_records import Attempt, ExtractionStart, RecordedState
 
@@ -69,6 +73,8 @@ class Outcome(StrEnum):
     DISCARDED = "discarded"
     # A second object uploaded with a spent ticket, removed.
     SPENT = "spent"
+    # A scan result recorded.
+    SCANNED = "scanned"
 
 
 @tracer.capture_method
@@ -143,7 +149,7 @@ def _record(file_key: FileKey, event: S3Event, not_after: float, version_id: str
         objects.delete_all_versions(clients.s3(), bucket, previous_thumbnail)
     written_at = dynamo.now()
     if not usage.record_object_state(table, file_key, event.order, attempt.item, state, at=written_at,
-                                     ticket_version=checked_version):
+                                     ticket_version=checked_version, scanning=clients.scanning()):
         if state.thumbnail_key:
             # Lost to a newer event, a delete or another version: nothing will ever point at it.
             objects.delete_all_versions(clients.s3(), bucket, state.thumbnail_key)
@@ -153,6 +159,9 @@ def _record(file_key: FileKey, event: S3Event, not_after: float, version_id: str
             return _discard_second_object(file_key, event, version_id)
         logger.info("A newer event had already been applied; left the record as it was")
         return Outcome.SUPERSEDED
+    if state.thumbnail_key and ingest_records.drop_infected_thumbnail(table, file_key, state.thumbnail_key):
+        # Its scan found malware while it was extracted: nothing of it may be served.
+        objects.delete_all_versions(clients.s3(), bucket, state.thumbnail_key)
     _count(state, lag_ms(event.eventTime, state.last_modified, written_at))
     logger.info("Recorded file", extra={"status": state.status, "error": state.error})
     return Outcome(state.status)
@@ -261,6 +270,32 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float) -> Outcome:
     usage.release(table, file_key.owner_id, file_key.file_id, item)
     logger.info("Marked file deleted")
     return Outcome.DELETED
+
+
+@tracer.capture_method
+def apply_scan(result: ScanResult) -> Outcome:
+    """Record GuardDuty's result for the object version it scanned. An
+    infected file keeps its bytes (for investigation; the bucket policy and
+    the API refuse to serve them) but loses its thumbnail."""
+    file_key = FileKey.parse(result.key)
+    if file_key is None:
+        logger.warning("Ignored a scan result outside the upload layout", extra={"key": result.key})
+        return Outcome.IGNORED
+    infected = result.state == SCAN_INFECTED
+    # S3 names an object put while versioning was off "null"; the bucket is versioned from the start.
+    version_id = result.version_id or "null"
+    outcome = ingest_records.apply_scan_result(clients.table(), file_key, version_id, result.state, result.threats,
+                                               result.time, drop_thumbnail=infected)
+    if not outcome.applied:
+        logger.info("Skipped a duplicate or stale scan result, or one for a deleted file or another version",
+                    extra={"fileId": file_key.file_id, "versionId": version_id})
+        return Outcome.DUPLICATE
+    if infected and outcome.old.get("thumbnailKey"):
+        objects.delete_all_versions(clients.s3(), result.detail.s3ObjectDetails.bucketName,
+                                    outcome.old["thumbnailKey"])
+    logger.info("Recorded a scan result", extra={"fileId": file_key.file_id, "scan": result.state,
+                                                 "threats": result.threats})
+    return Outcome.SCANNED
 
 
 def _discard_late_object(file_key: FileKey, event: S3Event) -> Outcome:

@@ -1,5 +1,6 @@
 """The ingest worker's Lambda handler: SQS messages carrying S3 notifications
-in, each S3 event applied to its file (workers/ingest/file_events.py).
+or GuardDuty scan results in, each applied to its file
+(workers/ingest/file_events.py).
 
 One SQS message may hold several S3 records; they are handled in order, and any
 transient failure fails the whole message so SQS redelivers it (the records that
@@ -34,7 +35,7 @@ from contract.functions import ENV_STACK
 from contract.metrics import INGEST_SERVICE, NAMESPACE, STACK_DIMENSION
 from workers.ingest import file_events
 from workers.ingest.batch import ConcurrentBatchProcessor
-from workers.ingest.notifications import TestEvent, files_of, parse_body
+from workers.ingest.notifications import ScanResult, TestEvent, files_of, parse_body
 from workers.storage import clients
 
 # What a record keeps back from the invocation's remaining time to store its
@@ -54,11 +55,15 @@ processor = ConcurrentBatchProcessor(event_type=EventType.SQS, files_of=files_of
 
 
 def record_handler(record: SQSRecord, lambda_context, reserve_s: float) -> None:
-    """One SQS message (Powertools' `record`): its S3 events in order, each
-    with the invocation's remaining time less `reserve_s` to extract in."""
+    """One SQS message (Powertools' `record`): a scan result, or its S3 events
+    in order, each with the invocation's remaining time less `reserve_s` to
+    extract in."""
     body = parse_body(record.body)
     if isinstance(body, TestEvent):
         logger.info("Acknowledged S3 test event")
+        return
+    if isinstance(body, ScanResult):
+        file_events.apply_scan(body)
         return
     for event in body.Records:
         not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - reserve_s

@@ -1,4 +1,5 @@
-"""S3 event notifications, as they arrive in an SQS message body.
+"""S3 event notifications and GuardDuty's scan results, as they arrive in an
+SQS message body.
 
 Parsing is strict about what we rely on and lenient about the rest, because
 real S3 and the local emulator differ in optional fields (moto sends no
@@ -13,6 +14,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
 
 from contract.keys import FileKey
+from contract.scan import EVENT_DETAIL_TYPE, EVENT_SOURCE, STATE_OF_RESULT
 
 # Sequencers are hex strings of varying length; AWS says to right-pad the shorter
 # one with zeros and compare as strings. A fixed width does that for all of them.
@@ -87,25 +89,75 @@ class Notification(BaseModel):
     Records: list[S3Event] = Field(min_length=1)
 
 
+class _ScannedObject(BaseModel):
+    bucketName: str
+    objectKey: str
+    eTag: str | None = None
+    versionId: str | None = None
+
+
+class _Threat(BaseModel):
+    name: str
+
+
+class _ScanResultDetails(BaseModel):
+    scanResultStatus: str = Field(pattern="^(" + "|".join(STATE_OF_RESULT) + ")$")
+    threats: list[_Threat] | None = None
+
+
+class _ScanDetail(BaseModel):
+    s3ObjectDetails: _ScannedObject
+    scanResultDetails: _ScanResultDetails
+
+
+class ScanResult(BaseModel):
+    """GuardDuty's scan result event, as an EventBridge rule delivers it to SQS
+    (the whole event is the body). Its shape: "Monitoring S3 object scans with
+    Amazon EventBridge" in the GuardDuty user guide."""
+
+    id: str
+    source: str = Field(pattern=f"^{EVENT_SOURCE}$")
+    detail_type: str = Field(alias="detail-type", pattern=f"^{EVENT_DETAIL_TYPE}$")
+    time: datetime
+    detail: _ScanDetail
+
+    @property
+    def key(self) -> str:
+        return self.detail.s3ObjectDetails.objectKey
+
+    @property
+    def version_id(self) -> str | None:
+        return self.detail.s3ObjectDetails.versionId
+
+    @property
+    def state(self) -> str:
+        return STATE_OF_RESULT[self.detail.scanResultDetails.scanResultStatus]
+
+    @property
+    def threats(self) -> list[str]:
+        return [threat.name for threat in self.detail.scanResultDetails.threats or []]
+
+
 # One object, built once: the parser caches its validator by the model's id, and
 # `Notification | TestEvent` written in the call would be a new object every time.
-_BODY = Notification | TestEvent
+_BODY = Notification | ScanResult | TestEvent
 
 
-def parse_body(body: str) -> Notification | TestEvent:
+def parse_body(body: str) -> Notification | ScanResult | TestEvent:
     """Parse one SQS body. Raises a validation error for anything else, which
     the caller must let fail so the message reaches the DLQ as evidence."""
     return parse(event=body, model=_BODY)
 
 
 def files_of(record: dict) -> list[tuple[str, str] | str]:
-    """The files an SQS message's S3 records are about, as (owner, file id),
-    or the key itself outside the layout; none when the body does not parse."""
+    """The files an SQS message's S3 records (or its scan result) are about, as
+    (owner, file id), or the key itself outside the layout; none when the body
+    does not parse."""
     try:
         body = parse_body(record["body"])
     except Exception:
         return []
     if isinstance(body, TestEvent):
         return []
-    return [(file_key.owner_id, file_key.file_id) if (file_key := FileKey.parse(event.key)) else event.key
-            for event in body.Records]
+    keys = [body.key] if isinstance(body, ScanResult) else [event.key for event in body.Records]
+    return [(file_key.owner_id, file_key.file_id) if (file_key := FileKey.parse(key)) else key for key in keys]

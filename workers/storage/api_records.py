@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contract.keys import FileKey
+from contract.scan import initial_state
 from contract.table import (
     ATTENTION_INDEX_PARTITION_KEY,
     ATTENTION_INDEX_SORT_KEY,
@@ -16,12 +17,16 @@ from contract.table import (
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
     PENDING_RECORD_TTL_S,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
+    SCAN_PENDING_PK,
     STATUS_DELETED,
     STATUS_PENDING,
     TTL_ATTRIBUTE,
     attention_pk,
     attention_sk,
     list_sk,
+    scan_pending_sk,
     user_pk,
 )
 from workers.storage.dynamo import conditional_update, from_dynamo, iso
@@ -32,11 +37,13 @@ NEW_ITEM = f"attribute_not_exists({PARTITION_KEY})"
 
 
 def pending_record(file_key: FileKey, *, filename: str, content_type: str, size: int, upload: dict[str, Any],
-                   at: datetime, sha256: str | None = None) -> dict[str, Any]:
+                   at: datetime, scanning: bool, sha256: str | None = None) -> dict[str, Any]:
     """The record an upload ticket starts as, written with its reservation
     (usage.reserve_ticket). It carries no `seq`, so the worker's first event
     for the object always applies; `filename` is the declared name, which the
-    worker keeps (it only fills the name in when it is missing)."""
+    worker keeps (it only fills the name in when it is missing). `scanning`:
+    whether the stack scans, so the file waits for a result (`pending`) or
+    says it never gets one (`off`)."""
     stamp = iso(at)
     return {
         **key_of(file_key.owner_id, file_key.file_id),
@@ -52,12 +59,15 @@ def pending_record(file_key: FileKey, *, filename: str, content_type: str, size:
         "upload": upload,
         # Signed into the upload, so S3 stored the object only if its bytes match.
         "sha256": sha256,
+        "scan": {"status": initial_state(scanning)},
         "createdAt": stamp,
         "updatedAt": stamp,
         LIST_INDEX_PARTITION_KEY: user_pk(file_key.owner_id),
         LIST_INDEX_SORT_KEY: list_sk(stamp, file_key.file_id),
         ATTENTION_INDEX_PARTITION_KEY: attention_pk(STATUS_PENDING),
         ATTENTION_INDEX_SORT_KEY: attention_sk(stamp, file_key.file_id),
+        **({SCAN_INDEX_PARTITION_KEY: SCAN_PENDING_PK, SCAN_INDEX_SORT_KEY: scan_pending_sk(stamp, file_key.file_id)}
+           if scanning else {}),
         # A ticket nobody uses expires; the worker removes this when the object arrives.
         TTL_ATTRIBUTE: int((at + timedelta(seconds=PENDING_RECORD_TTL_S)).timestamp()),
     }

@@ -22,6 +22,7 @@ import boto3
 from botocore.config import Config
 
 from contract.functions import ENV_BUCKET_NAME, ENV_TABLE_NAME
+from contract.scan import ENV_MALWARE_SCAN, SCAN_ON_VALUE
 
 # The workers reach the network only through botocore, so tracing patches only
 # it: the X-Ray SDK's default patches every library it knows, importing each one
@@ -109,6 +110,11 @@ def dynamodb():
 
 def bucket_name() -> str:
     return os.environ[ENV_BUCKET_NAME]
+
+
+def scanning() -> bool:
+    """Whether the stack has a malware protection plan (`uploads:malwareScan`)."""
+    return os.environ[ENV_MALWARE_SCAN] == SCAN_ON_VALUE
 
 
 def reset() -> None:

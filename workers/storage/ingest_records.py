@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contract.keys import FileKey
+from contract.scan import SCAN_INFECTED, initial_state
 from contract.table import (
     ATTENTION_INDEX_PARTITION_KEY,
     ATTENTION_INDEX_SORT_KEY,
@@ -24,6 +25,9 @@ from contract.table import (
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
     REPLAY_REQUESTED,
+    SCAN_INDEX_PARTITION_KEY,
+    SCAN_INDEX_SORT_KEY,
+    SCAN_PENDING_PK,
     STATUS_DELETED,
     STATUS_FAILED,
     STATUS_PROCESSED,
@@ -31,6 +35,7 @@ from contract.table import (
     attention_pk,
     attention_sk,
     list_sk,
+    scan_pending_sk,
     user_pk,
 )
 from workers.errors import is_condition_failed
@@ -201,16 +206,21 @@ class ExtractionStart:
 
 
 def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, at: datetime,
-                        charge: tuple[int | None, int], ticket_version: str | None = None) -> dict[str, Any]:
+                        charge: tuple[int | None, int], ticket_version: str | None = None,
+                        scanning: bool, first: bool = False) -> dict[str, Any]:
     """The UpdateItem that records an object's state, conditional on the event
     being newer than what the item holds and the file not deleted. The attempt
     count goes: whatever state this is, the attempt finished. `charge` is
     (what the item is charged now, None for nothing; what it will be): the
     write also moves `charged`, only from that value. `ticket_version` is the
     event's object version: the write is refused if the ticket was spent on
-    another one since the event was checked (`refuses`)."""
+    another one since the event was checked (`refuses`). `scanning`: whether
+    the stack scans, for a record that has no scan state yet (an object put
+    outside the API); a scan result already recorded stays. `first`: the
+    write creates the record, which then waits for its scan in the scan index
+    (a ticket's record waits there from the start)."""
     stamp = iso(at)
-    names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size"}
+    names = {"#status": "status", "#key": "key", "#error": "error", "#size": "size", "#scan": "scan"}
     values: dict[str, Any] = {
         ":seq": order,
         ":deleted": STATUS_DELETED,
@@ -229,6 +239,7 @@ def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, 
         ":now": stamp,
         ":gsi1pk": user_pk(file_key.owner_id),
         ":gsi1sk": list_sk(stamp, file_key.file_id),
+        ":scan": {"status": initial_state(scanning)},
     }
     sets = [
         "ownerId = :owner",
@@ -245,6 +256,7 @@ def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, 
         "seq = :seq",
         "updatedAt = :now",
         "createdAt = if_not_exists(createdAt, :now)",
+        "#scan = if_not_exists(#scan, :scan)",
         f"{LIST_INDEX_PARTITION_KEY} = :gsi1pk",
         f"{LIST_INDEX_SORT_KEY} = if_not_exists({LIST_INDEX_SORT_KEY}, :gsi1sk)",
     ]
@@ -256,6 +268,10 @@ def object_state_update(file_key: FileKey, order: str, state: RecordedState, *, 
         sets += [f"{ATTENTION_INDEX_PARTITION_KEY} = :gsi2pk", f"{ATTENTION_INDEX_SORT_KEY} = :gsi2sk"]
     else:
         removes += [ATTENTION_INDEX_PARTITION_KEY, ATTENTION_INDEX_SORT_KEY]
+    if scanning and first:
+        # No result can be recorded before the record exists (NoRecordYet), so this never re-adds a finished scan.
+        values[":gsi3pk"], values[":gsi3sk"] = SCAN_PENDING_PK, scan_pending_sk(stamp, file_key.file_id)
+        sets += [f"{SCAN_INDEX_PARTITION_KEY} = :gsi3pk", f"{SCAN_INDEX_SORT_KEY} = :gsi3sk"]
     condition = f"{_NEWER} AND {NOT_DELETED}"
     if ticket_version is not None:
         condition += f" AND {_UNSPENT}"
@@ -311,6 +327,74 @@ def apply_removal(table, file_key: FileKey, order: str, at: datetime) -> bool:
         },
     )
     return old is not None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What a scan result did: `applied`, and the record as the write found it
+    (None when the result changed nothing)."""
+
+    applied: bool
+    old: dict[str, Any] | None = None
+
+
+class NoRecordYet(Exception):
+    """A scan result for a file whose record does not exist yet: an object put
+    outside the API, whose ObjectCreated event the worker has not handled.
+    Retried, so the result waits for the record instead of being lost."""
+
+
+# Only a result newer than the one recorded for the same version applies, and
+# only for the version the file is (or, before extraction, may become).
+_SCAN_APPLIES = (f"attribute_exists({PARTITION_KEY}) AND {NOT_DELETED} "
+                 "AND (attribute_not_exists(versionId) OR attribute_type(versionId, :null) OR versionId = :vid) "
+                 "AND (attribute_not_exists(#scan.scannedAt) OR #scan.versionId <> :vid OR #scan.scannedAt < :at)")
+
+
+def apply_scan_result(table, file_key: FileKey, version_id: str, state: str, threats: list[str],
+                      scanned_at: datetime, *, drop_thumbnail: bool) -> ScanOutcome:
+    """Record GuardDuty's result for one object version. A duplicate, a result
+    older than the recorded one, a result for a version the file is not, and a
+    result for a deleted file change nothing. `drop_thumbnail`: the result is
+    `infected`, so the record stops naming a thumbnail (the caller removes the
+    object). Raises NoRecordYet when there is no record to apply it to."""
+    removes = [SCAN_INDEX_PARTITION_KEY, SCAN_INDEX_SORT_KEY, *(["thumbnailKey"] if drop_thumbnail else [])]
+    update = f"SET #scan = :scan, updatedAt = :now REMOVE {', '.join(removes)}"
+    try:
+        old = table.update_item(
+            Key=key_of(file_key.owner_id, file_key.file_id),
+            UpdateExpression=update,
+            ConditionExpression=_SCAN_APPLIES,
+            ExpressionAttributeNames={"#status": "status", "#scan": "scan"},
+            ExpressionAttributeValues={
+                ":scan": {"status": state, "threats": threats, "versionId": version_id, "scannedAt": iso(scanned_at)},
+                ":now": iso(now()), ":deleted": STATUS_DELETED, ":null": "NULL", ":vid": version_id,
+                ":at": iso(scanned_at),
+            },
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        ).get("Attributes", {})
+    except ClientError as exc:
+        if not is_condition_failed(exc):
+            raise
+        if exc.response.get("Item") is None:
+            raise NoRecordYet(f"file {file_key.file_id} has no record yet") from exc
+        return ScanOutcome(applied=False)
+    return ScanOutcome(applied=True, old=from_dynamo(old))
+
+
+def drop_infected_thumbnail(table, file_key: FileKey, thumbnail_key: str) -> bool:
+    """Stop naming `thumbnail_key` if the record's scan found the version it
+    describes infected: the result arrived while the file was extracted.
+    True when it did, and the caller removes the object."""
+    return conditional_update(
+        table,
+        Key=key_of(file_key.owner_id, file_key.file_id),
+        UpdateExpression="REMOVE thumbnailKey",
+        ConditionExpression="thumbnailKey = :thumb AND #scan.#status = :infected AND #scan.versionId = versionId",
+        ExpressionAttributeNames={"#status": "status", "#scan": "scan"},
+        ExpressionAttributeValues={":thumb": thumbnail_key, ":infected": SCAN_INFECTED},
+    ) is not None
 
 
 def request_replay(table, owner_id: str, file_id: str) -> bool:

@@ -185,7 +185,7 @@ def release(table, owner_id: str, file_id: str, item: dict[str, Any] | None) -> 
 
 
 def record_object_state(table, file_key: FileKey, order: str, item: dict[str, Any] | None, state: RecordedState, *,
-                        at: datetime, ticket_version: str | None = None) -> bool:
+                        at: datetime, ticket_version: str | None = None, scanning: bool) -> bool:
     """Record what the worker learned about an object
     (ingest_records.object_state_update), and move the file's charge to the
     object's real size (from its declared size, or nothing for an object that
@@ -193,12 +193,13 @@ def record_object_state(table, file_key: FileKey, order: str, item: dict[str, An
     last read. Still one write: a plain UpdateItem when only the record
     changes, else a transaction. Returns False when a newer event or a delete
     had already been applied, or the ticket was spent on another version
-    (`ingest_records.refuses`)."""
+    (`ingest_records.refuses`). `scanning`: whether the stack scans."""
     owner_id, size = file_key.owner_id, state.size or 0
     for _ in range(_ATTEMPTS):
         charged = item.get(CHARGED) if item else None
         update = ingest_records.object_state_update(file_key, order, state, at=at, charge=(charged, size),
-                                                    ticket_version=ticket_version)
+                                                    ticket_version=ticket_version, scanning=scanning,
+                                                    first=item is None)
         others = []
         if item and item.get("status") == STATUS_PENDING and item.get(TICKET):
             others.append({"Delete": {"TableName": table.name, "Key": ticket_key(owner_id, item[TICKET])}})

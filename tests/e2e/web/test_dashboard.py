@@ -199,6 +199,9 @@ def test_upload_watch_open_download_and_delete(page, stack, tmp_path):
             or "just now" in row(page, "notes.txt").locator("time").text_content())
     assert row(page, "notes.txt").locator("time").get_attribute("title")
     assert "could run in a viewer" in row(page, "fake.png").locator(".reason").text_content()
+    # This stack does not scan: its files say so, never "Clean", and download as before.
+    assert row(page, "notes.txt").locator(".scan").text_content() == "Not scanned"
+    assert row(page, "notes.txt").get_by_role("button", name="Download notes.txt").is_enabled()
     screenshot(page, "files")
 
     # The details, opened from the keyboard: every field by kind, the preview, the checksum.
