@@ -17,7 +17,8 @@ dev: $(STAMP)
 
 # Lint first (ruff.toml); a finding fails the target before any test runs.
 # Then three phases: most files on two xdist workers (pytest.ini), then the tests
-# on the emulated queue clocks alone, so no other worker takes their CPU, then
+# on the emulated queue clocks, a file to each of two workers (the alarm drills
+# mostly wait for alarm periods, so they sit beside the soak), then
 # least privilege over the IAM decisions both recorded (a fresh directory in
 # UPLOADS_IAM_RECORD_DIR; tests/iam/test_least_privilege.py prints the table).
 # All three always run; any failing fails the target.
@@ -26,7 +27,7 @@ test: $(STAMP)
 	@record=$$(mktemp -d -t uploads-iam-XXXXXX); export UPLOADS_IAM_RECORD_DIR=$$record; \
 	echo "IAM decisions are recorded in $$record"; \
 	$(PY) -m pytest -m "not clocks and not least_privilege"; parallel=$$?; \
-	$(PY) -m pytest -m "clocks and not least_privilege" -n 0; clocks=$$?; \
+	$(PY) -m pytest -m "clocks and not least_privilege" -n 2; clocks=$$?; \
 	$(PY) -m pytest -m least_privilege -n 0 -s; privilege=$$?; \
 	exit $$(( parallel || clocks || privilege ))
 
