@@ -224,7 +224,8 @@ class LocalStack:
             self._start_malware_protection(queue_arn)
 
         self._cloudwatch = LocalCloudWatch(
-            self.moto_url, REGION, self.names, alarms(self.names, self.ingest, self.api_id), self.state_dir,
+            self.moto_url, REGION, self.names,
+            alarms(self.names, self.ingest, self.api_id, malware_scan=self.malware_scan), self.state_dir,
             logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url],
             scale=self.alarm_clock_scale, host=self.host,
         ).start()

@@ -4,6 +4,8 @@ S3's events, and an infected file's thumbnail removed."""
 
 import pytest
 
+from contract.metrics import SCANS_FAILED
+from local.cloudwatch import emf
 from tests.extractors import files
 from tests.workers.conftest import put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, scan_result, sqs_event
@@ -181,3 +183,29 @@ def test_a_scan_result_and_the_files_s3_event_share_a_chain():
 
 def test_a_result_value_guardduty_does_not_send_is_refused(aws, context):
     assert run(context, scan_result(KEY, "v1").replace("NO_THREATS_FOUND", "MAYBE"))
+
+
+def scans_failed(capsys) -> float:
+    """ScansFailed the worker emitted since the last call, summed as CloudWatch would."""
+    return sum(sum(s.values) for line in capsys.readouterr().out.splitlines() for s in emf.samples(line)
+               if s.name == SCANS_FAILED)
+
+
+@pytest.mark.parametrize("result", ["FAILED", "ACCESS_DENIED"])
+def test_a_failed_scan_is_counted_once_however_often_it_is_delivered(aws, context, capsys, result):
+    version = uploaded(context)
+    capsys.readouterr()
+    duplicate = scan_result(KEY, version, result)
+    assert not run(context, duplicate)
+    assert not run(context, duplicate)
+    assert scans_failed(capsys) == 1
+    assert scan()["status"] == "failed"
+
+
+@pytest.mark.parametrize("result", ["UNSUPPORTED", "NO_THREATS_FOUND", "THREATS_FOUND"])
+def test_a_scan_that_gave_an_answer_is_not_counted_as_failed(aws, context, capsys, result):
+    version = uploaded(context)
+    capsys.readouterr()
+    assert not run(context, scan_result(KEY, version, result,
+                                        threats=["Eicar-Test-Signature"] if result == "THREATS_FOUND" else None))
+    assert scans_failed(capsys) == 0

@@ -35,9 +35,10 @@ from contract.metrics import (
     INGEST_SERVICE,
     NAMESPACE,
     RANGE_REQUESTS,
+    SCANS_FAILED,
     THUMBNAIL_BYTES_FETCHED,
 )
-from contract.scan import SCAN_INFECTED
+from contract.scan import SCAN_FAILED, SCAN_INFECTED
 from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
@@ -293,7 +294,12 @@ def apply_scan(result: ScanResult) -> Outcome:
     if infected and outcome.old.get("thumbnailKey"):
         objects.delete_all_versions(clients.s3(), result.detail.s3ObjectDetails.bucketName,
                                     outcome.old["thumbnailKey"])
-    logger.info("Recorded a scan result", extra={"fileId": file_key.file_id, "scan": result.state,
+    if result.state == SCAN_FAILED:
+        # Counted once per recorded result, so a redelivered one does not page twice.
+        with _METRICS:
+            metrics.add_metric(name=SCANS_FAILED, unit=MetricUnit.Count, value=1)
+    logger.info("Recorded a scan result", extra={"fileId": file_key.file_id, "ownerId": file_key.owner_id,
+                                                 "scan": result.state, "result": result.result,
                                                  "threats": result.threats})
     return Outcome.SCANNED
 

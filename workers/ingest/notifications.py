@@ -130,8 +130,13 @@ class ScanResult(BaseModel):
         return self.detail.s3ObjectDetails.versionId
 
     @property
+    def result(self) -> str:
+        """GuardDuty's result value (`scanResultStatus`)."""
+        return self.detail.scanResultDetails.scanResultStatus
+
+    @property
     def state(self) -> str:
-        return STATE_OF_RESULT[self.detail.scanResultDetails.scanResultStatus]
+        return STATE_OF_RESULT[self.result]
 
     @property
     def threats(self) -> list[str]:
