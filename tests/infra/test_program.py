@@ -26,7 +26,7 @@ from contract.http import (
 )
 from contract.ingest import INGEST
 from contract.keys import INCOMING_PREFIX
-from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE
+from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, SCANS_FAILED
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.quotas import QUOTAS
@@ -654,9 +654,14 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
 
 def test_every_deployed_alarm_is_its_contract_declaration(stack):
     """The local stack evaluates contract.alarms; what is deployed must be the same alarms."""
+    assert_deployed_as_declared(stack, stack["name"], malware_scan=False)
+
+
+def assert_deployed_as_declared(stack: dict, name: str, malware_scan: bool) -> None:
     deployed = {a["inputs"]["name"]: a["inputs"] for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     api_id = re.match(r"https://(\w+)\.execute-api\.", stack["outputs"]["apiUrl"]).group(1)
-    declared = {spec.name(Names(stack["name"])): spec for spec in alarms(Names(stack["name"]), INGEST, api_id)}
+    declared = {spec.name(Names(name)): spec
+                for spec in alarms(Names(name), INGEST, api_id, malware_scan=malware_scan)}
     assert set(deployed) == set(declared)
     for name, spec in declared.items():
         alarm = deployed[name]
@@ -850,3 +855,16 @@ def test_the_functions_are_told_the_stack_scans(scanning_stack):
     for spec in (functions.ingest_worker(), functions.API):
         worker = function(scanning_stack, spec.function_name(Names(EPHEMERAL_STACK)))
         assert worker["inputs"]["environment"]["variables"][ENV_MALWARE_SCAN] == "on"
+
+
+def test_a_scanning_stack_pages_on_failed_scans_from_the_workers_metric(scanning_stack):
+    assert_deployed_as_declared(scanning_stack, EPHEMERAL_STACK, malware_scan=True)
+    [alarm] = [a["inputs"] for a in of_type(scanning_stack, "aws:cloudwatch/metricAlarm:MetricAlarm")
+               if a["inputs"]["name"] == f"uploads-{EPHEMERAL_STACK}-scans-failed"]
+    assert alarm["metricQueries"][0]["metric"] == {
+        "namespace": NAMESPACE, "metricName": SCANS_FAILED, "stat": "Sum", "period": 300,
+        "dimensions": {"service": INGEST_SERVICE, "stack": EPHEMERAL_STACK}}
+    assert (alarm["threshold"], alarm["treatMissingData"]) == (1, "notBreaching")
+    assert alarm["alarmDescription"].endswith("Runbook: docs/runbooks.md#scans-failed")
+    body = json.loads(one(scanning_stack, "aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
+    assert {widget["properties"]["title"] for widget in body["widgets"]} == SIGNALS | {"scans-failed"}
