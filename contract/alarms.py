@@ -18,10 +18,12 @@ from contract.metrics import (
     INGEST_SERVICE,
     NAMESPACE,
     SCANS_FAILED,
+    SCANS_STUCK,
     SERVICE_DIMENSION,
     STACK_DIMENSION,
 )
 from contract.names import Names
+from contract.scan import SWEEP_RATE_MINUTES
 
 RUNBOOK = "docs/runbooks.md"
 GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
@@ -128,6 +130,10 @@ def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: b
         AlarmSpec("scans-failed", "Malware scans are failing: files stay blocked until rescanned",
                   worker(SCANS_FAILED, names),
                   threshold=1, missing=QUIET_IS_OK),
+        # The sweep counts them once per period; a period it missed changes nothing.
+        AlarmSpec("scans-stuck", "Uploaded files have waited for their malware scan past the bound",
+                  worker(SCANS_STUCK, names, stat="Maximum"),
+                  threshold=1, missing=KEEP_STATE, period_s=SWEEP_RATE_MINUTES * 60),
     ) if malware_scan else ()
     return (
         AlarmSpec("dlq-messages", "Messages are waiting in the dead-letter queue",

@@ -26,7 +26,7 @@ from contract.http import (
 )
 from contract.ingest import INGEST
 from contract.keys import INCOMING_PREFIX
-from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, SCANS_FAILED
+from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, SCANS_FAILED, SCANS_STUCK
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.quotas import QUOTAS
@@ -829,7 +829,8 @@ def test_scan_results_of_this_bucket_go_to_the_ingest_queue(scanning_stack):
         "source": ["aws.guardduty"], "detail-type": ["GuardDuty Malware Protection Object Scan Result"],
         "detail": {"s3ObjectDetails": {"bucketName": [scanning_stack["outputs"]["bucketName"]]}}}
     queue = one(scanning_stack, "aws:sqs/queue:Queue", name=names.queue)
-    target = one(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+    [target] = [target for target in of_type(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+                if rule["urn"] in target["propertyDependencies"]["rule"]]
     assert queue["urn"] in target["propertyDependencies"]["arn"]
     assert rule["urn"] in target["propertyDependencies"]["rule"]
     statements = document(attached(scanning_stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
@@ -867,4 +868,22 @@ def test_a_scanning_stack_pages_on_failed_scans_from_the_workers_metric(scanning
     assert (alarm["threshold"], alarm["treatMissingData"]) == (1, "notBreaching")
     assert alarm["alarmDescription"].endswith("Runbook: docs/runbooks.md#scans-failed")
     body = json.loads(one(scanning_stack, "aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
-    assert {widget["properties"]["title"] for widget in body["widgets"]} == SIGNALS | {"scans-failed"}
+    assert {widget["properties"]["title"] for widget in body["widgets"]} == SIGNALS | {"scans-failed", "scans-stuck"}
+
+
+def test_a_schedule_sends_the_scan_sweep_to_the_ingest_queue_every_alarm_period(scanning_stack):
+    names = Names(EPHEMERAL_STACK)
+    rule = one(scanning_stack, "aws:cloudwatch/eventRule:EventRule", name=names.scan_sweep_rule)
+    assert rule["inputs"]["scheduleExpression"] == "rate(5 minutes)"
+    [alarm] = [a["inputs"] for a in of_type(scanning_stack, "aws:cloudwatch/metricAlarm:MetricAlarm")
+               if a["inputs"]["name"] == f"uploads-{EPHEMERAL_STACK}-scans-stuck"]
+    assert alarm["metricQueries"][0]["metric"]["period"] == 5 * 60
+    assert alarm["metricQueries"][0]["metric"]["metricName"] == SCANS_STUCK
+    queue = one(scanning_stack, "aws:sqs/queue:Queue", name=names.queue)
+    [target] = [target for target in of_type(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+                if rule["urn"] in target["propertyDependencies"]["rule"]]
+    assert queue["urn"] in target["propertyDependencies"]["arn"]
+    statements = document(attached(scanning_stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
+    from_schedule = next(statement for statement in statements if statement["Sid"] == "AllowScanSweeps")
+    assert from_schedule["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/{names.scan_sweep_rule}"}}

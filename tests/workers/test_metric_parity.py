@@ -20,20 +20,21 @@ from local.cloudwatch.service import LocalCloudWatch
 from local.faults import Faults, Injector
 from local.runtime import Invocation
 from tests.workers.conftest import NAMES, put
-from tests.workers.s3_events import notification, s3_event, scan_result, sqs_event
+from tests.workers.s3_events import notification, s3_event, scan_result, scheduled_event, sqs_event
 from workers.ingest import handler as ingest
 
 API_ID = "a1b2c3d4e5"
 
 
 def worker_series(context, capsys, monkeypatch) -> set:
-    """The worker's EMF for a processed and a failed file and a failed
-    malware scan, through its handler."""
+    """The worker's EMF for a processed and a failed file, a failed malware
+    scan and the scan sweep, through its handler."""
     monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
     version = put("incoming/alice/f1/report.txt")["VersionId"]
     for key in ("incoming/alice/f1/report.txt", "incoming/alice/gone/x.txt"):
         ingest.handler(sqs_event(notification(s3_event(key, version_id=version if "f1" in key else None))), context)
     ingest.handler(sqs_event(scan_result("incoming/alice/f1/report.txt", version, "FAILED")), context)
+    ingest.handler(sqs_event(scheduled_event("2026-11-21T10:05:00Z")), context)
     return {(s.namespace, s.name, s.dimensions)
             for line in capsys.readouterr().out.splitlines() for s in emf.samples(line)}
 
