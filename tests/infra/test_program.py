@@ -359,6 +359,8 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
         ("s3:ListBucketVersions",): [bucket],
         ("s3:ListBucket",): [bucket],
         ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"): [table],
+        # The scan sweep's count, and only on the scan index.
+        ("dynamodb:Query",): [f"{table}/index/{SCAN_INDEX}"],
     })
     listing = next(s for s in role_statements(stack, names.ingest_function) if s["Action"] == ["s3:ListBucketVersions"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}

@@ -13,21 +13,25 @@ import dataclasses
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 import requests
 
 from contract.functions import ENV_TABLE_NAME
+from contract.table import SCAN_INDEX_SORT_KEY, scan_pending_sk
 from local.cloudwatch.evaluation import period_start
 from local.cloudwatch.inbox import read
 from local.faults import Faults
 from local.guardduty import clamd_installed
-from local.stack import LocalStack
+from local.stack import REGION, LocalStack
 from local.token import demo_token
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, wait_for
 from tests.ops.drill import created_event, ops
-from workers.storage.records import get, scan_of
+from workers.storage.dynamo import iso
+from workers.storage.records import get, key_of, scan_of
 
 pytestmark = pytest.mark.clocks
 
@@ -337,6 +341,52 @@ def test_a_dead_scanner_pages_scans_failed_and_rescanning_once_it_is_back_clears
     assert code == 0 and [r["result"] for r in rescanned] == ["sent", "sent"]
     table = Stack.from_file(scanning.stack_file).table()
     wait_for(lambda: all(scan_of(get(table, "ida", file_id) or {})["status"] == "clean" for file_id in failed["ida"]),
+             30, 0.25)
+    until(scanning, alarm, "OK", 60)
+    assert pages(scanning, alarm)[-2:] == ["ALARM", "OK"] and pages(scanning, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, round(time.monotonic() - fixed, 1))
+
+
+def waited_since(running: LocalStack, owner: str, file_id: str, since: datetime) -> None:
+    """As if the file had waited for its scan since `since`: the bound is
+    GuardDuty's 15-minute allowance and more, which a drill does not sit out."""
+    credentials = running.credentials()
+    table = boto3.resource("dynamodb", endpoint_url=running.outputs["awsEndpointUrl"], region_name=REGION,
+                           aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"]).Table(running.names.table)
+    table.update_item(Key=key_of(owner, file_id), UpdateExpression="SET #sk = :sk",
+                      ExpressionAttributeNames={"#sk": SCAN_INDEX_SORT_KEY},
+                      ExpressionAttributeValues={":sk": scan_pending_sk(iso(since), file_id)})
+
+
+def test_a_guardduty_outage_pages_scans_stuck_and_rescanning_once_it_is_over_clears_it(scanning, capsys):
+    alarm = scanning.names.prefix + "-scans-stuck"
+    until(scanning, alarm, "OK", 30)
+    table = Stack.from_file(scanning.stack_file).table()
+    files = ["stuck-0", "stuck-1"]
+    scanning._malware_protection.outage()
+    try:
+        s3, bucket = scanning.client("s3"), scanning.outputs["bucketName"]
+        for file_id in files:
+            s3.put_object(Bucket=bucket, Key=f"incoming/ida/{file_id}/notes.txt", Body=b"notes")
+        wait_for(lambda: all((get(table, "ida", file_id) or {}).get("status") == "processed" for file_id in files),
+                 30, 0.25)
+        for file_id in files:
+            waited_since(scanning, "ida", file_id, datetime.now(UTC) - timedelta(hours=2))
+        to_alarm = until(scanning, alarm, "ALARM", 60)
+        assert pages(scanning, alarm)[-1:] == ["ALARM"] and pages(scanning, alarm).count("ALARM") == 1
+
+        code, status = ops(capsys, scanning.stack_file, "status")
+        assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+        assert status["scanStuck"]["count"] == 2
+        _, stuck = ops(capsys, scanning.stack_file, "stuck", "--scan")
+        assert sorted(item["fileId"] for item in stuck) == files
+    finally:
+        scanning._malware_protection.outage(False)
+    fixed = time.monotonic()
+    code, rescanned = ops(capsys, scanning.stack_file, "rescan", "--stuck")
+    assert code == 0 and sorted((r["fileId"], r["result"]) for r in rescanned) == [(f, "sent") for f in files]
+    wait_for(lambda: all(scan_of(get(table, "ida", file_id) or {})["status"] == "clean" for file_id in files),
              30, 0.25)
     until(scanning, alarm, "OK", 60)
     assert pages(scanning, alarm)[-2:] == ["ALARM", "OK"] and pages(scanning, alarm).count("ALARM") == 1
