@@ -105,7 +105,7 @@ def worker(name: str, names: Names, stat: str = "Sum") -> Metric:
 
 def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: bool = False) -> tuple[AlarmSpec, ...]:
     """`malware_scan`: the stack scans uploads (`uploads:malwareScan`); only
-    then is there a scan to fail."""
+    then is there a scan to fail or to wait for."""
     # Longer than a poison message can spend retrying before it is dead-lettered,
     # so this fires for a stalled queue, not for one bad message. A poison
     # message is dead-lettered only when a receive finds its last visibility

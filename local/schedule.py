@@ -24,6 +24,8 @@ log = logging.getLogger("local.schedule")
 
 
 class ScheduledRule:
+    """One rule with a rate schedule and one SQS target."""
+
     def __init__(self, sqs, queue_url: str, rule_arn: str, account: str, region: str, rate_s: float,
                  scale: float = 1.0) -> None:
         # As EventBridge delivers, with its own service principal: straight to moto.

@@ -361,8 +361,7 @@ class LocalStack:
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
         for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_mapping", "_malware_protection",
-                     "_cloudwatch",
-                     "_s3_front", "_aws_front", "_clamd"):
+                     "_cloudwatch", "_s3_front", "_aws_front", "_clamd"):
             piece = getattr(self, name)
             setattr(self, name, None)
             if piece is not None:
