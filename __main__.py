@@ -72,7 +72,7 @@ SiteContent("web-content", SiteContentArgs(bucket=site.bucket, web_dir=ROOT / "w
     user_pool_client_id=auth.client.id, redirect_uris=origins, region=config.region)), opts)
 alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(
     names=names, ingest=config.ingest, region=config.region, api_id=api.api.id,
-    subscriptions=config.alarm_subscriptions), opts)
+    subscriptions=config.alarm_subscriptions, malware_scan=config.malware_scan), opts)
 
 for key, value in DeployedOutputs(
     api_url=api.url, web_url=site.url, bucket_name=storage.bucket.bucket, queue_url=ingest.queue.url,

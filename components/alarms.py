@@ -26,6 +26,7 @@ class OnCallAlarmsArgs:
     region: str
     api_id: pulumi.Input[str]
     subscriptions: Sequence[AlarmSubscription]
+    malware_scan: bool = False
 
 
 class OnCallAlarms(pulumi.ComponentResource):
@@ -53,7 +54,7 @@ class OnCallAlarms(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        for spec in alarms(args.names, args.ingest, args.api_id):
+        for spec in alarms(args.names, args.ingest, args.api_id, malware_scan=args.malware_scan):
             self._alarm(spec)
 
         # "Dashboard" is CloudWatch's word; in this project the dashboard is the web UI.

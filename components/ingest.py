@@ -20,7 +20,7 @@ from contract.functions import ingest_worker
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
 from contract.names import Names
-from contract.scan import result_event_pattern
+from contract.scan import SWEEP_SCHEDULE, result_event_pattern
 
 
 @dataclass
@@ -91,14 +91,23 @@ class IngestPipeline(pulumi.ComponentResource):
             event_pattern=pulumi.Output.json_dumps(result_event_pattern(args.bucket.bucket)),
             opts=child,
         ) if args.malware_scan else None
+        # A result that never comes sends nothing: this schedule has the worker
+        # count the files still waiting past the bound (docs/runbooks.md#scans-stuck).
+        sweep_rule = aws.cloudwatch.EventRule(
+            f"{name}-scan-sweep",
+            name=args.names.scan_sweep_rule,
+            description="Has the ingest worker count files waiting for their malware scan past the bound",
+            schedule_expression=SWEEP_SCHEDULE,
+            opts=child,
+        ) if args.malware_scan else None
         scan_results = [{
-            "Sid": "AllowScanResults",
+            "Sid": sid,
             "Effect": "Allow",
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sqs:SendMessage",
             "Resource": self.queue.arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": scan_rule.arn}},
-        }] if scan_rule else []
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
+        } for sid, rule in (("AllowScanResults", scan_rule), ("AllowScanSweeps", sweep_rule)) if rule]
         queue_policy = aws.sqs.QueuePolicy(
             f"{name}-queue-policy",
             queue_url=self.queue.url,
@@ -120,9 +129,10 @@ class IngestPipeline(pulumi.ComponentResource):
             }),
             opts=child,
         )
-        if scan_rule:
-            aws.cloudwatch.EventTarget(f"{name}-scan-results-target", rule=scan_rule.name, arn=self.queue.arn,
-                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]))
+        for target, rule in (("scan-results", scan_rule), ("scan-sweep", sweep_rule)):
+            if rule:
+                aws.cloudwatch.EventTarget(f"{name}-{target}-target", rule=rule.name, arn=self.queue.arn,
+                                           opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]))
         aws.s3.BucketNotification(
             f"{name}-notification",
             bucket=args.bucket.id,

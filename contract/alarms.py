@@ -13,8 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.ingest import IngestSettings
-from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, STACK_DIMENSION
+from contract.metrics import (
+    FILES_FAILED,
+    INGEST_SERVICE,
+    NAMESPACE,
+    SCANS_FAILED,
+    SCANS_STUCK,
+    SERVICE_DIMENSION,
+    STACK_DIMENSION,
+)
 from contract.names import Names
+from contract.scan import SWEEP_RATE_MINUTES
 
 RUNBOOK = "docs/runbooks.md"
 GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
@@ -89,7 +98,14 @@ def http_api(name: str, api_id: Any, stat: str = "Sum") -> Metric:
     return Metric("AWS/ApiGateway", name, {"ApiId": api_id, "Stage": HTTP_API_STAGE}, stat)
 
 
-def alarms(names: Names, ingest: IngestSettings, api_id: Any) -> tuple[AlarmSpec, ...]:
+def worker(name: str, names: Names, stat: str = "Sum") -> Metric:
+    """A metric the ingest worker emits, with the dimensions Powertools writes."""
+    return Metric(NAMESPACE, name, {SERVICE_DIMENSION: INGEST_SERVICE, STACK_DIMENSION: names.stack}, stat)
+
+
+def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: bool = False) -> tuple[AlarmSpec, ...]:
+    """`malware_scan`: the stack scans uploads (`uploads:malwareScan`); only
+    then is there a scan to fail or to wait for."""
     # Longer than a poison message can spend retrying before it is dead-lettered,
     # so this fires for a stalled queue, not for one bad message. A poison
     # message is dead-lettered only when a receive finds its last visibility
@@ -108,6 +124,17 @@ def alarms(names: Names, ingest: IngestSettings, api_id: Any) -> tuple[AlarmSpec
         query='SELECT SUM(ThrottledRequests) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) '
               f"WHERE TableName = '{names.table}'",
     )
+    scanning = (
+        # Each one is a file blocked until on-call rescans it, and FAILED or
+        # ACCESS_DENIED says GuardDuty or its role is broken, not the file.
+        AlarmSpec("scans-failed", "Malware scans are failing: files stay blocked until rescanned",
+                  worker(SCANS_FAILED, names),
+                  threshold=1, missing=QUIET_IS_OK),
+        # The sweep counts them once per period; a period it missed changes nothing.
+        AlarmSpec("scans-stuck", "Uploaded files have waited for their malware scan past the bound",
+                  worker(SCANS_STUCK, names, stat="Maximum"),
+                  threshold=1, missing=KEEP_STATE, period_s=SWEEP_RATE_MINUTES * 60),
+    ) if malware_scan else ()
     return (
         AlarmSpec("dlq-messages", "Messages are waiting in the dead-letter queue",
                   sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue),
@@ -139,4 +166,5 @@ def alarms(names: Names, ingest: IngestSettings, api_id: Any) -> tuple[AlarmSpec
         AlarmSpec("files-failed", "Uploaded files are failing to process",
                   failed_files,
                   threshold=5, missing=QUIET_IS_OK, period_s=900),
+        *scanning,
     )

@@ -13,3 +13,9 @@ INGEST_LAG = "IngestLagMs"
 BYTES_FETCHED = "BytesFetched"
 RANGE_REQUESTS = "RangeRequests"
 THUMBNAIL_BYTES_FETCHED = "ThumbnailBytesFetched"
+# GuardDuty results that leave a file blocked by no fault of its own (FAILED,
+# ACCESS_DENIED), as the worker records them: on-call's to rescan or fix.
+SCANS_FAILED = "ScansFailed"
+# Uploaded files still waiting for their scan past the bound, counted by the
+# scheduled sweep (contract/scan.py): a result that never comes sends no event.
+SCANS_STUCK = "ScansStuck"

@@ -47,6 +47,10 @@ class Names:
         return f"{self.prefix}-scan-results"
 
     @property
+    def scan_sweep_rule(self) -> str:
+        return f"{self.prefix}-scan-sweep"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 

@@ -158,6 +158,8 @@ INGEST = [
     allow("TellGoneFromDenied", ["s3:ListBucket"], [Ref(BUCKET)]),
     # DeleteItem: an arriving object's ticket reservation goes with the write that records it.
     allow("Records", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [Ref(TABLE)]),
+    # The scan sweep counts the files waiting past the bound (docs/runbooks.md#scans-stuck).
+    allow("CountStuckScans", ["dynamodb:Query"], [Ref(TABLE, f"/index/{SCAN_INDEX}")]),
     S3_KMS,
 ]
 

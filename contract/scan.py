@@ -74,6 +74,15 @@ def scan_stuck_after_s(visibility_timeout_s: int, max_receive_count: int) -> int
     return GUARDDUTY_SCAN_ALLOWANCE_S + visibility_timeout_s * max_receive_count
 
 
+# The sweep: an EventBridge rule on a schedule puts a "Scheduled Event" on the
+# ingest queue, and the worker counts the files waiting past the bound. Its
+# rate is the stuck-scan alarm's period.
+SWEEP_RATE_MINUTES = 5
+SWEEP_SCHEDULE = f"rate({SWEEP_RATE_MINUTES} minutes)"
+SCHEDULED_SOURCE = "aws.events"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+
+
 def initial_state(scanning: bool) -> str:
     return SCAN_PENDING if scanning else SCAN_OFF
 

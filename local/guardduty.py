@@ -180,6 +180,7 @@ class MalwareProtection:
         self._queue: queue.Queue[CreatedObject | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self.scanned = 0
+        self._out = threading.Event()
         self._socket: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.bind(str(self.socket_path))
         # recv wakes up now and then, so that stop() is seen.
@@ -210,6 +211,15 @@ class MalwareProtection:
         self._queue.put(CreatedObject(bucket, key, s3_object.get("versionId")))
         return 200, {}
 
+    def outage(self, out: bool = True) -> None:
+        """A fault, as a GuardDuty incident: while out, no object is scanned,
+        tagged or reported (rescans included), and nothing is made up for
+        afterwards; `SendObjectMalwareScan` (`ops rescan`) is what scans them."""
+        if out:
+            self._out.set()
+        else:
+            self._out.clear()
+
     def _receive(self) -> None:
         while (sock := self._socket) is not None:
             try:
@@ -226,6 +236,9 @@ class MalwareProtection:
 
     def _scan_queued(self) -> None:
         while (created := self._queue.get()) is not None:
+            if self._out.is_set():
+                log.warning("GuardDuty is out: %s is not scanned", created.key)
+                continue
             try:
                 self.scan(created)
             except Exception:

@@ -30,7 +30,7 @@ from contract.ingest import IngestSettings
 from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
 from contract.quotas import QUOTAS, Quotas
-from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
+from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE, SWEEP_RATE_MINUTES
 from local import cognito, provision
 from local.cloudwatch.service import LocalCloudWatch
 from local.esm import EventSourceMapping
@@ -43,6 +43,7 @@ from local.iam.front import AwsFront
 from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.s3 import S3Front
+from local.schedule import ScheduledRule
 from local.serving import end_process
 from local.web import Dashboard
 
@@ -107,6 +108,7 @@ class LocalStack:
         self.api_id = secrets.token_hex(5)
         self._clamd: Clamd | None = None
         self._malware_protection: MalwareProtection | None = None
+        self._scan_sweep: ScheduledRule | None = None
 
     @property
     def dashboard_origin(self) -> str:
@@ -224,7 +226,8 @@ class LocalStack:
             self._start_malware_protection(queue_arn)
 
         self._cloudwatch = LocalCloudWatch(
-            self.moto_url, REGION, self.names, alarms(self.names, self.ingest, self.api_id), self.state_dir,
+            self.moto_url, REGION, self.names,
+            alarms(self.names, self.ingest, self.api_id, malware_scan=self.malware_scan), self.state_dir,
             logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url],
             scale=self.alarm_clock_scale, host=self.host,
         ).start()
@@ -244,6 +247,12 @@ class LocalStack:
             on_throttled=lambda: self.cloudwatch.throttled(worker.name),
         )
         self._mapping.start()
+        if self._malware_protection is not None:
+            self._scan_sweep = ScheduledRule(
+                boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION,
+                             aws_access_key_id="events", aws_secret_access_key="events"),
+                queue_url, f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.names.scan_sweep_rule}", ACCOUNT_ID,
+                REGION, SWEEP_RATE_MINUTES * 60, self.alarm_clock_scale).start()
         self._start_api()
         self._start_dashboard()
         self._write_outputs()
@@ -351,8 +360,8 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_mapping", "_malware_protection", "_cloudwatch",
-                     "_s3_front", "_aws_front", "_clamd"):
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_mapping", "_malware_protection",
+                     "_cloudwatch", "_s3_front", "_aws_front", "_clamd"):
             piece = getattr(self, name)
             setattr(self, name, None)
             if piece is not None:

@@ -26,7 +26,7 @@ from contract.http import (
 )
 from contract.ingest import INGEST
 from contract.keys import INCOMING_PREFIX
-from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE
+from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, SCANS_FAILED, SCANS_STUCK
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.quotas import QUOTAS
@@ -359,6 +359,8 @@ def test_worker_role_reaches_exactly_its_queue_prefixes_and_table(stack):
         ("s3:ListBucketVersions",): [bucket],
         ("s3:ListBucket",): [bucket],
         ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"): [table],
+        # The scan sweep's count, and only on the scan index.
+        ("dynamodb:Query",): [f"{table}/index/{SCAN_INDEX}"],
     })
     listing = next(s for s in role_statements(stack, names.ingest_function) if s["Action"] == ["s3:ListBucketVersions"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "thumbnails/*"]}}
@@ -654,9 +656,14 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
 
 def test_every_deployed_alarm_is_its_contract_declaration(stack):
     """The local stack evaluates contract.alarms; what is deployed must be the same alarms."""
+    assert_deployed_as_declared(stack, stack["name"], malware_scan=False)
+
+
+def assert_deployed_as_declared(stack: dict, name: str, malware_scan: bool) -> None:
     deployed = {a["inputs"]["name"]: a["inputs"] for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     api_id = re.match(r"https://(\w+)\.execute-api\.", stack["outputs"]["apiUrl"]).group(1)
-    declared = {spec.name(Names(stack["name"])): spec for spec in alarms(Names(stack["name"]), INGEST, api_id)}
+    declared = {spec.name(Names(name)): spec
+                for spec in alarms(Names(name), INGEST, api_id, malware_scan=malware_scan)}
     assert set(deployed) == set(declared)
     for name, spec in declared.items():
         alarm = deployed[name]
@@ -824,7 +831,8 @@ def test_scan_results_of_this_bucket_go_to_the_ingest_queue(scanning_stack):
         "source": ["aws.guardduty"], "detail-type": ["GuardDuty Malware Protection Object Scan Result"],
         "detail": {"s3ObjectDetails": {"bucketName": [scanning_stack["outputs"]["bucketName"]]}}}
     queue = one(scanning_stack, "aws:sqs/queue:Queue", name=names.queue)
-    target = one(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+    [target] = [target for target in of_type(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+                if rule["urn"] in target["propertyDependencies"]["rule"]]
     assert queue["urn"] in target["propertyDependencies"]["arn"]
     assert rule["urn"] in target["propertyDependencies"]["rule"]
     statements = document(attached(scanning_stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
@@ -850,3 +858,34 @@ def test_the_functions_are_told_the_stack_scans(scanning_stack):
     for spec in (functions.ingest_worker(), functions.API):
         worker = function(scanning_stack, spec.function_name(Names(EPHEMERAL_STACK)))
         assert worker["inputs"]["environment"]["variables"][ENV_MALWARE_SCAN] == "on"
+
+
+def test_a_scanning_stack_pages_on_failed_scans_from_the_workers_metric(scanning_stack):
+    assert_deployed_as_declared(scanning_stack, EPHEMERAL_STACK, malware_scan=True)
+    [alarm] = [a["inputs"] for a in of_type(scanning_stack, "aws:cloudwatch/metricAlarm:MetricAlarm")
+               if a["inputs"]["name"] == f"uploads-{EPHEMERAL_STACK}-scans-failed"]
+    assert alarm["metricQueries"][0]["metric"] == {
+        "namespace": NAMESPACE, "metricName": SCANS_FAILED, "stat": "Sum", "period": 300,
+        "dimensions": {"service": INGEST_SERVICE, "stack": EPHEMERAL_STACK}}
+    assert (alarm["threshold"], alarm["treatMissingData"]) == (1, "notBreaching")
+    assert alarm["alarmDescription"].endswith("Runbook: docs/runbooks.md#scans-failed")
+    body = json.loads(one(scanning_stack, "aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
+    assert {widget["properties"]["title"] for widget in body["widgets"]} == SIGNALS | {"scans-failed", "scans-stuck"}
+
+
+def test_a_schedule_sends_the_scan_sweep_to_the_ingest_queue_every_alarm_period(scanning_stack):
+    names = Names(EPHEMERAL_STACK)
+    rule = one(scanning_stack, "aws:cloudwatch/eventRule:EventRule", name=names.scan_sweep_rule)
+    assert rule["inputs"]["scheduleExpression"] == "rate(5 minutes)"
+    [alarm] = [a["inputs"] for a in of_type(scanning_stack, "aws:cloudwatch/metricAlarm:MetricAlarm")
+               if a["inputs"]["name"] == f"uploads-{EPHEMERAL_STACK}-scans-stuck"]
+    assert alarm["metricQueries"][0]["metric"]["period"] == 5 * 60
+    assert alarm["metricQueries"][0]["metric"]["metricName"] == SCANS_STUCK
+    queue = one(scanning_stack, "aws:sqs/queue:Queue", name=names.queue)
+    [target] = [target for target in of_type(scanning_stack, "aws:cloudwatch/eventTarget:EventTarget")
+                if rule["urn"] in target["propertyDependencies"]["rule"]]
+    assert queue["urn"] in target["propertyDependencies"]["arn"]
+    statements = document(attached(scanning_stack, "aws:sqs/queuePolicy:QueuePolicy", queue, "queueUrl"))["Statement"]
+    from_schedule = next(statement for statement in statements if statement["Sid"] == "AllowScanSweeps")
+    assert from_schedule["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/{names.scan_sweep_rule}"}}

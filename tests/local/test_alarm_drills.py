@@ -10,21 +10,28 @@ Each drill prints its row of docs/runbooks.md's drill table (run with -s)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 import requests
 
 from contract.functions import ENV_TABLE_NAME
+from contract.table import SCAN_INDEX_SORT_KEY, scan_pending_sk
 from local.cloudwatch.evaluation import period_start
 from local.cloudwatch.inbox import read
 from local.faults import Faults
-from local.stack import LocalStack
+from local.guardduty import clamd_installed
+from local.stack import REGION, LocalStack
 from local.token import demo_token
 from ops.outputs import Stack
 from tests.local.stack_helpers import FAST, wait_for
 from tests.ops.drill import created_event, ops
+from workers.storage.dynamo import iso
+from workers.storage.records import get, key_of, scan_of
 
 pytestmark = pytest.mark.clocks
 
@@ -283,3 +290,104 @@ def test_a_reserved_concurrency_below_the_mappings_pages_worker_throttles_and_re
     until(running, alarm, "OK", 90)
     assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
     report(alarm, to_alarm, round(time.monotonic() - restored, 1))
+
+
+@pytest.fixture(scope="module")
+def scanning(tmp_path_factory):
+    if not clamd_installed():
+        pytest.skip("clamd is not installed (apt-get install clamav-daemon)")
+    with LocalStack(state_dir=tmp_path_factory.mktemp("scan-alarms"), ingest=FAST, alarm_clock_scale=SCALE,
+                    malware_scan=True) as stack:
+        yield stack
+
+
+def failed_scans_logged(running: LocalStack) -> dict[str, set[str]]:
+    """The runbook's log search: file ids whose scan the worker recorded failed, by owner."""
+    found: dict[str, set[str]] = {}
+    for line in (running.log_dir / "ingest.log").read_text().splitlines():
+        try:
+            entry = json.loads(line[line.find("{"):])
+        except ValueError:
+            continue
+        if entry.get("message") == "Recorded a scan result" and entry.get("scan") == "failed":
+            found.setdefault(entry["ownerId"], set()).add(entry["fileId"])
+    return found
+
+
+def test_a_dead_scanner_pages_scans_failed_and_rescanning_once_it_is_back_clears_it(scanning, capsys):
+    alarm = scanning.names.prefix + "-scans-failed"
+    until(scanning, alarm, "OK", 30)
+    # clamd dies: the emulator's scans end FAILED, which GuardDuty reports for
+    # a scan it could not complete ("Monitoring S3 object scans in Malware Protection for S3").
+    scanning._clamd._process.kill()
+    s3, bucket = scanning.client("s3"), scanning.outputs["bucketName"]
+    keys = [f"incoming/ida/scan-{n}/notes.txt" for n in range(2)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"notes")
+    to_alarm = until(scanning, alarm, "ALARM", 60)
+    assert pages(scanning, alarm)[-1:] == ["ALARM"] and pages(scanning, alarm).count("ALARM") == 1
+
+    code, status = ops(capsys, scanning.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+    _, listed = ops(capsys, scanning.stack_file, "alarms", "--state", "ALARM")
+    [firing] = [a for a in listed if a["name"] == alarm]
+    assert firing["lastValue"] >= 1 and firing["runbook"] == "docs/runbooks.md#scans-failed"
+    failed = failed_scans_logged(scanning)
+    assert failed == {"ida": {"scan-0", "scan-1"}}
+
+    fixed = time.monotonic()
+    scanning._clamd.start()
+    code, rescanned = ops(capsys, scanning.stack_file, "rescan", "--owner", "ida", *sorted(failed["ida"]))
+    assert code == 0 and [r["result"] for r in rescanned] == ["sent", "sent"]
+    table = Stack.from_file(scanning.stack_file).table()
+    wait_for(lambda: all(scan_of(get(table, "ida", file_id) or {})["status"] == "clean" for file_id in failed["ida"]),
+             30, 0.25)
+    until(scanning, alarm, "OK", 60)
+    assert pages(scanning, alarm)[-2:] == ["ALARM", "OK"] and pages(scanning, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, round(time.monotonic() - fixed, 1))
+
+
+def waited_since(running: LocalStack, owner: str, file_id: str, since: datetime) -> None:
+    """As if the file had waited for its scan since `since`: the bound is
+    GuardDuty's 15-minute allowance and more, which a drill does not sit out."""
+    credentials = running.credentials()
+    table = boto3.resource("dynamodb", endpoint_url=running.outputs["awsEndpointUrl"], region_name=REGION,
+                           aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"]).Table(running.names.table)
+    table.update_item(Key=key_of(owner, file_id), UpdateExpression="SET #sk = :sk",
+                      ExpressionAttributeNames={"#sk": SCAN_INDEX_SORT_KEY},
+                      ExpressionAttributeValues={":sk": scan_pending_sk(iso(since), file_id)})
+
+
+def test_a_guardduty_outage_pages_scans_stuck_and_rescanning_once_it_is_over_clears_it(scanning, capsys):
+    alarm = scanning.names.prefix + "-scans-stuck"
+    until(scanning, alarm, "OK", 30)
+    table = Stack.from_file(scanning.stack_file).table()
+    files = ["stuck-0", "stuck-1"]
+    scanning._malware_protection.outage()
+    try:
+        s3, bucket = scanning.client("s3"), scanning.outputs["bucketName"]
+        for file_id in files:
+            s3.put_object(Bucket=bucket, Key=f"incoming/ida/{file_id}/notes.txt", Body=b"notes")
+        wait_for(lambda: all((get(table, "ida", file_id) or {}).get("status") == "processed" for file_id in files),
+                 30, 0.25)
+        for file_id in files:
+            waited_since(scanning, "ida", file_id, datetime.now(UTC) - timedelta(hours=2))
+        to_alarm = until(scanning, alarm, "ALARM", 60)
+        assert pages(scanning, alarm)[-1:] == ["ALARM"] and pages(scanning, alarm).count("ALARM") == 1
+
+        code, status = ops(capsys, scanning.stack_file, "status")
+        assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+        assert status["scanStuck"]["count"] == 2
+        _, stuck = ops(capsys, scanning.stack_file, "stuck", "--scan")
+        assert sorted(item["fileId"] for item in stuck) == files
+    finally:
+        scanning._malware_protection.outage(False)
+    fixed = time.monotonic()
+    code, rescanned = ops(capsys, scanning.stack_file, "rescan", "--stuck")
+    assert code == 0 and sorted((r["fileId"], r["result"]) for r in rescanned) == [(f, "sent") for f in files]
+    wait_for(lambda: all(scan_of(get(table, "ida", file_id) or {})["status"] == "clean" for file_id in files),
+             30, 0.25)
+    until(scanning, alarm, "OK", 60)
+    assert pages(scanning, alarm)[-2:] == ["ALARM", "OK"] and pages(scanning, alarm).count("ALARM") == 1
+    report(alarm, to_alarm, round(time.monotonic() - fixed, 1))

@@ -105,3 +105,19 @@ def scan_result(key: str, version_id: str | None, result: str = "NO_THREATS_FOUN
                                   "threats": [{"name": name} for name in threats] if threats else None},
         },
     })
+
+
+def scheduled_event(at: str, rule: str = "uploads-test-scan-sweep") -> str:
+    """EventBridge's "Scheduled Event" as a schedule rule puts it on SQS (the
+    sample in the EventBridge user guide, "Creating a rule that runs on a schedule")."""
+    return json.dumps({
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": at,
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT_ID}:rule/{rule}"],
+        "detail": {},
+    })

@@ -20,18 +20,21 @@ from local.cloudwatch.service import LocalCloudWatch
 from local.faults import Faults, Injector
 from local.runtime import Invocation
 from tests.workers.conftest import NAMES, put
-from tests.workers.s3_events import notification, s3_event, sqs_event
+from tests.workers.s3_events import notification, s3_event, scan_result, scheduled_event, sqs_event
 from workers.ingest import handler as ingest
 
 API_ID = "a1b2c3d4e5"
 
 
 def worker_series(context, capsys, monkeypatch) -> set:
-    """The worker's EMF for a processed and a failed file, through its handler."""
+    """The worker's EMF for a processed and a failed file, a failed malware
+    scan and the scan sweep, through its handler."""
     monkeypatch.setattr(ingest.logger.registered_handler, "stream", sys.stdout)
-    put("incoming/alice/f1/report.txt")
+    version = put("incoming/alice/f1/report.txt")["VersionId"]
     for key in ("incoming/alice/f1/report.txt", "incoming/alice/gone/x.txt"):
-        ingest.handler(sqs_event(notification(s3_event(key))), context)
+        ingest.handler(sqs_event(notification(s3_event(key, version_id=version if "f1" in key else None))), context)
+    ingest.handler(sqs_event(scan_result("incoming/alice/f1/report.txt", version, "FAILED")), context)
+    ingest.handler(sqs_event(scheduled_event("2026-11-21T10:05:00Z")), context)
     return {(s.namespace, s.name, s.dimensions)
             for line in capsys.readouterr().out.splitlines() for s in emf.samples(line)}
 
@@ -63,7 +66,7 @@ def stack_series(tmp_path) -> set:
 def test_every_alarm_reads_a_metric_that_is_emitted_with_its_exact_dimensions(aws, context, capsys, monkeypatch,
                                                                                tmp_path):
     emitted = worker_series(context, capsys, monkeypatch) | stack_series(tmp_path)
-    for spec in alarms(NAMES, INGEST, API_ID):
+    for spec in alarms(NAMES, INGEST, API_ID, malware_scan=True):
         if isinstance(spec.source, Insights):
             query = insights.parse(spec.source.query)
             assert any(query.matches(namespace, name, dict(dimensions)) for namespace, name, dimensions in emitted), \

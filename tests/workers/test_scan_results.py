@@ -2,14 +2,28 @@
 version they were made for, with the same ordering and idempotency rules as
 S3's events, and an infected file's thumbnail removed."""
 
+from datetime import timedelta
+
 import pytest
 
+from contract.ingest import INGEST
+from contract.metrics import SCANS_FAILED, SCANS_STUCK
+from contract.scan import scan_stuck_after_s
+from local.cloudwatch import emf
 from tests.extractors import files
 from tests.workers.conftest import put, record, ticketed
-from tests.workers.s3_events import notification, s3_event, s3_test_event_body, scan_result, sqs_event
+from tests.workers.s3_events import (
+    notification,
+    s3_event,
+    s3_test_event_body,
+    scan_result,
+    scheduled_event,
+    sqs_event,
+)
 from workers.ingest import handler as ingest
 from workers.ingest.notifications import files_of
 from workers.storage import clients, objects, records
+from workers.storage.dynamo import iso, now
 
 KEY = "incoming/alice/f1/report.txt"
 IMAGE_KEY = "incoming/alice/f2/photo.png"
@@ -181,3 +195,51 @@ def test_a_scan_result_and_the_files_s3_event_share_a_chain():
 
 def test_a_result_value_guardduty_does_not_send_is_refused(aws, context):
     assert run(context, scan_result(KEY, "v1").replace("NO_THREATS_FOUND", "MAYBE"))
+
+
+def scans_failed(capsys) -> float:
+    """ScansFailed the worker emitted since the last call, summed as CloudWatch would."""
+    return sum(sum(s.values) for line in capsys.readouterr().out.splitlines() for s in emf.samples(line)
+               if s.name == SCANS_FAILED)
+
+
+@pytest.mark.parametrize("result", ["FAILED", "ACCESS_DENIED"])
+def test_a_failed_scan_is_counted_once_however_often_it_is_delivered(aws, context, capsys, result):
+    version = uploaded(context)
+    capsys.readouterr()
+    duplicate = scan_result(KEY, version, result)
+    assert not run(context, duplicate)
+    assert not run(context, duplicate)
+    assert scans_failed(capsys) == 1
+    assert scan()["status"] == "failed"
+
+
+@pytest.mark.parametrize("result", ["UNSUPPORTED", "NO_THREATS_FOUND", "THREATS_FOUND"])
+def test_a_scan_that_gave_an_answer_is_not_counted_as_failed(aws, context, capsys, result):
+    version = uploaded(context)
+    capsys.readouterr()
+    assert not run(context, scan_result(KEY, version, result,
+                                        threats=["Eicar-Test-Signature"] if result == "THREATS_FOUND" else None))
+    assert scans_failed(capsys) == 0
+
+
+def scans_stuck(capsys) -> list[float]:
+    """Each ScansStuck the worker emitted since the last call."""
+    return [value for line in capsys.readouterr().out.splitlines() for s in emf.samples(line)
+            if s.name == SCANS_STUCK for value in s.values]
+
+
+def test_the_sweep_counts_uploaded_files_waiting_past_the_bound_and_zero_once_scanned(aws, context, capsys):
+    version = uploaded(context)
+    ticketed("incoming/alice/never/x.txt", size=5)
+    bound = timedelta(seconds=scan_stuck_after_s(INGEST.visibility_timeout_s, INGEST.max_receive_count))
+    capsys.readouterr()
+    assert not run(context, scheduled_event(iso(now() + bound - timedelta(seconds=30))))
+    assert scans_stuck(capsys) == [0]
+    past_the_bound = scheduled_event(iso(now() + bound + timedelta(seconds=30)))
+    assert not run(context, past_the_bound)
+    # The ticket nobody used waits in the index too, and is not counted.
+    assert scans_stuck(capsys) == [1]
+    assert not run(context, scan_result(KEY, version))
+    assert not run(context, past_the_bound)
+    assert scans_stuck(capsys) == [0]

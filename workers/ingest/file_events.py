@@ -35,9 +35,11 @@ from contract.metrics import (
     INGEST_SERVICE,
     NAMESPACE,
     RANGE_REQUESTS,
+    SCANS_FAILED,
+    SCANS_STUCK,
     THUMBNAIL_BYTES_FETCHED,
 )
-from contract.scan import SCAN_INFECTED
+from contract.scan import SCAN_FAILED, SCAN_INFECTED, scan_stuck_after_s
 from contract.table import QUARANTINE_CODE, STATUS_DELETED, STATUS_FAILED, STATUS_PENDING, STATUS_PROCESSED
 from workers.errors import FileRejected, OutOfTime
 from workers.extraction import Extraction, StoredObject, isolated, thumbnail
@@ -293,9 +295,26 @@ def apply_scan(result: ScanResult) -> Outcome:
     if infected and outcome.old.get("thumbnailKey"):
         objects.delete_all_versions(clients.s3(), result.detail.s3ObjectDetails.bucketName,
                                     outcome.old["thumbnailKey"])
-    logger.info("Recorded a scan result", extra={"fileId": file_key.file_id, "scan": result.state,
+    if result.state == SCAN_FAILED:
+        # Counted once per recorded result, so a redelivered one does not page twice.
+        with _METRICS:
+            metrics.add_metric(name=SCANS_FAILED, unit=MetricUnit.Count, value=1)
+    logger.info("Recorded a scan result", extra={"fileId": file_key.file_id, "ownerId": file_key.owner_id,
+                                                 "scan": result.state, "result": result.result,
                                                  "threats": result.threats})
     return Outcome.SCANNED
+
+
+def count_stuck_scans(at: datetime) -> int:
+    """The sweep: how many uploaded files have waited for their scan longer
+    than the bound at `at`, as ScansStuck. Emitted when it is 0 too, so that
+    the alarm clears once they are rescanned."""
+    bound = timedelta(seconds=scan_stuck_after_s(INGEST.visibility_timeout_s, INGEST.max_receive_count))
+    stuck = ingest_records.count_scan_stuck(clients.table(), at - bound)
+    with _METRICS:
+        metrics.add_metric(name=SCANS_STUCK, unit=MetricUnit.Count, value=stuck)
+    logger.info("Counted files waiting for their scan past the bound", extra={"stuck": stuck})
+    return stuck
 
 
 def _discard_late_object(file_key: FileKey, event: S3Event) -> Outcome:

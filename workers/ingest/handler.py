@@ -35,7 +35,7 @@ from contract.functions import ENV_STACK
 from contract.metrics import INGEST_SERVICE, NAMESPACE, STACK_DIMENSION
 from workers.ingest import file_events
 from workers.ingest.batch import ConcurrentBatchProcessor
-from workers.ingest.notifications import ScanResult, TestEvent, files_of, parse_body
+from workers.ingest.notifications import ScanResult, ScanSweep, TestEvent, files_of, parse_body
 from workers.storage import clients
 
 # What a record keeps back from the invocation's remaining time to store its
@@ -64,6 +64,9 @@ def record_handler(record: SQSRecord, lambda_context, reserve_s: float) -> None:
         return
     if isinstance(body, ScanResult):
         file_events.apply_scan(body)
+        return
+    if isinstance(body, ScanSweep):
+        file_events.count_stuck_scans(body.time)
         return
     for event in body.Records:
         not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - reserve_s

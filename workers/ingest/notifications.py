@@ -14,7 +14,13 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, parse
 
 from contract.keys import FileKey
-from contract.scan import EVENT_DETAIL_TYPE, EVENT_SOURCE, STATE_OF_RESULT
+from contract.scan import (
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    SCHEDULED_DETAIL_TYPE,
+    SCHEDULED_SOURCE,
+    STATE_OF_RESULT,
+)
 
 # Sequencers are hex strings of varying length; AWS says to right-pad the shorter
 # one with zeros and compare as strings. A fixed width does that for all of them.
@@ -25,6 +31,15 @@ class TestEvent(BaseModel):
     """What S3 sends once when a notification configuration is saved."""
 
     Event: str = Field(pattern=r"^s3:TestEvent$")
+
+
+class ScanSweep(BaseModel):
+    """The scan sweep's schedule firing: EventBridge's "Scheduled Event",
+    whole, as its rule delivers it to SQS."""
+
+    source: str = Field(pattern=f"^{SCHEDULED_SOURCE}$")
+    detail_type: str = Field(alias="detail-type", pattern=f"^{SCHEDULED_DETAIL_TYPE}$")
+    time: datetime
 
 
 class _Bucket(BaseModel):
@@ -130,8 +145,13 @@ class ScanResult(BaseModel):
         return self.detail.s3ObjectDetails.versionId
 
     @property
+    def result(self) -> str:
+        """GuardDuty's result value (`scanResultStatus`)."""
+        return self.detail.scanResultDetails.scanResultStatus
+
+    @property
     def state(self) -> str:
-        return STATE_OF_RESULT[self.detail.scanResultDetails.scanResultStatus]
+        return STATE_OF_RESULT[self.result]
 
     @property
     def threats(self) -> list[str]:
@@ -140,10 +160,10 @@ class ScanResult(BaseModel):
 
 # One object, built once: the parser caches its validator by the model's id, and
 # `Notification | TestEvent` written in the call would be a new object every time.
-_BODY = Notification | ScanResult | TestEvent
+_BODY = Notification | ScanResult | ScanSweep | TestEvent
 
 
-def parse_body(body: str) -> Notification | ScanResult | TestEvent:
+def parse_body(body: str) -> Notification | ScanResult | ScanSweep | TestEvent:
     """Parse one SQS body. Raises a validation error for anything else, which
     the caller must let fail so the message reaches the DLQ as evidence."""
     return parse(event=body, model=_BODY)
@@ -157,7 +177,7 @@ def files_of(record: dict) -> list[tuple[str, str] | str]:
         body = parse_body(record["body"])
     except Exception:
         return []
-    if isinstance(body, TestEvent):
+    if isinstance(body, TestEvent | ScanSweep):
         return []
     keys = [body.key] if isinstance(body, ScanResult) else [event.key for event in body.Records]
     return [(file_key.owner_id, file_key.file_id) if (file_key := FileKey.parse(key)) else key for key in keys]

@@ -25,11 +25,13 @@ from contract.table import (
     LIST_INDEX_SORT_KEY,
     PARTITION_KEY,
     REPLAY_REQUESTED,
+    SCAN_INDEX,
     SCAN_INDEX_PARTITION_KEY,
     SCAN_INDEX_SORT_KEY,
     SCAN_PENDING_PK,
     STATUS_DELETED,
     STATUS_FAILED,
+    STATUS_PENDING,
     STATUS_PROCESSED,
     TTL_ATTRIBUTE,
     attention_pk,
@@ -408,3 +410,26 @@ def request_replay(table, owner_id: str, file_id: str) -> bool:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":at": iso(now()), ":deleted": STATUS_DELETED},
     ) is not None
+
+
+def count_scan_stuck(table, before: datetime) -> int:
+    """Files waiting for their scan since before `before`, from the sparse
+    scan index: a Query counting, never a Scan, and never an item read. An
+    upload ticket never used waits there too (still `pending`); it is the
+    TTL's, not on-call's, and is not counted."""
+    query: dict[str, Any] = {
+        "IndexName": SCAN_INDEX,
+        "KeyConditionExpression": "#pk = :pk AND #sk < :before",
+        "FilterExpression": "#status <> :ticket",
+        "ExpressionAttributeNames": {"#pk": SCAN_INDEX_PARTITION_KEY, "#sk": SCAN_INDEX_SORT_KEY,
+                                     "#status": "status"},
+        "ExpressionAttributeValues": {":pk": SCAN_PENDING_PK, ":before": iso(before), ":ticket": STATUS_PENDING},
+        "Select": "COUNT",
+    }
+    count = 0
+    while True:
+        page = table.query(**query)
+        count += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return count
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
