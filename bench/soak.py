@@ -298,10 +298,12 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
                     errors.append(f"{upload.filename}: {exc}")
         upload_seconds = time.monotonic() - started
         drain_seconds = _drain(stack, set(sent), deadline_s)
+        # Before the reconciliation, whose look at the DLQ holds its messages in flight.
+        alarms_fired = _alarms_fired(stack, started)
         report = reconcile(stack, sent, poison)
         report.update(
             healthy=healthy,
-            alarms_fired=_alarms_fired(stack, started),
+            alarms_fired=alarms_fired,
             upload_errors=errors,
             upload_seconds=round(upload_seconds, 1),
             drain_seconds=round(drain_seconds, 1),
@@ -316,7 +318,7 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
 def _alarms_fired(stack: LocalStack, started: float) -> list[dict]:
     """Every ALARM notification the on-call inbox received, in order, with the
     seconds since the first upload: what this run would have paged."""
-    stack.cloudwatch.tick()
+    stack.cloudwatch.settle()
     elapsed = time.monotonic() - started
     fired = []
     for notification in stack.cloudwatch.inbox.notifications():

@@ -259,6 +259,18 @@ class LocalCloudWatch:
         self._flush()
         return [t for alarm in self._alarms if (t := self._evaluate(alarm, now)) is not None]
 
+    def settle(self, timeout_s: float = 120) -> None:
+        """Wait until the evaluating thread has taken the next queue sample (SQS
+        publishes once a minute) and evaluated after it: what on-call would see
+        a minute after the last event of a run, so a backlog that formed at its
+        very end is judged too."""
+        sampled_before = self._next_sqs
+        deadline = time.monotonic() + timeout_s
+        while self._next_sqs <= sampled_before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # The same tick evaluates, from memory, right after it samples and flushes.
+        time.sleep(2)
+
     def _read_logs(self) -> None:
         for tail in self._logs:
             for line in tail.lines():
