@@ -57,7 +57,13 @@ def pages(running: LocalStack, alarm: str) -> list[str]:
 def until(running: LocalStack, alarm: str, state: str, timeout_s: float) -> float:
     started = time.monotonic()
     wait_for(lambda: alarm_state(running, alarm) == state, timeout_s, 0.25)
-    return round(time.monotonic() - started, 1)
+    reached = round(time.monotonic() - started, 1)
+    # The state is set before its notification is published, as CloudWatch
+    # does: give the inbox a moment, and let the caller's asserts judge it.
+    deadline = time.monotonic() + 10
+    while pages(running, alarm)[-1:] != [state] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return reached
 
 
 def report(alarm: str, to_alarm_s: float, back_s: float) -> None:
