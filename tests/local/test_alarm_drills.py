@@ -66,6 +66,20 @@ def until(running: LocalStack, alarm: str, state: str, timeout_s: float) -> floa
     return reached
 
 
+def upload_until_alarm(running: LocalStack, alarm: str, name: str, gap_s: float) -> float:
+    """Up to 150 small uploads, `gap_s` apart, until the alarm fires; the
+    seconds from the first upload to ALARM."""
+    s3, bucket = running.client("s3"), running.outputs["bucketName"]
+    started = time.monotonic()
+    for n in range(150):
+        s3.put_object(Bucket=bucket, Key=f"incoming/ida/{name}-{n}/notes.txt", Body=b"notes")
+        time.sleep(gap_s)
+        if alarm_state(running, alarm) == "ALARM":
+            break
+    until(running, alarm, "ALARM", 30)
+    return round(time.monotonic() - started, 1)
+
+
 def report(alarm: str, to_alarm_s: float, back_s: float) -> None:
     print(f"\nDRILL {alarm}: fired yes, {to_alarm_s} s to ALARM (after the fault), back to OK in {back_s} s")
 
@@ -231,16 +245,8 @@ def worker_drill(running: LocalStack, capsys, signal: str, faults: Faults) -> No
     deployed = [environment.spec for environment in running.mapping.environments]
     deploy_worker(running, [dataclasses.replace(spec, environment={**spec.environment, **faults.to_env()})
                             for spec in deployed])
-    s3, bucket = running.client("s3"), running.outputs["bucketName"]
-    started = time.monotonic()
     # Steady traffic, as production has: uploads a little apart, each soon a batch of its own.
-    for n in range(150):
-        s3.put_object(Bucket=bucket, Key=f"incoming/ida/{signal}-{n}/notes.txt", Body=b"notes")
-        time.sleep(0.4)
-        if alarm_state(running, alarm) == "ALARM":
-            break
-    until(running, alarm, "ALARM", 30)
-    to_alarm = round(time.monotonic() - started, 1)
+    to_alarm = upload_until_alarm(running, alarm, signal, gap_s=0.4)
     assert pages(running, alarm).count("ALARM") == 1
     code, status = ops(capsys, running.stack_file, "status")
     assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
@@ -277,16 +283,8 @@ def test_a_reserved_concurrency_below_the_mappings_pages_worker_throttles_and_re
     reserved = mapping.reserved_concurrency
     # As `PutFunctionConcurrency` setting 1 under a mapping that runs 2 batches at once.
     mapping.set_reserved_concurrency(1)
-    s3, bucket = running.client("s3"), running.outputs["bucketName"]
-    started = time.monotonic()
     try:
-        for n in range(150):
-            s3.put_object(Bucket=bucket, Key=f"incoming/ida/throttled-{n}/notes.txt", Body=b"notes")
-            time.sleep(0.2)
-            if alarm_state(running, alarm) == "ALARM":
-                break
-        until(running, alarm, "ALARM", 30)
-        to_alarm = round(time.monotonic() - started, 1)
+        to_alarm = upload_until_alarm(running, alarm, "throttled", gap_s=0.2)
         assert pages(running, alarm).count("ALARM") == 1
         code, status = ops(capsys, running.stack_file, "status")
         assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
