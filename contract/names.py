@@ -51,6 +51,11 @@ class Names:
         return f"{self.prefix}-scan-sweep"
 
     @property
+    def event_bus(self) -> str:
+        """The stack's own bus for lifecycle events (contract/events.py)."""
+        return self.prefix
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 
