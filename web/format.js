@@ -101,6 +101,19 @@ export function columnTable(m) {
     rows: columns.map((c) => [c.name, type(c), (c.nulls ?? 0).toLocaleString("en")]) };
 }
 
+// EXIF's Orientation tag (EXIF 2.32, 4.6.4 A), in exiftool's words, which
+// photographers know. The thumbnail is already upright (the worker applies the
+// tag; libheif applies a HEIF's own rotation).
+const ORIENTATIONS = {
+  1: "Horizontal (normal)", 2: "Mirror horizontal", 3: "Rotate 180", 4: "Mirror vertical",
+  5: "Mirror horizontal and rotate 270 CW", 6: "Rotate 90 CW", 7: "Mirror horizontal and rotate 90 CW",
+  8: "Rotate 270 CW",
+};
+
+export function orientationOf(tag) {
+  return tag == null ? null : ORIENTATIONS[tag] ?? `unknown (${tag})`;
+}
+
 // Every extracted field, as [label, value] pairs; a value may be a list.
 export function fieldsOf(metadata) {
   const m = metadata;
@@ -115,7 +128,7 @@ export function fieldsOf(metadata) {
       if (m.frames > 1) add("Frames", m.frames);
       add("Camera", [m.exif?.make, m.exif?.model].filter(Boolean).join(" ") || null);
       add("Taken", m.exif?.dateTimeOriginal);
-      add("Orientation", m.exif?.orientation);
+      add("Orientation", orientationOf(m.exif?.orientation));
       if (m.exif) add("Location data", m.exif.hasGps ? "present" : "none");
       break;
     case "pdf":

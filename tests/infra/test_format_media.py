@@ -31,3 +31,10 @@ def test_a_video_is_described_in_words():
 def test_a_pdf_says_why_it_has_no_preview():
     pdf = {"kind": "pdf", "pages": 2, "encrypted": True, "preview": "none: encrypted"}
     assert ["Preview", "none: encrypted"] in run(f"f.fieldsOf({json.dumps(pdf)})")
+
+
+def test_an_exif_orientation_reads_in_words_not_as_its_tag_number():
+    assert run("[1, 3, 6, 8, 9, null].map(f.orientationOf)") == [
+        "Horizontal (normal)", "Rotate 180", "Rotate 90 CW", "Rotate 270 CW", "unknown (9)", None]
+    photo = {"kind": "heif", "width": 4032, "height": 3024, "format": "HEIF", "exif": {"orientation": 6}}
+    assert ["Orientation", "Rotate 90 CW"] in run(f"f.fieldsOf({json.dumps(photo)})")
