@@ -59,10 +59,12 @@ FUNCTIONS = ("IF", "FILL")
 def _apply(op: str, left: float, right: float) -> float | None:
     if op in _ARITHMETIC:
         try:
-            return float(_ARITHMETIC[op](left, right))
-        except ZeroDivisionError:
-            # "the data point is dropped"
+            value = _ARITHMETIC[op](left, right)
+        except (ZeroDivisionError, OverflowError):
+            # "the data point is dropped"; so is one too large to be a number.
             return None
+        # A negative number to a fractional power has no real value: no point either.
+        return None if isinstance(value, complex) else float(value)
     table = _COMPARISONS if op in _COMPARISONS else _LOGICAL
     return 1.0 if table[op](left, right) else 0.0
 

@@ -179,6 +179,7 @@ def test_arithmetic_treats_a_missing_value_as_zero_but_adds_no_period_that_neith
 def test_division_by_zero_drops_the_point():
     assert evaluate("m1 / m2", m1="1 2 3 -", m2="0 4 - 0") == [None, 0.5, None, None]
     assert evaluate("m1 / 0", m1="1 2") == [None, None]
+    assert evaluate("m1 ^ 0.5", m1="4 -9") == [2.0, None]
 
 
 def test_fill_gives_every_period_a_value_even_where_no_metric_has_one():
