@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.stack_config import AlarmSubscription
-from contract.alarms import AlarmSpec, Insights, Metric, alarms
+from contract.alarms import AlarmSpec, Insights, Metric, MetricMath, alarms
 from contract.ingest import IngestSettings
 from contract.names import Names
 
@@ -79,7 +79,7 @@ class OnCallAlarms(pulumi.ComponentResource):
             threshold=spec.threshold,
             evaluation_periods=spec.periods,
             datapoints_to_alarm=spec.datapoints,
-            metric_queries=[_query(spec.source, spec.period_s)],
+            metric_queries=_queries(spec.source, spec.period_s),
             treat_missing_data=spec.missing,
             alarm_actions=[self.topic.arn],
             ok_actions=[self.topic.arn],
@@ -88,30 +88,44 @@ class OnCallAlarms(pulumi.ComponentResource):
         self._widgets.append(_widget(spec.signal, spec.source, spec.threshold, spec.period_s, self._region))
 
 
-def _query(source: Metric | Insights, period_s: int) -> dict:
+def _queries(source: Metric | Insights | MetricMath, period_s: int) -> list[dict]:
     if isinstance(source, Insights):
-        return {"id": "q", "expression": source.query, "label": source.label, "period": period_s,
-                "return_data": True}
+        return [{"id": "q", "expression": source.query, "label": source.label, "period": period_s,
+                 "return_data": True}]
+    if isinstance(source, MetricMath):
+        # The alarm watches the expression: the metrics it reads return no data of their own.
+        return [*(_metric_query(metric_id, metric, period_s, return_data=False)
+                  for metric_id, metric in source.metrics.items()),
+                {"id": source.id, "expression": source.expression, "label": source.label, "return_data": True}]
+    return [_metric_query("m", source, period_s, return_data=True)]
+
+
+def _metric_query(query_id: str, metric: Metric, period_s: int, return_data: bool) -> dict:
     return {
-        "id": "m",
-        "return_data": True,
+        "id": query_id,
+        "return_data": return_data,
         "metric": {
-            "namespace": source.namespace,
-            "metric_name": source.name,
-            "dimensions": dict(source.dimensions),
-            "stat": source.stat,
+            "namespace": metric.namespace,
+            "metric_name": metric.name,
+            "dimensions": dict(metric.dimensions),
+            "stat": metric.stat,
             "period": period_s,
         },
     }
 
 
-def _widget(signal: str, source: Metric | Insights, threshold: float, period_s: int, region: str) -> dict:
+def _widget(signal: str, source: Metric | Insights | MetricMath, threshold: float, period_s: int,
+            region: str) -> dict:
     if isinstance(source, Insights):
         metrics: list = [[{"expression": source.query, "label": source.label, "id": "q"}]]
         stat = "Sum"
+    elif isinstance(source, MetricMath):
+        metrics = [[{"expression": source.expression, "label": source.label, "id": source.id}],
+                   *([*_widget_metric(metric), {"id": metric_id, "stat": metric.stat, "visible": False}]
+                     for metric_id, metric in source.metrics.items())]
+        stat = "Sum"
     else:
-        dimensions = [part for key, value in source.dimensions.items() for part in (key, value)]
-        metrics = [[source.namespace, source.name, *dimensions]]
+        metrics = [_widget_metric(source)]
         stat = source.stat
     return {
         "type": "metric",
@@ -127,3 +141,7 @@ def _widget(signal: str, source: Metric | Insights, threshold: float, period_s: 
             "annotations": {"horizontal": [{"label": "alarm", "value": threshold}]},
         },
     }
+
+
+def _widget_metric(metric: Metric) -> list:
+    return [metric.namespace, metric.name, *(part for key, value in metric.dimensions.items() for part in (key, value))]

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import boto3
 
-from contract.alarms import AlarmSpec, Insights, Metric
+from contract.alarms import AlarmSpec, Insights, Metric, MetricMath
 from contract.names import Names
-from local.cloudwatch import emf, insights
+from local.cloudwatch import emf, insights, metric_math
 from local.cloudwatch.evaluation import (
     ALARM,
     INSUFFICIENT_DATA,
@@ -131,20 +131,34 @@ class _Alarm:
         self.spec = spec
         self.name = name
         self.rule = Rule(spec.comparison, spec.threshold, spec.periods, spec.datapoints, spec.missing)
+        # Refused here, at start-up, rather than never evaluated.
+        self.query: insights.Query | None = None
+        self.expression: metric_math.Expression | None = None
         if isinstance(spec.source, Insights):
-            # Refused here, at start-up, rather than never evaluated.
-            self.query: insights.Query | None = insights.parse(spec.source.query)
+            self.query = insights.parse(spec.source.query)
+        elif isinstance(spec.source, MetricMath):
+            self.expression = metric_math.parse(spec.source.expression, list(spec.source.metrics))
+            for metric in spec.source.metrics.values():
+                check_statistic(metric.stat)
         else:
             check_statistic(spec.source.stat)
-            self.query = None
         self.state = INSUFFICIENT_DATA
 
     def datapoints(self, store: MetricStore, now: float) -> list[float | None]:
-        source = self.query or self.spec.source
-        by_period = buckets(store.samples(source), now, self.spec.period_s, self.rule.range_size)
         if self.query is not None:
+            by_period = self._periods(store, self.query, now)
             return [self.query.aggregate(values) if values else None for values in by_period]
-        return [statistic(values, self.spec.source.stat) if values else None for values in by_period]
+        if self.expression is not None:
+            # Each metric's datapoints per period first, then the expression per period.
+            return self.expression.evaluate({
+                metric_id: self._metric(store, metric, now) for metric_id, metric in self.spec.source.metrics.items()})
+        return self._metric(store, self.spec.source, now)
+
+    def _metric(self, store: MetricStore, metric: Metric, now: float) -> list[float | None]:
+        return [statistic(values, metric.stat) if values else None for values in self._periods(store, metric, now)]
+
+    def _periods(self, store: MetricStore, source: Metric | insights.Query, now: float) -> list[list[float]]:
+        return buckets(store.samples(source), now, self.spec.period_s, self.rule.range_size)
 
 
 class _LogTail:
@@ -352,19 +366,32 @@ class LocalCloudWatch:
         self._clients["sns"].publish(TopicArn=self.topic_arn, Subject=subject, Message=json.dumps(message))
 
 
+def _metric_stat(metric: Metric, period_s: int, dimension_keys: tuple[str, str] = ("Name", "Value")) -> dict:
+    name, value = dimension_keys
+    return {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,
+                       "Dimensions": [{name: k, value: str(v)} for k, v in metric.dimensions.items()]},
+            "Period": period_s, "Stat": metric.stat}
+
+
+def _queries(spec: AlarmSpec, dimension_keys: tuple[str, str] = ("Name", "Value")) -> list[dict]:
+    """The alarm's `Metrics` (PutMetricAlarm's MetricDataQuery array); the
+    notification's Trigger names dimensions in lower case."""
+    source = spec.source
+    if isinstance(source, Insights):
+        return [{"Id": "q", "Expression": source.query, "Label": source.label, "Period": spec.period_s,
+                 "ReturnData": True}]
+    if isinstance(source, MetricMath):
+        return [*({"Id": metric_id, "MetricStat": _metric_stat(metric, spec.period_s, dimension_keys),
+                   "ReturnData": False} for metric_id, metric in source.metrics.items()),
+                {"Id": source.id, "Expression": source.expression, "Label": source.label, "ReturnData": True}]
+    return [{"Id": "m", "ReturnData": True, "MetricStat": _metric_stat(source, spec.period_s, dimension_keys)}]
+
+
 def _alarm_request(alarm: _Alarm, topic_arn: str) -> dict:
     spec = alarm.spec
-    if isinstance(spec.source, Insights):
-        query = {"Id": "q", "Expression": spec.source.query, "Label": spec.source.label, "Period": spec.period_s,
-                 "ReturnData": True}
-    else:
-        query = {"Id": "m", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": spec.source.namespace, "MetricName": spec.source.name,
-                       "Dimensions": [{"Name": k, "Value": str(v)} for k, v in spec.source.dimensions.items()]},
-            "Period": spec.period_s, "Stat": spec.source.stat}}
     return {"AlarmName": alarm.name, "AlarmDescription": spec.description, "ComparisonOperator": spec.comparison,
             "Threshold": spec.threshold, "EvaluationPeriods": spec.periods, "DatapointsToAlarm": spec.datapoints,
-            "Metrics": [query], "TreatMissingData": spec.missing, "AlarmActions": [topic_arn],
+            "Metrics": _queries(spec), "TreatMissingData": spec.missing, "AlarmActions": [topic_arn],
             "OKActions": [topic_arn]}
 
 
@@ -372,9 +399,8 @@ def _trigger(spec: AlarmSpec) -> dict:
     common = {"Period": spec.period_s, "EvaluationPeriods": spec.periods, "DatapointsToAlarm": spec.datapoints,
               "ComparisonOperator": spec.comparison, "Threshold": spec.threshold,
               "TreatMissingData": spec.missing, "EvaluateLowSampleCountPercentile": ""}
-    if isinstance(spec.source, Insights):
-        return {**common, "Metrics": [{"Id": "q", "Expression": spec.source.query, "Label": spec.source.label,
-                                       "ReturnData": True}]}
+    if not isinstance(spec.source, Metric):
+        return {**common, "Metrics": _queries(spec, ("name", "value"))}
     return {**common, "MetricName": spec.source.name, "Namespace": spec.source.namespace,
             "StatisticType": "ExtendedStatistic" if spec.source.stat.startswith("p") else "Statistic",
             "Statistic": spec.source.stat.upper(), "Unit": None,

@@ -13,7 +13,7 @@ from pulumi.runtime import rpc
 
 from components.frontend import content_type
 from contract import functions, permissions
-from contract.alarms import Insights, alarms
+from contract.alarms import FAILED_SHARE_MIN_FILES, FAILED_SHARE_PERCENT, Insights, MetricMath, alarms
 from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
 from contract.http import (
     API_CORS_ALLOW_HEADERS,
@@ -26,7 +26,14 @@ from contract.http import (
 )
 from contract.ingest import INGEST
 from contract.keys import INCOMING_PREFIX
-from contract.metrics import FILES_FAILED, INGEST_SERVICE, NAMESPACE, SCANS_FAILED, SCANS_STUCK
+from contract.metrics import (
+    FILES_FAILED,
+    FILES_PROCESSED,
+    INGEST_SERVICE,
+    NAMESPACE,
+    SCANS_FAILED,
+    SCANS_STUCK,
+)
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.quotas import QUOTAS
@@ -647,11 +654,18 @@ def test_alarm_thresholds_derive_from_the_ingest_settings(stack):
     assert alarms["dlq-messages"]["threshold"] == 1
     assert alarms["queue-stalled"]["threshold"] == ingest.visibility_timeout_s * (ingest.max_receive_count + 1)
     assert alarms["worker-duration"]["threshold"] == 0.8 * ingest.worker_timeout_s * 1000
-    failed = alarms["files-failed"]["metricQueries"][0]["expression"]
-    assert FILES_FAILED in failed and f"'{INGEST_SERVICE}'" in failed
+    # A share of the files handled, not a count: ordinary bad uploads at volume must not page.
+    failed = alarms["files-failed"]
+    assert failed["threshold"] == FAILED_SHARE_PERCENT
+    queries = {query["id"]: query for query in failed["metricQueries"]}
+    assert [query["id"] for query in failed["metricQueries"] if query["returnData"]] == ["e1"]
+    expression = queries["e1"]["expression"]
+    assert f">= {FAILED_SHARE_MIN_FILES}" in expression and "100 * FILL(m1, 0) /" in expression
     # Only this stack's total series: not other stacks', and not the per-code series again.
-    assert f"SCHEMA(\"{NAMESPACE}\", service, stack)" in failed
-    assert f"stack = '{stack['name']}'" in failed
+    this_stack = {"service": INGEST_SERVICE, "stack": stack["name"]}
+    assert [(queries[q]["metric"]["namespace"], queries[q]["metric"]["metricName"], queries[q]["metric"]["dimensions"],
+             queries[q]["metric"]["stat"], queries[q]["metric"]["period"]) for q in ("m1", "m2")] == [
+        (NAMESPACE, FILES_FAILED, this_stack, "Sum", 900), (NAMESPACE, FILES_PROCESSED, this_stack, "Sum", 900)]
 
 
 def test_every_deployed_alarm_is_its_contract_declaration(stack):
@@ -670,14 +684,24 @@ def assert_deployed_as_declared(stack: dict, name: str, malware_scan: bool) -> N
         assert (alarm["threshold"], alarm["comparisonOperator"], alarm["evaluationPeriods"],
                 alarm["datapointsToAlarm"], alarm["treatMissingData"], alarm["alarmDescription"]) == (
             spec.threshold, spec.comparison, spec.periods, spec.datapoints, spec.missing, spec.description), name
-        query = alarm["metricQueries"][0]
+        queries = alarm["metricQueries"]
         if isinstance(spec.source, Insights):
+            [query] = queries
             assert (query["expression"], query["period"]) == (spec.source.query, spec.period_s), name
+        elif isinstance(spec.source, MetricMath):
+            assert [(q["id"], q["returnData"]) for q in queries] == [
+                *((metric_id, False) for metric_id in spec.source.metrics), (spec.source.id, True)], name
+            assert queries[-1]["expression"] == spec.source.expression, name
+            for query, metric in zip(queries, spec.source.metrics.values(), strict=False):
+                assert_reads(query["metric"], metric, spec.period_s, name)
         else:
-            metric = query["metric"]
-            assert (metric["namespace"], metric["metricName"], metric["dimensions"], metric["stat"],
-                    metric["period"]) == (spec.source.namespace, spec.source.name, dict(spec.source.dimensions),
-                                          spec.source.stat, spec.period_s), name
+            [query] = queries
+            assert_reads(query["metric"], spec.source, spec.period_s, name)
+
+
+def assert_reads(deployed: dict, metric, period_s: int, name: str) -> None:
+    assert (deployed["namespace"], deployed["metricName"], deployed["dimensions"], deployed["stat"],
+            deployed["period"]) == (metric.namespace, metric.name, dict(metric.dimensions), metric.stat, period_s), name
 
 
 def test_the_monitoring_board_shows_every_alarm_signal_and_subscriptions_come_from_config(stack):

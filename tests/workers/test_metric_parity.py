@@ -13,8 +13,9 @@ import sys
 
 from botocore.awsrequest import AWSRequest
 
-from contract.alarms import HTTP_API_STAGE, Insights, alarms
+from contract.alarms import HTTP_API_STAGE, Insights, Metric, MetricMath, alarms
 from contract.ingest import INGEST
+from contract.metrics import FILES_FAILED, FILES_PROCESSED
 from local.cloudwatch import emf, insights
 from local.cloudwatch.service import LocalCloudWatch
 from local.faults import Faults, Injector
@@ -63,6 +64,11 @@ def stack_series(tmp_path) -> set:
         cloudwatch.inbox.stop()
 
 
+def series_key(metric: Metric) -> tuple:
+    """A metric as CloudWatch identifies it: namespace, name and its exact dimension set."""
+    return metric.namespace, metric.name, tuple(sorted((k, str(v)) for k, v in metric.dimensions.items()))
+
+
 def test_every_alarm_reads_a_metric_that_is_emitted_with_its_exact_dimensions(aws, context, capsys, monkeypatch,
                                                                                tmp_path):
     emitted = worker_series(context, capsys, monkeypatch) | stack_series(tmp_path)
@@ -71,18 +77,23 @@ def test_every_alarm_reads_a_metric_that_is_emitted_with_its_exact_dimensions(aw
             query = insights.parse(spec.source.query)
             assert any(query.matches(namespace, name, dict(dimensions)) for namespace, name, dimensions in emitted), \
                 f"{spec.signal}: nothing emitted matches {spec.source.query}"
-        else:
-            key = (spec.source.namespace, spec.source.name,
-                   tuple(sorted((k, str(v)) for k, v in spec.source.dimensions.items())))
-            assert key in emitted, f"{spec.signal}: {key} is never emitted; emitted: {sorted(emitted)}"
+            continue
+        metrics = spec.source.metrics.values() if isinstance(spec.source, MetricMath) else [spec.source]
+        for metric in metrics:
+            assert series_key(metric) in emitted, \
+                f"{spec.signal}: {series_key(metric)} is never emitted; emitted: {sorted(emitted)}"
 
 
-def test_the_failed_files_alarm_counts_each_failure_once(aws, context, capsys, monkeypatch):
-    """FilesFailed is written twice per failure (total and per code); SCHEMA
-    keeps the alarm to one of them."""
+def test_the_failed_share_reads_the_failed_and_processed_totals_each_file_once(aws, context, capsys, monkeypatch):
+    """FilesFailed is written twice per failure (total and per code); the
+    alarm's exact dimension set keeps it to the total, and FilesProcessed is
+    written with the same set, so the share's two sides count alike."""
     emitted = worker_series(context, capsys, monkeypatch)
     [files_failed] = [spec for spec in alarms(NAMES, INGEST, API_ID) if spec.signal == "files-failed"]
-    query = insights.parse(files_failed.source.query)
-    failed = [series for series in emitted if series[1] == "FilesFailed"]
-    assert len(failed) == 2
-    assert [query.matches(namespace, name, dict(dimensions)) for namespace, name, dimensions in failed].count(True) == 1
+    reads = {metric.name: series_key(metric) for metric in files_failed.source.metrics.values()}
+    assert set(reads) == {FILES_FAILED, FILES_PROCESSED}
+    for name in (FILES_FAILED, FILES_PROCESSED):
+        written = [series for series in emitted if series[1] == name]
+        assert written.count(reads[name]) == 1, (name, written)
+    assert len([series for series in emitted if series[1] == FILES_FAILED]) == 2
+    assert reads[FILES_FAILED][2] == reads[FILES_PROCESSED][2]
