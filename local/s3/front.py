@@ -249,7 +249,14 @@ def _handler_class(front: S3Front) -> type[BaseHTTPRequestHandler]:
             if body is not None:
                 self.wfile.write(body)
             elif self.command != "HEAD":
-                shutil.copyfileobj(response, self.wfile, COPY_CHUNK)
+                try:
+                    shutil.copyfileobj(response, self.wfile, COPY_CHUNK)
+                except ConnectionError:
+                    # A reader that needs only the start of a body hangs up (the
+                    # worker's streamed reads do): S3 just stops sending.
+                    log.info("%s %s: the client closed before the body's end", self.command,
+                             urlsplit(self.path).path)
+                    self.close_connection = True
 
 
     return Handler
