@@ -26,7 +26,6 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -68,6 +67,10 @@ def _caller() -> str:
 
 
 def _cursor_secret() -> bytes:
+    # Only a listing that pages needs the secret: the first such request loads
+    # Powertools' parameters utility (~2 ms) rather than every cold start.
+    from aws_lambda_powertools.utilities import parameters
+
     return parameters.get_parameter(
         os.environ[ENV_CURSOR_SECRET_PARAMETER], decrypt=True, max_age=_SECRET_MAX_AGE_S
     ).encode()
