@@ -15,11 +15,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from apidoc.models import CompletedPart, CompleteRequest, CreateUpload, PartChecksum, PartsRequest
 from local.gateway import api_event
 from workers.api import validation
 from workers.api.errors import ApiError
 from workers.api.limits import ALLOWED_CONTENT_TYPES, LIST_MAX_LIMIT, MAX_DISPLAY_FILENAME_CHARS, MAX_PARTS
-from workers.api.models import CompletedPart, CompleteRequest, CreateUpload, PartChecksum, PartsRequest
 
 SHA256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
 FILE_ID = "0" * 32

@@ -5,8 +5,8 @@ OpenAPI document (`workers.api.validation`), take the caller from the
 authorizer's claims, and call the plain functions in `workers.api.files`.
 Every error leaves as `{"error": {"code", "message"}}`: the API's own refusals
 (`workers.api.errors`) and the library's alike. The document describes these
-routes in `workers.api.openapi`, with the models of `workers.api.models`;
-neither is imported here, as no request needs pydantic (docs/cold-start.md).
+routes in `apidoc.openapi`, with the models of `apidoc.models`; neither is in
+the Lambda package, as no request needs pydantic (docs/cold-start.md).
 """
 
 from __future__ import annotations

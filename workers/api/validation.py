@@ -2,8 +2,8 @@
 pydantic: its JSON body, query, headers and path parameters.
 
 The schemas come from the document (workers/api/request_schemas.json, made
-by `python -m workers.api --request-schemas` and kept current by a test), so
-the models in `workers.api.models` stay the one place that defines them. Only
+by `python -m apidoc --request-schemas` and kept current by a test), so
+the models in `apidoc.models` stay the one place that defines them. Only
 the parts of JSON Schema those schemas use are read, with pydantic's strict
 meaning: a JSON type is never coerced (`true`, `"5"` or `5.0` is not an
 integer) and a string must be valid Unicode. Loading pydantic and Powertools'

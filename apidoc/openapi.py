@@ -3,7 +3,7 @@ schemas the handler checks requests against (workers/api/request_schemas.json).
 
 The handler's routes say where each operation is; this module says what it
 takes and answers, as Powertools reads it from a typed signature: the models
-of `workers.api.models` and the parameters' constraints. It lives outside the
+of `apidoc.models` and the parameters' constraints. It lives outside the
 handler because only the document needs pydantic and Powertools' OpenAPI
 machinery, and loading them would cost every cold start about 100 ms
 (docs/cold-start.md)."""
@@ -17,12 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from contract.http import IDEMPOTENCY_KEY_HEADER
-from contract.names import PROJECT
-from workers.api.errors import RETRY_AFTER
-from workers.api.handler import app
-from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH
-from workers.api.models import (
+from apidoc.models import (
     CompleteRequest,
     CompleteResponse,
     CreateUpload,
@@ -37,6 +32,11 @@ from workers.api.models import (
     UploadedParts,
     Usage,
 )
+from contract.http import IDEMPOTENCY_KEY_HEADER
+from contract.names import PROJECT
+from workers.api.errors import RETRY_AFTER
+from workers.api.handler import app
+from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH
 
 FileId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The id the server gave the file")]
 _ERRORS = {

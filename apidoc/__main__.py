@@ -1,12 +1,12 @@
-"""`python -m workers.api --openapi` prints the document committed as docs/openapi.json;
+"""`python -m apidoc --openapi` prints the document committed as docs/openapi.json;
 `--request-schemas` the request schemas committed as workers/api/request_schemas.json."""
 
 import argparse
 import json
 
-from workers.api import openapi
+from apidoc import openapi
 
-parser = argparse.ArgumentParser(prog="python -m workers.api")
+parser = argparse.ArgumentParser(prog="python -m apidoc")
 printed = parser.add_mutually_exclusive_group(required=True)
 printed.add_argument("--openapi", action="store_true", help="print the OpenAPI document")
 printed.add_argument("--request-schemas", action="store_true", help="print the schemas the handler checks requests by")
