@@ -53,11 +53,6 @@ app = APIGatewayHttpResolver()
 _SECRET_MAX_AGE_S = 300
 
 
-def _valid() -> validation.Valid:
-    """The current request, checked against its route's operation in the OpenAPI document."""
-    return validation.check(app.context["_route"].operation_id, app.current_event, app.context.get("_route_args", {}))
-
-
 def _caller() -> str:
     sub = app.current_event.request_context.authorizer.jwt_claim.get("sub")
     if not sub:
