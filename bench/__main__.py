@@ -94,7 +94,8 @@ def document(results: dict) -> str:
         "the details of each (requests, CPU time, per-phase call counts, every import run) are in "
         "`bench/results.json`. How each is measured is in the docstring of its module in `bench/`.\n\n"
         f"{table(results)}\n\n"
-        f"{cost.section(results)}"
+        f"{cost.section(results)}\n"
+        f"{cold_start.section(results)}"
     )
 
 

@@ -48,3 +48,12 @@ def test_ops_takes_from_the_workers_only_their_storage_layer():
         worker_logic = {m for m in modules if m.split(".")[0] == "workers"
                         and m.split(".")[1:2] not in (["storage"], ["errors"])}
         assert not worker_logic, f"{path} imports {worker_logic}: on-call goes through workers.storage"
+
+
+def test_the_lambda_code_imports_neither_pydantic_nor_the_api_document():
+    # The zip ships no pydantic: the document and its models live in apidoc/ (docs/cold-start.md).
+    pydantic_users = ("pydantic", "apidoc", "aws_lambda_powertools.utilities.parser",
+                      "aws_lambda_powertools.event_handler.openapi")
+    for path, modules in imported_modules("workers").items():
+        found = {m for m in modules if m.startswith(pydantic_users)}
+        assert not found, f"{path} imports {found}"

@@ -81,14 +81,14 @@ def arrive(key: str, data: bytes, content_type: str = "text/plain") -> str:
     """The object lands and the worker records it; returns what the worker did."""
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
     event = s3_event(key, sequencer=f"{next(_SEQUENCE):018X}", size=len(data), version_id=put["VersionId"])
-    return apply_event(parse_body(notification(event)).Records[0])
+    return apply_event(parse_body(notification(event)).events[0])
 
 
 def remove(key: str) -> str:
     """The object goes some other way than the API (the console, a script)."""
     objects.delete_all_versions(boto3.client("s3"), BUCKET, key)
     event = s3_event(key, "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", size=0)
-    return apply_event(parse_body(notification(event)).Records[0])
+    return apply_event(parse_body(notification(event)).events[0])
 
 
 def ticket_items(owner: str) -> list[dict]:
@@ -198,7 +198,7 @@ def test_a_delete_that_stopped_before_giving_back_is_finished_by_its_removal_eve
     api_records.mark_deleted(clients.table(), ALICE, file["fileId"], dynamo.now())
     assert used(alice) == (40, 1)
     event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", size=0)
-    assert apply_event(parse_body(notification(event)).Records[0]) == "duplicate"
+    assert apply_event(parse_body(notification(event)).events[0]) == "duplicate"
     assert used(alice) == (0, 0)
     assert not usage.release(clients.table(), ALICE, file["fileId"], item)
 
@@ -210,10 +210,10 @@ def test_the_worker_charges_the_real_size_once_and_drops_the_ticket(alice, limit
     file = issued(alice, 100)
     event = notification(s3_event(file["key"], sequencer="00000000000000000A", size=5))
     boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
-    assert apply_event(parse_body(event).Records[0]) == "processed"
+    assert apply_event(parse_body(event).events[0]) == "processed"
     assert used(alice) == (5, 1)
     assert ticket_items(ALICE) == []
-    assert apply_event(parse_body(event).Records[0]) == "duplicate"
+    assert apply_event(parse_body(event).events[0]) == "duplicate"
     assert used(alice) == (5, 1)
     issued(alice, 95)
 
@@ -234,7 +234,7 @@ def test_when_the_recorded_version_is_removed_the_charge_moves_to_the_one_now_cu
     recorded = records.get(clients.table(), ALICE, file["fileId"])["versionId"]
     s3.delete_object(Bucket=BUCKET, Key=file["key"], VersionId=recorded)
     event = s3_event(file["key"], "ObjectRemoved:Delete", sequencer=f"{next(_SEQUENCE):018X}", version_id=recorded)
-    assert apply_event(parse_body(notification(event)).Records[0]) == "processed"
+    assert apply_event(parse_body(notification(event)).events[0]) == "processed"
     assert used(alice) == (80, 1)
     assert records.get(clients.table(), ALICE, file["fileId"])[CHARGED] == 80
 
@@ -385,7 +385,7 @@ def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_one_wr
     calls.clear()
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=file["key"], Body=b"hello", ContentType="text/plain")
     event = s3_event(file["key"], sequencer=f"{next(_SEQUENCE):018X}", size=5, version_id=put["VersionId"])
-    assert apply_event(parse_body(notification(event)).Records[0]) == "processed"
+    assert apply_event(parse_body(notification(event)).events[0]) == "processed"
     # The event's check, the object's head, the extraction's start (counted once it has its
     # slot, see ingest_records.ExtractionStart) and the record's write; extraction reads in its own process.
     assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]

@@ -36,13 +36,17 @@ def test_package_holds_every_module_of_the_lambda_code_and_the_contract(archive,
     assert modules and modules <= set(archive.namelist())
 
 
-@pytest.mark.parametrize("prefix", ["pydantic_core/", "PIL/", "thrift/"])
+@pytest.mark.parametrize("prefix", ["PIL/", "thrift/", "_pillow_heif."])
 def test_compiled_dependencies_are_aarch64_builds_for_cpython_313(archive, prefix):
     shared = [name for name in archive.namelist() if name.startswith(prefix) and ".so" in name]
     assert shared, f"no compiled modules under {prefix}"
     for name in shared:
         assert elf_machine(archive.read(name)) == EM_AARCH64, name
     assert any("cpython-313-aarch64-linux-gnu" in name for name in shared)
+
+
+def test_pydantic_is_left_out_as_nothing_in_the_package_imports_it(archive):
+    assert not any(name.split("/")[0].startswith(("pydantic", "annotated_types")) for name in archive.namelist())
 
 
 def test_runtime_provided_sdk_and_bytecode_are_left_out(archive):

@@ -367,7 +367,7 @@ def test_a_hostile_file_ends_in_its_expected_record_within_limits(shared_aws, ca
     def prepare(file_id: str) -> Callable[[], str]:
         key = f"incoming/{OWNER}/{file_id}/upload"
         put(key, data, case.content_type)
-        event = parse_body(notification(s3_event(key))).Records[0]
+        event = parse_body(notification(s3_event(key))).events[0]
 
         def run() -> str:
             apply(event)

@@ -71,10 +71,8 @@ def test_url_encoded_keys_are_decoded(aws, context, filename):
 @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"), min_size=1, max_size=40))
 def test_any_filename_round_trips_through_s3_encoding(filename):
-    from workers.ingest.notifications import Notification
-
-    parsed = Notification.model_validate_json(notification(s3_event(f"incoming/o/f/{filename}")))
-    assert parsed.Records[0].key == f"incoming/o/f/{filename}"
+    parsed = parse_body(notification(s3_event(f"incoming/o/f/{filename}")))
+    assert parsed.events[0].key == f"incoming/o/f/{filename}"
 
 
 def test_moto_style_event_without_sequencer_and_with_encoded_slashes(aws, context):
@@ -89,7 +87,7 @@ def test_duplicate_delivery_does_not_rewrite_record(aws, context):
     body = notification(s3_event(KEY))
     run(context, body)
     first = record("alice", "f1")
-    assert apply(parse_body(body).Records[0]) == "duplicate"
+    assert apply(parse_body(body).events[0]) == "duplicate"
     run(context, body)
     assert record("alice", "f1") == first
 
@@ -108,7 +106,7 @@ def test_sequencers_of_different_lengths_compare_right_padded(aws, context):
     put(KEY)
     # "0A1" is newer than "0A" once both are right-padded: 0A1 > 0A0.
     run(context, notification(s3_event(KEY, sequencer="0A1")))
-    assert apply(parse_body(notification(s3_event(KEY, sequencer="0A"))).Records[0]) == "duplicate"
+    assert apply(parse_body(notification(s3_event(KEY, sequencer="0A"))).events[0]) == "duplicate"
 
 
 def test_a_newer_created_event_updates_the_record(aws, context):
@@ -362,14 +360,14 @@ def test_an_older_create_arriving_late_does_not_overwrite_a_newer_one(aws, conte
     newer, older = s3_event(KEY, sequencer="0055AED6DCD90281F0"), s3_event(KEY, sequencer="0055AED6DCD90281E5")
     run(context, notification(newer))
     first = record("alice", "f1")
-    assert apply(parse_body(notification(older)).Records[0]) == "duplicate"
+    assert apply(parse_body(notification(older)).events[0]) == "duplicate"
     # Past the early check too: the conditional write itself refuses it.
     from contract.keys import FileKey
     from workers.storage import dynamo, usage
     from workers.storage.ingest_records import RecordedState
 
     applied = usage.record_object_state(
-        clients.table(), FileKey.parse(KEY), parse_body(notification(older)).Records[0].order, first,
+        clients.table(), FileKey.parse(KEY), parse_body(notification(older)).events[0].order, first,
         RecordedState.failed("corrupt", "stale"), at=dynamo.now(), scanning=True,
     )
     assert applied is False
@@ -402,7 +400,7 @@ def test_a_second_object_under_a_spent_ticket_is_removed_and_the_file_stays_as_r
 
     second = put(KEY, b"other bytes, sent with the same presigned request")
     event = parse_body(notification(s3_event(KEY, sequencer="02", version_id=second["VersionId"])))
-    assert apply(event.Records[0]) == "spent"
+    assert apply(event.events[0]) == "spent"
     assert record("alice", "f1") == recorded
     assert _versions() == [first["VersionId"]]
     # The removal's own event leaves the file as recorded.
@@ -415,7 +413,7 @@ def test_the_recorded_version_delivered_again_is_a_duplicate_and_stays(aws, cont
     first = put(KEY, b"the upload")
     body = notification(s3_event(KEY, sequencer="01", version_id=first["VersionId"]))
     run(context, body)
-    assert apply(parse_body(body).Records[0]) == "duplicate"
+    assert apply(parse_body(body).events[0]) == "duplicate"
     assert _versions() == [first["VersionId"]]
 
 
@@ -434,7 +432,7 @@ def test_a_replayed_copy_is_examined_although_the_ticket_is_spent(aws, context):
     # And with the replay recorded, the ticket is spent again.
     third = put(KEY, b"a third upload")
     event = parse_body(notification(s3_event(KEY, sequencer="03", version_id=third["VersionId"])))
-    assert apply(event.Records[0]) == "spent"
+    assert apply(event.events[0]) == "spent"
 
 
 @pytest.mark.parametrize("recorded_first", ["older", "newer"])
@@ -506,12 +504,12 @@ def test_only_the_recorded_version_remains_when_the_uploads_events_are_handled_a
         # Both events were checked before either was recorded, as in two invocations at once.
         extraction = extract(*args, **kwargs)
         while meanwhile:
-            apply(S3Event.model_validate(meanwhile.pop()))
+            apply(S3Event(meanwhile.pop()))
         return extraction
 
     monkeypatch.setattr(isolated, "extract", extract_while_the_other_is_recorded)
     other = "newer" if recorded_meanwhile == "older" else "older"
-    apply(S3Event.model_validate(events[other]))
+    apply(S3Event(events[other]))
     recorded = record("alice", "f1")
     assert recorded["status"] == "processed"
     assert recorded["versionId"] == (older if recorded_meanwhile == "older" else newer)["VersionId"]

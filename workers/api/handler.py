@@ -1,11 +1,12 @@
 """The HTTP API behind API Gateway (payload format 2.0, JWT authorizer in front).
 
-Routes are thin: they validate the request against the models in
-`workers.api.models`, take the caller from the authorizer's claims, and call the
-plain functions in `workers.api.files`. Every error leaves as
-`{"error": {"code", "message"}}`: the API's own refusals (`workers.api.errors`)
-and the library's alike. The OpenAPI document is built from these routes in
-`workers.api.openapi`, which this module never imports: no request needs it.
+Routes are thin: they validate the request against its operation in the
+OpenAPI document (`workers.api.validation`), take the caller from the
+authorizer's claims, and call the plain functions in `workers.api.files`.
+Every error leaves as `{"error": {"code", "message"}}`: the API's own refusals
+(`workers.api.errors`) and the library's alike. The document describes these
+routes in `apidoc.openapi`, with the models of `apidoc.models`; neither is in
+the Lambda package, as no request needs pydantic (docs/cold-start.md).
 """
 
 from __future__ import annotations
@@ -20,15 +21,11 @@ gc.disable()
 import functools
 import json
 import os
-from typing import Annotated
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -43,65 +40,17 @@ from contract.functions import ENV_CURSOR_SECRET_PARAMETER, ENV_TABLE_NAME
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.metrics import API_SERVICE
 from contract.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from workers.api import files, quota, ratelimit
-from workers.api.errors import RETRY_AFTER, ApiError, invalid_request, not_found
-from workers.api.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, UPLOAD_URL_EXPIRY_S
-from workers.api.models import (
-    CompleteRequest,
-    CompleteResponse,
-    CreateUpload,
-    Download,
-    ErrorBody,
-    File,
-    FileList,
-    PartsRequest,
-    PartsResponse,
-    Ticket,
-    Unauthorized,
-    UploadedParts,
-    Usage,
-)
+from workers.api import files, quota, ratelimit, validation
+from workers.api.errors import ApiError, invalid_request, not_found
+from workers.api.limits import UPLOAD_URL_EXPIRY_S
 from workers.storage import clients
 
 logger = Logger(service=API_SERVICE)
 tracer = Tracer(service=API_SERVICE, patch_modules=clients.TRACED_MODULES)
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver()
 
-FileId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The id the server gave the file")]
 # The secret changes rarely; a few minutes of caching keeps SSM off the hot path.
 _SECRET_MAX_AGE_S = 300
-_ERRORS = {
-    400: "The request is invalid; the message names the field",
-    401: "No valid token",
-    403: "Over the caller's quota (the message says how much is used and allowed), or a file its malware scan "
-         "did not release (`infected`, `unscannable`, `scan_failed`; the message says what to do)",
-    404: "No such file (or it belongs to someone else)",
-    409: "The file is not in a state that allows this (`scan_pending`: its malware scan has not finished)",
-    413: "The declared size is over the limit",
-    415: "The body is not JSON",
-    422: "The Idempotency-Key was used before with a different request",
-    429: "Too many such requests from the caller this minute; retry after `Retry-After` seconds",
-}
-
-
-# Where a new file's id can be used next; clients and stateful fuzzers follow these.
-_FILE_LINKS = {
-    operation: {"operationId": operation, "parameters": {"fileId": "$response.body#/fileId"}}
-    for operation in ("getFile", "downloadFile", "deleteFile", "presignParts", "listParts", "completeUpload",
-                      "abortUpload")
-}
-
-
-def _responses(ok: int, description: str, *errors: int, body: bool = True, links: dict | None = None) -> dict:
-    documented = {ok: {"description": description} if body else {"description": description, "content": {}}}
-    if links:
-        documented[ok]["links"] = links
-    documented[401] = {"description": _ERRORS[401], "content": {"application/json": {"model": Unauthorized}}}
-    for status in errors:
-        documented[status] = {"description": _ERRORS[status], "content": {"application/json": {"model": ErrorBody}}}
-    if 429 in errors:
-        documented[429]["headers"] = {RETRY_AFTER: {"description": "Seconds to wait", "schema": {"type": "integer"}}}
-    return documented
 
 
 def _caller() -> str:
@@ -113,6 +62,10 @@ def _caller() -> str:
 
 
 def _cursor_secret() -> bytes:
+    # Only a listing that pages needs the secret: the first such request loads
+    # Powertools' parameters utility (~2 ms) rather than every cold start.
+    from aws_lambda_powertools.utilities import parameters
+
     return parameters.get_parameter(
         os.environ[ENV_CURSOR_SECRET_PARAMETER], decrypt=True, max_age=_SECRET_MAX_AGE_S
     ).encode()
@@ -155,92 +108,83 @@ def _issue(owner: str, request: dict) -> dict:
 # --- Routes ---------------------------------------------------------------------
 
 
-@app.post("/uploads", operation_id="createUpload", status_code=201,
-          responses=_responses(201, "The upload ticket", 400, 403, 413, 415, 409, 422, 429, links=_FILE_LINKS))
-def create_upload(
-    request: CreateUpload,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias=IDEMPOTENCY_KEY_HEADER.lower(),
-            min_length=1,
-            max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
-            description="Retrying with the same key returns the same ticket instead of creating a second file",
-        ),
-    ] = None,
-) -> Ticket:
+def _route(method: str, path: str, operation_id: str, status_code: int = 200):
+    """Registers a route whose function takes the request once it passed its
+    operation's checks (`validation.Valid`: the body, and the parameters by name)."""
+    def register(func):
+        @functools.wraps(func)
+        def checked(**path_parameters: str):
+            return func(validation.check(operation_id, app.current_event, path_parameters))
+
+        app.route(path, method, operation_id=operation_id, status_code=status_code)(checked)
+        return func
+
+    return register
+
+
+@_route("POST", "/uploads", "createUpload", status_code=201)
+def create_upload(request: validation.Valid) -> dict:
     owner = _caller()
     ratelimit.admit_ticket(owner)
+    idempotency_key = request.parameters[IDEMPOTENCY_KEY_HEADER.lower()]
     if idempotency_key is None:
-        return Ticket.model_validate(_issue(owner, request.model_dump()))
-    attempt = {"owner": owner, "key": idempotency_key, "request": request.model_dump()}
-    return Ticket.model_validate(_idempotent_create_ticket()(attempt=attempt))
+        return _issue(owner, request.body)
+    attempt = {"owner": owner, "key": idempotency_key, "request": request.body}
+    return _idempotent_create_ticket()(attempt=attempt)
 
 
-@app.post("/uploads/<fileId>/parts", operation_id="presignParts",
-          responses=_responses(200, "Presigned part URLs", 400, 404, 409, 415, 429))
-def presign_parts(fileId: FileId, request: PartsRequest) -> PartsResponse:
+@_route("POST", "/uploads/<fileId>/parts", "presignParts")
+def presign_parts(request: validation.Valid) -> dict:
     owner = _caller()
     ratelimit.admit_part_urls(owner)
-    checksums = {part.partNumber: part.sha256 for part in request.parts}
-    if len(checksums) != len(request.parts):
+    parts = request.body["parts"]
+    checksums = {part["partNumber"]: part["sha256"] for part in parts}
+    if len(checksums) != len(parts):
         raise invalid_request("parts: each partNumber may appear once")
-    return PartsResponse(parts=files.presign_parts(owner, fileId, checksums))
+    return {"parts": files.presign_parts(owner, request.parameters["fileId"], checksums)}
 
 
-@app.get("/uploads/<fileId>/parts", operation_id="listParts",
-         responses=_responses(200, "The parts S3 already holds", 400, 404, 409))
-def list_parts(fileId: FileId) -> UploadedParts:
-    return UploadedParts.model_validate({"parts": files.list_parts(_caller(), fileId)})
+@_route("GET", "/uploads/<fileId>/parts", "listParts")
+def list_parts(request: validation.Valid) -> dict:
+    return {"parts": files.list_parts(_caller(), request.parameters["fileId"])}
 
 
-@app.post("/uploads/<fileId>/complete", operation_id="completeUpload",
-          responses=_responses(200, "The upload is assembled", 400, 404, 409, 413, 415))
-def complete_upload(fileId: FileId, request: CompleteRequest) -> CompleteResponse:
-    parts = [(part.partNumber, part.etag, part.sha256) for part in request.parts]
-    return CompleteResponse.model_validate(files.complete_upload(_caller(), fileId, parts))
+@_route("POST", "/uploads/<fileId>/complete", "completeUpload")
+def complete_upload(request: validation.Valid) -> dict:
+    parts = [(part["partNumber"], part["etag"], part["sha256"]) for part in request.body["parts"]]
+    return files.complete_upload(_caller(), request.parameters["fileId"], parts)
 
 
-@app.delete("/uploads/<fileId>", operation_id="abortUpload",
-            responses=_responses(204, "Aborted", 400, 404, 409, body=False))
-def abort_upload(fileId: FileId) -> Response[None]:
-    files.abort_upload(_caller(), fileId)
+@_route("DELETE", "/uploads/<fileId>", "abortUpload")
+def abort_upload(request: validation.Valid) -> Response[None]:
+    files.abort_upload(_caller(), request.parameters["fileId"])
     return Response(status_code=204)
 
 
-@app.get("/files", operation_id="listFiles", responses=_responses(200, "The caller's files, newest first", 400))
-def list_files(
-    limit: Annotated[int, Query(ge=1, le=LIST_MAX_LIMIT)] = LIST_DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", max_length=1024,
-              description="nextCursor of the previous page, as given"),
-    ] = None,
-) -> FileList:
-    return FileList.model_validate(files.list_files(_caller(), limit, cursor, _cursor_secret))
+@_route("GET", "/files", "listFiles")
+def list_files(request: validation.Valid) -> dict:
+    return files.list_files(_caller(), request.parameters["limit"], request.parameters["cursor"], _cursor_secret)
 
 
-@app.get("/files/<fileId>", operation_id="getFile", responses=_responses(200, "The file", 400, 404))
-def get_file(fileId: FileId) -> File:
-    return File.model_validate(files.get_file(_caller(), fileId))
+@_route("GET", "/files/<fileId>", "getFile")
+def get_file(request: validation.Valid) -> dict:
+    return files.get_file(_caller(), request.parameters["fileId"])
 
 
-@app.post("/files/<fileId>/download", operation_id="downloadFile",
-          responses=_responses(200, "A short-lived download URL", 400, 403, 404, 409))
-def download(fileId: FileId) -> Download:
-    return Download.model_validate(files.download(_caller(), fileId))
+@_route("POST", "/files/<fileId>/download", "downloadFile")
+def download(request: validation.Valid) -> dict:
+    return files.download(_caller(), request.parameters["fileId"])
 
 
-@app.delete("/files/<fileId>", operation_id="deleteFile",
-            responses=_responses(204, "Deleted (also when it already was)", 400, 404, body=False))
-def delete_file(fileId: FileId) -> Response[None]:
-    files.delete_file(_caller(), fileId)
+@_route("DELETE", "/files/<fileId>", "deleteFile")
+def delete_file(request: validation.Valid) -> Response[None]:
+    files.delete_file(_caller(), request.parameters["fileId"])
     return Response(status_code=204)
 
 
-@app.get("/usage", operation_id="getUsage", responses=_responses(200, "What the caller holds and may hold"))
-def get_usage() -> Usage:
-    return Usage.model_validate(quota.usage_of(_caller()))
+@_route("GET", "/usage", "getUsage")
+def get_usage(request: validation.Valid) -> dict:
+    return quota.usage_of(_caller())
 
 
 # --- Errors ---------------------------------------------------------------------
@@ -254,15 +198,6 @@ def error_body(code: str, message: str) -> str:
 def _render(error: ApiError) -> Response:
     return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON,
                     body=error_body(error.code, error.message), headers=error.headers)
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_request(exc: RequestValidationError) -> Response:
-    first = exc.errors()[0]
-    # loc is ("body", "size", ...), ("query", "limit"), ("path", "fileId")...;
-    # the part after the source names the field for the client.
-    field = ".".join(str(part) for part in first["loc"][1:] if not isinstance(part, int)) or first["loc"][0]
-    return _render(invalid_request(f"{field}: {first.get('msg', 'is invalid')}"))
 
 
 @app.exception_handler(UnicodeDecodeError)

@@ -88,12 +88,12 @@ def apply(event: S3Event, not_after: float) -> Outcome:
         logger.warning("Ignored an object outside the upload layout", extra={"key": event.key})
         return Outcome.IGNORED
     logger.thread_safe_append_keys(correlation_id=file_key.file_id, fileId=file_key.file_id,
-                                   eventName=event.eventName)
+                                   eventName=event.event_name)
     try:
         if event.is_removed:
             return _remove(file_key, event, not_after)
         if event.is_created:
-            return _create(file_key, event, not_after, event.s3.object.versionId)
+            return _create(file_key, event, not_after, event.version_id)
         logger.info("Ignored an event type the worker does not act on")
         return Outcome.IGNORED
     finally:
@@ -133,7 +133,7 @@ def _create(file_key: FileKey, event: S3Event, not_after: float, version_id: str
 
 def _record(file_key: FileKey, event: S3Event, not_after: float, version_id: str | None,
             checked_version: str | None, attempt: Attempt, start: ExtractionStart) -> Outcome:
-    table, bucket = clients.table(), event.s3.bucket.name
+    table, bucket = clients.table(), event.bucket
     item = attempt.item or {}
     if attempt.count >= INGEST.quarantine_after_starts:
         state = _quarantined(file_key, bucket, version_id, attempt.count)
@@ -164,7 +164,7 @@ def _record(file_key: FileKey, event: S3Event, not_after: float, version_id: str
     if state.thumbnail_key and ingest_records.drop_infected_thumbnail(table, file_key, state.thumbnail_key):
         # Its scan found malware while it was extracted: nothing of it may be served.
         objects.delete_all_versions(clients.s3(), bucket, state.thumbnail_key)
-    _count(state, lag_ms(event.eventTime, state.last_modified, written_at))
+    _count(state, lag_ms(event.at, state.last_modified, written_at))
     logger.info("Recorded file", extra={"status": state.status, "error": state.error})
     return Outcome(state.status)
 
@@ -254,7 +254,7 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float) -> Outcome:
         # recorded version stands, and becoming another one is the spent ticket's to refuse.
         logger.info("A version other than the recorded one was removed; the file is as recorded")
         return Outcome.IGNORED
-    current = objects.head(s3, event.s3.bucket.name, event.key)
+    current = objects.head(s3, event.bucket, event.key)
     if current is not None:
         # The bucket is versioned: a version was removed by hand, and the file lives on.
         current_version = current.get("VersionId", "")  # "" where versioning is off
@@ -265,7 +265,7 @@ def _remove(file_key: FileKey, event: S3Event, not_after: float) -> Outcome:
         return _create(file_key, event, not_after, current_version, replaces_recorded=True)
     # Before the record changes, so a failure here retries the whole removal.
     if item and item.get("thumbnailKey"):
-        objects.delete_all_versions(s3, event.s3.bucket.name, item["thumbnailKey"])
+        objects.delete_all_versions(s3, event.bucket, item["thumbnailKey"])
     if not ingest_records.apply_removal(table, file_key, event.order, dynamo.now()):
         logger.info("A newer event had already been applied; left the record as it was")
         return Outcome.SUPERSEDED
@@ -287,13 +287,13 @@ def apply_scan(result: ScanResult) -> Outcome:
     # S3 names an object put while versioning was off "null"; the bucket is versioned from the start.
     version_id = result.version_id or "null"
     outcome = ingest_records.apply_scan_result(clients.table(), file_key, version_id, result.state, result.threats,
-                                               result.time, drop_thumbnail=infected)
+                                               result.at, drop_thumbnail=infected)
     if not outcome.applied:
         logger.info("Skipped a duplicate or stale scan result, or one for a deleted file or another version",
                     extra={"fileId": file_key.file_id, "versionId": version_id})
         return Outcome.DUPLICATE
     if infected and outcome.old.get("thumbnailKey"):
-        objects.delete_all_versions(clients.s3(), result.detail.s3ObjectDetails.bucketName,
+        objects.delete_all_versions(clients.s3(), result.bucket,
                                     outcome.old["thumbnailKey"])
     if result.state == SCAN_FAILED:
         # Counted once per recorded result, so a redelivered one does not page twice.
@@ -320,7 +320,7 @@ def count_stuck_scans(at: datetime) -> int:
 def _discard_late_object(file_key: FileKey, event: S3Event) -> Outcome:
     """An object that arrived for a file already deleted (a presigned POST used
     after its ticket was cancelled): its bytes must not outlive the file."""
-    objects.delete_all_versions(clients.s3(), event.s3.bucket.name, file_key.key)
+    objects.delete_all_versions(clients.s3(), event.bucket, file_key.key)
     logger.info("Deleted an object that arrived after its file was deleted")
     return Outcome.DISCARDED
 
@@ -329,7 +329,7 @@ def _discard_second_object(file_key: FileKey, event: S3Event, version_id: str) -
     """Another object put under a key whose upload was already recorded (its
     presigned request used twice): the recorded version stays what the file
     is, and this one is removed rather than kept as a hidden version."""
-    objects.delete_version(clients.s3(), event.s3.bucket.name, file_key.key, version_id)
+    objects.delete_version(clients.s3(), event.bucket, file_key.key, version_id)
     logger.warning("Removed a second object uploaded with a spent ticket", extra={"versionId": version_id})
     return Outcome.SPENT
 

@@ -26,8 +26,9 @@ import time
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-# Before anything imports pydantic: Powertools' batch utility imports every
-# parser model (0.2 s) when it finds pydantic already loaded.
+# Nothing the worker imports loads pydantic (its messages are Powertools' data
+# classes, workers/ingest/notifications.py): the batch utility would import
+# every parser model (0.2 s) if it found pydantic already loaded.
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -66,9 +67,9 @@ def record_handler(record: SQSRecord, lambda_context, reserve_s: float) -> None:
         file_events.apply_scan(body)
         return
     if isinstance(body, ScanSweep):
-        file_events.count_stuck_scans(body.time)
+        file_events.count_stuck_scans(body.at)
         return
-    for event in body.Records:
+    for event in body.events:
         not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - reserve_s
         file_events.apply(event, not_after)
 

@@ -20,7 +20,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -44,9 +44,11 @@ from contract.table import (
     user_pk,
 )
 from workers.errors import error_code, is_condition_failed
-from workers.storage import api_records, ingest_records, records
+from workers.storage import api_records, records
 from workers.storage.dynamo import deserialize, from_dynamo, to_dynamo
-from workers.storage.ingest_records import RecordedState
+
+if TYPE_CHECKING:
+    from workers.storage.ingest_records import RecordedState
 
 _NAMES = {"#bytes": USAGE_BYTES, "#files": USAGE_FILES}
 # A write that lost a race on the same file is tried again with what the item
@@ -194,6 +196,10 @@ def record_object_state(table, file_key: FileKey, order: str, item: dict[str, An
     changes, else a transaction. Returns False when a newer event or a delete
     had already been applied, or the ticket was spent on another version
     (`ingest_records.refuses`). `scanning`: whether the stack scans."""
+    # Only the worker records objects, and its init has imported this already;
+    # imported here, the API's cold start does not pay for it (docs/cold-start.md).
+    from workers.storage import ingest_records
+
     owner_id, size = file_key.owner_id, state.size or 0
     for _ in range(_ATTEMPTS):
         charged = item.get(CHARGED) if item else None

@@ -1,7 +1,8 @@
 """The HTTP API's wire contract: JSON bodies in camelCase, as pydantic models.
 
-The API validates requests against these and the OpenAPI document is generated
-from them, so the contract, the validation and the docs are one thing.
+The OpenAPI document is generated from them, and the API checks requests
+against the document's schemas (workers/api/validation.py), so the contract,
+the validation and the docs are one thing.
 """
 
 from __future__ import annotations
