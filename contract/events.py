@@ -15,7 +15,9 @@ every retry and redelivery of one outcome, so consumers de-duplicate by it;
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 # Ours, not AWS's (`aws.` is reserved): rules match on it.
 EVENT_SOURCE = "uploads"
@@ -86,3 +88,16 @@ class StreamSettings:
 
 
 STREAM = StreamSettings()
+
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "event_schemas"
+
+
+def schema_name(detail_type: str) -> str:
+    """`File Processed` -> `file-processed`: its schema's file stem and registry name."""
+    return detail_type.lower().replace(" ", "-")
+
+
+def schema(detail_type: str) -> dict:
+    """The committed JSON Schema (draft 2020-12) of one detail type's events."""
+    return json.loads((SCHEMA_DIR / f"{schema_name(detail_type)}.json").read_text())
