@@ -27,6 +27,11 @@ cancelled transaction's writes until it restores its copy. Here a request's
 touches are gathered, and once it is over each item it really changed gets
 one record, from its image before the request to its image after.
 
+EventBridge delivers a rule's target the whole event, `account` included
+("Amazon EventBridge event structure",
+https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html);
+moto's default input template leaves `account` out, so it is put back.
+
 CloudWatch alarms start in INSUFFICIENT_DATA, as CloudWatch's do (moto's start
 OK), and every state change is kept for DescribeAlarmHistory, which moto
 lacks: the local CloudWatch (local/cloudwatch/) sets the states. SQS hands
@@ -50,6 +55,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 from moto.dynamodb.models.table import StreamRecord, StreamShard
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications
 from moto.server import main
 from moto.sqs.models import SQSBackend
@@ -136,6 +142,8 @@ def _one_at_a_time(handler: DynamoHandler):
 
 
 DynamoHandler.call_action = _one_at_a_time
+EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
+    '"version": "0",', '"version": "0", "account": "<account>",')
 StreamShard.add = _touch
 
 _alarm_init = Alarm.__init__
