@@ -14,7 +14,6 @@ every retry and redelivery of one outcome, so consumers de-duplicate by it;
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +60,6 @@ STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 # Where the stack keeps the events it put, for `ops events` (the bus keeps
 # nothing): a rule on the bus sends every event to this log group.
 ARCHIVE_RULE_PATTERN = {"source": [EVENT_SOURCE]}
-
-
-def event_id(file_id: str, version: str | None, detail_type: str, sequence: str) -> str:
-    """The same for every retry of one outcome, different for any other: a
-    hash of what identifies the outcome, never of when it was sent."""
-    identity = "\n".join((file_id, version or "", detail_type, sequence))
-    return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

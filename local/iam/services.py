@@ -312,6 +312,8 @@ _EVENTS = {
     "PutEvents": _put_events,
     "CreateEventBus": lambda params, where: [Check("events:CreateEventBus", _bus(_required(params, "Name"), where))],
     "DeleteEventBus": lambda params, where: [Check("events:DeleteEventBus", _bus(_required(params, "Name"), where))],
+    "DescribeEventBus": lambda params, where: [Check("events:DescribeEventBus",
+                                                     _bus(params.get("Name") or "default", where))],
     **{op: _on_rule(op) for op in ("PutRule", "DeleteRule", "DescribeRule", "PutTargets", "RemoveTargets",
                                    "ListTargetsByRule")},
 }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,14 @@ def detail_types(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -
     return found
 
 
+def event_id(file_id: str, version: str | None, detail_type: str, order: str) -> str:
+    """The same for every retry of one outcome, different for any other: a
+    hash of what identifies the outcome (its file, object version, type and
+    sequence), never of when it was sent."""
+    identity = "\n".join((file_id, version or "", detail_type, order))
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
 def sequence(record: Mapping[str, Any], detail_type: str) -> str:
     return f"{record.get('seq', '')}.{_STAGE[detail_type]}"
 
@@ -117,7 +126,7 @@ def outcomes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> li
         order = sequence(new, detail_type)
         version = new.get("versionId")
         detail = {
-            "eventId": events.event_id(new["fileId"], version, detail_type, order),
+            "eventId": event_id(new["fileId"], version, detail_type, order),
             "fileId": new["fileId"],
             "owner": new["ownerId"],
             "key": new["key"],
