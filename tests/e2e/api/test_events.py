@@ -11,7 +11,6 @@ import hashlib
 import json
 from collections import Counter
 
-import jsonschema
 import pytest
 
 from contract import events
@@ -20,7 +19,7 @@ from ops import events as ops_events
 from ops import replay
 from ops.__main__ import main as ops_main
 from ops.outputs import Stack
-from tests.e2e.api.conftest import upload_small, wait_for_status
+from tests.e2e.api.conftest import assert_valid, kinds, told, upload_small, wait_for_status
 from tests.local.stack_helpers import wait_for
 from tests.uploading import create_ticket, put_object
 
@@ -32,29 +31,10 @@ def ops_stack(stack) -> Stack:
     return Stack.from_file(stack.stack_file)
 
 
-def told(stack, ops_stack, file_id: str) -> list[dict]:
-    """Every event the bus received about the file, each delivery once, in the order they were put."""
-    assert stack.stream_mapping.settle(30), "the stream mapping did not catch up"
-    found = []
-    for page in ops_stack.client("logs").get_paginator("filter_log_events").paginate(
-            logGroupName=ops_stack.outputs.event_log_group, filterPattern=f'"{file_id}"'):
-        found += [json.loads(line["message"]) for line in page["events"]]
-    return [event for event in found if event["detail"]["fileId"] == file_id]
-
-
-def kinds(found: list[dict]) -> list[str]:
-    return [event["detail-type"] for event in sorted(found, key=lambda e: e["detail"]["sequence"])]
-
-
 def record(stack, owner: str, file_id: str) -> dict:
     return stack.client("dynamodb").get_item(
         TableName=stack.names.table, ConsistentRead=True,
         Key={PARTITION_KEY: {"S": user_pk(owner)}, SORT_KEY: {"S": file_sk(file_id)}})["Item"]
-
-
-def assert_valid(found: list[dict]) -> None:
-    for event in found:
-        jsonschema.validate(event, events.schema(event["detail-type"]), cls=jsonschema.Draft202012Validator)
 
 
 def drained(stack) -> bool:
