@@ -131,6 +131,13 @@ def _record_changes(backend) -> None:
                                         copy.deepcopy(new), shard.starting_sequence_number + len(shard.items)))
 
 
+def _shared(shard: StreamShard, memo: dict) -> StreamShard:
+    """moto copies a whole table before each transaction, to restore it if the
+    transaction is cancelled; the stream only grows between requests (above),
+    so the copy shares it rather than copy every record the stream holds."""
+    return shard
+
+
 def _one_at_a_time(handler: DynamoHandler):
     with _dynamodb_lock:
         _touched.items = {}
@@ -145,6 +152,7 @@ DynamoHandler.call_action = _one_at_a_time
 EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
     '"version": "0",', '"version": "0", "account": "<account>",')
 StreamShard.add = _touch
+StreamShard.__deepcopy__ = _shared
 
 _alarm_init = Alarm.__init__
 _alarm_update = Alarm.update_state
