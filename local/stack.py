@@ -225,6 +225,7 @@ class LocalStack:
         self._dashboard = Dashboard(host=self.host, port=self.web_port)
 
         queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
+        events_dlq_url, _ = provision.create_events_dead_letter_queue(self.client("sqs"), self.names, self.streams)
         provision.create_table(self.client("dynamodb"), self.names)
         bus_name, bus_arn = provision.create_event_bus(self.client("events"), self.client("logs"), self.names,
                                                        REGION, ACCOUNT_ID)
@@ -245,7 +246,7 @@ class LocalStack:
         self._cloudwatch = LocalCloudWatch(
             self.moto_url, REGION, self.names,
             alarms(self.names, self.ingest, self.api_id, malware_scan=self.malware_scan), self.state_dir,
-            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url],
+            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url, events_dlq_url],
             scale=self.alarm_clock_scale, host=self.host,
         ).start()
         worker = self.worker_spec()
@@ -264,7 +265,7 @@ class LocalStack:
             on_throttled=lambda: self.cloudwatch.throttled(worker.name),
         )
         self._mapping.start()
-        self._start_events()
+        self._start_events(events_dlq_url)
         if self._malware_protection is not None:
             self._scan_sweep = ScheduledRule(
                 boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION,
@@ -276,10 +277,9 @@ class LocalStack:
         self._write_outputs()
         return self
 
-    def _start_events(self) -> None:
+    def _start_events(self, dlq_url: str) -> None:
         """The event producer, fed by the table's stream through the mapping
         AWS would run (local/streams.py), polling with the producer's role."""
-        dlq_url, _ = provision.create_events_dead_letter_queue(self.client("sqs"), self.names, self.streams)
         stream_arn = self.client("dynamodb").describe_table(TableName=self.names.table)["Table"]["LatestStreamArn"]
         producer = self.events_spec()
         self._stream_mapping = StreamMapping(

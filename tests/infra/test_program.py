@@ -58,8 +58,8 @@ from tests.infra.harness import (
     stack_config,
 )
 
-SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
-           "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
+SIGNALS = {"dlq-messages", "events-dlq-messages", "queue-stalled", "worker-errors", "worker-throttles",
+           "worker-duration", "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
 ACCOUNT = "123456789012"
 # Types whose names are unique per account (or globally), with the property holding the name.
 PHYSICAL_NAMES = {
@@ -635,7 +635,7 @@ def test_content_types_are_explicit_for_web_assets(name, expected):
 
 
 # --- alarms ----------------------------------------------------------------------
-def test_ten_alarms_named_for_the_stack_notify_both_ways_and_link_their_runbook(stack):
+def test_eleven_alarms_named_for_the_stack_notify_both_ways_and_link_their_runbook(stack):
     topic = stack["outputs"]["alarmTopicArn"]
     alarms = {a["inputs"]["name"]: a["inputs"] for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert set(alarms) == {f"uploads-{stack['name']}-{signal}" for signal in SIGNALS}
