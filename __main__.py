@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.alarms import OnCallAlarms, OnCallAlarmsArgs
 from components.api import HttpApi, HttpApiArgs
 from components.auth import UserAuth, UserAuthArgs, hosted_ui_url
+from components.events import LifecycleEvents, LifecycleEventsArgs
 from components.frontend import SiteContent, SiteContentArgs, StaticSite, StaticSiteArgs
 from components.ingest import IngestPipeline, IngestPipelineArgs
 from components.malware_scan import MalwareProtection, MalwareProtectionArgs
@@ -18,6 +19,7 @@ from components.packaging import build_package
 from components.stack_config import load_config
 from components.storage import UploadStorage, UploadStorageArgs
 from components.table import MetadataTable, MetadataTableArgs
+from contract.events import STREAM
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
 from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
@@ -54,6 +56,9 @@ ingest = IngestPipeline("ingest", IngestPipelineArgs(
     names=names, ingest=config.ingest, bucket=storage.bucket, table=table.table, account_id=account_id,
     package=package, variables=variables, kms_key_arn=config.kms_key_arn,
     log_retention_days=config.log_retention_days, malware_scan=config.malware_scan), opts)
+events = LifecycleEvents("events", LifecycleEventsArgs(
+    names=names, settings=STREAM, table=table.table, package=package, variables=variables,
+    log_retention_days=config.log_retention_days), opts)
 if config.malware_scan:
     MalwareProtection("scan", MalwareProtectionArgs(names=names, bucket=storage.bucket, resources={
         GUARDDUTY_MANAGED_RULES: account_id.apply(
@@ -77,7 +82,8 @@ alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(
 for key, value in DeployedOutputs(
     api_url=api.url, web_url=site.url, bucket_name=storage.bucket.bucket, queue_url=ingest.queue.url,
     dead_letter_queue_url=ingest.dead_letter_queue.url, table_name=table.table.name, user_pool_id=auth.user_pool.id,
-    user_pool_client_id=auth.client.id, region=config.region, alarm_topic_arn=alarms.topic.arn,
+    user_pool_client_id=auth.client.id, region=config.region, event_bus_name=events.bus.name,
+    event_bus_arn=events.bus.arn, event_log_group=events.log_group.name, alarm_topic_arn=alarms.topic.arn,
     monitoring_url=alarms.monitoring_url,
 ).as_dict().items():
     pulumi.export(key, value)

@@ -9,6 +9,11 @@ presigned POST), some overwritten in place, some hostile files, and poison
 messages that no worker can read. What must hold afterwards: no file lost, none
 recorded twice, every record describing its object's current version, and the
 DLQ holding the poison and nothing else.
+
+An integration listens on the stack's bus (a rule to a queue of the soak's
+own), and its events are held against what the table recorded: every outcome
+the table's stream carries, and every file's final one, received at least
+once, each under one event id, and nothing received that was not recorded.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import requests
 
+from contract.events import ARCHIVE_RULE_PATTERN
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX
@@ -39,6 +45,8 @@ from local import cognito
 from local.faults import Faults
 from local.stack import LocalStack
 from tests.extractors import files
+from workers.events.outcomes import outcomes
+from workers.storage.dynamo import deserialize
 
 FAULTS = Faults(s3_throttle=0.04, dynamodb_throttle=0.04, server_error=0.03, read_timeout=0.03, crash=0.05,
                 duplicate_delivery=0.10, shuffle=1.0, seed=20261123)
@@ -219,6 +227,71 @@ def _injected(log: Path) -> dict[str, int]:
     return dict(Counter(kinds))
 
 
+INTEGRATION_RULE = "soak-integration"
+
+
+def listen(stack: LocalStack) -> str:
+    """An integration's queue, fed by a rule on the stack's bus, as a consumer subscribes; its URL."""
+    sqs, events = stack.client("sqs"), stack.client("events")
+    url = sqs.create_queue(QueueName=f"{stack.names.prefix}-soak-integration")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=INTEGRATION_RULE, EventBusName=stack.names.event_bus,
+                    EventPattern=json.dumps(ARCHIVE_RULE_PATTERN), State="ENABLED")
+    events.put_targets(Rule=INTEGRATION_RULE, EventBusName=stack.names.event_bus,
+                       Targets=[{"Id": "integration", "Arn": arn}])
+    return url
+
+
+def _recorded(stack: LocalStack) -> list[dict]:
+    """Every outcome the table recorded, from its stream (the committed writes, in order)."""
+    streams = stack.client("dynamodbstreams")
+    arn = stack.client("dynamodb").describe_table(TableName=stack.names.table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    found, after = [], None
+    while True:
+        where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after \
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **where)["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+        if not records:
+            return found
+        for record in records:
+            old, new = record["dynamodb"].get("OldImage"), record["dynamodb"].get("NewImage")
+            found += [{"type": o.detail_type, **o.detail}
+                      for o in outcomes(old and deserialize(old), new and deserialize(new))]
+        after = records[-1]["dynamodb"]["SequenceNumber"]
+
+
+def reconcile_events(stack: LocalStack, queue_url: str) -> dict:
+    """What the integration received against what was recorded. `missing`: a
+    recorded outcome (or a file's final one) never received; `duplicated_ids`:
+    one outcome received under two ids, which consumers could not de-duplicate;
+    `unexpected`: an event for nothing recorded. Same-id redeliveries are
+    at-least-once working, and only counted."""
+    stack.stream_mapping.settle(120)
+    received = [json.loads(body) for body in _dead_letters(stack.client("sqs"), queue_url)]
+    by_id = {event["detail"]["eventId"]: event for event in received}
+    recorded = {outcome["eventId"]: outcome for outcome in _recorded(stack)}
+    final = [_plain(item) for item in _scan(stack.client("dynamodb"), stack.names.table)]
+    told = {(e["detail"]["fileId"], e["detail"]["version"], e["detail"]["status"]) for e in received
+            if e["detail-type"] in ("File Processed", "File Failed", "File Deleted")}
+    ids_per_outcome = Counter((e["detail"]["fileId"], e["detail"]["version"], e["detail-type"], e["detail"]["sequence"])
+                              for e in by_id.values())
+    return {
+        "received": dict(Counter(e["detail-type"] for e in by_id.values())),
+        "recorded": dict(Counter(o["type"] for o in recorded.values())),
+        "deliveries": len(received),
+        "redelivered": len(received) - len(by_id),
+        "missing": sorted({*(set(recorded) - set(by_id)),
+                           *(f"final {r['fileId']} {r.get('status')}" for r in final
+                             if r.get("status") in (*TERMINAL, STATUS_DELETED)
+                             and (r["fileId"], r.get("versionId"), r["status"]) not in told)}),
+        "duplicated_ids": sorted(" ".join(str(part) for part in outcome)
+                                 for outcome, n in ids_per_outcome.items() if n > 1),
+        "unexpected": sorted(set(by_id) - set(recorded)),
+    }
+
+
 def reconcile(stack: LocalStack, sent: dict[str, Upload], poison: list[str]) -> dict:
     s3, sqs = stack.client("s3"), stack.client("sqs")
     bucket = stack.bucket
@@ -282,6 +355,7 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
     with tempfile.TemporaryDirectory() as scratch, \
             LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=faults, quotas=QUOTAS) as stack:
         client = Client(stack)
+        integration = listen(stack)
         poison = [] if healthy else _poison(max(1, uploads // POISON_PER_UPLOADS))
         # First, so their five receives run alongside the uploads.
         for body in poison:
@@ -302,6 +376,7 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
         alarms_fired = _alarms_fired(stack, started)
         report = reconcile(stack, sent, poison)
         report.update(
+            events=reconcile_events(stack, integration),
             healthy=healthy,
             alarms_fired=alarms_fired,
             upload_errors=errors,
@@ -350,6 +425,11 @@ def table(report: dict) -> str:
         ("drain_seconds", report["drain_seconds"]),
         ("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report["faults_injected"].items()))),
         ("redelivered messages", report["mapping"]["redelivered"]),
+        ("events received / recorded", f"{sum(report['events']['received'].values())} / "
+                                       f"{sum(report['events']['recorded'].values())}"),
+        ("events missing / duplicated ids / unexpected", f"{len(report['events']['missing'])} / "
+                                                         f"{len(report['events']['duplicated_ids'])} / "
+                                                         f"{len(report['events']['unexpected'])}"),
         ("alarms fired", ", ".join(f"{a['alarm']} at {a['seconds_after_start']} s" for a in report["alarms_fired"])
          or "none"),
     ]

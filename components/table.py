@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contract.events import STREAM_VIEW_TYPE
 from contract.table import INDEXES, KEY_ATTRIBUTES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 
@@ -34,6 +35,9 @@ class MetadataTable(pulumi.ComponentResource):
             global_secondary_indexes=[_index(index, *keys) for index, keys in INDEXES.items()],
             ttl={"attribute_name": TTL_ATTRIBUTE, "enabled": True},
             point_in_time_recovery={"enabled": True},
+            # Each committed write, old and new image: the lifecycle events' source (components/events.py).
+            stream_enabled=True,
+            stream_view_type=STREAM_VIEW_TYPE,
             deletion_protection_enabled=args.deletion_protection,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -166,6 +166,11 @@ def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: b
         AlarmSpec("dlq-messages", "Messages are waiting in the dead-letter queue",
                   sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue),
                   threshold=1, missing=KEEP_STATE, period_s=60),
+        # Each message is a batch of recorded outcomes the producer gave up
+        # putting on the bus: integrations were not told (docs/events.md).
+        AlarmSpec("events-dlq-messages", "Lifecycle events could not be put on the bus and wait in their DLQ",
+                  sqs("ApproximateNumberOfMessagesVisible", names.events_dead_letter_queue),
+                  threshold=1, missing=KEEP_STATE, period_s=60),
         AlarmSpec("queue-stalled", "The oldest ingest message is older than its retries can explain",
                   sqs("ApproximateAgeOfOldestMessage", names.queue),
                   threshold=stalled_s, missing=KEEP_STATE),

@@ -18,6 +18,7 @@ from contract.scan import ENV_MALWARE_SCAN
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_BUCKET_NAME = "BUCKET_NAME"
 ENV_STACK = "UPLOADS_STACK"
+ENV_EVENT_BUS = "EVENT_BUS_NAME"
 ENV_CURSOR_SECRET_PARAMETER = "CURSOR_SECRET_PARAMETER"
 # The per-user limits (`contract/quotas.py`), which only the API enforces.
 ENV_QUOTA_BYTES = "QUOTA_BYTES"
@@ -76,4 +77,15 @@ API = FunctionSpec(
     memory_mb=512,
     variables=(ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_STACK, ENV_MALWARE_SCAN, ENV_CURSOR_SECRET_PARAMETER,
                *QUOTA_VARIABLES),
+)
+
+
+# The lifecycle event producer: a batch of stream records is a few PutEvents
+# calls, so it needs little memory and seconds at most.
+EVENTS = FunctionSpec(
+    handler="workers.events.handler.handler",
+    service=metrics.EVENTS_SERVICE,
+    timeout_s=30,
+    memory_mb=256,
+    variables=(ENV_EVENT_BUS, ENV_STACK),
 )

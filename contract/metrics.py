@@ -6,6 +6,8 @@ SERVICE_DIMENSION = "service"
 STACK_DIMENSION = "stack"
 INGEST_SERVICE = "ingest"
 API_SERVICE = "api"
+# The lifecycle event producer (contract/events.py).
+EVENTS_SERVICE = "events"
 
 FILES_PROCESSED = "FilesProcessed"
 FILES_FAILED = "FilesFailed"

@@ -56,6 +56,21 @@ class Names:
         return self.prefix
 
     @property
+    def events_dead_letter_queue(self) -> str:
+        """Where the event producer's mapping sends a batch it gave up on."""
+        return f"{self.prefix}-events-dlq"
+
+    @property
+    def event_log_group(self) -> str:
+        """Every event put on the bus, for `ops events`. EventBridge writes
+        only to groups under /aws/events/ (its resource policy names them)."""
+        return f"/aws/events/{self.prefix}"
+
+    @property
+    def event_log_rule(self) -> str:
+        return f"{self.prefix}-event-log"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 
@@ -69,6 +84,10 @@ class Names:
     @property
     def api_function(self) -> str:
         return self.function(metrics.API_SERVICE)
+
+    @property
+    def events_function(self) -> str:
+        return self.function(metrics.EVENTS_SERVICE)
 
     @property
     def user_pool(self) -> str:

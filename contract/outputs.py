@@ -55,6 +55,11 @@ class StackOutputs(_Keyed, Generic[T]):
     user_pool_id: T
     user_pool_client_id: T
     region: T
+    # The stack's lifecycle events (docs/events.md): the bus, and the log
+    # group a rule on it keeps every event in, which `ops events` reads.
+    event_bus_name: T
+    event_bus_arn: T
+    event_log_group: T
 
 
 @dataclass(frozen=True)

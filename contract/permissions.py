@@ -41,6 +41,10 @@ SITE_BUCKET = "siteBucket"  # arn:aws:s3:::<dashboard bucket>
 TABLE = "table"  # arn:aws:dynamodb:<region>:<account>:table/<table>
 QUEUE = "queue"  # the ingest queue's ARN
 DEAD_LETTER_QUEUE = "deadLetterQueue"
+TABLE_STREAM = "tableStream"  # the table's streams: <table arn>/stream/*
+EVENT_BUS = "eventBus"  # the stack's own EventBridge bus
+EVENTS_DEAD_LETTER_QUEUE = "eventsDeadLetterQueue"  # the event producer's on-failure destination
+EVENT_LOG_GROUP = "eventLogGroup"  # where a rule on the bus keeps every event, for `ops events`
 CURSOR_PARAMETER = "cursorParameter"  # the SSM parameter that holds the cursor secret
 LOG_GROUP = "logGroup"  # the function's own log group
 DISTRIBUTION = "distribution"  # the dashboard's CloudFront distribution
@@ -163,7 +167,20 @@ INGEST = [
     S3_KMS,
 ]
 
-ROLES = {metrics.API_SERVICE: API, metrics.INGEST_SERVICE: INGEST}
+# The lifecycle event producer (docs/events.md).
+EVENTS = [
+    *LAMBDA_BASE,
+    # What the stream's event source mapping does with this role (AWS's poller,
+    # or local/streams.py), as AWSLambdaDynamoDBExecutionRole lists it, on
+    # this table's streams only.
+    allow("ReadTheStream", ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"],
+          [Ref(TABLE_STREAM)]),
+    allow("PutLifecycleEvents", ["events:PutEvents"], [Ref(EVENT_BUS)]),
+    # The mapping's on-failure destination is sent to with the function's role.
+    allow("DeadLetterFailedBatches", ["sqs:SendMessage"], [Ref(EVENTS_DEAD_LETTER_QUEUE)]),
+]
+
+ROLES = {metrics.API_SERVICE: API, metrics.INGEST_SERVICE: INGEST, metrics.EVENTS_SERVICE: EVENTS}
 
 # --- The on-call operator ------------------------------------------------------------------
 
@@ -196,6 +213,8 @@ OPERATOR = [
     allow("TellGoneFromDenied", ["s3:ListBucket"], [Ref(BUCKET)]),
     # ops rescan: GuardDuty scans an object again (an account-level action, with no resource).
     allow("RescanObjects", ["guardduty:SendObjectMalwareScan"], ["*"]),
+    # ops events: a file's recent events, from the bus's log group.
+    allow("ReadEvents", ["logs:FilterLogEvents"], [Ref(EVENT_LOG_GROUP, ":*")]),
     # Neither can be scoped to a resource.
     allow("ReadAlarms", ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricStatistics"], ["*"]),
     S3_KMS,
@@ -360,6 +379,10 @@ def arns(names: Names, region: str, account: str, *, function: str | None = None
         TABLE: f"arn:aws:dynamodb:{region}:{account}:table/{names.table}",
         QUEUE: f"arn:aws:sqs:{region}:{account}:{names.queue}",
         DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.dead_letter_queue}",
+        TABLE_STREAM: f"arn:aws:dynamodb:{region}:{account}:table/{names.table}/stream/*",
+        EVENT_BUS: f"arn:aws:events:{region}:{account}:event-bus/{names.event_bus}",
+        EVENTS_DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.events_dead_letter_queue}",
+        EVENT_LOG_GROUP: f"arn:aws:logs:{region}:{account}:log-group:{names.event_log_group}",
         # Parameter names that start with "/" are appended as they are.
         CURSOR_PARAMETER: f"arn:aws:ssm:{region}:{account}:parameter{names.cursor_secret_parameter}",
         # Roles are named after what assumes them: a function's is the function's name.

@@ -12,6 +12,7 @@ from contract.ingest import INGEST
 
 PARTITION_KEY = "pk"  # USER#{ownerId}
 SORT_KEY = "sk"  # FILE#{fileId}, or one of the user's bookkeeping items below
+FILE_SORT_KEY_PREFIX = "FILE#"
 # Next to a user's files, and in no index (so neither the listing nor on-call
 # ever sees them): what the user holds against the quota, the reservation of
 # each upload ticket whose object has not arrived, sorted by when it may be
@@ -72,7 +73,7 @@ def user_pk(owner_id: str) -> str:
 
 
 def file_sk(file_id: str) -> str:
-    return f"FILE#{file_id}"
+    return f"{FILE_SORT_KEY_PREFIX}{file_id}"
 
 
 def ticket_sk(reclaim_after_s: int, file_id: str) -> str:

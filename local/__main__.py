@@ -83,7 +83,8 @@ uploads: the local stack is up (stack "{stack.stack}")
   Dashboard            {out['webUrl']}
                        sign in as {out['demoUser']['username']} (password in {stack.stack_file})
 
-  AWS endpoint         {out['awsEndpointUrl']}   SQS, DynamoDB, SSM, Cognito, CloudWatch: IAM enforced
+  AWS endpoint         {out['awsEndpointUrl']}   SQS, DynamoDB, SSM, Cognito, CloudWatch, EventBridge,
+                       Logs: IAM enforced
                        before moto ({stack.moto_url}), each caller held to its own policy
   S3 front             {out['awsEndpointUrlS3']}   every S3 client goes through it: IAM and what S3
                        enforces and moto does not (signatures, expiry, POST policies, checksums)
@@ -97,7 +98,9 @@ uploads: the local stack is up (stack "{stack.stack}")
 window {ingest.batching_window_s}s,
                        timeout {ingest.worker_timeout_s}s, visibility {ingest.visibility_timeout_s}s
                        logs: {stack.log_dir / 'ingest.log'}
-  table                {out['tableName']}
+  table                {out['tableName']}  (its stream feeds the events function)
+  event bus            {out['eventBusName']}  every file outcome (docs/events.md); kept in {out['eventLogGroup']}:
+                       `python -m ops events FILE_ID`; logs: {stack.log_dir / 'events.log'}
   HTTP API             {out['apiUrl']}   JWT authorizer, CORS for {stack.dashboard_origin}
                        logs: {stack.log_dir / 'api.log'}
   user pool            {out['userPoolId']}  app client {out['userPoolClientId']}

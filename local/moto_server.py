@@ -15,6 +15,23 @@ undoes every write other requests made in the meantime (a worker's `processed`
 record, seen reverting to `pending` in the soak). One DynamoDB request at a
 time makes each atomic again, as DynamoDB's are.
 
+DynamoDB Streams carry one record per item a request changed, after the
+request commits, in order, and none for a write that changed nothing ("If
+you perform a PutItem or UpdateItem operation that does not change any data
+in an item, DynamoDB Streams does not write a stream record for that
+operation":
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
+moto writes a record as each item is touched: two for an UpdateItem that
+creates its item, one for a write that changed nothing, and records of a
+cancelled transaction's writes until it restores its copy. Here a request's
+touches are gathered, and once it is over each item it really changed gets
+one record, from its image before the request to its image after.
+
+EventBridge delivers a rule's target the whole event, `account` included
+("Amazon EventBridge event structure",
+https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html);
+moto's default input template leaves `account` out, so it is put back.
+
 CloudWatch alarms start in INSUFFICIENT_DATA, as CloudWatch's do (moto's start
 OK), and every state change is kept for DescribeAlarmHistory, which moto
 lacks: the local CloudWatch (local/cloudwatch/) sets the states. SQS hands
@@ -27,6 +44,7 @@ Run as `python -m local.moto_server` with moto.server's arguments.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -35,7 +53,9 @@ import uuid
 from moto.cloudwatch.models import Alarm
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
+from moto.dynamodb.models.table import StreamRecord, StreamShard
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications
 from moto.server import main
 from moto.sqs.models import SQSBackend
@@ -85,12 +105,54 @@ _dynamodb_call = DynamoHandler.call_action
 _dynamodb_lock = threading.Lock()
 
 
+# The items one request touched: (table, hash key, range key) -> the item before it.
+_touched = threading.local()
+
+
+def _touch(shard: StreamShard, old, new) -> None:
+    item = old if old is not None else new
+    key = (shard.table.name, item.hash_key, item.range_key)
+    before = _touched.items
+    if key not in before:
+        before[key] = copy.deepcopy(old)
+
+
+def _record_changes(backend) -> None:
+    for (table_name, hash_key, range_key), old in _touched.items.items():
+        table = backend.tables.get(table_name)
+        if table is None or table.stream_shard is None:
+            continue
+        new = table.get_item(hash_key, range_key)
+        if (old and old.to_json()) == (new and new.to_json()):
+            continue
+        shard = table.stream_shard
+        event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        shard.items.append(StreamRecord(table, table.stream_specification["StreamViewType"], event, old,
+                                        copy.deepcopy(new), shard.starting_sequence_number + len(shard.items)))
+
+
+def _shared(shard: StreamShard, memo: dict) -> StreamShard:
+    """moto copies a whole table before each transaction, to restore it if the
+    transaction is cancelled; the stream only grows between requests (above),
+    so the copy shares it rather than copy every record the stream holds."""
+    return shard
+
+
 def _one_at_a_time(handler: DynamoHandler):
     with _dynamodb_lock:
-        return _dynamodb_call(handler)
+        _touched.items = {}
+        try:
+            return _dynamodb_call(handler)
+        finally:
+            _record_changes(handler.dynamodb_backend)
+            _touched.items = {}
 
 
 DynamoHandler.call_action = _one_at_a_time
+EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
+    '"version": "0",', '"version": "0", "account": "<account>",')
+StreamShard.add = _touch
+StreamShard.__deepcopy__ = _shared
 
 _alarm_init = Alarm.__init__
 _alarm_update = Alarm.update_state

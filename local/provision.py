@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from contract.events import ARCHIVE_RULE_PATTERN, STREAM_VIEW_TYPE, StreamSettings
 from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_MAX_AGE_S, BUCKET_CORS_METHODS
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
@@ -36,6 +37,8 @@ def create_table(dynamodb, names: Names) -> str:
             {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
         GlobalSecondaryIndexes=[index(name, *keys) for name, keys in INDEXES.items()],
+        # The lifecycle events' source (docs/events.md).
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
     )
     dynamodb.update_time_to_live(
         TableName=names.table,
@@ -120,3 +123,24 @@ def create_scan_result_rule(events, names: Names, bucket: str, queue_arn: str) -
     events.put_rule(Name=names.scan_result_rule, EventPattern=json.dumps(result_event_pattern(bucket)),
                     State="ENABLED")
     events.put_targets(Rule=names.scan_result_rule, Targets=[{"Id": "ingest-queue", "Arn": queue_arn}])
+
+
+def create_event_bus(events, logs, names: Names, region: str, account: str) -> tuple[str, str]:
+    """The stack's bus, and the rule that keeps every event on it in a log
+    group for `ops events`: what the Pulumi program's Events component makes.
+    Returns (bus name, bus arn)."""
+    bus_arn = events.create_event_bus(Name=names.event_bus)["EventBusArn"]
+    logs.create_log_group(logGroupName=names.event_log_group)
+    events.put_rule(Name=names.event_log_rule, EventBusName=names.event_bus,
+                    EventPattern=json.dumps(ARCHIVE_RULE_PATTERN), State="ENABLED")
+    events.put_targets(Rule=names.event_log_rule, EventBusName=names.event_bus, Targets=[{
+        "Id": "event-log",
+        "Arn": f"arn:aws:logs:{region}:{account}:log-group:{names.event_log_group}"}])
+    return names.event_bus, bus_arn
+
+
+def create_events_dead_letter_queue(sqs, names: Names, settings: StreamSettings) -> tuple[str, str]:
+    """Returns (url, arn) of the queue the stream mapping sends batches it gave up on."""
+    url = sqs.create_queue(QueueName=names.events_dead_letter_queue,
+                           Attributes={"MessageRetentionPeriod": str(settings.dlq_retention_s)})["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

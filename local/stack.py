@@ -24,7 +24,8 @@ from botocore.config import Config
 
 from contract import functions
 from contract.alarms import HTTP_API_STAGE, alarms
-from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_STACK, ENV_TABLE_NAME
+from contract.events import StreamSettings
+from contract.functions import ENV_BUCKET_NAME, ENV_CURSOR_SECRET_PARAMETER, ENV_EVENT_BUS, ENV_STACK, ENV_TABLE_NAME
 from contract.ingest import INGEST as DEPLOYED_INGEST
 from contract.ingest import IngestSettings
 from contract.names import Names
@@ -38,13 +39,14 @@ from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.guardduty import ENV_OBJECT_CREATED_SOCKET, Clamd, MalwareProtection
 from local.hosted_ui import HostedUI
-from local.iam.authority import API, DEPLOYER, INGEST, OPERATOR, Authority
+from local.iam.authority import API, DEPLOYER, EVENTS, INGEST, OPERATOR, Authority
 from local.iam.front import AwsFront
 from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
 from local.s3 import S3Front
 from local.schedule import ScheduledRule
 from local.serving import end_process
+from local.streams import StreamMapping
 from local.web import Dashboard
 
 # Where `python -m local.moto_server` is found.
@@ -62,6 +64,9 @@ LOCAL_INGEST = IngestSettings(
     reserved_concurrency=2,
     maximum_concurrency=2,
 )
+# The deployed mapping's settings with fewer retries: a batch that cannot be
+# told is given up on in seconds.
+LOCAL_STREAM = StreamSettings(maximum_retry_attempts=2)
 
 
 @dataclass
@@ -79,6 +84,8 @@ class LocalStack:
     # Concurrent API invocations, each in its own execution environment.
     api_concurrency: int = 2
     ingest: IngestSettings = LOCAL_INGEST
+    # The table stream's event source mapping to the event producer.
+    streams: StreamSettings = LOCAL_STREAM
     # Per-user limits, the deployed defaults unless given.
     quotas: Quotas = QUOTAS
     # A faulty AWS for the ingest path (local.faults); None is a healthy one.
@@ -100,6 +107,7 @@ class LocalStack:
         self._aws_front: AwsFront | None = None
         self._s3_front: S3Front | None = None
         self._mapping: EventSourceMapping | None = None
+        self._stream_mapping: StreamMapping | None = None
         self._gateway: Gateway | None = None
         self._dashboard: Dashboard | None = None
         self._hosted_ui: HostedUI | None = None
@@ -156,6 +164,7 @@ class LocalStack:
             ENV_STACK: self.stack,
             ENV_MALWARE_SCAN: SCAN_ON_VALUE if self.malware_scan else SCAN_OFF_VALUE,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
+            ENV_EVENT_BUS: self.names.event_bus,
             **self.quotas.variables(),
         }
         return FunctionSpec(
@@ -181,6 +190,9 @@ class LocalStack:
 
     def api_spec(self) -> FunctionSpec:
         return self._function(functions.API, API)
+
+    def events_spec(self) -> FunctionSpec:
+        return self._function(functions.EVENTS, EVENTS)
 
     def start(self) -> LocalStack:
         try:
@@ -213,7 +225,10 @@ class LocalStack:
         self._dashboard = Dashboard(host=self.host, port=self.web_port)
 
         queue_url, queue_arn, dlq_url = provision.create_queues(self.client("sqs"), self.names, self.ingest)
+        events_dlq_url, _ = provision.create_events_dead_letter_queue(self.client("sqs"), self.names, self.streams)
         provision.create_table(self.client("dynamodb"), self.names)
+        bus_name, bus_arn = provision.create_event_bus(self.client("events"), self.client("logs"), self.names,
+                                                       REGION, ACCOUNT_ID)
         provision.create_bucket(self.client("s3"), self.bucket, queue_arn, cors_origins=[self.dashboard_origin])
         self.outputs.update(
             bucketName=self.bucket,
@@ -221,6 +236,9 @@ class LocalStack:
             deadLetterQueueUrl=dlq_url,
             tableName=self.names.table,
             malwareScan=self.malware_scan,
+            eventBusName=bus_name,
+            eventBusArn=bus_arn,
+            eventLogGroup=self.names.event_log_group,
         )
         if self._clamd is not None:
             self._start_malware_protection(queue_arn)
@@ -228,7 +246,7 @@ class LocalStack:
         self._cloudwatch = LocalCloudWatch(
             self.moto_url, REGION, self.names,
             alarms(self.names, self.ingest, self.api_id, malware_scan=self.malware_scan), self.state_dir,
-            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url],
+            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url, events_dlq_url],
             scale=self.alarm_clock_scale, host=self.host,
         ).start()
         worker = self.worker_spec()
@@ -247,6 +265,7 @@ class LocalStack:
             on_throttled=lambda: self.cloudwatch.throttled(worker.name),
         )
         self._mapping.start()
+        self._start_events(events_dlq_url)
         if self._malware_protection is not None:
             self._scan_sweep = ScheduledRule(
                 boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION,
@@ -257,6 +276,21 @@ class LocalStack:
         self._start_dashboard()
         self._write_outputs()
         return self
+
+    def _start_events(self, dlq_url: str) -> None:
+        """The event producer, fed by the table's stream through the mapping
+        AWS would run (local/streams.py), polling with the producer's role."""
+        stream_arn = self.client("dynamodb").describe_table(TableName=self.names.table)["Table"]["LatestStreamArn"]
+        producer = self.events_spec()
+        self._stream_mapping = StreamMapping(
+            self.client("dynamodbstreams", EVENTS), self.client("sqs", EVENTS), stream_arn, producer.arn, dlq_url,
+            self.streams, ExecutionEnvironment(producer, self.log_dir / "events.log", self._cloudwatch.invoked),
+        ).start()
+
+    @property
+    def stream_mapping(self) -> StreamMapping:
+        assert self._stream_mapping is not None, "the stack is not started"
+        return self._stream_mapping
 
     def _start_moto(self) -> str:
         """moto in a process of its own: its state is global per process, so a
@@ -360,7 +394,8 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_mapping", "_malware_protection",
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_mapping", "_stream_mapping",
+                     "_malware_protection",
                      "_cloudwatch", "_s3_front", "_aws_front", "_clamd"):
             piece = getattr(self, name)
             setattr(self, name, None)

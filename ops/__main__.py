@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import alarms, attention, dlq, infected, render, replay, rescan, status, usage
+from ops import alarms, attention, dlq, events, infected, render, replay, rescan, status, usage
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --stuck: pending for longer than this (default 15m)")
     _limit(again, 20)
 
+    told = command(commands, "events", "a file's recent lifecycle events, oldest first",
+                   "The lifecycle events the stack put on its bus about one file (docs/events.md), from the "
+                   "bus's event log, oldest first by their sequence, each event id once.")
+    told.add_argument("file_id", metavar="FILE_ID")
+    told.add_argument("--since", type=duration, default=events.LOOK_BACK, metavar="DURATION",
+                      help="put within this long ago (default 7d)")
+
     held = command(commands, "usage", "what users hold against their quotas: show, backfill")
     held_commands = held.add_subparsers(dest="usage_command", required=True, metavar="ACTION")
     one_user = command(held_commands, "show", "one user's usage beside what their records add up to",
@@ -252,6 +259,11 @@ def _purge(stack: Stack, args, show) -> int:
     return OK
 
 
+def _events(stack: Stack, args, show) -> int:
+    show(events.events(stack, args.file_id, args.since), render.events)
+    return OK
+
+
 def _usage_show(stack: Stack, args, show) -> int:
     report = usage.show(stack, args.owner)
     show(report, render.usage)
@@ -293,6 +305,7 @@ _COMMANDS = {
     "purge-infected": _purge_infected,
     "rescan": _rescan,
     "replay": _replay_command,
+    "events": _events,
     "dlq peek": _peek,
     "dlq redrive": _redrive,
     "dlq purge": _purge,

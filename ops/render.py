@@ -139,6 +139,19 @@ def files(items: list[dict], what: str) -> None:
         console.print(f"{len(items)} {what} file(s).")
 
 
+def events(found: list[dict]) -> None:
+    if not found:
+        console.print("No events for this file (the bus's log keeps what was put; see docs/events.md).")
+        return
+    table = _table("occurred", "detail type", "status", "version", "sequence", "event id")
+    for event in found:
+        detail = event["detail"]
+        table.add_row(detail["occurredAt"], event["detail-type"], detail["status"], detail.get("version") or "",
+                      detail["sequence"], detail["eventId"])
+    console.print(table)
+    console.print(f"{len(found)} event(s).")
+
+
 def infected(items: list[dict]) -> None:
     if not items:
         console.print("No infected files past their retention.")

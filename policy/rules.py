@@ -35,6 +35,9 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 USER_POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
 PARAMETER = "aws:ssm/parameter:Parameter"
 MALWARE_PLAN = "aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan"
+EVENT_BUS = "aws:cloudwatch/eventBus:EventBus"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 # GuardDuty's tag and the value that releases an object (GuardDuty user guide,
 # "Using tag-based access control (TBAC) with Malware Protection for S3").
 SCAN_TAG = "GuardDutyMalwareScanStatus"
@@ -170,7 +173,10 @@ bucket_tls_only = _each_bucket_has(BUCKET_POLICY, "policy denying aws:SecureTran
 
 def queue_encrypted_with_redrive(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     queues = _of_type(args, QUEUE)
+    # A dead-letter queue is one a queue redrives to, or where a stream's mapping sends what it gives up on.
     dead_letter_urns = {dep.urn for queue in queues for dep in queue.property_dependencies.get("redrivePolicy", [])}
+    dead_letter_urns |= {dep.urn for mapping in _of_type(args, EVENT_SOURCE)
+                         for dep in mapping.property_dependencies.get("destinationConfig", [])}
     for queue in queues:
         if not (queue.props.get("sqsManagedSseEnabled") or queue.props.get("kmsMasterKeyId")):
             report_violation(f"queue {queue.name} is not encrypted", queue.urn)
@@ -205,11 +211,44 @@ def _statement_problems(policy: PolicyResource) -> Iterable[str]:
             yield f"resource '*' for {actions}; only {sorted(UNSCOPABLE_ACTIONS)} may use it"
 
 
+def _is_stream_source(mapping: PolicyResource) -> bool:
+    """A DynamoDB stream's mapping; known by what only a stream takes, since its ARN may still be unknown."""
+    return "startingPosition" in mapping.props
+
+
 def _event_source_problems(mapping: PolicyResource) -> Iterable[str]:
+    if _is_stream_source(mapping):
+        return
     if "ReportBatchItemFailures" not in (mapping.props.get("functionResponseTypes") or []):
         yield "must report batch item failures"
     if (mapping.props.get("scalingConfig") or {}).get("maximumConcurrency", 0) < 2:
         yield "must set a maximum concurrency of at least 2"
+
+
+def _stream_source_problems(mapping: PolicyResource) -> Iterable[str]:
+    """A stream's batch that keeps failing blocks its shard until it expires
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html):
+    it must be isolated, retried a bounded number of times, and kept."""
+    if not _is_stream_source(mapping):
+        return
+    props = mapping.props
+    if "ReportBatchItemFailures" not in (props.get("functionResponseTypes") or []):
+        yield "must report batch item failures"
+    if not props.get("bisectBatchOnFunctionError"):
+        yield "must bisect a failing batch"
+    if not 0 <= props.get("maximumRetryAttempts", -1) <= 10_000:
+        yield "must retry a bounded number of times"
+    if not (((props.get("destinationConfig") or {}).get("onFailure") or {}).get("destinationArn")):
+        yield "must send what it gives up on to an on-failure destination"
+
+
+def bus_events_kept(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """The bus keeps nothing: a rule on each bus must send its events to a log group."""
+    logged = {target.props.get("eventBusName") for target in _of_type(args, EVENT_TARGET)
+              if str(target.props.get("arn", "")).startswith("arn:aws:logs:")}
+    for bus in _of_type(args, EVENT_BUS):
+        if bus.props.get("name") not in logged:
+            report_violation(f"event bus {bus.name} sends its events to no log group", bus.urn)
 
 
 def notification_after_queue_policy(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -315,6 +354,9 @@ RULES: dict[str, tuple[str, Rule]] = {
                             _each(ROLE_POLICY, _statement_problems)),
     "sqs-partial-batch": ("Queue event sources report partial failures and cap concurrency.",
                           _each(EVENT_SOURCE, _event_source_problems)),
+    "stream-failures-bounded": ("Stream event sources report partial failures, bisect, retry a bounded number of "
+                                "times and keep what they give up on.", _each(EVENT_SOURCE, _stream_source_problems)),
+    "bus-events-kept": ("Every event bus sends its events to a log group.", bus_events_kept),
     "notification-after-queue-policy": ("S3 notifications are created after the queue policy that allows them.",
                                         notification_after_queue_policy),
     "table-recoverable": ("Tables are on-demand with point-in-time recovery.", _each(TABLE, _table_problems)),

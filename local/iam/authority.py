@@ -5,8 +5,8 @@ access key id the fronts identify the caller by (from the SigV4 signature,
 verified with the principal's secret), and the identity policy
 contract/permissions.py defines for it, rendered with the local stack's ARNs:
 
-- `api`, `ingest`: the functions' execution roles. The event source mapping
-  polls with the worker's role, as AWS's does.
+- `api`, `ingest`, `events`: the functions' execution roles. Each event
+  source mapping polls with its function's role, as AWS's does.
 - `operator`: the on-call operator, whose credentials the stack file hands to
   the ops CLI (`emulatorCredentials`).
 - `deployer`: provisioning and the tests' own clients (`LocalStack.client`),
@@ -30,15 +30,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contract import permissions
-from contract.metrics import API_SERVICE, INGEST_SERVICE
+from contract.metrics import API_SERVICE, EVENTS_SERVICE, INGEST_SERVICE
 from contract.names import Names
 from local.iam.evaluate import Caller, Decision, Policy, Request, denial_message, evaluate
 from local.iam.record import Recorder
 
 DEPLOYER, OPERATOR = "deployer", "operator"
-API, INGEST = API_SERVICE, INGEST_SERVICE
+API, INGEST, EVENTS = API_SERVICE, INGEST_SERVICE, EVENTS_SERVICE
 # The principals whose grants tests/iam/test_least_privilege.py holds to what they used.
-ASSESSED = (API, INGEST, OPERATOR)
+ASSESSED = (API, INGEST, EVENTS, OPERATOR)
 
 _ADMINISTRATOR = {"Version": permissions.VERSION,
                   "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -105,12 +105,13 @@ class Authority:
             return Principal(name, Caller(f"arn:aws:sts::{account}:assumed-role/{session}", account),
                              *_credentials(), (policy,))
 
-        api, ingest = names.api_function, names.ingest_function
+        api, ingest, events = names.api_function, names.ingest_function, names.events_function
         principals = [
             Principal(DEPLOYER, Caller(f"arn:aws:iam::{account}:user/deployer", account), *_credentials(),
                       (Policy.parse(f"identity:{DEPLOYER}", _ADMINISTRATOR),)),
             role(API, f"{api}/{api}", permissions.ROLES[API], function=api),
             role(INGEST, f"{ingest}/{ingest}", permissions.ROLES[INGEST], function=ingest),
+            role(EVENTS, f"{events}/{events}", permissions.ROLES[EVENTS], function=events),
             role(OPERATOR, f"{names.prefix}-oncall/operator", permissions.OPERATOR),
         ]
         bucket_arn = permissions.arns(names, region, account)[permissions.BUCKET]

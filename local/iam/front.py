@@ -1,5 +1,6 @@
 """The front every non-S3 AWS call of the local stack goes through
-(`AWS_ENDPOINT_URL`): DynamoDB, SQS, SSM, Cognito, CloudWatch, STS.
+(`AWS_ENDPOINT_URL`): DynamoDB and its streams, SQS, SSM, Cognito,
+CloudWatch and its Logs, STS, GuardDuty, EventBridge.
 
 For each request it:
 
@@ -61,7 +62,9 @@ from local.serving import AnyMethodHandler, BackgroundServer, Served
 log = logging.getLogger("local.iam.front")
 
 # The services the local stack serves here, by botocore name.
-SERVICES = ("dynamodb", "sqs", "ssm", "cognito-idp", "cloudwatch", "sts", "guardduty")
+# DynamoDB before DynamoDB Streams: both sign as "dynamodb", and the target prefix tells them apart.
+SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "ssm", "cognito-idp", "cloudwatch", "sts", "guardduty", "events",
+            "logs")
 MAX_BODY = 16 * 1024 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -113,7 +116,7 @@ def _services() -> dict[str, _Service]:
     for name in SERVICES:
         model = session.get_service_model(name)
         service = _Service(name, model)
-        found[model.signing_name] = service
+        found.setdefault(model.signing_name, service)
         if model.metadata.get("targetPrefix"):
             found[model.metadata["targetPrefix"]] = service
     return found
@@ -176,6 +179,9 @@ class AwsFront(Served):
         except ValueError:
             raise Refused("IncompleteSignature", 400, "The credential scope is malformed.") from None
         service = _services().get(signing_name)
+        by_target = _services().get(headers.get("x-amz-target", "").rpartition(".")[0])
+        if by_target is not None and by_target.model.signing_name == signing_name:
+            service = by_target
         if service is None or terminator != "aws4_request":
             raise Refused("UnrecognizedClientException", 400,
                           f"The local stack serves no AWS service signed as {signing_name!r} here.")

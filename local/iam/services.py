@@ -25,6 +25,14 @@ resources it names. Sources:
   (DescribeAlarms, GetMetricStatistics, ...) on `*`, which is also what a
   policy must grant them
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/permissions-reference-cw.html).
+- DynamoDB Streams: a stream's ARN (`<table arn>/stream/<label>`); a shard
+  iterator starts with the ARN of the stream it reads, before a `|`
+  ("GetShardIterator" in the DynamoDB Streams API reference shows one).
+- EventBridge: PutEvents on each entry's bus (its name or ARN, `default`
+  when none), a rule on `rule/<bus>/<name>` for a custom bus
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
+- CloudWatch Logs: a log group's ARN with the trailing `:*` that "most API
+  actions" are granted on (the LogGroup `arn` in the Logs API reference).
 - STS GetCallerIdentity needs no permission.
 
 An operation not listed here is refused by the front, never let through.
@@ -255,8 +263,81 @@ _CLOUDWATCH = {
     "DisableAlarmActions": _on_alarms("DisableAlarmActions"),
 }
 
+# --- DynamoDB Streams -------------------------------------------------------------------------------------
+
+
+def _on_stream(action: str) -> Callable[[Mapping[str, Any], Where], list[Check]]:
+    def resolve(params, where):
+        return [Check(f"dynamodb:{action}", _required(params, "StreamArn"))]
+    return resolve
+
+
+def _records(params, where) -> list[Check]:
+    stream, separator, _ = str(_required(params, "ShardIterator")).partition("|")
+    if not separator or not stream.startswith("arn:aws:dynamodb:"):
+        raise Unclassified("the shard iterator names no stream")
+    return [Check("dynamodb:GetRecords", stream)]
+
+
+_DYNAMODB_STREAMS = {
+    "DescribeStream": _on_stream("DescribeStream"),
+    "GetShardIterator": _on_stream("GetShardIterator"),
+    "GetRecords": _records,
+    "ListStreams": _anything("dynamodb:ListStreams"),
+}
+
+# --- EventBridge -------------------------------------------------------------------------------------------
+
+
+def _bus(name: str, where: Where) -> str:
+    return name if name.startswith("arn:") else f"arn:aws:events:{where.region}:{where.account}:event-bus/{name}"
+
+
+def _put_events(params, where) -> list[Check]:
+    buses = {_bus(entry.get("EventBusName") or "default", where) for entry in _required(params, "Entries")}
+    return [Check("events:PutEvents", bus) for bus in sorted(buses)]
+
+
+def _on_rule(action: str) -> Callable[[Mapping[str, Any], Where], list[Check]]:
+    def resolve(params, where):
+        bus = params.get("EventBusName") or "default"
+        bus = bus.rsplit("/", 1)[-1]
+        name = _required(params, "Name" if "Name" in params else "Rule")
+        path = name if bus == "default" else f"{bus}/{name}"
+        return [Check(f"events:{action}", f"arn:aws:events:{where.region}:{where.account}:rule/{path}")]
+    return resolve
+
+
+_EVENTS = {
+    "PutEvents": _put_events,
+    "CreateEventBus": lambda params, where: [Check("events:CreateEventBus", _bus(_required(params, "Name"), where))],
+    "DeleteEventBus": lambda params, where: [Check("events:DeleteEventBus", _bus(_required(params, "Name"), where))],
+    "DescribeEventBus": lambda params, where: [Check("events:DescribeEventBus",
+                                                     _bus(params.get("Name") or "default", where))],
+    **{op: _on_rule(op) for op in ("PutRule", "DeleteRule", "DescribeRule", "PutTargets", "RemoveTargets",
+                                   "ListTargetsByRule")},
+}
+
+# --- CloudWatch Logs ---------------------------------------------------------------------------------------
+
+
+def _on_log_group(action: str) -> Callable[[Mapping[str, Any], Where], list[Check]]:
+    def resolve(params, where):
+        name = params.get("logGroupName") or _required(params, "logGroupIdentifier")
+        group = name if name.startswith("arn:") else \
+            f"arn:aws:logs:{where.region}:{where.account}:log-group:{name}"
+        return [Check(f"logs:{action}", f"{group.removesuffix(':*')}:*")]
+    return resolve
+
+
+_LOGS = {op: _on_log_group(op) for op in ("CreateLogGroup", "DeleteLogGroup", "FilterLogEvents",
+                                          "PutRetentionPolicy")}
+
 _RESOLVERS: dict[str, Mapping[str, Callable[[Mapping[str, Any], Where], list[Check]]]] = {
     "dynamodb": _DYNAMODB,
+    "dynamodbstreams": _DYNAMODB_STREAMS,
+    "events": _EVENTS,
+    "logs": _LOGS,
     "sqs": _SQS,
     "ssm": _SSM,
     "cloudwatch": _CLOUDWATCH,

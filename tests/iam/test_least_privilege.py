@@ -2,7 +2,7 @@
 test suite made (UPLOADS_IAM_RECORD_DIR, which `make test` sets for all its
 phases) held against what contract/permissions.py grants.
 
-For each function role (api, ingest) and the on-call operator:
+For each function role (api, ingest, events) and the on-call operator:
 - every recorded call was allowed: nothing the suite does would fail only
   on AWS, after `pulumi up`;
 - every grant (each statement's action on each of its resources) was used by
@@ -24,7 +24,7 @@ import pytest
 
 from contract import permissions
 from contract.names import Names
-from local.iam.authority import API, ASSESSED, INGEST, OPERATOR
+from local.iam.authority import API, ASSESSED, EVENTS, INGEST, OPERATOR
 from local.iam.record import ENV_VAR, read
 
 _RUNTIME = ("the Lambda service writes the function's log lines (stdout) to its log group, not our boto3 "
@@ -65,7 +65,8 @@ EXPECTED_DENIALS = {
 
 
 def _templates() -> dict[str, list[dict]]:
-    return {API: permissions.ROLES[API], INGEST: permissions.ROLES[INGEST], OPERATOR: permissions.OPERATOR}
+    return {API: permissions.ROLES[API], INGEST: permissions.ROLES[INGEST], EVENTS: permissions.ROLES[EVENTS],
+            OPERATOR: permissions.OPERATOR}
 
 
 def grants(principal: str) -> dict[tuple[str, str, int], str]:

@@ -52,6 +52,9 @@ class CloudMocks(pulumi.runtime.Mocks):
                         "url": f"https://sqs.{region}.amazonaws.com/{account}/{name}"}
         elif typ == "aws:dynamodb/table:Table":
             computed = {"arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
+            if inputs.get("streamEnabled"):
+                # A stream's ARN ends in its label, the time it was turned on.
+                computed["streamArn"] = f"{computed['arn']}/stream/2026-01-01T00:00:00.000"
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             computed = {"arn": f"arn:aws:logs:{region}:{account}:log-group:{name}"}
         elif typ == "aws:iam/role:Role":
@@ -67,7 +70,11 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "aws:cognito/userPool:UserPool":
             computed = {"id": f"{region}_AbCdEf123"}
         elif typ == "aws:cloudwatch/eventRule:EventRule":
-            computed = {"arn": f"arn:aws:events:{region}:{account}:rule/{name}"}
+            # A rule on a custom bus is named under the bus.
+            bus = inputs.get("eventBusName")
+            computed = {"arn": f"arn:aws:events:{region}:{account}:rule/{f'{bus}/' if bus else ''}{name}"}
+        elif typ == "aws:cloudwatch/eventBus:EventBus":
+            computed = {"arn": f"arn:aws:events:{region}:{account}:event-bus/{name}"}
         elif typ == "aws:sns/topic:Topic":
             computed = {"arn": f"arn:aws:sns:{region}:{account}:{name}"}
         elif typ == "aws:ssm/parameter:Parameter":

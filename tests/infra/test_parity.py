@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 
 from contract import functions, permissions
+from contract.events import STREAM
 from contract.ingest import INGEST
 from contract.names import Names
 from contract.outputs import DashboardConfig, DeployedOutputs, LocalOutputs, StackOutputs
@@ -40,24 +41,26 @@ def deployed(stacks) -> dict:
 def local(deployed, tmp_path_factory):
     worker = one(deployed, "aws:lambda/function:Function", name=Names(STACK).ingest_function)
     ingest = dataclasses.replace(INGEST, reserved_concurrency=worker["inputs"].get("reservedConcurrentExecutions"))
-    with LocalStack(state_dir=tmp_path_factory.mktemp("parity"), stack=STACK, ingest=ingest) as running:
+    with LocalStack(state_dir=tmp_path_factory.mktemp("parity"), stack=STACK, ingest=ingest,
+                    streams=STREAM) as running:
         # Nothing is uploaded here; an idle poller would only hold the stop for a long poll.
         running.mapping.disable()
         yield running
 
 
 def test_every_function_has_the_same_name_handler_timeout_memory_and_environment(deployed, local):
-    for spec in (local.worker_spec(), local.api_spec()):
+    for spec in (local.worker_spec(), local.api_spec(), local.events_spec()):
         inputs = one(deployed, "aws:lambda/function:Function", name=spec.name)["inputs"]
         assert (spec.handler, spec.timeout_s, spec.memory_mb) == \
                (inputs["handler"], inputs["timeout"], inputs["memorySize"]), spec.name
         variables = inputs["environment"]["variables"]
         assert set(spec.environment) - LOCAL_ONLY_VARIABLES == set(variables), spec.name
         for name in {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", functions.ENV_STACK,
-                     functions.ENV_TABLE_NAME, functions.ENV_BUCKET_NAME, *functions.QUOTA_VARIABLES} & set(variables):
+                     functions.ENV_TABLE_NAME, functions.ENV_BUCKET_NAME, functions.ENV_EVENT_BUS,
+                     *functions.QUOTA_VARIABLES} & set(variables):
             assert spec.environment[name] == variables[name], (spec.name, name)
     names = {inputs["name"] for inputs in (r["inputs"] for r in of_type(deployed, "aws:lambda/function:Function"))}
-    assert names == {local.worker_spec().name, local.api_spec().name}
+    assert names == {local.worker_spec().name, local.api_spec().name, local.events_spec().name}
 
 
 def test_the_table_has_the_same_name_keys_indexes_and_expiry(deployed, local):
@@ -82,12 +85,15 @@ def test_the_table_has_the_same_name_keys_indexes_and_expiry(deployed, local):
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"] == "ENABLED") == \
            (table["ttl"]["attributeName"], table["ttl"]["enabled"])
     assert described["BillingModeSummary"]["BillingMode"] == table["billingMode"]
+    assert (described["StreamSpecification"]["StreamEnabled"], described["StreamSpecification"]["StreamViewType"]) \
+        == (table["streamEnabled"], table["streamViewType"])
 
 
 def test_the_queues_have_the_same_names_timings_and_redrive(deployed, local):
     sqs = local.client("sqs")
     queues = {queue["inputs"]["name"]: queue["inputs"] for queue in of_type(deployed, "aws:sqs/queue:Queue")}
-    for url in (local.outputs["queueUrl"], local.outputs["deadLetterQueueUrl"]):
+    events_dlq = sqs.get_queue_url(QueueName=local.names.events_dead_letter_queue)["QueueUrl"]
+    for url in (local.outputs["queueUrl"], local.outputs["deadLetterQueueUrl"], events_dlq):
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         name = attributes["QueueArn"].rsplit(":", 1)[1]
         inputs = queues.pop(name)
@@ -102,10 +108,32 @@ def test_the_queues_have_the_same_names_timings_and_redrive(deployed, local):
             assert int(attributes["VisibilityTimeout"]) == inputs["visibilityTimeoutSeconds"]
             assert int(attributes["ReceiveMessageWaitTimeSeconds"]) == inputs["receiveWaitTimeSeconds"]
     assert queues == {}, "deployed queues the local stack lacks"
-    mapping = one(deployed, "aws:lambda/eventSourceMapping:EventSourceMapping")["inputs"]
+    mapping = one(deployed, "aws:lambda/eventSourceMapping:EventSourceMapping", batchSize=local.ingest.batch_size,
+                  functionName=f"arn:aws:lambda:eu-west-1:{ACCOUNT_ID}:function:{local.names.ingest_function}")["inputs"]
     assert (local.ingest.batch_size, local.ingest.batching_window_s, local.ingest.maximum_concurrency) == \
            (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"],
             mapping["scalingConfig"]["maximumConcurrency"])
+
+
+def test_the_table_stream_reaches_the_producer_with_the_same_mapping_and_bus(deployed, local):
+    mapping = one(deployed, "aws:lambda/eventSourceMapping:EventSourceMapping",
+                  functionName=f"arn:aws:lambda:eu-west-1:{ACCOUNT_ID}:function:{local.names.events_function}")["inputs"]
+    settings = local.stream_mapping.settings
+    assert (settings.batch_size, settings.batching_window_s, settings.maximum_retry_attempts,
+            settings.maximum_record_age_s, settings.bisect_on_error) == \
+           (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"], mapping["maximumRetryAttempts"],
+            mapping["maximumRecordAgeInSeconds"], mapping["bisectBatchOnFunctionError"])
+    assert local.stream_mapping.destination_url.endswith("/" + mapping["destinationConfig"]["onFailure"][
+        "destinationArn"].rsplit(":", 1)[1])
+    events = local.client("events")
+    bus = one(deployed, "aws:cloudwatch/eventBus:EventBus")["inputs"]
+    assert events.describe_event_bus(Name=bus["name"])["Name"] == local.outputs["eventBusName"]
+    rule = one(deployed, "aws:cloudwatch/eventRule:EventRule", name=local.names.event_log_rule)["inputs"]
+    described = events.describe_rule(Name=rule["name"], EventBusName=bus["name"])
+    assert json.loads(described["EventPattern"]) == json.loads(rule["eventPattern"])
+    (target,) = events.list_targets_by_rule(Rule=rule["name"], EventBusName=bus["name"])["Targets"]
+    deployed_target = one(deployed, "aws:cloudwatch/eventTarget:EventTarget", rule=rule["name"])["inputs"]
+    assert target["Arn"].split(":log-group:")[1] == deployed_target["arn"].split(":log-group:")[1]
 
 
 def test_the_user_pool_and_its_client_are_configured_alike(deployed, local):
@@ -156,7 +184,8 @@ def test_the_policies_the_local_stack_enforces_are_the_ones_deployed(deployed, l
     the same resources, and the local stack loads that rendering for its region."""
     names, region = Names(STACK), deployed["outputs"]["region"]
     for service, function in ((functions.API.service, names.api_function),
-                              (functions.ingest_worker().service, names.ingest_function)):
+                              (functions.ingest_worker().service, names.ingest_function),
+                              (functions.EVENTS.service, names.events_function)):
         role = one(deployed, "aws:iam/role:Role", name=function)
         deployed_policy = document(attached(deployed, "aws:iam/rolePolicy:RolePolicy", role, "role"))
         assert deployed_policy == permissions.document(permissions.render(

@@ -84,6 +84,12 @@ def _lower_max_receive_count(stack: dict) -> None:
                                                    "maxReceiveCount": 2})
 
 
+def _drop_log_target(stack: dict) -> None:
+    target = next(t for t in of_type(stack, "aws:cloudwatch/eventTarget:EventTarget")
+                  if t["inputs"]["arn"].startswith("arn:aws:logs:"))
+    stack["resources"].remove(target)
+
+
 def _allow_plain_http(stack: dict) -> None:
     distribution = one(stack, "aws:cloudfront/distribution:Distribution")
     distribution["inputs"]["defaultCacheBehavior"]["viewerProtocolPolicy"] = "allow-all"
@@ -104,7 +110,12 @@ WEAKENINGS = {
     "wildcard action": ("iam-least-privilege", _widen_role_policy("s3:*", "arn:aws:s3:::uploads-dev-files")),
     "wildcard resource": ("iam-least-privilege", _widen_role_policy("dynamodb:GetItem", "*")),
     "whole-batch failures": ("sqs-partial-batch", _set(
-        "aws:lambda/eventSourceMapping:EventSourceMapping", "functionResponseTypes", [])),
+        "aws:lambda/eventSourceMapping:EventSourceMapping", "functionResponseTypes", [], batchSize=10)),
+    "stream retried forever": ("stream-failures-bounded", _set(
+        "aws:lambda/eventSourceMapping:EventSourceMapping", "maximumRetryAttempts", -1, batchSize=100)),
+    "stream gives up into nothing": ("stream-failures-bounded", _set(
+        "aws:lambda/eventSourceMapping:EventSourceMapping", "destinationConfig", None, batchSize=100)),
+    "bus events kept nowhere": ("bus-events-kept", _drop_log_target),
     "notification races the queue policy": ("notification-after-queue-policy", _drop_explicit_dependency),
     "no point-in-time recovery": ("table-recoverable", _set(
         "aws:dynamodb/table:Table", "pointInTimeRecovery", {"enabled": False})),

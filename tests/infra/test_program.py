@@ -65,8 +65,8 @@ from tests.infra.harness import (
     stack_config,
 )
 
-SIGNALS = {"dlq-messages", "queue-stalled", "worker-errors", "worker-throttles", "worker-duration",
-           "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
+SIGNALS = {"dlq-messages", "events-dlq-messages", "queue-stalled", "worker-errors", "worker-throttles",
+           "worker-duration", "api-5xx", "api-latency", "api-errors", "table-throttles", "files-failed"}
 ACCOUNT = "123456789012"
 # Types whose names are unique per account (or globally), with the property holding the name.
 PHYSICAL_NAMES = {
@@ -145,7 +145,9 @@ def test_every_physical_name_includes_the_stack(stack):
     prefix = f"uploads-{stack['name']}-"
     for token, prop in PHYSICAL_NAMES.items():
         for resource in of_type(stack, token):
-            name = resource["inputs"][prop].removeprefix("/aws/lambda/").removeprefix("/aws/vendedlogs/apigateway/")
+            name = resource["inputs"][prop]
+            for service_prefix in ("/aws/lambda/", "/aws/vendedlogs/apigateway/", "/aws/events/"):
+                name = name.removeprefix(service_prefix)
             assert name.startswith(prefix) or name == prefix[:-1], f"{token} {name}"
 
 
@@ -213,7 +215,7 @@ def test_visibility_timeout_is_six_worker_timeouts_plus_the_batching_window(stac
     names = Names(stack["name"])
     queue = one(stack, "aws:sqs/queue:Queue", name=names.queue)
     worker = function(stack, names.ingest_function)
-    mapping = one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping")
+    mapping = ingest_mapping(stack, names)
     window = mapping["inputs"]["maximumBatchingWindowInSeconds"]
     assert queue["inputs"]["visibilityTimeoutSeconds"] == 6 * worker["inputs"]["timeout"] + window
     assert window == INGEST.batching_window_s
@@ -245,7 +247,7 @@ def test_one_notification_for_incoming_depends_on_the_queue_policy(stack):
 def test_event_source_reads_the_queue_with_partial_failures_and_bounded_concurrency(stack):
     names = Names(stack["name"])
     worker = function(stack, names.ingest_function)
-    mapping = one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping")["inputs"]
+    mapping = ingest_mapping(stack, names)["inputs"]
     assert mapping["eventSourceArn"] == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}"
     assert mapping["functionName"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{names.ingest_function}"
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -268,8 +270,14 @@ def test_the_worker_reserves_the_configured_concurrency(package, tmp_path):
     assert worker["inputs"]["reservedConcurrentExecutions"] == 3
 
 
+def ingest_mapping(stack: dict, names: Names) -> dict:
+    """The ingest queue's event source mapping (the table's stream has one too)."""
+    return one(stack, "aws:lambda/eventSourceMapping:EventSourceMapping",
+               eventSourceArn=f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{names.queue}")
+
+
 def mapping_of(out: Path) -> dict:
-    return one(json.loads(out.read_text()), "aws:lambda/eventSourceMapping:EventSourceMapping")["inputs"]
+    return ingest_mapping(json.loads(out.read_text()), Names(EPHEMERAL_STACK))["inputs"]
 
 
 def test_the_event_source_takes_its_batch_window_and_concurrency_from_the_stacks_config(package, tmp_path):
@@ -634,7 +642,7 @@ def test_content_types_are_explicit_for_web_assets(name, expected):
 
 
 # --- alarms ----------------------------------------------------------------------
-def test_ten_alarms_named_for_the_stack_notify_both_ways_and_link_their_runbook(stack):
+def test_eleven_alarms_named_for_the_stack_notify_both_ways_and_link_their_runbook(stack):
     topic = stack["outputs"]["alarmTopicArn"]
     alarms = {a["inputs"]["name"]: a["inputs"] for a in of_type(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert set(alarms) == {f"uploads-{stack['name']}-{signal}" for signal in SIGNALS}
@@ -808,7 +816,9 @@ def scanning_stack(package, tmp_path_factory) -> dict:
 
 def test_scanning_is_off_unless_the_stack_turns_it_on(stack):
     assert not of_type(stack, "aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan")
-    assert not of_type(stack, "aws:cloudwatch/eventRule:EventRule")
+    # The stack's own bus has its rules; the default bus, where GuardDuty's results come, has none.
+    assert not [rule for rule in of_type(stack, "aws:cloudwatch/eventRule:EventRule")
+                if rule["inputs"].get("eventBusName") is None]
     bucket_policy = document(attached(stack, "aws:s3/bucketPolicy:BucketPolicy", upload_bucket(stack)))
     assert [statement["Sid"] for statement in bucket_policy["Statement"]] == ["DenyInsecureTransport"]
 

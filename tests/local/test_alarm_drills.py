@@ -117,6 +117,29 @@ def test_a_poison_message_pages_dlq_messages_and_purging_it_clears_the_page(runn
     report(alarm, to_alarm, back)
 
 
+def test_a_record_the_event_producer_cannot_read_pages_events_dlq_messages_and_purging_clears_it(running, capsys):
+    alarm = running.names.prefix + "-events-dlq-messages"
+    until(running, alarm, "OK", 30)
+    dynamodb, table = running.client("dynamodb"), running.names.table
+    # A file record with neither owner nor file id: the producer fails on it, bisects, retries, gives up.
+    poison = {"pk": {"S": "USER#drill"}, "sk": {"S": "FILE#drill"}, "status": {"S": "processed"}, "seq": {"S": "1"}}
+    dynamodb.put_item(TableName=table, Item=poison)
+    to_alarm = until(running, alarm, "ALARM", 60)
+    assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+    code, status = ops(capsys, running.stack_file, "status")
+    assert code == 1 and alarm in [a["name"] for a in status["alarms"]]
+
+    # The runbook's fix: the cause removed, then the queue emptied.
+    dynamodb.delete_item(TableName=table, Key={"pk": poison["pk"], "sk": poison["sk"]})
+    sqs = running.client("sqs")
+    sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=running.names.events_dead_letter_queue)["QueueUrl"])
+    back = until(running, alarm, "OK", 60)
+    time.sleep(3 * 60 / SCALE)
+    assert alarm_state(running, alarm) == "OK"
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"]
+    report(alarm, to_alarm, back)
+
+
 def test_a_disabled_event_source_mapping_pages_queue_stalled_and_enabling_it_clears_the_page(running, capsys):
     alarm = running.names.prefix + "-queue-stalled"
     threshold = running.ingest.visibility_timeout_s * running.ingest.max_receive_count

@@ -1,5 +1,6 @@
 """What local/moto_server.py adds to moto's server, checked against it: DynamoDB
-requests are atomic, so a cancelled transaction undoes nothing but itself."""
+requests are atomic, so a cancelled transaction undoes nothing but itself, and
+a table's stream holds one record per item a committed request changed."""
 
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "atomic"
+STREAMED = "streamed"
 
 
 def _free_port() -> int:
@@ -41,6 +43,10 @@ def dynamodb():
         client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        client.create_table(TableName=STREAMED, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
         yield client
     finally:
         server.terminate()
@@ -76,3 +82,43 @@ def test_writes_beside_cancelled_transactions_are_all_kept(dynamodb):
             if "Item" in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)]
     assert kept == written
     assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "touched"}})
+
+
+def stream_records(dynamodb) -> list[dict]:
+    endpoint = dynamodb.meta.endpoint_url
+    streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name="us-east-1")
+    arn = dynamodb.describe_table(TableName=STREAMED)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def test_a_stream_holds_one_record_per_real_change_and_none_for_what_changed_nothing(dynamodb):
+    key = {"pk": {"S": "item"}}
+    # An UpdateItem that creates its item: one INSERT (moto alone writes two).
+    dynamodb.update_item(TableName=STREAMED, Key=key, UpdateExpression="SET n = :one",
+                         ExpressionAttributeValues={":one": {"N": "1"}})
+    # The same value again: DynamoDB writes no record for a write that changes nothing.
+    dynamodb.update_item(TableName=STREAMED, Key=key, UpdateExpression="SET n = :one",
+                         ExpressionAttributeValues={":one": {"N": "1"}})
+    # A refused condition and a cancelled transaction commit nothing.
+    with pytest.raises(ClientError):
+        dynamodb.update_item(TableName=STREAMED, Key=key, UpdateExpression="SET n = :two",
+                             ConditionExpression="n = :two", ExpressionAttributeValues={":two": {"N": "2"}})
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": STREAMED, "Key": key, "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"ConditionCheck": {"TableName": STREAMED, "Key": {"pk": {"S": "missing"}},
+                                "ConditionExpression": "attribute_exists(pk)"}}])
+    dynamodb.update_item(TableName=STREAMED, Key=key, UpdateExpression="SET n = :two",
+                         ExpressionAttributeValues={":two": {"N": "2"}})
+    dynamodb.delete_item(TableName=STREAMED, Key=key)
+    records = stream_records(dynamodb)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert "OldImage" not in records[0]["dynamodb"] and records[0]["dynamodb"]["NewImage"]["n"] == {"N": "1"}
+    assert (records[1]["dynamodb"]["OldImage"]["n"], records[1]["dynamodb"]["NewImage"]["n"]) == \
+        ({"N": "1"}, {"N": "2"})
+    assert "NewImage" not in records[2]["dynamodb"]
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert numbers == sorted(numbers)

@@ -1,7 +1,8 @@
 """The soak harness at a small scale, in `make test`: through throttles, 500s,
 read timeouts, crashed environments, repeated and shuffled deliveries, no file
 is lost, none is recorded twice, every record describes its object's current
-version, and the DLQ holds the poison and nothing else."""
+version, the DLQ holds the poison and nothing else, and an integration on
+the bus receives every recorded outcome, each under one event id."""
 
 import dataclasses
 
@@ -67,3 +68,15 @@ def test_on_call_is_paged_for_the_poison_and_for_nothing_its_faults_do_not_expla
     # Throttles, 500s and crashes fail invocations and throttle the table, and the
     # hostile files fail: every other alarm would be a false page.
     assert fired <= {"dlq-messages", "worker-errors", "table-throttles", "files-failed"}
+
+
+def test_an_integration_receives_every_recorded_outcome_under_one_id_and_nothing_else(report):
+    events = report["events"]
+    assert events["missing"] == []
+    assert events["duplicated_ids"] == []
+    assert events["unexpected"] == []
+    assert events["received"] == events["recorded"]
+    # Every file was told at least uploaded and then processed or failed.
+    told = events["received"]
+    assert told["File Uploaded"] >= UPLOADS
+    assert told.get("File Processed", 0) + told.get("File Failed", 0) >= UPLOADS

@@ -57,7 +57,7 @@ def stack_series(tmp_path) -> set:
             cloudwatch.invoked(function, Invocation("r", error="Task timed out"))
         cloudwatch.throttled(NAMES.ingest_function)
         cloudwatch.requested(API_ID, HTTP_API_STAGE, 500, 12.0)
-        for queue in (NAMES.queue, NAMES.dead_letter_queue):
+        for queue in (NAMES.queue, NAMES.dead_letter_queue, NAMES.events_dead_letter_queue):
             cloudwatch.queue_sampled(queue, 1, 60)
         return set(cloudwatch.store.series())
     finally:

@@ -108,6 +108,12 @@ def dynamodb():
     return boto3.client("dynamodb", config=_CONFIG)
 
 
+@_made_once
+def events():
+    """The lifecycle event producer's, for PutEvents on the stack's bus."""
+    return boto3.client("events", config=_CONFIG)
+
+
 def bucket_name() -> str:
     return os.environ[ENV_BUCKET_NAME]
 
@@ -123,4 +129,5 @@ def reset() -> None:
     s3.cache_clear()
     _reader.cache_clear()
     dynamodb.cache_clear()
+    events.cache_clear()
     _per_thread = threading.local()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import unicodedata
 from urllib.parse import unquote
 
+import jsonschema
 import jwt
 import pytest
 import requests
 
-from contract import functions
+from contract import events, functions
 from local import cognito
 from local.runtime import ExecutionEnvironment
 from local.stack import LocalStack
@@ -122,3 +124,25 @@ def assert_a_safe_attachment(response: requests.Response) -> None:
     saved_as = unquote(disposition.split("filename*=UTF-8''", 1)[1])
     assert "/" not in saved_as and "\\" not in saved_as and ".." not in saved_as, saved_as
     assert not [ch for ch in saved_as if unicodedata.category(ch) in ("Cc", "Cf", "Cs")], saved_as
+
+
+def told(stack, ops_stack, file_id: str) -> list[dict]:
+    """Every lifecycle event the bus received about the file, each delivery once, read
+    from the bus's log group as `ops events` reads it, once the stream mapping has
+    caught up with every write made so far."""
+    assert stack.stream_mapping.settle(30), "the stream mapping did not catch up"
+    found = []
+    for page in ops_stack.client("logs").get_paginator("filter_log_events").paginate(
+            logGroupName=ops_stack.outputs.event_log_group, filterPattern=f'"{file_id}"'):
+        found += [json.loads(line["message"]) for line in page["events"]]
+    return [event for event in found if event["detail"]["fileId"] == file_id]
+
+
+def kinds(found: list[dict]) -> list[str]:
+    """The events' detail types, oldest first by their sequence."""
+    return [event["detail-type"] for event in sorted(found, key=lambda e: e["detail"]["sequence"])]
+
+
+def assert_valid(found: list[dict]) -> None:
+    for event in found:
+        jsonschema.validate(event, events.schema(event["detail-type"]), cls=jsonschema.Draft202012Validator)

@@ -13,13 +13,15 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from contract import events
 from contract.scan import TAG_KEY
 from local import cognito
 from local.guardduty import EICAR, TEST_MARKER, clamd_installed
 from local.stack import LocalStack
 from ops.__main__ import main
+from ops.outputs import Stack
 
-from .conftest import POLL_S, Api, upload_small, wait_for_status
+from .conftest import POLL_S, Api, assert_valid, kinds, told, upload_small, wait_for_status
 
 pytestmark = pytest.mark.skipif(not clamd_installed(), reason="clamd is not installed (apt-get install clamav-daemon)")
 
@@ -63,6 +65,25 @@ def test_the_eicar_file_ends_infected_and_is_never_downloadable(scanning_api):
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "infected"
     assert "Eicar-Test-Signature" in answer.json()["error"]["message"]
+
+
+def test_an_infected_file_is_told_infected_once_with_its_threats(scanning_stack, scanning_api):
+    file_id = upload_small(scanning_api, "eicar-told.com", EICAR, "application/octet-stream")
+    wait_for_scan(scanning_api, file_id)
+    found = told(scanning_stack, Stack.from_file(scanning_stack.stack_file), file_id)
+    assert_valid(found)
+    assert sorted(kinds(found)) == sorted([events.FILE_UPLOADED, events.FILE_PROCESSED, events.FILE_INFECTED])
+    (infected,) = [event for event in found if event["detail-type"] == events.FILE_INFECTED]
+    assert infected["detail"]["threats"] == ["Eicar-Test-Signature"]
+    assert events.FILE_RELEASED not in kinds(found)
+
+
+def test_a_clean_file_is_told_released_once_after_it_is_processed(scanning_stack, scanning_api):
+    file_id = upload_small(scanning_api, "clean-told.txt", b"clean and told")
+    wait_for_scan(scanning_api, file_id)
+    found = told(scanning_stack, Stack.from_file(scanning_stack.stack_file), file_id)
+    assert_valid(found)
+    assert kinds(found) == [events.FILE_UPLOADED, events.FILE_PROCESSED, events.FILE_RELEASED]
 
 
 def test_a_clean_file_is_downloadable_only_after_its_scan(scanning_stack, scanning_api):

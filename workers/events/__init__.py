@@ -1,0 +1,1 @@
+"""The lifecycle event producer: file record changes in, events on the bus out."""
