@@ -56,6 +56,23 @@ class Names:
         return self.prefix
 
     @property
+    def webhook_queue(self) -> str:
+        """One message per (endpoint, event) delivery (contract/webhooks.py)."""
+        return f"{self.prefix}-webhooks"
+
+    @property
+    def webhook_dead_letter_queue(self) -> str:
+        return f"{self.prefix}-webhooks-dlq"
+
+    def webhook_rule(self, endpoint: str) -> str:
+        return f"{self.prefix}-webhook-{endpoint}"
+
+    def webhook_secret_parameter(self, endpoint: str) -> str:
+        """Where the local stack keeps an endpoint's secret; a deployed stack
+        names its own (`secretParameter` in `uploads:webhooks`)."""
+        return f"/{PROJECT}/{self.stack}/webhooks/{endpoint}"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 
@@ -69,6 +86,10 @@ class Names:
     @property
     def api_function(self) -> str:
         return self.function(metrics.API_SERVICE)
+
+    @property
+    def webhooks_function(self) -> str:
+        return self.function(metrics.WEBHOOKS_SERVICE)
 
     @property
     def user_pool(self) -> str:

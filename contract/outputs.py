@@ -55,6 +55,9 @@ class StackOutputs(_Keyed, Generic[T]):
     user_pool_id: T
     user_pool_client_id: T
     region: T
+    # The webhook delivery queue and its DLQ; null on a stack without webhooks.
+    webhook_queue_url: T
+    webhook_dead_letter_queue_url: T
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ SITE_BUCKET = "siteBucket"  # arn:aws:s3:::<dashboard bucket>
 TABLE = "table"  # arn:aws:dynamodb:<region>:<account>:table/<table>
 QUEUE = "queue"  # the ingest queue's ARN
 DEAD_LETTER_QUEUE = "deadLetterQueue"
+WEBHOOK_QUEUE = "webhookQueue"  # the webhook delivery queue's ARN
+WEBHOOK_DEAD_LETTER_QUEUE = "webhookDeadLetterQueue"
+# SSM parameters by name: arn:aws:ssm:<region>:<account>:parameter, then the name (`parameter()`).
+PARAMETERS = "parameters"
 CURSOR_PARAMETER = "cursorParameter"  # the SSM parameter that holds the cursor secret
 LOG_GROUP = "logGroup"  # the function's own log group
 DISTRIBUTION = "distribution"  # the dashboard's CloudFront distribution
@@ -80,6 +84,11 @@ def allow(sid: str, actions: Sequence[str], resources: Sequence[Ref | str],
 def under(prefix: str) -> Ref:
     """The upload bucket's objects under a key prefix."""
     return Ref(BUCKET, f"/{prefix}*")
+
+
+def parameter(name: str) -> Ref:
+    """An SSM parameter by name; names that start with "/" are appended as they are."""
+    return Ref(PARAMETERS, name if name.startswith("/") else f"/{name}")
 
 
 # --- Pieces more than one policy uses ---------------------------------------------------
@@ -165,6 +174,25 @@ INGEST = [
 
 ROLES = {metrics.API_SERVICE: API, metrics.INGEST_SERVICE: INGEST}
 
+
+def webhook_delivery(secret_parameters: Sequence[str]) -> list[dict[str, Any]]:
+    """The webhook delivery function's role: its queue, as the event source
+    mapping and its backoff use it, and the secrets of the stack's own
+    endpoints (`uploads:webhooks`), no other parameter."""
+    endpoint_secrets = [parameter(name) for name in sorted(set(secret_parameters))]
+    return [
+        *LAMBDA_BASE,
+        # The mapping receives, deletes what succeeded and reads the queue's
+        # attributes; the function hides a failed delivery until its next try.
+        allow("ConsumeQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                               "sqs:GetQueueAttributes"], [Ref(WEBHOOK_QUEUE)]),
+        allow("ReadEndpointSecrets", ["ssm:GetParameter"], endpoint_secrets),
+        # As for the cursor secret: the key decrypts these parameters and nothing else.
+        allow("DecryptEndpointSecrets", ["kms:Decrypt"], [Ref(KMS_KEY)],
+              {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": endpoint_secrets}}),
+    ]
+
+
 # --- The on-call operator ------------------------------------------------------------------
 
 # What `python -m ops` needs, every command of it, and no more: docs/runbooks.md
@@ -179,6 +207,12 @@ OPERATOR = [
                                      "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"],
           [Ref(DEAD_LETTER_QUEUE)]),
     allow("RedriveToTheQueue", ["sqs:SendMessage"], [Ref(QUEUE)]),
+    # ops webhooks: the delivery queues' depths, the dead-lettered deliveries
+    # by endpoint (peek), and their redrive (receive, send, delete).
+    allow("WebhookQueueDepths", ["sqs:GetQueueAttributes"], [Ref(WEBHOOK_QUEUE), Ref(WEBHOOK_DEAD_LETTER_QUEUE)]),
+    allow("WorkTheWebhookDeadLetterQueue", ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                                            "sqs:DeleteMessage"], [Ref(WEBHOOK_DEAD_LETTER_QUEUE)]),
+    allow("RedriveWebhooks", ["sqs:SendMessage"], [Ref(WEBHOOK_QUEUE)]),
     # failed, stuck, quarantined and status read the sparse index; usage reads a user's partition.
     allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE),
                                               Ref(TABLE, f"/index/{SCAN_INDEX}")]),
@@ -360,6 +394,9 @@ def arns(names: Names, region: str, account: str, *, function: str | None = None
         TABLE: f"arn:aws:dynamodb:{region}:{account}:table/{names.table}",
         QUEUE: f"arn:aws:sqs:{region}:{account}:{names.queue}",
         DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.dead_letter_queue}",
+        WEBHOOK_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.webhook_queue}",
+        WEBHOOK_DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.webhook_dead_letter_queue}",
+        PARAMETERS: f"arn:aws:ssm:{region}:{account}:parameter",
         # Parameter names that start with "/" are appended as they are.
         CURSOR_PARAMETER: f"arn:aws:ssm:{region}:{account}:parameter{names.cursor_secret_parameter}",
         # Roles are named after what assumes them: a function's is the function's name.
