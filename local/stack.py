@@ -55,6 +55,7 @@ from local.s3 import S3Front
 from local.schedule import ScheduledRule
 from local.serving import end_process
 from local.web import Dashboard
+from local.webhook_inbox import WebhookInbox
 
 # Where `python -m local.moto_server` is found.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,8 @@ LOCAL_DELIVERY = DeliverySettings(
     dlq_retention_s=7200,
 )
 
+INBOX = "inbox"
+
 
 @dataclass
 class LocalStack:
@@ -114,6 +117,9 @@ class LocalStack:
     # generates each one's secret into SSM under its `secret_parameter`.
     webhooks: tuple[WebhookEndpoint, ...] = ()
     delivery: DeliverySettings = LOCAL_DELIVERY
+    # A webhook inbox (local/webhook_inbox.py) on this port as the endpoint
+    # "inbox", for every detail type; None: no inbox.
+    inbox_port: int | None = None
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -136,6 +142,7 @@ class LocalStack:
         self._malware_protection: MalwareProtection | None = None
         self._scan_sweep: ScheduledRule | None = None
         self._deliveries: EventSourceMapping | None = None
+        self._inbox: WebhookInbox | None = None
         # Each endpoint's secret by name, as the stack generated it (`whsec_...`).
         self.webhook_secrets: dict[str, str] = {}
 
@@ -239,6 +246,10 @@ class LocalStack:
             # moto tells the plan of each new object over this socket, so it exists before moto starts.
             self._malware_protection = MalwareProtection(self._clamd, self.bucket, REGION)
         self.moto_url = self._start_moto()
+        if self.inbox_port is not None:
+            # Bound first: its URL is the endpoint's.
+            self._inbox = WebhookInbox(self.host, self.inbox_port)
+            self.webhooks = (*self.webhooks, self.webhook(INBOX, self._inbox.url))
         self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID, self.malware_scan,
                                        webhook_secrets=[e.secret_parameter for e in self.webhooks])
         self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
@@ -323,6 +334,9 @@ class LocalStack:
             ssm.put_parameter(Name=endpoint.secret_parameter, Value=secret, Type="SecureString", Overwrite=True)
             self.webhook_secrets[endpoint.name] = secret
         provision.create_webhook_rules(self.events(), self.names, self.webhooks, queue_arn)
+        if self._inbox is not None:
+            self._inbox.secret = self.webhook_secrets[INBOX]
+            self._inbox.start()
         self.outputs.update(webhookQueueUrl=queue_url, webhookDeadLetterQueueUrl=dlq_url)
         self._webhook_queue = (queue_url, queue_arn)
         return [queue_url, dlq_url]
@@ -336,6 +350,11 @@ class LocalStack:
              for _ in range(self.delivery.maximum_concurrency)],
         )
         self._deliveries.start()
+
+    @property
+    def inbox(self) -> WebhookInbox:
+        assert self._inbox is not None, "the stack has no webhook inbox, or is not started"
+        return self._inbox
 
     @property
     def deliveries(self) -> EventSourceMapping:
@@ -442,7 +461,7 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_deliveries", "_mapping",
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_deliveries", "_inbox", "_mapping",
                      "_malware_protection",
                      "_cloudwatch", "_s3_front", "_aws_front", "_clamd"):
             piece = getattr(self, name)

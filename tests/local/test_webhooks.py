@@ -6,6 +6,7 @@ waits of 1, 2, 4 and 4 s)."""
 from __future__ import annotations
 
 import pytest
+import requests
 from standardwebhooks import Webhook
 
 from contract.events import FILE_FAILED, FILE_PROCESSED
@@ -28,7 +29,7 @@ def receivers():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, receivers):
-    stack = LocalStack(state_dir=tmp_path_factory.mktemp("webhooks"), ingest=FAST)
+    stack = LocalStack(state_dir=tmp_path_factory.mktemp("webhooks"), ingest=FAST, inbox_port=0)
     stack.webhooks = (stack.webhook("flaky", receivers["flaky"].url),
                       stack.webhook("failures", receivers["failures"].url, (FILE_FAILED,)),
                       stack.webhook("down", receivers["down"].url))
@@ -89,6 +90,14 @@ def test_a_receiver_down_past_the_retry_window_leaves_the_delivery_in_the_dead_l
     assert sent["eventId"] in dead["Body"]
     assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= LOCAL_DELIVERY.max_receive_count
     assert len(down.requests) == answered
+
+
+def test_the_local_inbox_verifies_and_shows_what_was_delivered(stack):
+    sent = put_event(stack, FILE_PROCESSED)
+    shown = wait_for(lambda: [r for r in requests.get(stack.inbox.url + "/events", timeout=5).json()["received"]
+                              if r["webhookId"] == sent["eventId"]], 20)
+    assert shown[0]["event"]["detail"] == sent
+    assert stack.inbox.snapshot()["rejected"] == []
 
 
 def test_no_secret_or_signature_reaches_the_logs(stack):
