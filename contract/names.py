@@ -64,6 +64,11 @@ class Names:
     def webhook_dead_letter_queue(self) -> str:
         return f"{self.prefix}-webhooks-dlq"
 
+    @classmethod
+    def of_webhook_queue(cls, queue_name: str) -> Names:
+        """The stack whose webhook delivery queue this is (the ops CLI knows a stack by its outputs)."""
+        return cls(queue_name.removeprefix(f"{PROJECT}-").removesuffix("-webhooks"))
+
     def webhook_rule(self, endpoint: str) -> str:
         return f"{self.prefix}-webhook-{endpoint}"
 

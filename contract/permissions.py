@@ -213,6 +213,8 @@ OPERATOR = [
     allow("WorkTheWebhookDeadLetterQueue", ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
                                             "sqs:DeleteMessage"], [Ref(WEBHOOK_DEAD_LETTER_QUEUE)]),
     allow("RedriveWebhooks", ["sqs:SendMessage"], [Ref(WEBHOOK_QUEUE)]),
+    # ops webhooks finds the endpoints the delivery function counted for (cannot be scoped to a resource).
+    allow("FindWebhookMetrics", ["cloudwatch:ListMetrics"], ["*"]),
     # failed, stuck, quarantined and status read the sparse index; usage reads a user's partition.
     allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE),
                                               Ref(TABLE, f"/index/{SCAN_INDEX}")]),
