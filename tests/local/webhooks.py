@@ -14,11 +14,12 @@ from local.serving import AnyMethodHandler, BackgroundServer, Served
 
 class Receiver(Served):
     """An integration's endpoint that answers as told: the statuses in
-    `failures` first, then 204; while `down`, it drops every connection
-    unanswered. It keeps every request it got, in order."""
+    `failures` first, then 204, each after `delay_s`; while `down`, it drops
+    every connection unanswered. It keeps every request it got, in order."""
 
-    def __init__(self, failures: tuple[int, ...] = ()) -> None:
+    def __init__(self, failures: tuple[int, ...] = (), delay_s: float = 0.0) -> None:
         self.failures = list(failures)
+        self.delay_s = delay_s
         self.down = False
         self.requests: list[dict] = []
         self._lock = threading.Lock()
@@ -34,7 +35,10 @@ class Receiver(Served):
                     receiver.requests.append({"at": time.monotonic(), "body": body,
                                               "headers": {k.lower(): v for k, v in self.headers.items()}})
                     status = receiver.failures.pop(0) if receiver.failures else 204
+                time.sleep(receiver.delay_s)
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("location", "/elsewhere")
                 self.send_header("content-length", "0")
                 self.end_headers()
 
