@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 from contract.http import ALLOWED_CONTENT_TYPES, MAX_FILE_SIZE, MULTIPART_THRESHOLD, OAUTH_SCOPES
 
 T = TypeVar("T")
+# Outputs of what a stack may not have (no webhook endpoints, no delivery queue).
+OPTIONAL = frozenset({"webhook_queue_url", "webhook_dead_letter_queue_url"})
 
 
 def _camel(name: str) -> str:
@@ -34,8 +36,10 @@ class _Keyed:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
-        """Reads the keys this type defines; other keys (another kind of stack's) are ignored."""
-        return cls(**{field.name: data[_camel(field.name)] for field in fields(cls)})
+        """Reads the keys this type defines; other keys (another kind of stack's) are ignored.
+        A key in OPTIONAL may be absent (a stack output exported as null), and reads as None."""
+        return cls(**{field.name: data.get(_camel(field.name)) if field.name in OPTIONAL else data[_camel(field.name)]
+                      for field in fields(cls)})
 
 
 def _plain(value: Any) -> Any:

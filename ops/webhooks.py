@@ -74,7 +74,7 @@ def _sums(stack: Stack, metric: str, since: timedelta) -> dict[str, int]:
             continue
         points = cloudwatch.get_metric_statistics(
             Namespace=NAMESPACE, MetricName=metric, Dimensions=found["Dimensions"], StartTime=end - since,
-            EndTime=end, Period=int(since.total_seconds()) // 60 * 60, Statistics=["Sum"])["Datapoints"]
+            EndTime=end, Period=max(60, int(since.total_seconds()) // 60 * 60), Statistics=["Sum"])["Datapoints"]
         endpoint = dimensions[ENDPOINT_DIMENSION]
         sums[endpoint] = sums.get(endpoint, 0) + int(sum(p["Sum"] for p in points))
     return sums

@@ -61,10 +61,12 @@ def post(http: urllib3.PoolManager, url: str, delivery: Delivery, headers: dict[
     are not followed: a receiver that moved is a configuration to fix, and a
     signed body must not be replayed to wherever a Location points."""
     try:
+        # Only the status matters: a receiver's body is not read, so it cannot hold the function.
         response = http.request("POST", url, body=delivery.body.encode(), headers=headers, redirect=False,
-                                retries=False, preload_content=True)
+                                retries=False, preload_content=False)
     except urllib3.exceptions.HTTPError as error:
         raise DeliveryFailed(type(error).__name__) from None
+    response.close()
     if not 200 <= response.status < 300:
         raise DeliveryFailed(f"HTTP {response.status}")
     return response.status
