@@ -22,7 +22,7 @@ from contract.ingest import (
 )
 from contract.names import PROJECT
 from contract.quotas import QUOTAS, Quotas
-from contract.webhooks import ENDPOINT_NAME, SECRET_PREFIX, WebhookEndpoint
+from contract.webhooks import ENDPOINT_NAME, SECRET_PREFIX, SECRETS_MANAGER_ARN, WebhookEndpoint
 
 NAMESPACE = PROJECT
 # Stack names end up in bucket names and the Cognito domain, which allow only
@@ -141,7 +141,7 @@ def load_config(stack: str) -> StackConfig:
         local_origin=local_origin,
         ingest=_ingest(config),
         malware_scan=malware_scan,
-        webhooks=_webhooks(config),
+        webhooks=_webhooks(config, region),
         quotas=Quotas(
             max_bytes=_positive(config, "quotaBytes", QUOTAS.max_bytes),
             max_files=_positive(config, "quotaFiles", QUOTAS.max_files),
@@ -176,7 +176,7 @@ _WEBHOOK_KEYS = {"name", "url", "secretParameter", "detailTypes"}
 _PARAMETER_NAME = re.compile(r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
-def _webhooks(config: pulumi.Config) -> tuple[WebhookEndpoint, ...]:
+def _webhooks(config: pulumi.Config, region: str) -> tuple[WebhookEndpoint, ...]:
     """`uploads:webhooks`: a list of {name, url, secretParameter, detailTypes?}.
     A deployed stack's endpoints are reached over the internet, so only over
     HTTPS; the local stack provisions its own (local/stack.py), never from here."""
@@ -198,8 +198,13 @@ def _webhooks(config: pulumi.Config) -> tuple[WebhookEndpoint, ...]:
         _check(f"{key}.secretParameter", not parameter.startswith(SECRET_PREFIX),
                "holds the secret itself: store it in an SSM SecureString and name the parameter here, e.g. "
                f"aws ssm put-parameter --type SecureString --name /uploads/<stack>/webhooks/{name} --value whsec_...")
-        _check(f"{key}.secretParameter", bool(_PARAMETER_NAME.match(parameter)) and not parameter.startswith("arn:"),
-               "must be the name of an SSM SecureString parameter, such as /uploads/<stack>/webhooks/<name>")
+        secret_arn = SECRETS_MANAGER_ARN.match(parameter)
+        _check(f"{key}.secretParameter", bool(_PARAMETER_NAME.match(parameter)) or secret_arn is not None,
+               "must be the name of an SSM SecureString parameter, such as /uploads/<stack>/webhooks/<name>, "
+               "or the full ARN of a Secrets Manager secret (with its random suffix: IAM grants it by that ARN)")
+        # The function's clients are in the stack's region, and so must the secret be.
+        _check(f"{key}.secretParameter", secret_arn is None or secret_arn["region"] == region,
+               f"the secret is in another region than the stack's ({region}); replicate it to {region}")
         detail_types = item.get("detailTypes", list(DETAIL_TYPES))
         _check(f"{key}.detailTypes", isinstance(detail_types, list) and bool(detail_types)
                and set(detail_types) <= set(DETAIL_TYPES),

@@ -32,6 +32,7 @@ from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
 from contract.scan import RESULT_NO_THREATS, TAG_KEY
 from contract.table import ATTENTION_INDEX, LIST_INDEX, SCAN_INDEX
+from contract.webhooks import in_secrets_manager
 
 VERSION = "2012-10-17"
 
@@ -175,21 +176,29 @@ INGEST = [
 ROLES = {metrics.API_SERVICE: API, metrics.INGEST_SERVICE: INGEST}
 
 
-def webhook_delivery(secret_parameters: Sequence[str]) -> list[dict[str, Any]]:
+def webhook_delivery(secrets: Sequence[str]) -> list[dict[str, Any]]:
     """The webhook delivery function's role: its queue, as the event source
     mapping and its backoff use it, and the secrets of the stack's own
-    endpoints (`uploads:webhooks`), no other parameter."""
-    endpoint_secrets = [parameter(name) for name in sorted(set(secret_parameters))]
+    endpoints (`uploads:webhooks`: SSM parameter names or Secrets Manager
+    ARNs), no other."""
+    in_ssm = [parameter(name) for name in sorted(set(secrets)) if not in_secrets_manager(name)]
+    in_secrets_manager_ = sorted({arn for arn in secrets if in_secrets_manager(arn)})
     return [
         *LAMBDA_BASE,
         # The mapping receives, deletes what succeeded and reads the queue's
         # attributes; the function hides a failed delivery until its next try.
         allow("ConsumeQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                                "sqs:GetQueueAttributes"], [Ref(WEBHOOK_QUEUE)]),
-        allow("ReadEndpointSecrets", ["ssm:GetParameter"], endpoint_secrets),
-        # As for the cursor secret: the key decrypts these parameters and nothing else.
-        allow("DecryptEndpointSecrets", ["kms:Decrypt"], [Ref(KMS_KEY)],
-              {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": endpoint_secrets}}),
+        *([
+            allow("ReadEndpointSecrets", ["ssm:GetParameter"], in_ssm),
+            # As for the cursor secret: the key decrypts these parameters and nothing else.
+            allow("DecryptEndpointSecrets", ["kms:Decrypt"], [Ref(KMS_KEY)],
+                  {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": in_ssm}}),
+        ] if in_ssm else []),
+        # A secret under a customer-managed key also needs kms:Decrypt through
+        # Secrets Manager, which the key's own policy grants where the secret is made.
+        *([allow("ReadEndpointSecretsInSecretsManager", ["secretsmanager:GetSecretValue"], in_secrets_manager_)]
+          if in_secrets_manager_ else []),
     ]
 
 

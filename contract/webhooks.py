@@ -39,13 +39,21 @@ MAX_VISIBILITY_S = 12 * 3600
 RETENTION_S = (60, 14 * 24 * 3600)
 # The Standard Webhooks secret: `whsec_` and base64 of the key.
 SECRET_PREFIX = "whsec_"
+# An endpoint's secret is an SSM SecureString, by name, or a Secrets Manager
+# secret, by ARN: IAM grants a secret by its full ARN, random suffix included.
+SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:[\w/+=.@-]+$")
+
+
+def in_secrets_manager(reference: str) -> bool:
+    return SECRETS_MANAGER_ARN.match(reference) is not None
 
 
 @dataclass(frozen=True)
 class WebhookEndpoint:
     name: str
     url: str
-    # An SSM SecureString parameter's name; the value is never in config or code.
+    # An SSM SecureString parameter's name, or a Secrets Manager secret's ARN;
+    # the value is never in config or code.
     secret_parameter: str
     detail_types: tuple[str, ...] = DETAIL_TYPES
 

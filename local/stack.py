@@ -10,6 +10,7 @@ CLI the on-call operator's, and `client()` acts as the deployer."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import secrets
@@ -117,6 +118,9 @@ class LocalStack:
     # generates each one's secret into SSM under its `secret_parameter`.
     webhooks: tuple[WebhookEndpoint, ...] = ()
     delivery: DeliverySettings = LOCAL_DELIVERY
+    # Endpoints (by name) whose secret the stack keeps in Secrets Manager, by
+    # its ARN, instead of SSM; their `secret_parameter` is replaced by that ARN.
+    secrets_manager_webhooks: frozenset[str] = frozenset()
     # A webhook inbox (local/webhook_inbox.py) on this port as the endpoint
     # "inbox", for every detail type; None: no inbox.
     inbox_port: int | None = None
@@ -249,7 +253,10 @@ class LocalStack:
         if self.inbox_port is not None:
             # Bound first: its URL is the endpoint's.
             self._inbox = WebhookInbox(self.host, self.inbox_port)
-            self.webhooks = (*self.webhooks, self.webhook(INBOX, self._inbox.url))
+            self.webhooks = (*(e for e in self.webhooks if e.name != INBOX), self.webhook(INBOX, self._inbox.url))
+        self.webhook_secrets = {}
+        # Before IAM: the function's policy names each secret by its ARN, known once it exists.
+        self._keep_webhook_secrets_in_secrets_manager()
         self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID, self.malware_scan,
                                        webhook_secrets=[e.secret_parameter for e in self.webhooks])
         self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
@@ -329,10 +336,10 @@ class LocalStack:
         queue_url, queue_arn, dlq_url = provision.create_webhook_queues(self.client("sqs"), self.names, self.delivery)
         ssm = self.client("ssm")
         for endpoint in self.webhooks:
-            # As `whsec_` and base64 of 24 random bytes, the shape Standard Webhooks' libraries read.
-            secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
-            ssm.put_parameter(Name=endpoint.secret_parameter, Value=secret, Type="SecureString", Overwrite=True)
-            self.webhook_secrets[endpoint.name] = secret
+            if endpoint.name not in self.webhook_secrets:
+                self.webhook_secrets[endpoint.name] = _new_webhook_secret()
+                ssm.put_parameter(Name=endpoint.secret_parameter, Value=self.webhook_secrets[endpoint.name],
+                                  Type="SecureString", Overwrite=True)
         provision.create_webhook_rules(self.events(), self.names, self.webhooks, queue_arn)
         if self._inbox is not None:
             self._inbox.secret = self.webhook_secrets[INBOX]
@@ -340,6 +347,23 @@ class LocalStack:
         self.outputs.update(webhookQueueUrl=queue_url, webhookDeadLetterQueueUrl=dlq_url)
         self._webhook_queue = (queue_url, queue_arn)
         return [queue_url, dlq_url]
+
+    def _keep_webhook_secrets_in_secrets_manager(self) -> None:
+        """Made as the deployer on moto directly: IAM is not built yet, and the
+        deployer may do anything anyway."""
+        chosen = [e for e in self.webhooks if e.name in self.secrets_manager_webhooks]
+        if not chosen:
+            return
+        manager = boto3.client("secretsmanager", endpoint_url=self.moto_url, region_name=REGION,
+                               aws_access_key_id="deployer", aws_secret_access_key="deployer")
+        arns = {}
+        for endpoint in chosen:
+            secret = _new_webhook_secret()
+            arns[endpoint.name] = manager.create_secret(Name=self.names.webhook_secret_parameter(endpoint.name)
+                                                        .lstrip("/"), SecretString=secret)["ARN"]
+            self.webhook_secrets[endpoint.name] = secret
+        self.webhooks = tuple(dataclasses.replace(e, secret_parameter=arns[e.name]) if e.name in arns else e
+                              for e in self.webhooks)
 
     def _start_deliveries(self) -> None:
         queue_url, queue_arn = self._webhook_queue
@@ -480,6 +504,11 @@ class LocalStack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _new_webhook_secret() -> str:
+    # `whsec_` and base64 of 24 random bytes, the shape Standard Webhooks' libraries read.
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _free_port(host: str) -> int:

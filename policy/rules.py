@@ -322,19 +322,21 @@ def webhook_https_only(args: StackValidationArgs, report_violation: ReportViolat
 
 
 def webhook_secrets_scoped(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """The delivery function's role reads SSM parameters only by their exact
-    names, and only its endpoints' secrets."""
+    """The delivery function's role reads SSM parameters and Secrets Manager
+    secrets only by their exact names or ARNs, and only its endpoints' secrets."""
     for function, endpoints in _webhook_functions(args):
-        secrets = {"/" + e["secretParameter"].lstrip("/") for e in endpoints.values()}
+        references = [e["secretParameter"] for e in endpoints.values()]
+        secrets = {r if r.startswith("arn:") else "/" + r.lstrip("/") for r in references}
         roles = {dep.urn for dep in function.property_dependencies.get("role", [])}
         for policy in _of_type(args, ROLE_POLICY):
             if not roles & {dep.urn for dep in policy.property_dependencies.get("role", [])}:
                 continue
             for statement in (_document(policy) or {}).get("Statement", []):
-                if not any(action.startswith("ssm:") for action in _as_list(statement.get("Action", []))):
+                if not any(action.startswith(("ssm:", "secretsmanager:"))
+                           for action in _as_list(statement.get("Action", []))):
                     continue
                 for resource in _as_list(statement.get("Resource", [])):
-                    name = resource.partition(":parameter")[2] if ":parameter" in resource else resource
+                    name = resource.partition(":parameter")[2] if ":ssm:" in resource else resource
                     if "*" in resource or name not in secrets:
                         report_violation(f"{function.name} may read {resource}, not one of its endpoints' "
                                          f"secrets {sorted(secrets)}", policy.urn)

@@ -1,5 +1,5 @@
 """The front every non-S3 AWS call of the local stack goes through
-(`AWS_ENDPOINT_URL`): DynamoDB, SQS, SSM, Cognito, CloudWatch, STS.
+(`AWS_ENDPOINT_URL`): DynamoDB, SQS, SSM, Secrets Manager, Cognito, CloudWatch, STS.
 
 For each request it:
 
@@ -61,7 +61,7 @@ from local.serving import AnyMethodHandler, BackgroundServer, Served
 log = logging.getLogger("local.iam.front")
 
 # The services the local stack serves here, by botocore name.
-SERVICES = ("dynamodb", "sqs", "ssm", "cognito-idp", "cloudwatch", "sts", "guardduty")
+SERVICES = ("dynamodb", "sqs", "ssm", "secretsmanager", "cognito-idp", "cloudwatch", "sts", "guardduty")
 MAX_BODY = 16 * 1024 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}

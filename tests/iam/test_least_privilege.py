@@ -66,8 +66,9 @@ EXPECTED_DENIALS = {
 
 
 def _templates() -> dict[str, list[dict]]:
-    # The delivery function's secrets are the stack's endpoints'; the local stacks' are all named so.
-    webhooks = permissions.webhook_delivery([Names("<stack>").webhook_secret_parameter("<endpoint>")])
+    # The delivery function's secrets are the stack's endpoints', in SSM or Secrets Manager.
+    webhooks = permissions.webhook_delivery([Names("<stack>").webhook_secret_parameter("<endpoint>"),
+                                              "arn:aws:secretsmanager:<region>:<account>:secret:<endpoint>"])
     return {API: permissions.ROLES[API], INGEST: permissions.ROLES[INGEST], WEBHOOKS: webhooks,
             OPERATOR: permissions.OPERATOR}
 

@@ -181,23 +181,34 @@ def _webhook_variable(change: Callable[[dict], None]) -> Callable[[dict], None]:
     return mutate
 
 
-def _read_every_parameter(stack: dict) -> None:
-    role = one(stack, "aws:iam/role:Role", name="uploads-dev-alice-webhooks")
-    policy = next(p for p in of_type(stack, "aws:iam/rolePolicy:RolePolicy")
-                  if role["urn"] in p["propertyDependencies"].get("role", []))
-    document = json.loads(policy["inputs"]["policy"])
-    statement = next(s for s in document["Statement"] if s["Sid"] == "ReadEndpointSecrets")
+def _webhook_role_statements(change: Callable[[list[dict]], None]) -> Callable[[dict], None]:
+    def mutate(stack: dict) -> None:
+        role = one(stack, "aws:iam/role:Role", name="uploads-dev-alice-webhooks")
+        policy = next(p for p in of_type(stack, "aws:iam/rolePolicy:RolePolicy")
+                      if role["urn"] in p["propertyDependencies"].get("role", []))
+        document = json.loads(policy["inputs"]["policy"])
+        change(document["Statement"])
+        policy["inputs"]["policy"] = json.dumps(document)
+    return mutate
+
+
+def _read_every_parameter(statements: list[dict]) -> None:
+    statement = next(s for s in statements if s["Sid"] == "ReadEndpointSecrets")
     statement["Resource"] = ["arn:aws:ssm:eu-west-1:123456789012:parameter/*"]
-    policy["inputs"]["policy"] = json.dumps(document)
 
 
 # On a stack with uploads:webhooks: an endpoint's URL, and what the delivery function may read.
 WEBHOOK_WEAKENINGS = {
     "plain-HTTP endpoint": ("webhook-https-only", _webhook_variable(
         lambda endpoints: endpoints["failures"].update(url="http://alerts.integrator.net/in"))),
-    "secrets beyond the endpoints'": ("webhook-secrets-scoped", _read_every_parameter),
+    "secrets beyond the endpoints'": ("webhook-secrets-scoped", _webhook_role_statements(_read_every_parameter)),
     "a secret no endpoint names": ("webhook-secrets-scoped", _webhook_variable(
         lambda endpoints: endpoints.pop("failures"))),
+    "another team's Secrets Manager secret": ("webhook-secrets-scoped", _webhook_role_statements(
+        lambda statements: statements.append({
+            "Sid": "ReadEndpointSecretsInSecretsManager", "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:payments/api-key-Zz9Yy8"]}))),
     "unencrypted delivery queue": ("queue-encrypted-with-redrive", _set(
         "aws:sqs/queue:Queue", "sqsManagedSseEnabled", False, name="uploads-dev-alice-webhooks")),
     "delivery queue without a DLQ": ("queue-encrypted-with-redrive", lambda stack: one(

@@ -109,6 +109,24 @@ def test_the_dead_lettered_alarm_exists_only_with_webhooks(stack):
     assert "webhooks-dead-lettered" not in signals
 
 
+VAULT = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:integrator/audit-AbCdEf"
+
+
+def test_a_secret_in_secrets_manager_is_read_by_its_arn_and_no_other(package, tmp_path):
+    out = tmp_path / "out.json"
+    audit = {"name": "audit", "url": "https://audit.integrator.net/", "secretParameter": VAULT}
+    endpoints = [*WEBHOOK_ENDPOINTS, audit]
+    completed = run_program(EPHEMERAL_STACK, configured(endpoints), out)
+    assert completed.returncode == 0, completed.stderr
+    stack = json.loads(out.read_text())
+    role = one(stack, "aws:iam/role:Role", name=NAMES.webhooks_function)
+    statements = {s["Sid"]: s for s in
+                  document(attached(stack, "aws:iam/rolePolicy:RolePolicy", role, "role"))["Statement"]}
+    assert statements["ReadEndpointSecretsInSecretsManager"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statements["ReadEndpointSecretsInSecretsManager"]["Resource"] == [VAULT]
+    assert VAULT not in statements["ReadEndpointSecrets"]["Resource"]
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"url": "http://hooks.integrator.net/"}, "uploads:webhooks[0].url: 'http://hooks.integrator.net/': must be an "
                                               "https:// URL"),
@@ -116,6 +134,10 @@ def test_the_dead_lettered_alarm_exists_only_with_webhooks(stack):
                                                                     "the secret itself"),
     ({"detailTypes": ["File Exploded"]}, "uploads:webhooks[0].detailTypes: must be a non-empty list"),
     ({"name": "Search Index"}, "uploads:webhooks[0].name: 1-23 lowercase letters"),
+    ({"secretParameter": VAULT.replace("eu-west-1", "us-east-1")}, "uploads:webhooks[0].secretParameter: the "
+                                                                   "secret is in another region"),
+    ({"secretParameter": "arn:aws:secretsmanager:eu-west-1:123456789012:secret"}, "uploads:webhooks[0]."
+                                                                                  "secretParameter: must be"),
 ])
 def test_a_bad_endpoint_fails_with_its_key(package, tmp_path, change, message):
     endpoint = {**WEBHOOK_ENDPOINTS[0], **change}

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.clocks
 
 @pytest.fixture(scope="module")
 def receivers():
-    started = {"flaky": Receiver(), "failures": Receiver(), "down": Receiver()}
+    started = {"flaky": Receiver(), "failures": Receiver(), "down": Receiver(), "vault": Receiver()}
     for receiver in started.values():
         receiver.start()
     yield started
@@ -30,10 +30,12 @@ def receivers():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, receivers):
-    stack = LocalStack(state_dir=tmp_path_factory.mktemp("webhooks"), ingest=FAST, inbox_port=0)
+    stack = LocalStack(state_dir=tmp_path_factory.mktemp("webhooks"), ingest=FAST, inbox_port=0,
+                       secrets_manager_webhooks=frozenset({"vault"}))
     stack.webhooks = (stack.webhook("flaky", receivers["flaky"].url),
                       stack.webhook("failures", receivers["failures"].url, (FILE_FAILED,)),
-                      stack.webhook("down", receivers["down"].url))
+                      stack.webhook("down", receivers["down"].url),
+                      stack.webhook("vault", receivers["vault"].url, (FILE_FAILED,)))
     with stack:
         yield stack
 
@@ -78,6 +80,15 @@ def settled(stack: LocalStack) -> bool:
     attributes = stack.client("sqs").get_queue_attributes(
         QueueUrl=stack.outputs["webhookQueueUrl"], AttributeNames=["All"])["Attributes"]
     return all(attributes[f"ApproximateNumberOfMessages{kind}"] == "0" for kind in ("", "NotVisible", "Delayed"))
+
+
+def test_an_endpoint_whose_secret_is_in_secrets_manager_gets_deliveries_signed_with_it(stack, receivers):
+    [endpoint] = [e for e in stack.webhooks if e.name == "vault"]
+    assert endpoint.secret_parameter.startswith("arn:aws:secretsmanager:")
+    failed = put_event(stack, FILE_FAILED, status="failed", code="corrupt", message="unreadable")
+    [request] = wait_for(lambda: [r for r in receivers["vault"].requests
+                                   if r["headers"]["webhook-id"] == failed["eventId"]], 20)
+    assert verified(stack, "vault", request)["detail"] == failed
 
 
 def test_a_receiver_down_past_the_retry_window_leaves_the_delivery_in_the_dead_letter_queue(stack, receivers):

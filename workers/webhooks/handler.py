@@ -32,7 +32,13 @@ from contract.metrics import (
     WEBHOOKS_DELIVERED,
     WEBHOOKS_SERVICE,
 )
-from contract.webhooks import ENV_WEBHOOK_DELIVERY, ENV_WEBHOOK_ENDPOINTS, DeliverySettings, parse_endpoints_variable
+from contract.webhooks import (
+    ENV_WEBHOOK_DELIVERY,
+    ENV_WEBHOOK_ENDPOINTS,
+    DeliverySettings,
+    in_secrets_manager,
+    parse_endpoints_variable,
+)
 from workers.webhooks import delivery
 
 # A rotated secret is picked up within this long.
@@ -53,8 +59,10 @@ def _sqs():
     return boto3.client("sqs")
 
 
-def _secret(name: str) -> str:
-    return parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_S)
+def _secret(reference: str) -> str:
+    if in_secrets_manager(reference):
+        return parameters.get_secret(reference, max_age=SECRET_MAX_AGE_S)
+    return parameters.get_parameter(reference, decrypt=True, max_age=SECRET_MAX_AGE_S)
 
 
 def _count(metric: str, endpoint: str) -> None:
