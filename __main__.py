@@ -19,12 +19,14 @@ from components.packaging import build_package
 from components.stack_config import load_config
 from components.storage import UploadStorage, UploadStorageArgs
 from components.table import MetadataTable, MetadataTableArgs
+from components.webhooks import WebhookDelivery, WebhookDeliveryArgs
 from contract.events import STREAM
 from contract.functions import ENV_BUCKET_NAME, ENV_STACK, ENV_TABLE_NAME
 from contract.names import PROJECT, Names
 from contract.outputs import DashboardConfig, DeployedOutputs
 from contract.permissions import GUARDDUTY_MANAGED_RULES, INGEST_ROLE, SCAN_ROLE, arns, kms_values
 from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE
+from contract.webhooks import DELIVERY
 
 ROOT = Path(__file__).parent
 config = load_config(pulumi.get_stack())
@@ -64,6 +66,10 @@ if config.malware_scan:
         GUARDDUTY_MANAGED_RULES: account_id.apply(
             lambda account: arns(names, config.region, account)[GUARDDUTY_MANAGED_RULES]),
         **kms_values(config.kms_key_arn)}), opts)
+webhooks = WebhookDelivery("webhooks", WebhookDeliveryArgs(
+    names=names, delivery=DELIVERY, endpoints=config.webhooks, event_bus_name=events.bus.name, region=config.region,
+    account_id=account_id, package=package, variables=variables, kms_key_arn=config.kms_key_arn,
+    log_retention_days=config.log_retention_days), opts) if config.webhooks else None
 auth = UserAuth("auth", UserAuthArgs(
     names=names, domain_prefix=auth_domain, region=config.region, callback_urls=origins, mfa=config.mfa,
     deletion_protection=not config.ephemeral), opts)
@@ -77,13 +83,16 @@ SiteContent("web-content", SiteContentArgs(bucket=site.bucket, web_dir=ROOT / "w
     user_pool_client_id=auth.client.id, redirect_uris=origins, region=config.region)), opts)
 alarms = OnCallAlarms("oncall", OnCallAlarmsArgs(
     names=names, ingest=config.ingest, region=config.region, api_id=api.api.id,
-    subscriptions=config.alarm_subscriptions, malware_scan=config.malware_scan), opts)
+    subscriptions=config.alarm_subscriptions, malware_scan=config.malware_scan,
+    webhooks=bool(config.webhooks)), opts)
 
 for key, value in DeployedOutputs(
     api_url=api.url, web_url=site.url, bucket_name=storage.bucket.bucket, queue_url=ingest.queue.url,
     dead_letter_queue_url=ingest.dead_letter_queue.url, table_name=table.table.name, user_pool_id=auth.user_pool.id,
     user_pool_client_id=auth.client.id, region=config.region, event_bus_name=events.bus.name,
     event_bus_arn=events.bus.arn, event_log_group=events.log_group.name, alarm_topic_arn=alarms.topic.arn,
+    webhook_queue_url=webhooks.queue.url if webhooks else None,
+    webhook_dead_letter_queue_url=webhooks.dead_letter_queue.url if webhooks else None,
     monitoring_url=alarms.monitoring_url,
 ).as_dict().items():
     pulumi.export(key, value)

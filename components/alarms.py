@@ -27,6 +27,8 @@ class OnCallAlarmsArgs:
     api_id: pulumi.Input[str]
     subscriptions: Sequence[AlarmSubscription]
     malware_scan: bool = False
+    # The stack delivers webhooks (`uploads:webhooks`): its delivery DLQ is watched.
+    webhooks: bool = False
 
 
 class OnCallAlarms(pulumi.ComponentResource):
@@ -54,7 +56,8 @@ class OnCallAlarms(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        for spec in alarms(args.names, args.ingest, args.api_id, malware_scan=args.malware_scan):
+        for spec in alarms(args.names, args.ingest, args.api_id, malware_scan=args.malware_scan,
+                           webhooks=args.webhooks):
             self._alarm(spec)
 
         # "Dashboard" is CloudWatch's word; in this project the dashboard is the web UI.

@@ -4,8 +4,9 @@ grants exactly what contract/permissions.py defines for the function."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -32,6 +33,9 @@ class PythonFunctionArgs:
     resources: Mapping[str, pulumi.Input[str] | None]
     # Values for the spec's variables (and possibly other functions').
     variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The role's statements, when they depend on the stack (the webhook
+    # endpoints' secrets); otherwise the contract's for the spec's service.
+    statements: Sequence[Mapping[str, Any]] | None = None
 
 
 class PythonFunction(pulumi.ComponentResource):
@@ -69,7 +73,7 @@ class PythonFunction(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=iam.policy(permissions.ROLES[spec.service],
+            policy=iam.policy(args.statements or permissions.ROLES[spec.service],
                               {**args.resources, permissions.LOG_GROUP: self.log_group.arn}),
             opts=child,
         )

@@ -103,7 +103,13 @@ def _install_dependencies(requirements: Path, target: Path) -> Path:
                 shutil.rmtree(staging / name)
         # A rename is atomic, so a concurrent or interrupted build never leaves
         # a half-installed directory that a later build would trust.
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            # A concurrent build (another test worker) renamed the same
+            # requirements' install first; it is as good as ours.
+            if not target.is_dir():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

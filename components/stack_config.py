@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from contract.events import DETAIL_TYPES
 from contract.ingest import (
     INGEST,
     MAX_BATCH_SIZE,
@@ -21,6 +22,7 @@ from contract.ingest import (
 )
 from contract.names import PROJECT
 from contract.quotas import QUOTAS, Quotas
+from contract.webhooks import ENDPOINT_NAME, SECRET_PREFIX, SECRETS_MANAGER_ARN, WebhookEndpoint
 
 NAMESPACE = PROJECT
 # Stack names end up in bucket names and the Cognito domain, which allow only
@@ -90,6 +92,8 @@ class StackConfig:
     quotas: Quotas
     # GuardDuty Malware Protection on incoming/: nothing is released until clean.
     malware_scan: bool
+    # Where lifecycle events are POSTed, signed (docs/events.md#webhooks); empty: no delivery at all.
+    webhooks: tuple[WebhookEndpoint, ...] = ()
 
 
 def load_config(stack: str) -> StackConfig:
@@ -137,6 +141,7 @@ def load_config(stack: str) -> StackConfig:
         local_origin=local_origin,
         ingest=_ingest(config),
         malware_scan=malware_scan,
+        webhooks=_webhooks(config, region),
         quotas=Quotas(
             max_bytes=_positive(config, "quotaBytes", QUOTAS.max_bytes),
             max_files=_positive(config, "quotaFiles", QUOTAS.max_files),
@@ -163,6 +168,49 @@ def _ingest(config: pulumi.Config) -> IngestSettings:
            f"must be at least the event source's maximum concurrency, {concurrency}; leave it unset to reserve none")
     return dataclasses.replace(INGEST, batch_size=batch_size, batching_window_s=window,
                                maximum_concurrency=concurrency, reserved_concurrency=reserved)
+
+
+_WEBHOOK_KEYS = {"name", "url", "secretParameter", "detailTypes"}
+# An SSM parameter name: letters, digits and . - _ / (https://docs.aws.amazon.com/systems-manager/latest/userguide/
+# sysman-parameter-name-constraints.html).
+_PARAMETER_NAME = re.compile(r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
+
+def _webhooks(config: pulumi.Config, region: str) -> tuple[WebhookEndpoint, ...]:
+    """`uploads:webhooks`: a list of {name, url, secretParameter, detailTypes?}.
+    A deployed stack's endpoints are reached over the internet, so only over
+    HTTPS; the local stack provisions its own (local/stack.py), never from here."""
+    raw = config.get_object("webhooks") or []
+    _check("webhooks", isinstance(raw, list), "must be a list of {name, url, secretParameter, detailTypes}")
+    endpoints: list[WebhookEndpoint] = []
+    for index, item in enumerate(raw):
+        key = f"webhooks[{index}]"
+        _check(key, isinstance(item, dict) and {"name", "url", "secretParameter"} <= set(item) <= _WEBHOOK_KEYS,
+               f"must be an object with name, url and secretParameter, and optionally detailTypes; "
+               f"got {sorted(item) if isinstance(item, dict) else item!r}")
+        name, url, parameter = str(item["name"]), str(item["url"]), str(item["secretParameter"])
+        _check(f"{key}.name", bool(ENDPOINT_NAME.match(name)),
+               "1-23 lowercase letters, digits or hyphens, starting with a letter (it names the endpoint's rule)")
+        _check(f"{key}.name", name not in {e.name for e in endpoints}, f"{name!r} is used twice")
+        split = urllib.parse.urlsplit(url)
+        _check(f"{key}.url", split.scheme == "https" and bool(split.hostname),
+               f"{url!r}: must be an https:// URL (events are signed, not encrypted)")
+        _check(f"{key}.secretParameter", not parameter.startswith(SECRET_PREFIX),
+               "holds the secret itself: store it in an SSM SecureString and name the parameter here, e.g. "
+               f"aws ssm put-parameter --type SecureString --name /uploads/<stack>/webhooks/{name} --value whsec_...")
+        secret_arn = SECRETS_MANAGER_ARN.match(parameter)
+        _check(f"{key}.secretParameter", bool(_PARAMETER_NAME.match(parameter)) or secret_arn is not None,
+               "must be the name of an SSM SecureString parameter, such as /uploads/<stack>/webhooks/<name>, "
+               "or the full ARN of a Secrets Manager secret (with its random suffix: IAM grants it by that ARN)")
+        # The function's clients are in the stack's region, and so must the secret be.
+        _check(f"{key}.secretParameter", secret_arn is None or secret_arn["region"] == region,
+               f"the secret is in another region than the stack's ({region}); replicate it to {region}")
+        detail_types = item.get("detailTypes", list(DETAIL_TYPES))
+        _check(f"{key}.detailTypes", isinstance(detail_types, list) and bool(detail_types)
+               and set(detail_types) <= set(DETAIL_TYPES),
+               f"must be a non-empty list of {list(DETAIL_TYPES)}")
+        endpoints.append(WebhookEndpoint(name, url, parameter, tuple(detail_types)))
+    return tuple(endpoints)
 
 
 def _positive(config: pulumi.Config, key: str, default: int) -> int:

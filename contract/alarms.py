@@ -126,9 +126,11 @@ def worker(name: str, names: Names, stat: str = "Sum") -> Metric:
     return Metric(NAMESPACE, name, {SERVICE_DIMENSION: INGEST_SERVICE, STACK_DIMENSION: names.stack}, stat)
 
 
-def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: bool = False) -> tuple[AlarmSpec, ...]:
+def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: bool = False,
+           webhooks: bool = False) -> tuple[AlarmSpec, ...]:
     """`malware_scan`: the stack scans uploads (`uploads:malwareScan`); only
-    then is there a scan to fail or to wait for."""
+    then is there a scan to fail or to wait for. `webhooks`: the stack has
+    webhook endpoints (`uploads:webhooks`), and so a delivery queue."""
     # Longer than a poison message can spend retrying before it is dead-lettered,
     # so this fires for a stalled queue, not for one bad message. A poison
     # message is dead-lettered only when a receive finds its last visibility
@@ -162,6 +164,13 @@ def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: b
                   worker(SCANS_STUCK, names, stat="Maximum"),
                   threshold=1, missing=KEEP_STATE, period_s=SWEEP_RATE_MINUTES * 60),
     ) if malware_scan else ()
+    # A dead-lettered delivery is an event an integration never got: its
+    # receiver failed for the whole retry window (contract/webhooks.py).
+    delivering = (
+        AlarmSpec("webhooks-dead-lettered", "Webhook deliveries were dead-lettered after a day of retries",
+                  sqs("ApproximateNumberOfMessagesVisible", names.webhook_dead_letter_queue),
+                  threshold=1, missing=KEEP_STATE, period_s=60),
+    ) if webhooks else ()
     return (
         AlarmSpec("dlq-messages", "Messages are waiting in the dead-letter queue",
                   sqs("ApproximateNumberOfMessagesVisible", names.dead_letter_queue),
@@ -199,4 +208,5 @@ def alarms(names: Names, ingest: IngestSettings, api_id: Any, *, malware_scan: b
                   failed_share,
                   threshold=FAILED_SHARE_PERCENT, missing=QUIET_IS_OK, period_s=900),
         *scanning,
+        *delivering,
     )

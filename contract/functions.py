@@ -14,6 +14,7 @@ from contract.http import API_TIMEOUT_S
 from contract.ingest import INGEST, IngestSettings
 from contract.names import Names
 from contract.scan import ENV_MALWARE_SCAN
+from contract.webhooks import DELIVERY, ENV_WEBHOOK_DELIVERY, ENV_WEBHOOK_ENDPOINTS, DeliverySettings
 
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_BUCKET_NAME = "BUCKET_NAME"
@@ -89,3 +90,14 @@ EVENTS = FunctionSpec(
     memory_mb=256,
     variables=(ENV_EVENT_BUS, ENV_STACK),
 )
+
+
+def webhook_delivery(settings: DeliverySettings = DELIVERY) -> FunctionSpec:
+    return FunctionSpec(
+        handler="workers.webhooks.handler.handler",
+        service=metrics.WEBHOOKS_SERVICE,
+        timeout_s=settings.worker_timeout_s,
+        memory_mb=settings.memory_mb,
+        variables=(ENV_STACK, ENV_WEBHOOK_ENDPOINTS, ENV_WEBHOOK_DELIVERY),
+        reserved_concurrency=settings.reserved_concurrency,
+    )

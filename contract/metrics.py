@@ -8,6 +8,7 @@ INGEST_SERVICE = "ingest"
 API_SERVICE = "api"
 # The lifecycle event producer (contract/events.py).
 EVENTS_SERVICE = "events"
+WEBHOOKS_SERVICE = "webhooks"
 
 FILES_PROCESSED = "FilesProcessed"
 FILES_FAILED = "FilesFailed"
@@ -21,3 +22,8 @@ SCANS_FAILED = "ScansFailed"
 # Uploaded files still waiting for their scan past the bound, counted by the
 # scheduled sweep (contract/scan.py): a result that never comes sends no event.
 SCANS_STUCK = "ScansStuck"
+# Webhook deliveries a receiver acknowledged with a 2xx, and attempts that
+# failed (and will be retried or dead-lettered), per endpoint (ENDPOINT_DIMENSION).
+WEBHOOKS_DELIVERED = "WebhooksDelivered"
+WEBHOOK_ATTEMPTS_FAILED = "WebhookAttemptsFailed"
+ENDPOINT_DIMENSION = "endpoint"

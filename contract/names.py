@@ -71,6 +71,28 @@ class Names:
         return f"{self.prefix}-event-log"
 
     @property
+    def webhook_queue(self) -> str:
+        """One message per (endpoint, event) delivery (contract/webhooks.py)."""
+        return f"{self.prefix}-webhooks"
+
+    @property
+    def webhook_dead_letter_queue(self) -> str:
+        return f"{self.prefix}-webhooks-dlq"
+
+    @classmethod
+    def of_webhook_queue(cls, queue_name: str) -> Names:
+        """The stack whose webhook delivery queue this is (the ops CLI knows a stack by its outputs)."""
+        return cls(queue_name.removeprefix(f"{PROJECT}-").removesuffix("-webhooks"))
+
+    def webhook_rule(self, endpoint: str) -> str:
+        return f"{self.prefix}-webhook-{endpoint}"
+
+    def webhook_secret_parameter(self, endpoint: str) -> str:
+        """Where the local stack keeps an endpoint's secret; a deployed stack
+        names its own (`secretParameter` in `uploads:webhooks`)."""
+        return f"/{PROJECT}/{self.stack}/webhooks/{endpoint}"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-files"
 
@@ -88,6 +110,10 @@ class Names:
     @property
     def events_function(self) -> str:
         return self.function(metrics.EVENTS_SERVICE)
+
+    @property
+    def webhooks_function(self) -> str:
+        return self.function(metrics.WEBHOOKS_SERVICE)
 
     @property
     def user_pool(self) -> str:

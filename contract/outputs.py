@@ -6,7 +6,7 @@ the ops CLI and the tests read either the same way. Also the dashboard's
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
 from contract.http import ALLOWED_CONTENT_TYPES, MAX_FILE_SIZE, MULTIPART_THRESHOLD, OAUTH_SCOPES
@@ -34,8 +34,10 @@ class _Keyed:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
-        """Reads the keys this type defines; other keys (another kind of stack's) are ignored."""
-        return cls(**{field.name: data[_camel(field.name)] for field in fields(cls)})
+        """Reads the keys this type defines; other keys (another kind of stack's) are ignored.
+        A key with a default may be absent (a stack output exported as null), and reads as it."""
+        return cls(**{field.name: data.get(_camel(field.name), field.default) if field.default is not MISSING
+                      else data[_camel(field.name)] for field in fields(cls)})
 
 
 def _plain(value: Any) -> Any:
@@ -60,6 +62,9 @@ class StackOutputs(_Keyed, Generic[T]):
     event_bus_name: T
     event_bus_arn: T
     event_log_group: T
+    # The webhook delivery queue and its DLQ; null on a stack without webhooks.
+    webhook_queue_url: T | None = field(default=None, kw_only=True)
+    webhook_dead_letter_queue_url: T | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

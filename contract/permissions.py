@@ -32,6 +32,7 @@ from contract.keys import INCOMING_PREFIX, THUMBNAIL_PREFIX
 from contract.names import Names
 from contract.scan import RESULT_NO_THREATS, TAG_KEY
 from contract.table import ATTENTION_INDEX, LIST_INDEX, SCAN_INDEX
+from contract.webhooks import in_secrets_manager
 
 VERSION = "2012-10-17"
 
@@ -45,6 +46,10 @@ TABLE_STREAM = "tableStream"  # the table's streams: <table arn>/stream/*
 EVENT_BUS = "eventBus"  # the stack's own EventBridge bus
 EVENTS_DEAD_LETTER_QUEUE = "eventsDeadLetterQueue"  # the event producer's on-failure destination
 EVENT_LOG_GROUP = "eventLogGroup"  # where a rule on the bus keeps every event, for `ops events`
+WEBHOOK_QUEUE = "webhookQueue"  # the webhook delivery queue's ARN
+WEBHOOK_DEAD_LETTER_QUEUE = "webhookDeadLetterQueue"
+# SSM parameters by name: arn:aws:ssm:<region>:<account>:parameter, then the name (`parameter()`).
+PARAMETERS = "parameters"
 CURSOR_PARAMETER = "cursorParameter"  # the SSM parameter that holds the cursor secret
 LOG_GROUP = "logGroup"  # the function's own log group
 DISTRIBUTION = "distribution"  # the dashboard's CloudFront distribution
@@ -84,6 +89,11 @@ def allow(sid: str, actions: Sequence[str], resources: Sequence[Ref | str],
 def under(prefix: str) -> Ref:
     """The upload bucket's objects under a key prefix."""
     return Ref(BUCKET, f"/{prefix}*")
+
+
+def parameter(name: str) -> Ref:
+    """An SSM parameter by name; names that start with "/" are appended as they are."""
+    return Ref(PARAMETERS, name if name.startswith("/") else f"/{name}")
 
 
 # --- Pieces more than one policy uses ---------------------------------------------------
@@ -182,6 +192,33 @@ EVENTS = [
 
 ROLES = {metrics.API_SERVICE: API, metrics.INGEST_SERVICE: INGEST, metrics.EVENTS_SERVICE: EVENTS}
 
+
+def webhook_delivery(secrets: Sequence[str]) -> list[dict[str, Any]]:
+    """The webhook delivery function's role: its queue, as the event source
+    mapping and its backoff use it, and the secrets of the stack's own
+    endpoints (`uploads:webhooks`: SSM parameter names or Secrets Manager
+    ARNs), no other."""
+    in_ssm = [parameter(name) for name in sorted(set(secrets)) if not in_secrets_manager(name)]
+    in_secrets_manager_ = sorted({arn for arn in secrets if in_secrets_manager(arn)})
+    return [
+        *LAMBDA_BASE,
+        # The mapping receives, deletes what succeeded and reads the queue's
+        # attributes; the function hides a failed delivery until its next try.
+        allow("ConsumeQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                               "sqs:GetQueueAttributes"], [Ref(WEBHOOK_QUEUE)]),
+        *([
+            allow("ReadEndpointSecrets", ["ssm:GetParameter"], in_ssm),
+            # As for the cursor secret: the key decrypts these parameters and nothing else.
+            allow("DecryptEndpointSecrets", ["kms:Decrypt"], [Ref(KMS_KEY)],
+                  {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": in_ssm}}),
+        ] if in_ssm else []),
+        # A secret under a customer-managed key also needs kms:Decrypt through
+        # Secrets Manager, which the key's own policy grants where the secret is made.
+        *([allow("ReadEndpointSecretsInSecretsManager", ["secretsmanager:GetSecretValue"], in_secrets_manager_)]
+          if in_secrets_manager_ else []),
+    ]
+
+
 # --- The on-call operator ------------------------------------------------------------------
 
 # What `python -m ops` needs, every command of it, and no more: docs/runbooks.md
@@ -196,6 +233,14 @@ OPERATOR = [
                                      "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"],
           [Ref(DEAD_LETTER_QUEUE)]),
     allow("RedriveToTheQueue", ["sqs:SendMessage"], [Ref(QUEUE)]),
+    # ops webhooks: the delivery queues' depths, the dead-lettered deliveries
+    # by endpoint (peek), and their redrive (receive, send, delete).
+    allow("WebhookQueueDepths", ["sqs:GetQueueAttributes"], [Ref(WEBHOOK_QUEUE), Ref(WEBHOOK_DEAD_LETTER_QUEUE)]),
+    allow("WorkTheWebhookDeadLetterQueue", ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                                            "sqs:DeleteMessage"], [Ref(WEBHOOK_DEAD_LETTER_QUEUE)]),
+    allow("RedriveWebhooks", ["sqs:SendMessage"], [Ref(WEBHOOK_QUEUE)]),
+    # ops webhooks finds the endpoints the delivery function counted for (cannot be scoped to a resource).
+    allow("FindWebhookMetrics", ["cloudwatch:ListMetrics"], ["*"]),
     # failed, stuck, quarantined and status read the sparse index; usage reads a user's partition.
     allow("ReadRecords", ["dynamodb:Query"], [Ref(TABLE, f"/index/{ATTENTION_INDEX}"), Ref(TABLE),
                                               Ref(TABLE, f"/index/{SCAN_INDEX}")]),
@@ -383,6 +428,9 @@ def arns(names: Names, region: str, account: str, *, function: str | None = None
         EVENT_BUS: f"arn:aws:events:{region}:{account}:event-bus/{names.event_bus}",
         EVENTS_DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.events_dead_letter_queue}",
         EVENT_LOG_GROUP: f"arn:aws:logs:{region}:{account}:log-group:{names.event_log_group}",
+        WEBHOOK_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.webhook_queue}",
+        WEBHOOK_DEAD_LETTER_QUEUE: f"arn:aws:sqs:{region}:{account}:{names.webhook_dead_letter_queue}",
+        PARAMETERS: f"arn:aws:ssm:{region}:{account}:parameter",
         # Parameter names that start with "/" are appended as they are.
         CURSOR_PARAMETER: f"arn:aws:ssm:{region}:{account}:parameter{names.cursor_secret_parameter}",
         # Roles are named after what assumes them: a function's is the function's name.

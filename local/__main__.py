@@ -22,6 +22,8 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=4000, help="port for the HTTP API (0: any free one)")
     parser.add_argument("--web-port", type=int, default=8080, help="port for the dashboard (0: any free one)")
     parser.add_argument("--sign-in-port", type=int, default=4001, help="port for the Hosted UI (0: any free one)")
+    parser.add_argument("--inbox-port", type=int, default=4002,
+                        help="port for the webhook inbox, the stack's local endpoint (0: any free one)")
     parser.add_argument("--in-own-group", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.in_own_group:
@@ -32,7 +34,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
     stack = LocalStack(moto_port=args.moto_port, aws_port=args.aws_port, s3_port=args.s3_port, api_port=args.api_port,
-                       web_port=args.web_port, hosted_ui_port=args.sign_in_port, malware_scan=clamd_installed())
+                       web_port=args.web_port, hosted_ui_port=args.sign_in_port, malware_scan=clamd_installed(),
+                       inbox_port=args.inbox_port)
     try:
         stack.start()
     except OSError as error:
@@ -98,6 +101,9 @@ uploads: the local stack is up (stack "{stack.stack}")
 window {ingest.batching_window_s}s,
                        timeout {ingest.worker_timeout_s}s, visibility {ingest.visibility_timeout_s}s
                        logs: {stack.log_dir / 'ingest.log'}
+  webhook inbox        {stack.inbox.url}   every lifecycle event on the bus {stack.names.event_bus}, delivered
+                       signed and verified there (JSON at /events); retries and DLQ: {out['webhookDeadLetterQueueUrl']}
+                       logs: {stack.log_dir / 'webhooks.log'}
   table                {out['tableName']}  (its stream feeds the events function)
   event bus            {out['eventBusName']}  every file outcome (docs/events.md); kept in {out['eventLogGroup']}:
                        `python -m ops events FILE_ID`; logs: {stack.log_dir / 'events.log'}

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from contract.ingest import IngestSettings
+from contract.webhooks import DeliverySettings
 from local.faults import Deliveries, Faults
 from local.runtime import ExecutionEnvironment, Invocation
 
@@ -100,7 +101,7 @@ class MappingStats:
 
 
 class EventSourceMapping:
-    def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings,
+    def __init__(self, sqs, queue_url: str, queue_arn: str, region: str, settings: IngestSettings | DeliverySettings,
                  environments: list[ExecutionEnvironment], faults: Faults | None = None, redeliver=None,
                  on_throttled: Callable[[], None] | None = None) -> None:
         if len(environments) != settings.maximum_concurrency:

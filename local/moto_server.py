@@ -39,6 +39,13 @@ that CloudWatch, and no AWS client, its oldest message's SentTimestamp
 (`LocalOldestMessageSentTimestamp`), from which it publishes
 ApproximateAgeOfOldestMessage as SQS does.
 
+An EventBridge target's input transformer may name the whole event,
+`<aws.events.event.json>`; AWS puts it there as a rule's target receives it
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html:
+`time` as ISO 8601), where moto puts its own record of it (`time` in epoch
+seconds, and its `ingestion-time`). The webhook delivery queue's messages
+carry it (contract/webhooks.py).
+
 Run as `python -m local.moto_server` with moto.server's arguments.
 """
 
@@ -207,6 +214,25 @@ def _with_oldest_sent(backend: SQSBackend, queue_name: str, attribute_names: lis
 
 
 SQSBackend.get_queue_attributes = _with_oldest_sent
+
+_WHOLE_EVENT = "<aws.events.event.json>"
+_template_parse = EventTemplateParser.parse
+
+
+def _as_delivered(event: dict) -> dict:
+    delivered = {name: value for name, value in event.items() if name != "ingestion-time"}
+    if isinstance(delivered.get("time"), (int, float)):
+        delivered["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(delivered["time"]))
+    return delivered
+
+
+def _parse_template(input_template, input_paths_map, event):
+    if input_template and _WHOLE_EVENT in input_template:
+        input_template = input_template.replace(_WHOLE_EVENT, json.dumps(_as_delivered(event)))
+    return _template_parse(input_template, input_paths_map, event)
+
+
+EventTemplateParser.parse = staticmethod(_parse_template)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ tests use these functions too, so a test fixture cannot drift from the stack.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from contract.events import ARCHIVE_RULE_PATTERN, STREAM_VIEW_TYPE, StreamSettings
 from contract.http import BUCKET_CORS_EXPOSE, BUCKET_CORS_HEADERS, BUCKET_CORS_MAX_AGE_S, BUCKET_CORS_METHODS
@@ -15,6 +16,7 @@ from contract.keys import INCOMING_PREFIX, NOTIFIED_EVENTS
 from contract.names import Names
 from contract.scan import result_event_pattern
 from contract.table import INDEXES, KEY_ATTRIBUTES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from contract.webhooks import DeliverySettings, WebhookEndpoint
 
 
 def create_table(dynamodb, names: Names) -> str:
@@ -48,20 +50,30 @@ def create_table(dynamodb, names: Names) -> str:
 
 
 def create_queues(sqs, names: Names, ingest: IngestSettings) -> tuple[str, str, str]:
-    """Returns (queue url, queue arn, dead-letter queue url)."""
+    """The ingest queue and its DLQ: (queue url, queue arn, dead-letter queue url)."""
+    return _queue_with_dlq(sqs, names.queue, names.dead_letter_queue, ingest)
+
+
+def create_webhook_queues(sqs, names: Names, delivery: DeliverySettings) -> tuple[str, str, str]:
+    """The webhook delivery queue and its DLQ, as `create_queues` returns them."""
+    return _queue_with_dlq(sqs, names.webhook_queue, names.webhook_dead_letter_queue, delivery)
+
+
+def _queue_with_dlq(sqs, name: str, dlq_name: str, settings: IngestSettings | DeliverySettings
+                    ) -> tuple[str, str, str]:
     dlq_url = sqs.create_queue(
-        QueueName=names.dead_letter_queue,
-        Attributes={"MessageRetentionPeriod": str(ingest.dlq_retention_s)},
+        QueueName=dlq_name,
+        Attributes={"MessageRetentionPeriod": str(settings.dlq_retention_s)},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
-        QueueName=names.queue,
+        QueueName=name,
         Attributes={
-            "VisibilityTimeout": str(ingest.visibility_timeout_s),
-            "MessageRetentionPeriod": str(ingest.message_retention_s),
-            "ReceiveMessageWaitTimeSeconds": str(ingest.receive_wait_s),
+            "VisibilityTimeout": str(settings.visibility_timeout_s),
+            "MessageRetentionPeriod": str(settings.message_retention_s),
+            "ReceiveMessageWaitTimeSeconds": str(settings.receive_wait_s),
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": ingest.max_receive_count}
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
             ),
         },
     )["QueueUrl"]
@@ -144,3 +156,16 @@ def create_events_dead_letter_queue(sqs, names: Names, settings: StreamSettings)
     url = sqs.create_queue(QueueName=names.events_dead_letter_queue,
                            Attributes={"MessageRetentionPeriod": str(settings.dlq_retention_s)})["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def create_webhook_rules(events, names: Names, endpoints: Iterable[WebhookEndpoint], queue_arn: str) -> None:
+    """A rule per endpoint on the stack's bus, for the detail types it asked
+    for, to the delivery queue with the endpoint's name around the event: the
+    rules and targets the Pulumi program makes from `uploads:webhooks`."""
+    for endpoint in endpoints:
+        rule = names.webhook_rule(endpoint.name)
+        events.put_rule(Name=rule, EventBusName=names.event_bus, EventPattern=json.dumps(endpoint.event_pattern),
+                        State="ENABLED")
+        events.put_targets(Rule=rule, EventBusName=names.event_bus,
+                           Targets=[{"Id": "delivery-queue", "Arn": queue_arn,
+                                     "InputTransformer": endpoint.input_transformer}])

@@ -9,6 +9,8 @@ CLI the on-call operator's, and `client()` acts as the deployer."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
 import secrets
@@ -32,6 +34,14 @@ from contract.names import Names
 from contract.outputs import DashboardConfig, LocalOutputs
 from contract.quotas import QUOTAS, Quotas
 from contract.scan import ENV_MALWARE_SCAN, SCAN_OFF_VALUE, SCAN_ON_VALUE, SWEEP_RATE_MINUTES
+from contract.webhooks import (
+    ENV_WEBHOOK_DELIVERY,
+    ENV_WEBHOOK_ENDPOINTS,
+    SECRET_PREFIX,
+    DeliverySettings,
+    WebhookEndpoint,
+    endpoints_variable,
+)
 from local import cognito, provision
 from local.cloudwatch.service import LocalCloudWatch
 from local.esm import EventSourceMapping
@@ -39,7 +49,7 @@ from local.faults import Faults
 from local.gateway import Cors, Gateway, JwtAuthorizer
 from local.guardduty import ENV_OBJECT_CREATED_SOCKET, Clamd, MalwareProtection
 from local.hosted_ui import HostedUI
-from local.iam.authority import API, DEPLOYER, EVENTS, INGEST, OPERATOR, Authority
+from local.iam.authority import API, DEPLOYER, EVENTS, INGEST, OPERATOR, WEBHOOKS, Authority
 from local.iam.front import AwsFront
 from local.iam.s3 import S3Authorizer
 from local.runtime import ACCOUNT_ID, ExecutionEnvironment, FunctionSpec
@@ -48,6 +58,7 @@ from local.schedule import ScheduledRule
 from local.serving import end_process
 from local.streams import StreamMapping
 from local.web import Dashboard
+from local.webhook_inbox import WebhookInbox
 
 # Where `python -m local.moto_server` is found.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +78,21 @@ LOCAL_INGEST = IngestSettings(
 # The deployed mapping's settings with fewer retries: a batch that cannot be
 # told is given up on in seconds.
 LOCAL_STREAM = StreamSettings(maximum_retry_attempts=2)
+
+# The webhook schedule with seconds for minutes and hours: waits of 1, 2, 4
+# and 4 s, so a delivery is dead-lettered about 15 s after its first try.
+LOCAL_DELIVERY = DeliverySettings(
+    first_retry_s=1,
+    max_backoff_s=4,
+    retry_window_s=10,
+    connect_timeout_s=1,
+    read_timeout_s=2,
+    receive_wait_s=1,
+    message_retention_s=3600,
+    dlq_retention_s=7200,
+)
+
+INBOX = "inbox"
 
 
 @dataclass
@@ -95,6 +121,16 @@ class LocalStack:
     alarm_clock_scale: float = 1.0
     # `uploads:malwareScan`: GuardDuty emulated with clamd (local/guardduty.py).
     malware_scan: bool = False
+    # The stack's webhook endpoints (`uploads:webhooks` on AWS): the stack
+    # generates each one's secret into SSM under its `secret_parameter`.
+    webhooks: tuple[WebhookEndpoint, ...] = ()
+    delivery: DeliverySettings = LOCAL_DELIVERY
+    # Endpoints (by name) whose secret the stack keeps in Secrets Manager, by
+    # its ARN, instead of SSM; their `secret_parameter` is replaced by that ARN.
+    secrets_manager_webhooks: frozenset[str] = frozenset()
+    # A webhook inbox (local/webhook_inbox.py) on this port as the endpoint
+    # "inbox", for every detail type; None: no inbox.
+    inbox_port: int | None = None
     outputs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -117,6 +153,10 @@ class LocalStack:
         self._clamd: Clamd | None = None
         self._malware_protection: MalwareProtection | None = None
         self._scan_sweep: ScheduledRule | None = None
+        self._deliveries: EventSourceMapping | None = None
+        self._inbox: WebhookInbox | None = None
+        # Each endpoint's secret by name, as the stack generated it (`whsec_...`).
+        self.webhook_secrets: dict[str, str] = {}
 
     @property
     def dashboard_origin(self) -> str:
@@ -165,6 +205,8 @@ class LocalStack:
             ENV_MALWARE_SCAN: SCAN_ON_VALUE if self.malware_scan else SCAN_OFF_VALUE,
             ENV_CURSOR_SECRET_PARAMETER: self.names.cursor_secret_parameter,
             ENV_EVENT_BUS: self.names.event_bus,
+            ENV_WEBHOOK_ENDPOINTS: endpoints_variable(self.webhooks),
+            ENV_WEBHOOK_DELIVERY: self.delivery.variable,
             **self.quotas.variables(),
         }
         return FunctionSpec(
@@ -194,6 +236,14 @@ class LocalStack:
     def events_spec(self) -> FunctionSpec:
         return self._function(functions.EVENTS, EVENTS)
 
+    def webhooks_spec(self) -> FunctionSpec:
+        return self._function(functions.webhook_delivery(self.delivery), WEBHOOKS)
+
+    def webhook(self, name: str, url: str, detail_types: tuple[str, ...] | None = None) -> WebhookEndpoint:
+        """An endpoint for this stack, its secret under the stack's own parameter name."""
+        return WebhookEndpoint(name, url, self.names.webhook_secret_parameter(name),
+                               *((detail_types,) if detail_types else ()))
+
     def start(self) -> LocalStack:
         try:
             return self._start()
@@ -212,7 +262,15 @@ class LocalStack:
             # moto tells the plan of each new object over this socket, so it exists before moto starts.
             self._malware_protection = MalwareProtection(self._clamd, self.bucket, REGION)
         self.moto_url = self._start_moto()
-        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID, self.malware_scan)
+        if self.inbox_port is not None:
+            # Bound first: its URL is the endpoint's.
+            self._inbox = WebhookInbox(self.host, self.inbox_port)
+            self.webhooks = (*(e for e in self.webhooks if e.name != INBOX), self.webhook(INBOX, self._inbox.url))
+        self.webhook_secrets = {}
+        # Before IAM: the function's policy names each secret by its ARN, known once it exists.
+        self._keep_webhook_secrets_in_secrets_manager()
+        self.iam = Authority.for_stack(self.names, REGION, ACCOUNT_ID, self.malware_scan,
+                                       webhook_secrets=[e.secret_parameter for e in self.webhooks])
         self._aws_front = AwsFront(self.moto_url, self.iam, host=self.host, port=self.aws_port).start()
         self._s3_front = S3Front(self.moto_url, S3Authorizer(self.iam, self.moto_url), host=self.host,
                                  port=self.s3_port).start()
@@ -231,6 +289,8 @@ class LocalStack:
                                                        REGION, ACCOUNT_ID)
         provision.create_bucket(self.client("s3"), self.bucket, queue_arn, cors_origins=[self.dashboard_origin])
         self.outputs.update(
+            webhookQueueUrl=None,
+            webhookDeadLetterQueueUrl=None,
             bucketName=self.bucket,
             queueUrl=queue_url,
             deadLetterQueueUrl=dlq_url,
@@ -242,11 +302,14 @@ class LocalStack:
         )
         if self._clamd is not None:
             self._start_malware_protection(queue_arn)
+        webhook_queues = self._provision_webhooks() if self.webhooks else []
 
         self._cloudwatch = LocalCloudWatch(
             self.moto_url, REGION, self.names,
-            alarms(self.names, self.ingest, self.api_id, malware_scan=self.malware_scan), self.state_dir,
-            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log"], queues=[queue_url, dlq_url, events_dlq_url],
+            alarms(self.names, self.ingest, self.api_id, malware_scan=self.malware_scan,
+                   webhooks=bool(self.webhooks)), self.state_dir,
+            logs=[self.log_dir / "ingest.log", self.log_dir / "api.log", self.log_dir / "webhooks.log"],
+            queues=[queue_url, dlq_url, events_dlq_url, *webhook_queues],
             scale=self.alarm_clock_scale, host=self.host,
         ).start()
         worker = self.worker_spec()
@@ -266,6 +329,8 @@ class LocalStack:
         )
         self._mapping.start()
         self._start_events(events_dlq_url)
+        if self.webhooks:
+            self._start_deliveries()
         if self._malware_protection is not None:
             self._scan_sweep = ScheduledRule(
                 boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION,
@@ -291,6 +356,68 @@ class LocalStack:
     def stream_mapping(self) -> StreamMapping:
         assert self._stream_mapping is not None, "the stack is not started"
         return self._stream_mapping
+
+    def events(self):
+        """EventBridge on moto directly, as the deployer: to make rules, and
+        for tests that put events as the producer would (the functions' own
+        calls go through the IAM front)."""
+        return boto3.client("events", endpoint_url=self.moto_url, region_name=REGION,
+                            aws_access_key_id="deployer", aws_secret_access_key="deployer")
+
+    def _provision_webhooks(self) -> list[str]:
+        """The delivery queue and DLQ, a secret per endpoint, and the rules;
+        returns the two queues' URLs."""
+        queue_url, queue_arn, dlq_url = provision.create_webhook_queues(self.client("sqs"), self.names, self.delivery)
+        ssm = self.client("ssm")
+        for endpoint in self.webhooks:
+            if endpoint.name not in self.webhook_secrets:
+                self.webhook_secrets[endpoint.name] = _new_webhook_secret()
+                ssm.put_parameter(Name=endpoint.secret_parameter, Value=self.webhook_secrets[endpoint.name],
+                                  Type="SecureString", Overwrite=True)
+        provision.create_webhook_rules(self.events(), self.names, self.webhooks, queue_arn)
+        if self._inbox is not None:
+            self._inbox.secret = self.webhook_secrets[INBOX]
+            self._inbox.start()
+        self.outputs.update(webhookQueueUrl=queue_url, webhookDeadLetterQueueUrl=dlq_url)
+        self._webhook_queue = (queue_url, queue_arn)
+        return [queue_url, dlq_url]
+
+    def _keep_webhook_secrets_in_secrets_manager(self) -> None:
+        """Made as the deployer on moto directly: IAM is not built yet, and the
+        deployer may do anything anyway."""
+        chosen = [e for e in self.webhooks if e.name in self.secrets_manager_webhooks]
+        if not chosen:
+            return
+        manager = boto3.client("secretsmanager", endpoint_url=self.moto_url, region_name=REGION,
+                               aws_access_key_id="deployer", aws_secret_access_key="deployer")
+        arns = {}
+        for endpoint in chosen:
+            secret = _new_webhook_secret()
+            arns[endpoint.name] = manager.create_secret(Name=self.names.webhook_secret_parameter(endpoint.name)
+                                                        .lstrip("/"), SecretString=secret)["ARN"]
+            self.webhook_secrets[endpoint.name] = secret
+        self.webhooks = tuple(dataclasses.replace(e, secret_parameter=arns[e.name]) if e.name in arns else e
+                              for e in self.webhooks)
+
+    def _start_deliveries(self) -> None:
+        queue_url, queue_arn = self._webhook_queue
+        spec = self.webhooks_spec()
+        self._deliveries = EventSourceMapping(
+            self.client("sqs", WEBHOOKS), queue_url, queue_arn, REGION, self.delivery,
+            [ExecutionEnvironment(spec, self.log_dir / "webhooks.log", self._cloudwatch.invoked)
+             for _ in range(self.delivery.maximum_concurrency)],
+        )
+        self._deliveries.start()
+
+    @property
+    def inbox(self) -> WebhookInbox:
+        assert self._inbox is not None, "the stack has no webhook inbox, or is not started"
+        return self._inbox
+
+    @property
+    def deliveries(self) -> EventSourceMapping:
+        assert self._deliveries is not None, "the stack has no webhooks, or is not started"
+        return self._deliveries
 
     def _start_moto(self) -> str:
         """moto in a process of its own: its state is global per process, so a
@@ -320,9 +447,7 @@ class LocalStack:
         """The plan on the bucket's incoming/ prefix, and the EventBridge rule
         that sends its results to the ingest queue. EventBridge is no service
         the stack's principals call, so the rule is made on moto directly."""
-        events = boto3.client("events", endpoint_url=self.moto_url, region_name=REGION,
-                              aws_access_key_id="deployer", aws_secret_access_key="deployer")
-        provision.create_scan_result_rule(events, self.names, self.bucket, queue_arn)
+        provision.create_scan_result_rule(self.events(), self.names, self.bucket, queue_arn)
         self._malware_protection.start(self.moto_url)
         self._aws_front.emulated[("guardduty", "SendObjectMalwareScan")] = \
             self._malware_protection.send_object_malware_scan
@@ -394,8 +519,8 @@ class LocalStack:
 
     def stop(self) -> None:
         # Callers first, then what they call: nothing is left calling a piece that stopped.
-        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_mapping", "_stream_mapping",
-                     "_malware_protection",
+        for name in ("_dashboard", "_hosted_ui", "_gateway", "_scan_sweep", "_deliveries", "_inbox", "_mapping",
+                     "_stream_mapping", "_malware_protection",
                      "_cloudwatch", "_s3_front", "_aws_front", "_clamd"):
             piece = getattr(self, name)
             setattr(self, name, None)
@@ -413,6 +538,11 @@ class LocalStack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _new_webhook_secret() -> str:
+    # `whsec_` and base64 of 24 random bytes, the shape Standard Webhooks' libraries read.
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _free_port(host: str) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import alarms, attention, dlq, events, infected, render, replay, rescan, status, usage
+from ops import alarms, attention, dlq, events, infected, render, replay, rescan, status, usage, webhooks
 from ops.outputs import Stack
 
 OK, ATTENTION, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -91,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "Delete every message in the DLQ. The messages are the evidence of what failed: peek first.")
     purge.add_argument("--yes", action="store_true", help="really delete them")
 
+    hooks = command(commands, "webhooks", "webhook deliveries per endpoint: delivered, retrying, dead-lettered",
+                    "Per endpoint: deliveries acknowledged and attempts failed (the delivery function's metrics, "
+                    "over --since), dead-lettered deliveries and their event ids (the DLQ, peeked); the delivery "
+                    "queue's depth for all endpoints. Exits 1 when any delivery is dead-lettered. "
+                    "`webhooks redrive` sends dead deliveries back for a fresh round of retries.")
+    hooks.add_argument("--since", type=duration, default=webhooks.SINCE, metavar="DURATION",
+                       help="count deliveries this far back (default 1d)")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", metavar="ACTION")
+    again_hooks = command(hook_commands, "redrive", "move dead-lettered deliveries back to the delivery queue",
+                          "Send dead deliveries (all, or --endpoint's) back to the delivery queue, then delete "
+                          "them from the DLQ: an interruption can repeat one (same webhook-id), never lose one. "
+                          "Bring the receiver back first.")
+    again_hooks.add_argument("--endpoint", help="only this endpoint's deliveries")
     failed = command(commands, "failed", "list failed files, newest first (attention index)")
     failed.add_argument("--since", type=duration, default=None, metavar="DURATION",
                         help="failed within this long ago, e.g. 1h (default: any time)")
@@ -188,6 +201,8 @@ def _run(stack: Stack, args, as_json: bool) -> int:
     command = args.command
     if command in ("dlq", "usage"):
         command = f"{command} {getattr(args, command + '_command')}"
+    if command == "webhooks":
+        command = f"webhooks {args.webhooks_command or 'show'}"
     return _COMMANDS[command](stack, args, show)
 
 
@@ -264,6 +279,17 @@ def _events(stack: Stack, args, show) -> int:
     return OK
 
 
+def _webhooks(stack: Stack, args, show) -> int:
+    report = webhooks.show(stack, args.since)
+    show(report, render.webhooks)
+    return ATTENTION if any(row["deadLettered"] for row in report["endpoints"]) else OK
+
+
+def _webhooks_redrive(stack: Stack, args, show) -> int:
+    show(webhooks.redrive(stack, args.endpoint), render.webhook_redrive)
+    return OK
+
+
 def _usage_show(stack: Stack, args, show) -> int:
     report = usage.show(stack, args.owner)
     show(report, render.usage)
@@ -309,6 +335,8 @@ _COMMANDS = {
     "dlq peek": _peek,
     "dlq redrive": _redrive,
     "dlq purge": _purge,
+    "webhooks show": _webhooks,
+    "webhooks redrive": _webhooks_redrive,
     "usage show": _usage_show,
     "usage backfill": _backfill,
 }

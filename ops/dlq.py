@@ -76,7 +76,7 @@ def describe(message: dict) -> dict:
     return summary
 
 
-def _receive(sqs, url: str, limit: int, visibility: int) -> list[dict]:
+def receive(sqs, url: str, limit: int, visibility: int) -> list[dict]:
     messages: list[dict] = []
     seen: set[str] = set()
     while len(messages) < limit:
@@ -95,7 +95,7 @@ def peek(stack: Stack, limit: int = 10) -> list[dict]:
     """Show up to `limit` dead messages, then make them visible again at once.
     Nothing is consumed; the receive count shown includes earlier peeks."""
     sqs, url = stack.client("sqs"), stack.outputs.dead_letter_queue_url
-    messages = _receive(sqs, url, limit, _PEEK_VISIBILITY_S)
+    messages = receive(sqs, url, limit, _PEEK_VISIBILITY_S)
     for message in messages:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     return [describe(m) for m in messages]
@@ -153,7 +153,7 @@ def _move_task(sqs, stack: Stack) -> int | None:
 def _send_then_delete(sqs, dlq: str, source: str, limit: int | None) -> int:
     moved = 0
     while limit is None or moved < limit:
-        batch = _receive(sqs, dlq, min(10, (limit - moved) if limit is not None else 10), _PEEK_VISIBILITY_S)
+        batch = receive(sqs, dlq, min(10, (limit - moved) if limit is not None else 10), _PEEK_VISIBILITY_S)
         if not batch:
             break
         for message in batch:

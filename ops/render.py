@@ -210,3 +210,26 @@ def usage(report: dict) -> None:
 def backfilled(result: dict) -> None:
     console.print(f"Charged {result['charged']} file(s), {result['bytes']} bytes, to {result['owners']} user(s); "
                   f"{result['skipped']} changed meanwhile and were left as they are.")
+
+
+def webhooks(report: dict) -> None:
+    if not report["configured"]:
+        console.print("No webhooks on this stack (uploads:webhooks is empty)")
+        return
+    retrying = report["retrying"]
+    console.print(f"Delivery queue: {retrying['visible']} waiting, {retrying['inFlight']} in flight or backing off, "
+                  f"all endpoints together; {report['deadLetterQueue']['visible']} dead-lettered. "
+                  f"Counts since {report['since']}:")
+    table = _table("endpoint", "delivered", "failed attempts", "dead-lettered", "dead event ids")
+    for row in report["endpoints"]:
+        table.add_row(row["endpoint"], str(row["delivered"]), str(row["failedAttempts"]), str(row["deadLettered"]),
+                      " ".join(row["deadEvents"][:5]) + (" ..." if len(row["deadEvents"]) > 5 else ""))
+    console.print(table)
+    if report["unreadable"]:
+        console.print(f"{len(report['unreadable'])} dead message(s) are not deliveries: {report['unreadable']}")
+
+
+def webhook_redrive(result: dict) -> None:
+    which = f"of {result['endpoint']} " if result["endpoint"] else ""
+    console.print(f"Moved {result['moved']} dead deliveries {which}back to the delivery queue"
+                  + (f"; {result['left']} of other endpoints left in the DLQ." if result["left"] else "."))

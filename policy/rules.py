@@ -43,6 +43,11 @@ EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SCAN_TAG = "GuardDutyMalwareScanStatus"
 SCAN_CLEAN = "NO_THREATS_FOUND"
 
+ROLE = "aws:iam/role:Role"
+# The webhook delivery function's variable naming its endpoints (contract/webhooks.py;
+# the pack runs on its own, without the project's modules).
+WEBHOOK_ENDPOINTS = "WEBHOOK_ENDPOINTS"
+
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MIN_MAX_RECEIVE_COUNT = 5
 # Actions AWS does not let you scope to a resource.
@@ -338,6 +343,44 @@ def _parameter_problems(parameter: PolicyResource) -> Iterable[str]:
 log_retention = _each(LOG_GROUP,
                       lambda group: [] if group.props.get("retentionInDays") else ["needs a retention period"])
 
+def _webhook_functions(args: StackValidationArgs) -> list[tuple[PolicyResource, dict]]:
+    """Each function told webhook endpoints, with them ({name: {url, secretParameter}})."""
+    found = []
+    for function in _of_type(args, FUNCTION):
+        value = ((function.props.get("environment") or {}).get("variables") or {}).get(WEBHOOK_ENDPOINTS)
+        if isinstance(value, str):
+            found.append((function, json.loads(value)))
+    return found
+
+
+def webhook_https_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for function, endpoints in _webhook_functions(args):
+        for name, endpoint in endpoints.items():
+            if not str(endpoint.get("url", "")).startswith("https://"):
+                report_violation(f"webhook {name} of {function.name} is not an https:// URL", function.urn)
+
+
+def webhook_secrets_scoped(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """The delivery function's role reads SSM parameters and Secrets Manager
+    secrets only by their exact names or ARNs, and only its endpoints' secrets."""
+    for function, endpoints in _webhook_functions(args):
+        references = [e["secretParameter"] for e in endpoints.values()]
+        secrets = {r if r.startswith("arn:") else "/" + r.lstrip("/") for r in references}
+        roles = {dep.urn for dep in function.property_dependencies.get("role", [])}
+        for policy in _of_type(args, ROLE_POLICY):
+            if not roles & {dep.urn for dep in policy.property_dependencies.get("role", [])}:
+                continue
+            for statement in (_document(policy) or {}).get("Statement", []):
+                if not any(action.startswith(("ssm:", "secretsmanager:"))
+                           for action in _as_list(statement.get("Action", []))):
+                    continue
+                for resource in _as_list(statement.get("Resource", [])):
+                    name = resource.partition(":parameter")[2] if ":ssm:" in resource else resource
+                    if "*" in resource or name not in secrets:
+                        report_violation(f"{function.name} may read {resource}, not one of its endpoints' "
+                                         f"secrets {sorted(secrets)}", policy.urn)
+
+
 # name -> (description, rule), in the order a reviewer reads the checklist.
 RULES: dict[str, tuple[str, Rule]] = {
     "bucket-public-access-blocked": ("Every bucket blocks all four kinds of public access.",
@@ -371,6 +414,9 @@ RULES: dict[str, tuple[str, Rule]] = {
                            _each(USER_POOL_CLIENT, _client_problems)),
     "parameter-encrypted": ("SSM parameters are SecureStrings, encrypted with KMS.",
                             _each(PARAMETER, _parameter_problems)),
+    "webhook-https-only": ("Webhook endpoints are https:// URLs.", webhook_https_only),
+    "webhook-secrets-scoped": ("The webhook delivery function reads only its endpoints' secret parameters.",
+                               webhook_secrets_scoped),
     "scan-plan-tags": ("Malware protection plans tag what they scan.", _each(MALWARE_PLAN, _plan_problems)),
     "scan-reads-need-clean-tag": (
         "A scanned bucket denies GetObject unless the scan tag says NO_THREATS_FOUND.",

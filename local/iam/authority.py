@@ -5,8 +5,9 @@ access key id the fronts identify the caller by (from the SigV4 signature,
 verified with the principal's secret), and the identity policy
 contract/permissions.py defines for it, rendered with the local stack's ARNs:
 
-- `api`, `ingest`, `events`: the functions' execution roles. Each event
-  source mapping polls with its function's role, as AWS's does.
+- `api`, `ingest`, `events`, `webhooks`: the functions' execution roles
+  (`webhooks` only on a stack with webhook endpoints). Each event source
+  mapping polls with its function's role, as AWS's does.
 - `operator`: the on-call operator, whose credentials the stack file hands to
   the ops CLI (`emulatorCredentials`).
 - `deployer`: provisioning and the tests' own clients (`LocalStack.client`),
@@ -30,15 +31,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contract import permissions
-from contract.metrics import API_SERVICE, EVENTS_SERVICE, INGEST_SERVICE
+from contract.metrics import API_SERVICE, EVENTS_SERVICE, INGEST_SERVICE, WEBHOOKS_SERVICE
 from contract.names import Names
 from local.iam.evaluate import Caller, Decision, Policy, Request, denial_message, evaluate
 from local.iam.record import Recorder
 
 DEPLOYER, OPERATOR = "deployer", "operator"
-API, INGEST, EVENTS = API_SERVICE, INGEST_SERVICE, EVENTS_SERVICE
+API, INGEST, EVENTS, WEBHOOKS = API_SERVICE, INGEST_SERVICE, EVENTS_SERVICE, WEBHOOKS_SERVICE
 # The principals whose grants tests/iam/test_least_privilege.py holds to what they used.
-ASSESSED = (API, INGEST, EVENTS, OPERATOR)
+ASSESSED = (API, INGEST, EVENTS, WEBHOOKS, OPERATOR)
 
 _ADMINISTRATOR = {"Version": permissions.VERSION,
                   "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -98,7 +99,10 @@ class Authority:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_stack(cls, names: Names, region: str, account: str, malware_scan: bool = False) -> Authority:
+    def for_stack(cls, names: Names, region: str, account: str, malware_scan: bool = False,
+                  webhook_secrets: Sequence[str] = ()) -> Authority:
+        """`webhook_secrets`: the stack's webhook endpoints' secret parameters; with
+        none, the stack has no delivery function and no `webhooks` principal."""
         def role(name: str, session: str, statements, function: str | None = None) -> Principal:
             rendered = permissions.render(statements, permissions.arns(names, region, account, function=function))
             policy = Policy.parse(f"identity:{name}", permissions.document(rendered))
@@ -114,6 +118,10 @@ class Authority:
             role(EVENTS, f"{events}/{events}", permissions.ROLES[EVENTS], function=events),
             role(OPERATOR, f"{names.prefix}-oncall/operator", permissions.OPERATOR),
         ]
+        if webhook_secrets:
+            webhooks = names.webhooks_function
+            principals.append(role(WEBHOOKS, f"{webhooks}/{webhooks}", permissions.webhook_delivery(webhook_secrets),
+                                   function=webhooks))
         bucket_arn = permissions.arns(names, region, account)[permissions.BUCKET]
         bucket_policy = Policy.parse(
             f"bucket:{names.upload_bucket(account)}",

@@ -1,6 +1,6 @@
 """The front every non-S3 AWS call of the local stack goes through
-(`AWS_ENDPOINT_URL`): DynamoDB and its streams, SQS, SSM, Cognito,
-CloudWatch and its Logs, STS, GuardDuty, EventBridge.
+(`AWS_ENDPOINT_URL`): DynamoDB and its streams, SQS, SSM, Secrets Manager,
+Cognito, CloudWatch and its Logs, STS, GuardDuty, EventBridge.
 
 For each request it:
 
@@ -63,8 +63,8 @@ log = logging.getLogger("local.iam.front")
 
 # The services the local stack serves here, by botocore name.
 # DynamoDB before DynamoDB Streams: both sign as "dynamodb", and the target prefix tells them apart.
-SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "ssm", "cognito-idp", "cloudwatch", "sts", "guardduty", "events",
-            "logs")
+SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "ssm", "secretsmanager", "cognito-idp", "cloudwatch", "sts",
+            "guardduty", "events", "logs")
 MAX_BODY = 16 * 1024 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}

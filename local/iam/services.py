@@ -219,6 +219,28 @@ _SSM = {
     "DescribeParameters": _anything("ssm:DescribeParameters"),
 }
 
+# --- Secrets Manager --------------------------------------------------------------------------------
+
+
+def _on_secret(action: str) -> Callable[[Mapping[str, Any], Where], list[Check]]:
+    """IAM names a secret by its full ARN, random suffix included, which a
+    call by name does not give: only calls by ARN are classified."""
+    def resolve(params, where):
+        secret = _required(params, "SecretId")
+        if not secret.startswith("arn:"):
+            raise Unclassified(f"secretsmanager:{action} by name: IAM checks the secret's ARN, whose suffix the "
+                               "local front cannot know; call it by ARN")
+        return [Check(f"secretsmanager:{action}", secret)]
+    return resolve
+
+
+_SECRETS_MANAGER = {
+    "CreateSecret": lambda params, where: [Check(
+        "secretsmanager:CreateSecret",
+        f"arn:aws:secretsmanager:{where.region}:{where.account}:secret:{_required(params, 'Name')}-*")],
+    **{op: _on_secret(op) for op in ("GetSecretValue", "DescribeSecret", "PutSecretValue", "DeleteSecret")},
+}
+
 # --- Cognito user pools -----------------------------------------------------------------------------------
 
 
@@ -340,6 +362,7 @@ _RESOLVERS: dict[str, Mapping[str, Callable[[Mapping[str, Any], Where], list[Che
     "logs": _LOGS,
     "sqs": _SQS,
     "ssm": _SSM,
+    "secretsmanager": _SECRETS_MANAGER,
     "cloudwatch": _CLOUDWATCH,
     "sts": {"GetCallerIdentity": lambda params, where: []},
     # An account-level action with no resource type (GuardDuty API reference,

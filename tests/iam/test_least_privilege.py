@@ -24,7 +24,7 @@ import pytest
 
 from contract import permissions
 from contract.names import Names
-from local.iam.authority import API, ASSESSED, EVENTS, INGEST, OPERATOR
+from local.iam.authority import API, ASSESSED, EVENTS, INGEST, OPERATOR, WEBHOOKS
 from local.iam.record import ENV_VAR, read
 
 _RUNTIME = ("the Lambda service writes the function's log lines (stdout) to its log group, not our boto3 "
@@ -41,6 +41,7 @@ UNUSED = {
     ("*", "UseTheKeyThroughS3", "kms:Decrypt"): _KMS,
     ("*", "UseTheKeyThroughS3", "kms:GenerateDataKey"): _KMS,
     (API, "DecryptCursorSecret", "kms:Decrypt"): _KMS,
+    (WEBHOOKS, "DecryptEndpointSecrets", "kms:Decrypt"): _KMS,
     (INGEST, "ConsumeQueue", "sqs:ChangeMessageVisibility"):
         "granted for AWS's poller (the event source mapping acts with this role); the emulated mapping "
         "(local/esm.py) never changes a message's visibility, and Lambda's documentation lists only "
@@ -65,7 +66,11 @@ EXPECTED_DENIALS = {
 
 
 def _templates() -> dict[str, list[dict]]:
+    # The delivery function's secrets are the stack's endpoints', in SSM or Secrets Manager.
+    webhooks = permissions.webhook_delivery([Names("<stack>").webhook_secret_parameter("<endpoint>"),
+                                              "arn:aws:secretsmanager:<region>:<account>:secret:<endpoint>"])
     return {API: permissions.ROLES[API], INGEST: permissions.ROLES[INGEST], EVENTS: permissions.ROLES[EVENTS],
+            WEBHOOKS: webhooks,
             OPERATOR: permissions.OPERATOR}
 
 

@@ -15,6 +15,8 @@ from tests.infra.harness import (
     EPHEMERAL_STACK,
     ROOT,
     SCANNING,
+    WEBHOOK_ENDPOINTS,
+    WEBHOOKS,
     dev_config,
     pypi_unreachable,
     run_program,
@@ -37,11 +39,12 @@ def stacks(package, tmp_path_factory) -> dict[str, dict]:
     """Both stacks' registered resources and outputs. Needs `package` first so
     the program finds the zip cached instead of racing to build it."""
     runs = {"dev": dev_config(), EPHEMERAL_STACK: EPHEMERAL_CONFIG,
-            SCANNING: {**EPHEMERAL_CONFIG, "uploads:malwareScan": "true"}}
+            SCANNING: {**EPHEMERAL_CONFIG, "uploads:malwareScan": "true"},
+            WEBHOOKS: {**EPHEMERAL_CONFIG, "uploads:webhooks": json.dumps(WEBHOOK_ENDPOINTS)}}
     results = {}
     for stack, config in runs.items():
         out = tmp_path_factory.mktemp(stack) / "resources.json"
-        completed = run_program(EPHEMERAL_STACK if stack == SCANNING else stack, config, out)
+        completed = run_program(EPHEMERAL_STACK if stack in (SCANNING, WEBHOOKS) else stack, config, out)
         assert completed.returncode == 0, completed.stderr
         results[stack] = json.loads(out.read_text())
     return results

@@ -18,6 +18,13 @@ EPHEMERAL_STACK = "dev-alice"
 # The key of an ephemeral stack with uploads:malwareScan on, among the `stacks` fixture's.
 SCANNING = "scanning"
 EPHEMERAL_CONFIG = {"aws:region": "eu-west-1", "uploads:owner": "alice"}
+# The key of an ephemeral stack with two webhook endpoints, among the `stacks` fixture's.
+WEBHOOKS = "webhooks"
+WEBHOOK_ENDPOINTS = [
+    {"name": "search-index", "url": "https://hooks.integrator.net/uploads", "secretParameter": "/integrator/hook"},
+    {"name": "failures", "url": "https://alerts.integrator.net/in", "secretParameter": "integrator-failures",
+     "detailTypes": ["File Failed", "File Infected"]},
+]
 # The shared stack's on-call address is the team's to set and commit
 # (docs/environments.md); until they do, the tests stand this one in.
 DEV_ON_CALL = "uploads-oncall@platform-team.net"

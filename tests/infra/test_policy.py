@@ -11,7 +11,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
 
 from policy.rules import RULES, policies
-from tests.infra.harness import SCANNING, of_type, one
+from tests.infra.harness import SCANNING, WEBHOOKS, of_type, one
 
 
 def policy_resources(stack: dict) -> list[PolicyResource]:
@@ -182,5 +182,65 @@ def test_a_weakened_scanning_stack_trips_exactly_its_rule(stacks, weakening):
     assert len(found[rule]) == 1
 
 
+def _webhook_variable(change: Callable[[dict], None]) -> Callable[[dict], None]:
+    def mutate(stack: dict) -> None:
+        function = one(stack, "aws:lambda/function:Function", name="uploads-dev-alice-webhooks")
+        variables = function["inputs"]["environment"]["variables"]
+        endpoints = json.loads(variables["WEBHOOK_ENDPOINTS"])
+        change(endpoints)
+        variables["WEBHOOK_ENDPOINTS"] = json.dumps(endpoints)
+    return mutate
+
+
+def _webhook_role_statements(change: Callable[[list[dict]], None]) -> Callable[[dict], None]:
+    def mutate(stack: dict) -> None:
+        role = one(stack, "aws:iam/role:Role", name="uploads-dev-alice-webhooks")
+        policy = next(p for p in of_type(stack, "aws:iam/rolePolicy:RolePolicy")
+                      if role["urn"] in p["propertyDependencies"].get("role", []))
+        document = json.loads(policy["inputs"]["policy"])
+        change(document["Statement"])
+        policy["inputs"]["policy"] = json.dumps(document)
+    return mutate
+
+
+def _read_every_parameter(statements: list[dict]) -> None:
+    statement = next(s for s in statements if s["Sid"] == "ReadEndpointSecrets")
+    statement["Resource"] = ["arn:aws:ssm:eu-west-1:123456789012:parameter/*"]
+
+
+# On a stack with uploads:webhooks: an endpoint's URL, and what the delivery function may read.
+WEBHOOK_WEAKENINGS = {
+    "plain-HTTP endpoint": ("webhook-https-only", _webhook_variable(
+        lambda endpoints: endpoints["failures"].update(url="http://alerts.integrator.net/in"))),
+    "secrets beyond the endpoints'": ("webhook-secrets-scoped", _webhook_role_statements(_read_every_parameter)),
+    "a secret no endpoint names": ("webhook-secrets-scoped", _webhook_variable(
+        lambda endpoints: endpoints.pop("failures"))),
+    "another team's Secrets Manager secret": ("webhook-secrets-scoped", _webhook_role_statements(
+        lambda statements: statements.append({
+            "Sid": "ReadEndpointSecretsInSecretsManager", "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:payments/api-key-Zz9Yy8"]}))),
+    "unencrypted delivery queue": ("queue-encrypted-with-redrive", _set(
+        "aws:sqs/queue:Queue", "sqsManagedSseEnabled", False, name="uploads-dev-alice-webhooks")),
+    "delivery queue without a DLQ": ("queue-encrypted-with-redrive", lambda stack: one(
+        stack, "aws:sqs/queue:Queue", name="uploads-dev-alice-webhooks")["inputs"].pop("redrivePolicy")),
+}
+
+
+def test_a_webhooks_stack_has_no_violations(stacks):
+    assert violations(stacks[WEBHOOKS]) == {}
+
+
+@pytest.mark.parametrize("weakening", WEBHOOK_WEAKENINGS)
+def test_a_weakened_webhooks_stack_trips_exactly_its_rule(stacks, weakening):
+    rule, mutate = WEBHOOK_WEAKENINGS[weakening]
+    stack = copy.deepcopy(stacks[WEBHOOKS])
+    mutate(stack)
+    found = violations(stack)
+    assert list(found) == [rule], found
+    assert len(found[rule]) == 1
+
+
 def test_every_rule_is_exercised_by_a_weakening():
-    assert {rule for rule, _ in (*WEAKENINGS.values(), *SCAN_WEAKENINGS.values())} == set(RULES)
+    assert {rule for rule, _ in (*WEAKENINGS.values(), *SCAN_WEAKENINGS.values(),
+                                 *WEBHOOK_WEAKENINGS.values())} == set(RULES)

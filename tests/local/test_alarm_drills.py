@@ -31,6 +31,7 @@ from local.token import demo_token
 from ops.outputs import Stack
 from tests.extractors.files import image
 from tests.local.stack_helpers import FAST, wait_for
+from tests.local.webhooks import Receiver, put_event
 from tests.ops.drill import created_event, ops
 from workers.storage.dynamo import iso
 from workers.storage.records import get, key_of, scan_of
@@ -491,3 +492,46 @@ def test_a_guardduty_outage_pages_scans_stuck_and_rescanning_once_it_is_over_cle
     until(scanning, alarm, "OK", 60)
     assert pages(scanning, alarm)[-2:] == ["ALARM", "OK"] and pages(scanning, alarm).count("ALARM") == 1
     report(alarm, to_alarm, round(time.monotonic() - fixed, 1))
+
+
+@pytest.fixture(scope="module")
+def delivering(tmp_path_factory):
+    receiver = Receiver()
+    receiver.start()
+    stack = LocalStack(state_dir=tmp_path_factory.mktemp("webhook-alarms"), ingest=FAST, alarm_clock_scale=SCALE)
+    stack.webhooks = (stack.webhook("integration", receiver.url),)
+    with stack:
+        yield stack, receiver
+    receiver.stop()
+
+
+def test_a_receiver_down_past_its_retries_pages_webhooks_dead_lettered_and_a_redrive_clears_it(delivering, capsys):
+    running, receiver = delivering
+    alarm = running.names.prefix + "-webhooks-dead-lettered"
+    until(running, alarm, "OK", 30)
+    receiver.down = True
+    sent = put_event(running)
+    # Five attempts 1, 2, 4 and 4 s apart (LOCAL_DELIVERY), then the DLQ.
+    to_alarm = until(running, alarm, "ALARM", 90)
+    assert pages(running, alarm)[-1:] == ["ALARM"] and pages(running, alarm).count("ALARM") == 1
+
+    code, listed = ops(capsys, running.stack_file, "alarms", "--state", "ALARM")
+    assert code == 1 and (alarm, "docs/runbooks.md#webhooks-dead-lettered") in [
+        (a["name"], a["runbook"]) for a in listed]
+    code, shown = ops(capsys, running.stack_file, "webhooks")
+    [row] = shown["endpoints"]
+    assert code == 1 and row["endpoint"] == "integration" and row["deadEvents"] == [sent["eventId"]]
+    assert receiver.requests == []
+
+    # The runbook's fix: the receiver back, then the redrive.
+    receiver.down = False
+    fixed = time.monotonic()
+    code, moved = ops(capsys, running.stack_file, "webhooks", "redrive", "--endpoint", "integration")
+    assert (code, moved["moved"]) == (0, 1)
+    wait_for(lambda: [r["headers"]["webhook-id"] for r in receiver.requests] == [sent["eventId"]], 20)
+    until(running, alarm, "OK", 60)
+    back = round(time.monotonic() - fixed, 1)
+    assert pages(running, alarm)[-2:] == ["ALARM", "OK"] and pages(running, alarm).count("ALARM") == 1
+    [row] = ops(capsys, running.stack_file, "webhooks")[1]["endpoints"]
+    assert row["deadLettered"] == 0 and row["delivered"] >= 1
+    report(alarm, to_alarm, back)

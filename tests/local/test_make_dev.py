@@ -3,6 +3,7 @@ stack file, and Ctrl-C stops every process it started."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def dev(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "local", "--moto-port", "0", "--aws-port", "0", "--api-port", "0", "--web-port", "0",
-         "--sign-in-port", "0", "--s3-port", "0"],
+         "--sign-in-port", "0", "--s3-port", "0", "--inbox-port", "0"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         # Its own process group, as a terminal's job: Ctrl-C signals the whole group.
@@ -45,6 +46,7 @@ def test_ctrl_c_stops_everything_cleanly(dev):
     output, _ = process.communicate(timeout=15)
     assert process.returncode == 0, output
     assert "Dashboard" in output and "Stopped." in output
+    assert re.search(r"webhook inbox +http://127\.0\.0\.1:\d+", output), output
     assert "Traceback" not in output, output
     assert not stack_file.exists()
     # multiprocessing's resource tracker leaves when its pipe closes, a moment later.

@@ -39,8 +39,8 @@ class AlarmRecorder(pulumi.runtime.Mocks):
 
 @pytest.fixture(scope="module")
 def alarm_descriptions() -> dict[str, str]:
-    """The alarms as the program declares them for a stack that scans (so
-    every alarm there is), built under Pulumi's mocks."""
+    """The alarms as the program declares them for a stack that scans and
+    delivers webhooks (so every alarm there is), built under Pulumi's mocks."""
     recorder = AlarmRecorder()
     pulumi.runtime.set_mocks(recorder, project=PROJECT, stack="runbooks", preview=False)
     from components.alarms import OnCallAlarms, OnCallAlarmsArgs
@@ -49,7 +49,7 @@ def alarm_descriptions() -> dict[str, str]:
     def build():
         alarms = OnCallAlarms("alarms", OnCallAlarmsArgs(
             names=Names("runbooks"), ingest=INGEST, region="us-east-1", api_id="api",
-            subscriptions=[], malware_scan=True))
+            subscriptions=[], malware_scan=True, webhooks=True))
         return alarms.monitoring_url
 
     build()

@@ -57,7 +57,8 @@ def stack_series(tmp_path) -> set:
             cloudwatch.invoked(function, Invocation("r", error="Task timed out"))
         cloudwatch.throttled(NAMES.ingest_function)
         cloudwatch.requested(API_ID, HTTP_API_STAGE, 500, 12.0)
-        for queue in (NAMES.queue, NAMES.dead_letter_queue, NAMES.events_dead_letter_queue):
+        for queue in (NAMES.queue, NAMES.dead_letter_queue, NAMES.events_dead_letter_queue,
+                      NAMES.webhook_dead_letter_queue):
             cloudwatch.queue_sampled(queue, 1, 60)
         return set(cloudwatch.store.series())
     finally:
@@ -72,7 +73,7 @@ def series_key(metric: Metric) -> tuple:
 def test_every_alarm_reads_a_metric_that_is_emitted_with_its_exact_dimensions(aws, context, capsys, monkeypatch,
                                                                                tmp_path):
     emitted = worker_series(context, capsys, monkeypatch) | stack_series(tmp_path)
-    for spec in alarms(NAMES, INGEST, API_ID, malware_scan=True):
+    for spec in alarms(NAMES, INGEST, API_ID, malware_scan=True, webhooks=True):
         if isinstance(spec.source, Insights):
             query = insights.parse(spec.source.query)
             assert any(query.matches(namespace, name, dict(dimensions)) for namespace, name, dimensions in emitted), \
