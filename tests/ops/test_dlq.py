@@ -29,7 +29,9 @@ def sqs(monkeypatch):
 def stack():
     outputs = StackOutputs(api_url="https://api", web_url="https://web", bucket_name="uploads-prod-files",
                            queue_url=QUEUE, dead_letter_queue_url=DEAD, table_name="uploads-prod-files",
-                           user_pool_id="pool", user_pool_client_id="client", region="eu-west-1")
+                           user_pool_id="pool", user_pool_client_id="client", region="eu-west-1",
+                           event_bus_name="uploads-prod", event_bus_arn="arn:aws:events:eu-west-1:1:event-bus/x",
+                           event_log_group="/aws/events/uploads-prod")
     return Stack(outputs)
 
 
