@@ -10,10 +10,13 @@ messages that no worker can read. What must hold afterwards: no file lost, none
 recorded twice, every record describing its object's current version, and the
 DLQ holding the poison and nothing else.
 
-An integration listens on the stack's bus (a rule to a queue of the soak's
-own), and its events are held against what the table recorded: every outcome
-the table's stream carries, and every file's final one, received at least
-once, each under one event id, and nothing received that was not recorded.
+An integration is one of the stack's webhook endpoints: a receiver of the
+soak's own (local/webhook_inbox.py) that verifies every delivery's Standard
+Webhooks signature, so its events come the whole way (table stream, producer,
+bus, rule, delivery queue, delivery function). What it verified is held against
+what the table recorded: every outcome the table's stream carries, and every
+file's final one, received at least once, each under one event id with one
+content, nothing received that was not recorded, and no signature refused.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from pathlib import Path
 
 import requests
 
-from contract.events import ARCHIVE_RULE_PATTERN
 from contract.http import IDEMPOTENCY_KEY_HEADER
 from contract.ingest import IngestSettings
 from contract.keys import INCOMING_PREFIX
@@ -44,6 +46,7 @@ from contract.table import SORT_KEY, STATUS_DELETED, STATUS_FAILED, STATUS_PROCE
 from local import cognito
 from local.faults import Faults
 from local.stack import LocalStack
+from local.webhook_inbox import WebhookInbox
 from tests.extractors import files
 from workers.events.outcomes import outcomes
 from workers.storage.dynamo import deserialize
@@ -227,19 +230,29 @@ def _injected(log: Path) -> dict[str, int]:
     return dict(Counter(kinds))
 
 
-INTEGRATION_RULE = "soak-integration"
+INTEGRATION = "soak-integration"
 
 
-def listen(stack: LocalStack) -> str:
-    """An integration's queue, fed by a rule on the stack's bus, as a consumer subscribes; its URL."""
-    sqs, events = stack.client("sqs"), stack.client("events")
-    url = sqs.create_queue(QueueName=f"{stack.names.prefix}-soak-integration")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name=INTEGRATION_RULE, EventBusName=stack.names.event_bus,
-                    EventPattern=json.dumps(ARCHIVE_RULE_PATTERN), State="ENABLED")
-    events.put_targets(Rule=INTEGRATION_RULE, EventBusName=stack.names.event_bus,
-                       Targets=[{"Id": "integration", "Arn": arn}])
-    return url
+def attach_receiver(stack: LocalStack) -> WebhookInbox:
+    """An integration's webhook endpoint on the stack, for every detail type,
+    that verifies each delivery's signature and keeps every one it gets. Its
+    secret exists once the stack has started (`armed`)."""
+    receiver = WebhookInbox(stack.host, 0, keep=None)
+    receiver.start()
+    stack.webhooks = (*stack.webhooks, stack.webhook(INTEGRATION, receiver.url))
+    return receiver
+
+
+def armed(stack: LocalStack, receiver: WebhookInbox) -> None:
+    receiver.secret = stack.webhook_secrets[INTEGRATION]
+
+
+def _delivered(stack: LocalStack, deadline_s: float) -> None:
+    """Until every event is put and every delivery acknowledged or dead-lettered."""
+    stack.stream_mapping.settle(deadline_s)
+    sqs, started = stack.client("sqs"), time.monotonic()
+    while _queue_depth(sqs, stack.outputs["webhookQueueUrl"]) and time.monotonic() - started < deadline_s:
+        time.sleep(1)
 
 
 def _recorded(stack: LocalStack) -> list[dict]:
@@ -262,34 +275,61 @@ def _recorded(stack: LocalStack) -> list[dict]:
         after = records[-1]["dynamodb"]["SequenceNumber"]
 
 
-def reconcile_events(stack: LocalStack, queue_url: str) -> dict:
-    """What the integration received against what was recorded. `missing`: a
-    recorded outcome (or a file's final one) never received; `duplicated_ids`:
-    one outcome received under two ids, which consumers could not de-duplicate;
-    `unexpected`: an event for nothing recorded. Same-id redeliveries are
-    at-least-once working, and only counted."""
-    stack.stream_mapping.settle(120)
-    received = [json.loads(body) for body in _dead_letters(stack.client("sqs"), queue_url)]
-    by_id = {event["detail"]["eventId"]: event for event in received}
+def reconcile_events(stack: LocalStack, receiver: WebhookInbox) -> dict:
+    """What the integration's webhook endpoint received (verified deliveries),
+    against what the table recorded. `missing`: a recorded outcome (or a file's
+    final one) never received; `duplicated_ids`: one outcome received under two
+    ids, which consumers could not de-duplicate; `conflicting_ids`: one id
+    delivered with two different details; `unexpected`: an event for nothing
+    recorded. Same-id redeliveries are at-least-once working, and only counted."""
+    delivered = [entry["event"] for entry in reversed(receiver.snapshot()["received"])]
+    by_id: dict[str, dict] = {}
+    conflicting = set()
+    for event in delivered:
+        first = by_id.setdefault(event["detail"]["eventId"], event)
+        if (first["detail-type"], first["detail"]) != (event["detail-type"], event["detail"]):
+            conflicting.add(event["detail"]["eventId"])
     recorded = {outcome["eventId"]: outcome for outcome in _recorded(stack)}
     final = [_plain(item) for item in _scan(stack.client("dynamodb"), stack.names.table)]
-    told = {(e["detail"]["fileId"], e["detail"]["version"], e["detail"]["status"]) for e in received
+    told = {(e["detail"]["fileId"], e["detail"]["version"], e["detail"]["status"]) for e in by_id.values()
             if e["detail-type"] in ("File Processed", "File Failed", "File Deleted")}
     ids_per_outcome = Counter((e["detail"]["fileId"], e["detail"]["version"], e["detail-type"], e["detail"]["sequence"])
                               for e in by_id.values())
+    missing_ids = set(recorded) - set(by_id)
+    types = sorted({o["type"] for o in recorded.values()} | {e["detail-type"] for e in by_id.values()})
     return {
+        "counted_from": f"webhook endpoint {INTEGRATION!r}: deliveries whose Standard Webhooks signature verified",
         "received": dict(Counter(e["detail-type"] for e in by_id.values())),
         "recorded": dict(Counter(o["type"] for o in recorded.values())),
-        "deliveries": len(received),
-        "redelivered": len(received) - len(by_id),
-        "missing": sorted({*(set(recorded) - set(by_id)),
+        "by_type": {kind: {
+            "recorded": sum(o["type"] == kind for o in recorded.values()),
+            "received": sum(e["detail-type"] == kind for e in by_id.values()),
+            "missing": sum(recorded[i]["type"] == kind for i in missing_ids),
+            "duplicate_deliveries": sum(e["detail-type"] == kind for e in delivered)
+            - sum(e["detail-type"] == kind for e in by_id.values()),
+            "conflicting_ids": sum(by_id[i]["detail-type"] == kind for i in conflicting),
+        } for kind in types},
+        "deliveries": len(delivered),
+        "redelivered": len(delivered) - len(by_id),
+        "invalid_signatures": len(receiver.snapshot()["rejected"]),
+        "missing": sorted({*missing_ids,
                            *(f"final {r['fileId']} {r.get('status')}" for r in final
                              if r.get("status") in (*TERMINAL, STATUS_DELETED)
                              and (r["fileId"], r.get("versionId"), r["status"]) not in told)}),
         "duplicated_ids": sorted(" ".join(str(part) for part in outcome)
                                  for outcome, n in ids_per_outcome.items() if n > 1),
+        "conflicting_ids": sorted(conflicting),
         "unexpected": sorted(set(by_id) - set(recorded)),
     }
+
+
+def webhook_deliveries(stack: LocalStack) -> dict:
+    """The delivery path's own state after the run: what is still queued or was given up on."""
+    sqs = stack.client("sqs")
+    return {"queue_left": _queue_depth(sqs, stack.outputs["webhookQueueUrl"]),
+            "dead_lettered": _queue_depth(sqs, stack.outputs["webhookDeadLetterQueueUrl"]),
+            "acknowledged": stack.deliveries.stats.deleted,
+            "delivery_invocations": stack.deliveries.stats.invocations}
 
 
 def reconcile(stack: LocalStack, sent: dict[str, Upload], poison: list[str]) -> dict:
@@ -352,42 +392,53 @@ def run(uploads: int = 1000, deadline_s: float = 900, state_dir: Path | None = N
     """`healthy`: AWS without faults and no poison messages, the same uploads
     (hostile files included: users send those on a good day too)."""
     faults = None if healthy else FAULTS
-    with tempfile.TemporaryDirectory() as scratch, \
-            LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=faults, quotas=QUOTAS) as stack:
-        client = Client(stack)
-        integration = listen(stack)
-        poison = [] if healthy else _poison(max(1, uploads // POISON_PER_UPLOADS))
-        # First, so their five receives run alongside the uploads.
-        for body in poison:
-            stack.client("sqs").send_message(QueueUrl=stack.outputs["queueUrl"], MessageBody=body)
-        started = time.monotonic()
-        sent: dict[str, Upload] = {}
-        errors: list[str] = []
-        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-            futures = {pool.submit(client.send, upload): upload for upload in plan(uploads)}
-            for future, upload in futures.items():
-                try:
-                    sent[future.result()] = upload
-                except Exception as exc:
-                    errors.append(f"{upload.filename}: {exc}")
-        upload_seconds = time.monotonic() - started
-        drain_seconds = _drain(stack, set(sent), deadline_s)
-        # Before the reconciliation, whose look at the DLQ holds its messages in flight.
-        alarms_fired = _alarms_fired(stack, started)
-        report = reconcile(stack, sent, poison)
-        report.update(
-            events=reconcile_events(stack, integration),
-            healthy=healthy,
-            alarms_fired=alarms_fired,
-            upload_errors=errors,
-            upload_seconds=round(upload_seconds, 1),
-            drain_seconds=round(drain_seconds, 1),
-            faults_injected=_injected(stack.log_dir / "ingest.log"),
-            mapping={"invocations": stack.mapping.stats.invocations, "failed_messages": stack.mapping.stats.failed,
-                     "redelivered": stack.mapping.stats.redelivered,
-                     "partial_batches": stack.mapping.stats.partial_batches},
-        )
-        return report
+    with tempfile.TemporaryDirectory() as scratch:
+        stack = LocalStack(state_dir=state_dir or Path(scratch), ingest=ingest, faults=faults, quotas=QUOTAS)
+        receiver = attach_receiver(stack)
+        try:
+            with stack:
+                armed(stack, receiver)
+                return _run(stack, receiver, uploads, deadline_s, healthy)
+        finally:
+            receiver.stop()
+
+
+def _run(stack: LocalStack, receiver: WebhookInbox, uploads: int, deadline_s: float, healthy: bool) -> dict:
+    client = Client(stack)
+    poison = [] if healthy else _poison(max(1, uploads // POISON_PER_UPLOADS))
+    # First, so their five receives run alongside the uploads.
+    for body in poison:
+        stack.client("sqs").send_message(QueueUrl=stack.outputs["queueUrl"], MessageBody=body)
+    started = time.monotonic()
+    sent: dict[str, Upload] = {}
+    errors: list[str] = []
+    with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        futures = {pool.submit(client.send, upload): upload for upload in plan(uploads)}
+        for future, upload in futures.items():
+            try:
+                sent[future.result()] = upload
+            except Exception as exc:
+                errors.append(f"{upload.filename}: {exc}")
+    upload_seconds = time.monotonic() - started
+    drain_seconds = _drain(stack, set(sent), deadline_s)
+    # Before the reconciliation, whose look at the DLQ holds its messages in flight.
+    alarms_fired = _alarms_fired(stack, started)
+    report = reconcile(stack, sent, poison)
+    _delivered(stack, deadline_s)
+    report.update(
+        events=reconcile_events(stack, receiver),
+        webhooks=webhook_deliveries(stack),
+        healthy=healthy,
+        alarms_fired=alarms_fired,
+        upload_errors=errors,
+        upload_seconds=round(upload_seconds, 1),
+        drain_seconds=round(drain_seconds, 1),
+        faults_injected=_injected(stack.log_dir / "ingest.log"),
+        mapping={"invocations": stack.mapping.stats.invocations, "failed_messages": stack.mapping.stats.failed,
+                 "redelivered": stack.mapping.stats.redelivered,
+                 "partial_batches": stack.mapping.stats.partial_batches},
+    )
+    return report
 
 
 def _alarms_fired(stack: LocalStack, started: float) -> list[dict]:
@@ -430,6 +481,12 @@ def table(report: dict) -> str:
         ("events missing / duplicated ids / unexpected", f"{len(report['events']['missing'])} / "
                                                          f"{len(report['events']['duplicated_ids'])} / "
                                                          f"{len(report['events']['unexpected'])}"),
+        ("webhook deliveries / same-id repeats", f"{report['events']['deliveries']} / "
+                                                 f"{report['events']['redelivered']}"),
+        ("webhook ids with two contents / invalid signatures", f"{len(report['events']['conflicting_ids'])} / "
+                                                               f"{report['events']['invalid_signatures']}"),
+        ("webhooks queued / dead-lettered", f"{report['webhooks']['queue_left']} / "
+                                            f"{report['webhooks']['dead_lettered']}"),
         ("alarms fired", ", ".join(f"{a['alarm']} at {a['seconds_after_start']} s" for a in report["alarms_fired"])
          or "none"),
     ]

@@ -29,11 +29,12 @@ MAX_BODY = 1024 * 1024
 
 
 class WebhookInbox(Served):
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, keep: int | None = KEEP) -> None:
+        """`keep`: the latest deliveries kept of each kind; None keeps all (a run that counts them)."""
         # Known only once the stack has generated it into SSM.
         self.secret: str | None = None
-        self.received: deque[dict] = deque(maxlen=KEEP)
-        self.rejected: deque[dict] = deque(maxlen=KEEP)
+        self.received: deque[dict] = deque(maxlen=keep)
+        self.rejected: deque[dict] = deque(maxlen=keep)
         self._seen: set[str] = set()
         self._lock = threading.Lock()
         inbox = self

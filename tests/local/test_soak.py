@@ -1,8 +1,9 @@
 """The soak harness at a small scale, in `make test`: through throttles, 500s,
 read timeouts, crashed environments, repeated and shuffled deliveries, no file
 is lost, none is recorded twice, every record describes its object's current
-version, the DLQ holds the poison and nothing else, and an integration on
-the bus receives every recorded outcome, each under one event id."""
+version, the DLQ holds the poison and nothing else, and an integration's
+webhook endpoint receives every recorded outcome, each under one event id
+with one content and a valid signature."""
 
 import dataclasses
 
@@ -70,13 +71,20 @@ def test_on_call_is_paged_for_the_poison_and_for_nothing_its_faults_do_not_expla
     assert fired <= {"dlq-messages", "worker-errors", "table-throttles", "files-failed"}
 
 
-def test_an_integration_receives_every_recorded_outcome_under_one_id_and_nothing_else(report):
+def test_a_webhook_receiver_gets_every_recorded_outcome_under_one_id_signed_and_nothing_else(report):
     events = report["events"]
     assert events["missing"] == []
     assert events["duplicated_ids"] == []
+    assert events["conflicting_ids"] == []
     assert events["unexpected"] == []
+    assert events["invalid_signatures"] == 0
     assert events["received"] == events["recorded"]
+    for kind, counts in events["by_type"].items():
+        assert counts["received"] == counts["recorded"] and counts["missing"] == 0, kind
+        assert counts["conflicting_ids"] == 0, kind
     # Every file was told at least uploaded and then processed or failed.
     told = events["received"]
     assert told["File Uploaded"] >= UPLOADS
     assert told.get("File Processed", 0) + told.get("File Failed", 0) >= UPLOADS
+    # Every delivery was acknowledged: none left queued, none given up on.
+    assert report["webhooks"]["queue_left"] == report["webhooks"]["dead_lettered"] == 0

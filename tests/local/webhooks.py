@@ -6,6 +6,8 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from contract.events import EVENT_SOURCE, FILE_PROCESSED
@@ -46,6 +48,19 @@ class Receiver(Served):
 
     def events(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests]
+
+
+@contextmanager
+def running(*names: str) -> Iterator[dict[str, Receiver]]:
+    """A started receiver for each name, stopped on the way out."""
+    started = {name: Receiver() for name in names}
+    for receiver in started.values():
+        receiver.start()
+    try:
+        yield started
+    finally:
+        for receiver in started.values():
+            receiver.stop()
 
 
 def detail(**fields) -> dict:

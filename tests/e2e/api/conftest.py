@@ -51,6 +51,12 @@ class Api:
         return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
 
 
+def demo_api(stack: LocalStack) -> Api:
+    """The API as the stack's demo user, signed in; for a module's own stack."""
+    tokens = cognito.sign_in(stack.client("cognito-idp"), stack.outputs["userPoolClientId"], stack.outputs["demoUser"])
+    return Api(stack.outputs["apiUrl"], tokens["AccessToken"])
+
+
 @pytest.fixture(scope="session")
 def api(stack, tokens) -> Api:
     return Api(stack.outputs["apiUrl"], tokens["AccessToken"])

@@ -15,13 +15,12 @@ from botocore.exceptions import ClientError
 
 from contract import events
 from contract.scan import TAG_KEY
-from local import cognito
 from local.guardduty import EICAR, TEST_MARKER, clamd_installed
 from local.stack import LocalStack
 from ops.__main__ import main
 from ops.outputs import Stack
 
-from .conftest import POLL_S, Api, assert_valid, kinds, told, upload_small, wait_for_status
+from .conftest import POLL_S, Api, assert_valid, demo_api, kinds, told, upload_small, wait_for_status
 
 pytestmark = pytest.mark.skipif(not clamd_installed(), reason="clamd is not installed (apt-get install clamav-daemon)")
 
@@ -35,9 +34,7 @@ def scanning_stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scanning_api(scanning_stack) -> Api:
-    tokens = cognito.sign_in(scanning_stack.client("cognito-idp"), scanning_stack.outputs["userPoolClientId"],
-                             scanning_stack.outputs["demoUser"])
-    return Api(scanning_stack.outputs["apiUrl"], tokens["AccessToken"])
+    return demo_api(scanning_stack)
 
 
 def wait_for_scan(api: Api, file_id: str, timeout_s: float = 30) -> dict:
