@@ -172,9 +172,9 @@ def test_the_files_extracted_at_once_never_take_the_workers_reserve():
                 assert together <= max(function_mb - 256, function_mb // 4) * limits.MiB
         finally:
             del os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
-    # Each kind's share is its own: small text files go four at a time where
+    # Each kind's share is its own: small text files go six at a time where
     # the largest kind goes three, as every file did when all shares were one size.
-    assert isolated.slots(1024, "text") == 4 and isolated.slots(1024, "parquet") == 3
+    assert isolated.slots(1024, "text") == 6 and isolated.slots(1024, "parquet") == 3
     assert isolated.slots(320, "text") == isolated.slots(320, "parquet") == 1
 
 

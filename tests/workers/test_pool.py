@@ -200,7 +200,7 @@ def handle(context, *files):
 
 
 def test_a_files_memory_limit_is_its_kinds_share(aws, context, monkeypatch):
-    # 190 MiB: within an image's share (192 + 32 MiB), past text's (128 + 32 MiB).
+    # 190 MiB: within an image's share (192 + 32 MiB), past text's (96 + 32 MiB).
     allocating(monkeypatch, "image", 190)
     allocating(monkeypatch, "text", 190)
     handle(context, ("photo", png_bytes(), "image/png"), ("notes", b"just text\n", "text/plain"),

@@ -18,14 +18,15 @@ Files of one batch are extracted side by side, as many at once as the memory
 left to extraction holds their kinds' shares (`share_mb`: the memory the kind
 declares, and room for what a worker maps besides): together they can never
 take the worker's reserve, however hostile every file is. A file takes the
-share of the kind its Content-Type claims, and once sniffing finds its real
-kind, that kind's (`_Lease.grow`). A file one start short of quarantine takes
-all of it, so that if the worker dies again, no batch-mate can have been the
-cause.
+share of the kind its Content-Type claims (the smallest when it claims none),
+and once sniffing finds its real kind, that kind's (`_Lease.resize`). A file
+one start short of quarantine takes all of it, so that if the worker dies
+again, no batch-mate can have been the cause.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -70,6 +71,13 @@ def share_mb(kind: str | None, function_mb: int | None = None) -> int:
     return min(budget.memory_bytes // budgets.MiB + KIND_ROOM_MB, capacity_mb(function_mb))
 
 
+def _smallest_share() -> int:
+    """What a file whose Content-Type names no kind takes until sniffing
+    finds one: the least any kind needs, so that a batch of small text files
+    is not held back by what a PDF might need; sniffing itself needs little."""
+    return min(share_mb(kind) for kind in registry.accepted_kinds())
+
+
 def capacity_mb(function_mb: int | None = None) -> int:
     """What the function's memory leaves to the files extracted at once."""
     return budgets.function(function_mb).extraction_memory_mb
@@ -92,23 +100,22 @@ class Slots:
     file takes its kind's share, or all of it when it must be the only
     extraction running: if the worker dies then, nothing but that file can be
     the cause. A file waiting to run alone holds back files that would take a
-    share, so that a busy batch cannot starve it. A share larger than the
-    whole is the whole."""
+    share, so that a busy batch cannot starve it."""
 
     def __init__(self, count: int) -> None:
-        self._count = count
+        self.count = count
         self._taken = 0
         self._waiting_alone = 0
         self._changed = threading.Condition()
 
     def acquire(self, alone: bool, timeout: float | None, units: int = 1) -> bool:
-        wanted = self._count if alone else min(units, self._count)
+        wanted = self.count if alone else units
         waiting_alone = 1 if alone else 0
         with self._changed:
             self._waiting_alone += waiting_alone
             try:
                 free = self._changed.wait_for(
-                    lambda: self._taken + wanted <= self._count and (alone or not self._waiting_alone), timeout)
+                    lambda: self._taken + wanted <= self.count and (alone or not self._waiting_alone), timeout)
             finally:
                 self._waiting_alone -= waiting_alone
                 # Files held back for this one may go now, whether it got its slots or gave up.
@@ -119,15 +126,16 @@ class Slots:
 
     def release(self, alone: bool, units: int = 1) -> None:
         with self._changed:
-            self._taken -= self._count if alone else min(units, self._count)
+            self._taken -= self.count if alone else units
             self._changed.notify_all()
 
 
 class _Lease:
-    """What one file holds of the slots while it is extracted."""
+    """What one file holds of the slots while it is extracted: its share, or
+    all of them when a share is bigger than the whole."""
 
     def __init__(self, slots: Slots, alone: bool, units: int) -> None:
-        self.slots, self.alone, self.units = slots, alone, units
+        self.slots, self.alone, self.units = slots, alone, min(units, slots.count)
 
     def take(self, timeout: float) -> bool:
         if self.slots.acquire(self.alone, timeout, self.units):
@@ -135,10 +143,15 @@ class _Lease:
         self.units = 0
         return False
 
-    def grow(self, units: int, timeout: float) -> bool:
-        """Hold `units` rather than what it holds: given back first, so that
-        two growing files never wait for each other."""
-        if self.alone or units <= self.units:
+    def resize(self, units: int, timeout: float) -> bool:
+        """Hold `units` rather than what it holds. Growing gives back first,
+        so that two growing files never wait for each other."""
+        units = min(units, self.slots.count)
+        if self.alone or units == self.units:
+            return True
+        if units < self.units:
+            self.slots.release(False, self.units - units)
+            self.units = units
             return True
         self.slots.release(False, self.units)
         self.units = units
@@ -161,12 +174,14 @@ def extract(obj: StoredObject, not_after: float, on_start: Callable[[], None],
     may raise to call the extraction off."""
     declared = registry.declared_kind(typecheck.normalise(obj.content_type))
     _load(declared)
-    lease = _Lease(_SLOTS, alone, share_mb(declared))
+    first_share = share_mb(declared) if declared else _smallest_share()
+    lease = _Lease(_SLOTS, alone, first_share)
     if not lease.take(timeout=_left(not_after)):
         raise OutOfTime("No extraction slot came free before the invocation's time limit; it will be retried")
     try:
         on_start()
-        return _extract_in_worker(obj, not_after, file_limits(declared), lease)
+        return _extract_in_worker(obj, not_after, dataclasses.replace(
+            file_limits(declared), memory_bytes=first_share * budgets.MiB), lease)
     finally:
         lease.release()
 
@@ -191,7 +206,7 @@ def _extract_in_worker(obj: StoredObject, not_after: float, limits: isolation.Li
     work = functools.partial(_extract, obj, not_after, _log_keys())
 
     def grant(memory_bytes: int) -> bool:
-        return lease.grow(-(-memory_bytes // budgets.MiB), timeout=_left(not_after))
+        return lease.resize(-(-memory_bytes // budgets.MiB), timeout=_left(not_after))
 
     try:
         extraction, usage = _POOL.run(work, limits, wall_s, grant)

@@ -5,8 +5,8 @@ one pipe and answering on another (Lambda has no /dev/shm, so no
 `multiprocessing` queues or semaphores). Every limit is still the file's own:
 
 - memory: before each file the worker sets its `RLIMIT_AS` to what it holds
-  then plus the file's allowance, and raises it only when the parent grants
-  more (`claim`, once the file's kind is known). A file that meets the limit
+  then plus the file's allowance, and changes it only through the parent
+  (`claim`, once the file's kind is known). A file that meets the limit
   ends its worker, whose heap may be left in any state;
 - CPU: the parent reads the worker's CPU time (/proc) while it waits, and
   kills the worker past the file's budget;
@@ -235,12 +235,13 @@ class _Task:
 
 def claim(memory_bytes: int) -> bool:
     """From the work a worker runs: set the file's memory limit to
-    `memory_bytes`, asking the parent first when that is more than it has.
-    False when the parent could not grant it (the file should then stop).
-    Outside a worker there is no limit to set, and it returns True."""
+    `memory_bytes`, telling the parent first (which may wait for more memory
+    to come free, or take back what the file no longer needs). False when the
+    parent could not grant it (the file should then stop). Outside a worker
+    there is no limit to set, and it returns True."""
     if _Task.tasks < 0:
         return True
-    if memory_bytes > _Task.allowed_bytes:
+    if memory_bytes != _Task.allowed_bytes:
         _write(_Task.results, pickle.dumps(("need", memory_bytes)))
         if not _read_message(_Task.tasks):
             return False
@@ -359,7 +360,10 @@ def _forget() -> None:  # pragma: no cover
     """What the last file left: the exception being handled (and the frames,
     with the file's data, its traceback holds), cycles, free heap pages."""
     sys.last_type = sys.last_value = sys.last_traceback = None
-    gc.collect()
+    # The file's objects are all younger than the last collection (the
+    # collector is off while a file is served): the young generations hold
+    # them, and walking the inherited heap would cost more than the file did.
+    gc.collect(1)
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
