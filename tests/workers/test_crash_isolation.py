@@ -153,16 +153,16 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
 
     real_run = pool.Pool.run
 
-    def run(self, work, *args):
+    def run(self, work, *args, **kwargs):
         if work.args[0].key.endswith("evil.txt"):
             evil_started.set()
             observer = threading.Thread(target=die_meanwhile)
             observer.start()
             try:
-                return real_run(self, work, *args)
+                return real_run(self, work, *args, **kwargs)
             finally:
                 observer.join()
-        return real_run(self, work, *args)
+        return real_run(self, work, *args, **kwargs)
 
     monkeypatch.setattr(pool.Pool, "run", run)
     batch_of_keys(context, *(f"incoming/alice/{name}/{name}.txt" for name in names))
@@ -181,14 +181,14 @@ def test_a_file_the_worker_died_with_three_times_is_tried_once_more_alone(aws, c
     guard = threading.Lock()
     real_run = pool.Pool.run
 
-    def run(self, work, *args):
+    def run(self, work, *args, **kwargs):
         name = work.args[0].key.split("/")[2]
         with guard:
             running.add(name)
             beside_suspect.extend([running - {"suspect"}] if "suspect" in running else [])
         try:
             time.sleep(0.1)
-            return real_run(self, work, *args)
+            return real_run(self, work, *args, **kwargs)
         finally:
             with guard:
                 running.discard(name)

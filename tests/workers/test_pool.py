@@ -127,6 +127,26 @@ def test_a_worker_that_dies_mid_file_delays_no_other_file(workers):
     assert outcomes["breaking"] == "crashed" and outcomes["quiet seconds"] < 5
 
 
+def claim_then_note_the_time():
+    return pool.claim(64 * MiB), time.monotonic(), os.getpid()
+
+
+def test_what_runs_meanwhile_comes_before_the_files_claim_and_can_call_the_file_off(workers):
+    ended = []
+    granted, claimed_at, served_by = workers.run(
+        claim_then_note_the_time, LIMITS, wall_seconds=5,
+        meanwhile=lambda: (time.sleep(0.3), ended.append(time.monotonic())))[0]
+    assert granted and claimed_at >= ended[0]
+
+    def count_fails():
+        raise RuntimeError("DynamoDB said no")
+
+    with pytest.raises(RuntimeError, match="said no"):
+        workers.run(claim_then_note_the_time, LIMITS, wall_seconds=5, meanwhile=count_fails)
+    # Called off, not broken: the same worker takes the next file.
+    assert workers.run(pid, LIMITS, wall_seconds=5)[0] == served_by
+
+
 def leave_a_secret():
     """A file's work that leaves its data where a careless worker keeps it:
     in a reference cycle, and in the frames of the exception it raises."""

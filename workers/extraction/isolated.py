@@ -60,8 +60,9 @@ KIND_ROOM_MB = 32
 # fork replaces it, whatever a library may have kept from them.
 FILES_PER_WORKER = 100
 # A worker whose own pages (copied from the parent as it touched them, or
-# kept by a library) grow past this is replaced after its file.
-WORKER_PRIVATE_MB = 96
+# kept by a library) grow past the room its files' shares leave for them is
+# replaced after its file.
+WORKER_PRIVATE_MB = KIND_ROOM_MB
 
 
 def share_mb(kind: str | None, function_mb: int | None = None) -> int:
@@ -170,8 +171,8 @@ _POOL = pool.Pool(max_files=FILES_PER_WORKER, max_private_bytes=WORKER_PRIVATE_M
 def extract(obj: StoredObject, not_after: float, on_start: Callable[[], None],
             alone: bool = False) -> Extraction:
     """Extract `obj` in a worker once its share is free (every slot when
-    `alone`); `on_start` runs just before the worker is handed the file, and
-    may raise to call the extraction off."""
+    `alone`); `on_start` runs once the worker has the file, before the file's
+    kind is parsed, and may raise to call the extraction off."""
     declared = registry.declared_kind(typecheck.normalise(obj.content_type))
     _load(declared)
     first_share = share_mb(declared) if declared else _smallest_share()
@@ -179,9 +180,8 @@ def extract(obj: StoredObject, not_after: float, on_start: Callable[[], None],
     if not lease.take(timeout=_left(not_after)):
         raise OutOfTime("No extraction slot came free before the invocation's time limit; it will be retried")
     try:
-        on_start()
         return _extract_in_worker(obj, not_after, dataclasses.replace(
-            file_limits(declared), memory_bytes=first_share * budgets.MiB), lease)
+            file_limits(declared), memory_bytes=first_share * budgets.MiB), lease, on_start)
     finally:
         lease.release()
 
@@ -201,7 +201,8 @@ def _left(not_after: float) -> float:
     return max(0.0, not_after - time.monotonic())
 
 
-def _extract_in_worker(obj: StoredObject, not_after: float, limits: isolation.Limits, lease: _Lease) -> Extraction:
+def _extract_in_worker(obj: StoredObject, not_after: float, limits: isolation.Limits, lease: _Lease,
+                       on_start: Callable[[], None]) -> Extraction:
     wall_s = not_after - time.monotonic() + _STOP_GRACE_S
     work = functools.partial(_extract, obj, not_after, _log_keys())
 
@@ -209,7 +210,10 @@ def _extract_in_worker(obj: StoredObject, not_after: float, limits: isolation.Li
         return lease.resize(-(-memory_bytes // budgets.MiB), timeout=_left(not_after))
 
     try:
-        extraction, usage = _POOL.run(work, limits, wall_s, grant)
+        # The start is counted while the worker reads and sniffs the file's
+        # first bytes (our own code over a few KiB, which cannot take the
+        # worker down); its kind's parser waits for the count (`_claim_share`).
+        extraction, usage = _POOL.run(work, limits, wall_s, grant, meanwhile=on_start)
     except isolation.Stopped as stopped:
         raise OutOfTime(f"The file's processing was {stopped.detail}; it will be retried") from stopped
     except (isolation.CpuLimitExceeded, isolation.MemoryLimitExceeded) as over:
@@ -232,8 +236,8 @@ def _extract(obj: StoredObject, not_after: float, log_keys: tuple[dict, dict]) -
 
 def _claim_share(kind: registry.Kind) -> None:
     if not pool.claim(share_mb(kind.name) * budgets.MiB):
-        raise OutOfTime(f"No extraction memory for a {kind.name} file came free before the invocation's "
-                        "time limit; it will be retried")
+        raise OutOfTime(f"The {kind.name} file's extraction was called off, or no memory for it came free "
+                        "before the invocation's time limit; it will be retried")
 
 
 def _log_keys() -> tuple[dict, dict]:

@@ -17,6 +17,7 @@ why the reader keeps those causes rather than relying on what propagates.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -64,7 +65,8 @@ def extract(obj: StoredObject, not_after: float, client,
     Raises `FileRejected` when the file cannot be accepted, and `OutOfTime`
     when `not_after` (the invocation's limit, a `time.monotonic()` instant)
     ends the work before the file's own budget does. `on_kind` is told the
-    kind sniffing found before the kind's extractor runs (to set its limits)."""
+    kind sniffing found before the kind's extractor runs (to set its limits,
+    or to wait until it may go on)."""
     job = _Job(obj, not_after, client, on_kind)
     try:
         return job.run()
@@ -94,7 +96,10 @@ class _Job:
         typecheck.admit(sniffed, self.obj.content_type)
         kind = registry.kind(sniffed.kind)
         if self.on_kind is not None:
+            waited_from = time.monotonic()
             self.on_kind(kind)
+            # Waiting to be let go on (for memory, say) is not the file's work.
+            self.reader.deadline.exclude(time.monotonic() - waited_from)
         # The budget depends on the kind, known only now; the head stays cached.
         self.reader.deadline = self.reader.deadline.resized(kind.budget.seconds)
         self.reader.fetch_limit = kind.budget.fetch_bytes

@@ -72,18 +72,27 @@ class Pool:
         self._lock = threading.Lock()
 
     def run(self, work: Callable[[], T], limits: isolation.Limits, wall_seconds: float,
-            grant: Callable[[int], bool] = _grant_all) -> tuple[T, isolation.Usage]:
+            grant: Callable[[int], bool] = _grant_all,
+            meanwhile: Callable[[], None] | None = None) -> tuple[T, isolation.Usage]:
         """As `isolation.run`, in a worker: `work` (picklable) runs there and
-        its result comes back with what it used. `grant(bytes)` answers a
-        file's `claim` for more memory than `limits` gave it."""
+        its result comes back with what it used. `grant(bytes)` answers the
+        file's `claim`s. `meanwhile` runs here once the worker has the file;
+        its claims wait for it, and are refused if it raises, which is then
+        raised here whatever the work did."""
         deadline = time.monotonic() + wall_seconds
         worker = self._dispatch(pickle.dumps((work, limits)))
+        called_off = None
         try:
+            if meanwhile is not None:
+                try:
+                    meanwhile()
+                except Exception as exc:
+                    called_off = exc
             while True:
                 message = worker.receive(deadline, limits)
                 if message[0] != "need":
                     break
-                worker.send(pickle.dumps(grant(message[1])))
+                worker.send(pickle.dumps(called_off is None and grant(message[1])))
         except BaseException:
             self._end(worker)
             raise
@@ -92,6 +101,8 @@ class Pool:
             self._end(worker)
         else:
             self._rest(worker)
+        if called_off is not None:
+            raise called_off
         return isolation.outcome(kind, value, usage, limits)
 
     def renew(self) -> None:
@@ -234,17 +245,17 @@ class _Task:
 
 
 def claim(memory_bytes: int) -> bool:
-    """From the work a worker runs: set the file's memory limit to
-    `memory_bytes`, telling the parent first (which may wait for more memory
-    to come free, or take back what the file no longer needs). False when the
-    parent could not grant it (the file should then stop). Outside a worker
-    there is no limit to set, and it returns True."""
+    """From the work a worker runs, before the part that may break it: ask
+    the parent to go on with `memory_bytes` as the file's memory limit (it
+    may wait for memory to come free, take back what the file no longer
+    needs, or call the file off), and set it. False when the parent refused
+    (the file should then stop). Outside a worker there is no one to ask and
+    no limit to set: True."""
     if _Task.tasks < 0:
         return True
-    if memory_bytes != _Task.allowed_bytes:
-        _write(_Task.results, pickle.dumps(("need", memory_bytes)))
-        if not _read_message(_Task.tasks):
-            return False
+    _write(_Task.results, pickle.dumps(("need", memory_bytes)))
+    if not _read_message(_Task.tasks):
+        return False
     _Task.allowed_bytes = memory_bytes
     _set_ceiling(_Task.base_bytes + memory_bytes)
     return True
