@@ -305,7 +305,7 @@ def _serve_one(tasks: int, last: bool, max_private_bytes: int) -> tuple[bytes, b
     if task is None:
         return None
     work, limits = task
-    descriptors = _descriptors()
+    open_files = _open_files()
     isolation.allocate_afresh()
     start_rss = isolation.status_field("VmRSS")
     start_cpu = _cpu_seconds()
@@ -322,7 +322,7 @@ def _serve_one(tasks: int, last: bool, max_private_bytes: int) -> tuple[bytes, b
     finally:
         _set_ceiling(resource.RLIM_INFINITY)
     met_memory_limit = answer[0] == "raised" and _caused_by_memory(answer[1])
-    leaked = bool(_descriptors() - descriptors - _sockets())
+    leaked = bool(_open_files() - open_files)
     retire = last or met_memory_limit or leaked or _private_bytes() > max_private_bytes
     return isolation.dumps((*answer, usage, retire)), retire
 
@@ -386,19 +386,16 @@ def _cpu_seconds() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _descriptors() -> set[int]:
-    return {int(name) for name in os.listdir("/proc/self/fd")}
-
-
-def _sockets() -> set[int]:
-    """The reader's connections, kept from one file to the next: HTTP
-    responses are read whole or the connection is dropped, so no file's bytes
-    wait on one for the next file."""
+def _open_files() -> set[int]:
+    """Open descriptors but sockets: the reader's connections are kept from
+    one file to the next (HTTP responses are read whole or the connection is
+    dropped, so no file's bytes wait on one for the next file)."""
     found = set()
-    for fd in _descriptors():
+    for name in os.listdir("/proc/self/fd"):
         try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                found.add(fd)
+            # The listing's own descriptor is closed by now, and fails here.
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                found.add(int(name))
         except OSError:
             continue
     return found
