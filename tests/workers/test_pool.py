@@ -81,11 +81,11 @@ def test_a_worker_a_file_breaks_is_replaced_and_the_next_file_is_served(workers,
     assert after != before and not alive(before)
 
 
-def test_cpu_past_the_budget_is_stopped_by_the_parent_within_a_tick_of_it(workers):
+def test_cpu_past_the_budget_is_stopped_at_the_whole_second_a_per_file_child_had(workers):
     with pytest.raises(isolation.CpuLimitExceeded) as over:
         workers.run(spin, isolation.Limits(cpu_seconds=0.3, memory_bytes=64 * MiB), wall_seconds=30)
-    # RLIMIT_CPU would have let it run to the next whole second.
-    assert over.value.reason == "cpu"
+    # The same figure as RLIMIT_CPU's, so a file ends the same in a pool worker.
+    assert "more than 1 s of CPU time" in str(over.value)
 
 
 def beside(workers, breaking, limits=LIMITS):

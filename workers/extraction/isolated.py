@@ -92,7 +92,7 @@ def slots(function_mb: int | None = None, kind: str | None = None) -> int:
 def file_limits(kind: str | None = None) -> isolation.Limits:
     """One file's limits: its CPU budget, and its kind's share of memory.
     The worker's parent reads its CPU time every 50 ms and kills it past the
-    budget."""
+    budget in whole seconds (`isolation.cpu_ceiling`)."""
     return isolation.Limits(cpu_seconds=budgets.EXTRACT_CPU_SECONDS, memory_bytes=share_mb(kind) * budgets.MiB)
 
 

@@ -82,7 +82,7 @@ class IsolationFailure(Exception):
 
 class CpuLimitExceeded(IsolationFailure):
     def __init__(self, limits: Limits) -> None:
-        super().__init__("cpu", f"it used more than {_cpu_seconds(limits)} s of CPU time")
+        super().__init__("cpu", f"it used more than {cpu_ceiling(limits)} s of CPU time")
 
 
 class MemoryLimitExceeded(IsolationFailure):
@@ -246,13 +246,16 @@ def _stream_handlers() -> list[logging.StreamHandler]:
 
 
 def _limit(limits: Limits) -> None:  # pragma: no cover
-    seconds = _cpu_seconds(limits)
+    seconds = cpu_ceiling(limits)
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     ceiling = _address_space_bytes() + limits.memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
 
 
-def _cpu_seconds(limits: Limits) -> int:
+def cpu_ceiling(limits: Limits) -> int:
+    """The CPU a child may use: its budget in whole seconds, as RLIMIT_CPU
+    counts it (so a child that never reaches a cooperative check may run up
+    to a second past its budget)."""
     return max(1, math.ceil(limits.cpu_seconds))
 
 

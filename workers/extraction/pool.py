@@ -9,7 +9,8 @@ one pipe and answering on another (Lambda has no /dev/shm, so no
   (`claim`, once the file's kind is known). A file that meets the limit
   ends its worker, whose heap may be left in any state;
 - CPU: the parent reads the worker's CPU time (/proc) while it waits, and
-  kills the worker past the file's budget;
+  kills the worker past the file's budget (in whole seconds, as RLIMIT_CPU
+  counted it for a per-file child);
 - the caller's wall-clock limit: the parent kills the worker there.
 
 A worker that dies or is killed costs its file alone; the next file gets a
@@ -49,8 +50,9 @@ T = TypeVar("T")
 
 _HEADER = struct.Struct("!Q")
 _READ_CHUNK = 64 * 1024
-# How often the parent reads a busy worker's CPU time: a file may overrun its
-# CPU budget by this much, against RLIMIT_CPU's whole second.
+# How often the parent reads a busy worker's CPU time. It stops the worker at
+# the same whole second RLIMIT_CPU stopped a per-file child at
+# (`isolation.cpu_ceiling`), so a file's outcome does not depend on which ran it.
 _WATCH_S = 0.05
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
@@ -194,7 +196,7 @@ class _Worker:
                 if not chunk:
                     raise self._death(limits)
                 self._buffer += chunk
-            elif self.cpu_seconds() - self._cpu_at_start > limits.cpu_seconds:
+            elif self.cpu_seconds() - self._cpu_at_start > isolation.cpu_ceiling(limits):
                 raise isolation.CpuLimitExceeded(limits)
 
     def cpu_seconds(self) -> float:
