@@ -2,7 +2,8 @@
 a sequential Powertools BatchProcessor making the same calls.
 
 Every AWS call waits 20 ms and is answered by a stub in the calling process
-(a botocore `before-send` hook, in the extraction children too), so what is
+(a botocore `before-send` hook, in the extraction workers too, which are
+forked after it is set), so what is
 measured is the worker's own cost and how well it overlaps the waiting. Against
 the local stack's moto server the emulator's own CPU time per call is of the
 same order as the latency, and it would be measured instead."""
@@ -88,7 +89,7 @@ def _memory(function_mb: int) -> Iterator[None]:
     from workers.extraction import isolated
 
     saved_slots, saved_size = isolated._SLOTS, os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
-    isolated._SLOTS = isolated.Slots(isolated.slots(function_mb))
+    isolated._SLOTS = isolated.Slots(isolated.capacity_mb(function_mb))
     os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function_mb)
     try:
         yield
@@ -144,17 +145,17 @@ def run(sizes: harness.Sizes) -> dict:
         def ours(event: dict) -> dict:
             return ingest.handler(event, context())
 
-        ours(batch_of(sizes.batch))  # warm: threads, their table resources, the first fork
+        ours(batch_of(sizes.batch))  # warm: threads, their table resources, the pool's workers
         batch, single, sequential_batch = timed(ours, sizes.batch), timed(ours, 1), timed(baseline, sizes.batch)
-        # What more memory buys: as many extraction children at once as a batch has files.
+        # What more memory buys: as many extractions at once as a batch has files.
         with _memory(LARGE_FUNCTION_MB):
             large_batch, large_single = timed(ours, sizes.batch), timed(ours, 1)
     details = {"batch_seconds": round(batch, 3), "single_seconds": round(single, 3),
                "sequential_batch_seconds": round(sequential_batch, 3), "batch_size": sizes.batch,
-               "latency_per_call_ms": LATENCY_S * 1000, "extraction_slots": isolated.slots(spec.memory_mb),
+               "latency_per_call_ms": LATENCY_S * 1000, "extraction_slots": isolated.slots(spec.memory_mb, "text"),
                f"batch_over_single_at_{LARGE_FUNCTION_MB}_mb": round(large_batch / large_single, 2),
                f"sequential_over_batch_at_{LARGE_FUNCTION_MB}_mb": round(sequential_batch / large_batch, 2),
-               f"extraction_slots_at_{LARGE_FUNCTION_MB}_mb": isolated.slots(LARGE_FUNCTION_MB)}
+               f"extraction_slots_at_{LARGE_FUNCTION_MB}_mb": isolated.slots(LARGE_FUNCTION_MB, "text")}
     over_single = round(batch / single, 2)
     over_ours = round(sequential_batch / batch, 2)
     return {

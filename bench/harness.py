@@ -79,27 +79,34 @@ def stack(ingest: IngestSettings | None = None, worker_here: bool = True) -> Ite
 
 
 def _reset_clients() -> None:
+    clients_made_afresh()
+    boto3.DEFAULT_SESSION = None
+
+
+def clients_made_afresh() -> None:
+    """Clients made from now on see the environment as it is now, in this
+    process and in the extraction workers: a worker keeps the environment
+    variables and hooks it was forked with, so the ones forked before retire."""
+    from workers.extraction import isolated
     from workers.storage import clients
 
     clients.reset()
-    boto3.DEFAULT_SESSION = None
+    isolated._POOL.renew()
 
 
 @contextlib.contextmanager
 def on_every_call(event: str, handler) -> Iterator[None]:
-    """`handler` on every botocore client made while this lasts, forked children's too."""
-    from workers.storage import clients
-
+    """`handler` on every botocore client made while this lasts, the extraction workers' too."""
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     events = boto3.DEFAULT_SESSION.events
     events.register_first(event, handler)
-    clients.reset()
+    clients_made_afresh()
     try:
         yield
     finally:
         events.unregister(event, handler)
-        clients.reset()
+        clients_made_afresh()
 
 
 @contextlib.contextmanager

@@ -18,6 +18,8 @@ from contract.scan import ENV_MALWARE_SCAN, SCAN_ON_VALUE
 from local import provision
 from local.runtime import FunctionSpec, LambdaContext
 from tests.workers.s3_events import BUCKET
+from workers.extraction import isolated, pool
+from workers.extraction.limits import MiB
 from workers.ingest import file_events
 from workers.storage import clients, dynamo, records, usage
 
@@ -42,6 +44,18 @@ def _moto_calls_and_forks_take_turns() -> None:
 
 
 _moto_calls_and_forks_take_turns()
+
+
+@pytest.fixture(autouse=True)
+def a_worker_forked_for_each_file(monkeypatch):
+    """In-process moto keeps its objects in this process's memory: a worker
+    forked before a test stored an object would never see it. So each file
+    gets a worker forked when it is handed over, as Lambda's AWS (another
+    process) makes unnecessary; tests/workers/test_pool.py covers reuse."""
+    fresh = pool.Pool(max_files=1, max_private_bytes=isolated.WORKER_PRIVATE_MB * MiB)
+    monkeypatch.setattr(isolated, "_POOL", fresh)
+    yield
+    fresh.close()
 
 
 @contextlib.contextmanager

@@ -167,11 +167,15 @@ def test_the_files_extracted_at_once_never_take_the_workers_reserve():
     for function_mb in (320, 512, 1024, 1769, 3008, 10240):
         os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function_mb)
         try:
-            together = isolated.slots(function_mb) * isolated.file_limits().memory_bytes
+            for kind in (None, *registry.accepted_kinds()):
+                together = isolated.slots(function_mb, kind) * isolated.file_limits(kind).memory_bytes
+                assert together <= max(function_mb - 256, function_mb // 4) * limits.MiB
         finally:
             del os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
-        assert together <= max(function_mb - 256, function_mb // 4) * limits.MiB
-    assert isolated.slots(1024) == 3 and isolated.slots(320) == 1
+    # Each kind's share is its own: small text files go six at a time where
+    # the largest kind goes three, as every file did when all shares were one size.
+    assert isolated.slots(1024, "text") == 6 and isolated.slots(1024, "parquet") == 3
+    assert isolated.slots(320, "text") == isolated.slots(320, "parquet") == 1
 
 
 def test_a_child_forked_while_another_thread_is_stuck_writing_a_log_line_still_finishes(monkeypatch):

@@ -18,7 +18,7 @@ from contract.table import QUARANTINE_CODE
 from tests.workers.conftest import apply, put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
-from workers.extraction import isolated, isolation, limits, registry
+from workers.extraction import isolated, limits, pool, registry
 from workers.ingest import handler as ingest
 from workers.ingest.notifications import S3Event
 from workers.storage import clients, ingest_records, objects
@@ -151,20 +151,20 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
         time.sleep(0.5)
         at_death.update({name: record("alice", name).get(ingest_records.ATTEMPTS, 0) for name in names})
 
-    real_run = isolation.run
+    real_run = pool.Pool.run
 
-    def run(work, *args):
+    def run(self, work, *args, **kwargs):
         if work.args[0].key.endswith("evil.txt"):
             evil_started.set()
             observer = threading.Thread(target=die_meanwhile)
             observer.start()
             try:
-                return real_run(work, *args)
+                return real_run(self, work, *args, **kwargs)
             finally:
                 observer.join()
-        return real_run(work, *args)
+        return real_run(self, work, *args, **kwargs)
 
-    monkeypatch.setattr(isolation, "run", run)
+    monkeypatch.setattr(pool.Pool, "run", run)
     batch_of_keys(context, *(f"incoming/alice/{name}/{name}.txt" for name in names))
     assert at_death == {"evil": 1, "mate0": 0, "mate1": 0, "mate2": 0}
 
@@ -179,21 +179,21 @@ def test_a_file_the_worker_died_with_three_times_is_tried_once_more_alone(aws, c
     running: set[str] = set()
     beside_suspect: list[set[str]] = []
     guard = threading.Lock()
-    real_run = isolation.run
+    real_run = pool.Pool.run
 
-    def run(work, *args):
+    def run(self, work, *args, **kwargs):
         name = work.args[0].key.split("/")[2]
         with guard:
             running.add(name)
             beside_suspect.extend([running - {"suspect"}] if "suspect" in running else [])
         try:
             time.sleep(0.1)
-            return real_run(work, *args)
+            return real_run(self, work, *args, **kwargs)
         finally:
             with guard:
                 running.discard(name)
 
-    monkeypatch.setattr(isolation, "run", run)
+    monkeypatch.setattr(pool.Pool, "run", run)
     assert batch_of_keys(context, *(f"incoming/alice/{name}/{name}.txt" for name in names)) == {"batchItemFailures": []}
     assert {name: record("alice", name)["status"] for name in names} == dict.fromkeys(names, "processed")
     assert beside_suspect == [set()]

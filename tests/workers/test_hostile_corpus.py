@@ -30,7 +30,7 @@ from tests.extractors import files
 from tests.workers import hostile
 from tests.workers.conftest import apply, put, record, stack_account
 from tests.workers.s3_events import BUCKET, notification, s3_event, s3_test_event_body, sqs_event
-from workers.extraction import isolation, registry
+from workers.extraction import isolation, pool, registry
 from workers.extraction.limits import DEFAULT_BUDGET, EXTRACT_SECONDS, ExtractBudget
 from workers.ingest import handler as ingest
 from workers.ingest.notifications import parse_body
@@ -100,10 +100,10 @@ def measure(run: Callable[[], str], *, traced: bool) -> Measured:
     """Run `run` (which names its outcome); an exception is an outcome too.
     Tracing slows allocation-heavy parsers several times over, enough to trip
     their deadlines, so files are timed untraced and traced in a second run.
-    Extraction runs in a child process, which reports its own peak memory."""
+    Extraction runs in a worker process, which reports its own peak memory."""
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children: list[isolation.Usage] = []
-    real_run = isolation.run
+    real_run = pool.Pool.run
 
     def run_and_note_usage(*args, **kwargs):
         try:
@@ -118,7 +118,7 @@ def measure(run: Callable[[], str], *, traced: bool) -> Measured:
         tracemalloc.start()
     started = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(isolation, "run", run_and_note_usage)
+        patch.setattr(pool.Pool, "run", run_and_note_usage)
         try:
             outcome = run()
         except Exception as error:

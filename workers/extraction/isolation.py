@@ -82,7 +82,7 @@ class IsolationFailure(Exception):
 
 class CpuLimitExceeded(IsolationFailure):
     def __init__(self, limits: Limits) -> None:
-        super().__init__("cpu", f"it used more than {_cpu_seconds(limits)} s of CPU time")
+        super().__init__("cpu", f"it used more than {cpu_ceiling(limits)} s of CPU time")
 
 
 class MemoryLimitExceeded(IsolationFailure):
@@ -140,25 +140,35 @@ def run(work: Callable[[], T], limits: Limits, wall_seconds: float) -> tuple[T, 
     if not finished:
         raise Stopped()
     if payload:
-        kind, value, usage = pickle.loads(payload)
-        if kind == "raised":
-            if isinstance(value, MemoryError):
-                value = MemoryLimitExceeded(limits)
-            try:
-                value.usage = usage
-            except AttributeError:
-                pass
-            raise value
-        return value, usage
+        return outcome(*pickle.loads(payload), limits)
+    raise death(status, limits)
+
+
+def outcome(kind: str, value, usage: Usage, limits: Limits) -> tuple:
+    """What the child's answer means here: its value and usage, or the
+    exception it raised, raised again with its `usage`."""
+    if kind == "raised":
+        if isinstance(value, MemoryError):
+            value = MemoryLimitExceeded(limits)
+        try:
+            value.usage = usage
+        except AttributeError:
+            pass
+        raise value
+    return value, usage
+
+
+def death(status: int, limits: Limits) -> IsolationFailure:
+    """What a child's end without an answer (its wait status) means."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         if number == signal.SIGXCPU:
-            raise CpuLimitExceeded(limits)
+            return CpuLimitExceeded(limits)
         if number == signal.SIGKILL:
             # What a kernel or cgroup out-of-memory kill looks like from here.
-            raise MemoryLimitExceeded(limits)
-        raise Crashed(f"it stopped the process with signal {signal.Signals(number).name}")
-    raise Crashed(f"it stopped the process with exit status {os.WEXITSTATUS(status)}")
+            return MemoryLimitExceeded(limits)
+        return Crashed(f"it stopped the process with signal {signal.Signals(number).name}")
+    return Crashed(f"it stopped the process with exit status {os.WEXITSTATUS(status)}")
 
 
 def _collect(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -183,18 +193,18 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
     gc.disable()
     code = 0
     try:
-        _own_streams()
-        _allocate_afresh()
-        start_rss = _status_field("VmRSS")
+        own_streams()
+        allocate_afresh()
+        start_rss = status_field("VmRSS")
         _limit(limits)
         try:
             message = ("returned", work())
         except BaseException as exc:  # everything must cross back, or the parent sees a crash
-            message = ("raised", _portable(exc))
+            message = ("raised", portable(exc))
         used = resource.getrusage(resource.RUSAGE_SELF)
-        usage = Usage(peak_memory_bytes=max(0, _status_field("VmHWM") - start_rss),
+        usage = Usage(peak_memory_bytes=max(0, status_field("VmHWM") - start_rss),
                       cpu_seconds=used.ru_utime + used.ru_stime)
-        data = _dumps((*message, usage))
+        data = dumps((*message, usage))
         with os.fdopen(fd, "wb") as pipe:
             pipe.write(data)
     except BaseException:
@@ -209,7 +219,7 @@ def _child(work: Callable[[], object], limits: Limits, fd: int) -> None:  # prag
         os._exit(code)
 
 
-def _own_streams() -> None:  # pragma: no cover
+def own_streams() -> None:  # pragma: no cover
     """Standard streams of the child's own, for `sys` and every logging handler:
     another thread may have been writing to a handler's stream when the parent
     forked, and that stream's lock stays held in the child. A handler made while
@@ -236,17 +246,20 @@ def _stream_handlers() -> list[logging.StreamHandler]:
 
 
 def _limit(limits: Limits) -> None:  # pragma: no cover
-    seconds = _cpu_seconds(limits)
+    seconds = cpu_ceiling(limits)
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     ceiling = _address_space_bytes() + limits.memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
 
 
-def _cpu_seconds(limits: Limits) -> int:
+def cpu_ceiling(limits: Limits) -> int:
+    """The CPU a child may use: its budget in whole seconds, as RLIMIT_CPU
+    counts it (so a child that never reaches a cooperative check may run up
+    to a second past its budget)."""
     return max(1, math.ceil(limits.cpu_seconds))
 
 
-def _portable(exc: BaseException) -> BaseException:
+def portable(exc: BaseException) -> BaseException:
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
@@ -254,15 +267,15 @@ def _portable(exc: BaseException) -> BaseException:
         return ChildError("".join(traceback.format_exception_only(type(exc), exc)).strip())
 
 
-def _dumps(message: tuple) -> bytes:
+def dumps(message: tuple) -> bytes:
     try:
         return pickle.dumps(message)
     except Exception:
-        kind, value, usage = message
-        return pickle.dumps(("raised", ChildError(f"the result could not be returned: {value!r:.200}"), usage))
+        _, value, *rest = message
+        return pickle.dumps(("raised", ChildError(f"the result could not be returned: {value!r:.200}"), *rest))
 
 
-def _status_field(name: str) -> int:
+def status_field(name: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(name + ":"):
@@ -270,7 +283,7 @@ def _status_field(name: str) -> int:
     raise RuntimeError(f"{name} is not in /proc/self/status")
 
 
-def _allocate_afresh() -> None:
+def allocate_afresh() -> None:
     """Large blocks get pages of their own rather than heap the parent freed
     (glibc raises its mmap threshold as a process frees big blocks), and what
     the parent's arenas hold free is given back first (a thread's arena can
@@ -291,4 +304,4 @@ def _allocate_afresh() -> None:
 
 
 def _address_space_bytes() -> int:
-    return _status_field("VmSize")
+    return status_field("VmSize")

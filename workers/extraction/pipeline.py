@@ -17,6 +17,7 @@ why the reader keeps those causes rather than relying on what propagates.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -58,12 +59,15 @@ class Extraction:
     thumbnail_reads: ReadStats | None = None
 
 
-def extract(obj: StoredObject, not_after: float, client) -> Extraction:
+def extract(obj: StoredObject, not_after: float, client,
+            on_kind: Callable[[registry.Kind], None] | None = None) -> Extraction:
     """Describe the object, reading it with `client` (`clients.ranged_reader`).
     Raises `FileRejected` when the file cannot be accepted, and `OutOfTime`
     when `not_after` (the invocation's limit, a `time.monotonic()` instant)
-    ends the work before the file's own budget does."""
-    job = _Job(obj, not_after, client)
+    ends the work before the file's own budget does. `on_kind` is told the
+    kind sniffing found before the kind's extractor runs (to set its limits,
+    or to wait until it may go on)."""
+    job = _Job(obj, not_after, client, on_kind)
     try:
         return job.run()
     finally:
@@ -71,8 +75,10 @@ def extract(obj: StoredObject, not_after: float, client) -> Extraction:
 
 
 class _Job:
-    def __init__(self, obj: StoredObject, not_after: float, client) -> None:
+    def __init__(self, obj: StoredObject, not_after: float, client,
+                 on_kind: Callable[[registry.Kind], None] | None) -> None:
         self.obj = obj
+        self.on_kind = on_kind
         self.not_after = not_after
         self.client = client
         self.version = ObjectVersion(obj.bucket, obj.key, obj.size, obj.version_id, obj.etag)
@@ -89,6 +95,11 @@ class _Job:
                         whole=len(head) == self.obj.size, check=self.reader.deadline.check)
         typecheck.admit(sniffed, self.obj.content_type)
         kind = registry.kind(sniffed.kind)
+        if self.on_kind is not None:
+            waited_from = time.monotonic()
+            self.on_kind(kind)
+            # Waiting to be let go on (for memory, say) is not the file's work.
+            self.reader.deadline.exclude(time.monotonic() - waited_from)
         # The budget depends on the kind, known only now; the head stays cached.
         self.reader.deadline = self.reader.deadline.resized(kind.budget.seconds)
         self.reader.fetch_limit = kind.budget.fetch_bytes

@@ -45,6 +45,10 @@ _CONFIG = Config(
 
 _MAKING = threading.Lock()
 _per_thread = threading.local()
+# A process forked while another thread is making a client would inherit the
+# session half changed and this lock held for good; extraction workers make
+# their own reader clients, so a fork waits for the client being made.
+os.register_at_fork(before=_MAKING.acquire, after_in_parent=_MAKING.release, after_in_child=_MAKING.release)
 
 
 def _made_once(make):
@@ -76,9 +80,9 @@ def ranged_reader(not_after: float):
     before `not_after` (a `time.monotonic()` instant): a stalled GET must not
     block past the invocation's end with botocore's retries stacked on top.
 
-    Extraction runs in a forked child (workers/isolation.py). These clients
-    are built in the parent and only ever used in children, so the parent's
-    copy never holds a connection that a child could share."""
+    Extraction runs in a forked worker (workers/extraction/pool.py), which
+    makes these clients itself and keeps them from one file to the next; the
+    parent never uses one, so it never holds a connection a worker could share."""
     left = not_after - time.monotonic()
     fitting = [timeout for timeout in _READ_TIMEOUTS_S if timeout * _READ_ATTEMPTS <= left]
     return _reader(fitting[-1] if fitting else _READ_TIMEOUTS_S[0])

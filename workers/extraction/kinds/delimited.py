@@ -22,6 +22,7 @@ from itertools import islice
 from workers.errors import FileRejected
 from workers.extraction import textio
 from workers.extraction.columns import MAX_COLUMNS, MAX_NAME_CHARS, TYPED_CELLS, Column, text_type
+from workers.extraction.limits import STREAMED_BUDGET
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Sample, Shape, Sniffed
 
@@ -96,7 +97,8 @@ def _table_width(text: str, delimiter: str, whole: bool) -> int:
     return widths.pop()
 
 
-@extractor("csv", "tsv", signatures=(Shape(("csv", "tsv"), _sniff),), streamed=True)
+@extractor("csv", "tsv", signatures=(Shape(("csv", "tsv"), _sniff),),
+           streamed=True, budget=STREAMED_BUDGET)
 def describe(source: Source) -> dict:
     sniffed = source.sniffed
     rows = _rows(textio.open_text(source.stream, sniffed.encoding, newline=""), sniffed.delimiter)

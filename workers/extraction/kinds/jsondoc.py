@@ -17,7 +17,7 @@ import json
 from workers.extraction import textio
 from workers.extraction.columns import Records
 from workers.extraction.kinds.jsonlines import opens_json_lines
-from workers.extraction.limits import Deadline
+from workers.extraction.limits import STREAMED_BUDGET, Deadline
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Opening
 
@@ -110,7 +110,8 @@ def _opens_json(start: str) -> bool:
     return start[:1] in ("{", "[") and not opens_json_lines(start)
 
 
-@extractor("json", signatures=(Opening("application/json", _opens_json),), streamed=True)
+@extractor("json", signatures=(Opening("application/json", _opens_json),),
+           streamed=True, budget=STREAMED_BUDGET)
 def describe(source: Source) -> dict:
     cursor = _Cursor(textio.open_text(source.stream, source.sniffed.encoding, newline=""), source.deadline)
     opener = cursor.peek()

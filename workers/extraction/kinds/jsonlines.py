@@ -14,6 +14,7 @@ import json
 from workers.errors import FileRejected
 from workers.extraction import textio
 from workers.extraction.columns import Records
+from workers.extraction.limits import STREAMED_BUDGET
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import Opening
 
@@ -65,7 +66,8 @@ class _Lines:
                 **self.types.described(self.records if finished and not self.undetermined else None)}
 
 
-@extractor("jsonl", signatures=(Opening("application/x-ndjson", opens_json_lines),), streamed=True)
+@extractor("jsonl", signatures=(Opening("application/x-ndjson", opens_json_lines),),
+           streamed=True, budget=STREAMED_BUDGET)
 def describe(source: Source) -> dict:
     text = textio.open_text(source.stream, source.sniffed.encoding, newline=None)
     lines = _Lines()

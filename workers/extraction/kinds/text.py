@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from workers.extraction import textio
+from workers.extraction.limits import STREAMED_BUDGET
 from workers.extraction.registry import Source, extractor
 from workers.extraction.sniff import AnyText
 
 _CHUNK_CHARS = 1024 * 1024
 
 
-@extractor("text", signatures=(AnyText("text/plain"),), streamed=True)
+@extractor("text", signatures=(AnyText("text/plain"),),
+           streamed=True, budget=STREAMED_BUDGET)
 def describe(source: Source) -> dict:
     # Universal newlines: \r\n and a lone \r each end one line.
     text = textio.open_text(source.stream, source.sniffed.encoding, newline=None)
