@@ -353,7 +353,11 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(response.body)))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(response.body)
+                try:
+                    self.wfile.write(response.body)
+                except ConnectionError:
+                    # The client went away (a browser cancels a superseded fetch): nothing to answer.
+                    self.close_connection = True
             latency_ms = (time.monotonic() - started) * 1000
             if gateway.on_request is not None:
                 gateway.on_request(response.status, latency_ms)

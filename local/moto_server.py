@@ -32,6 +32,11 @@ EventBridge delivers a rule's target the whole event, `account` included
 https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html);
 moto's default input template leaves `account` out, so it is put back.
 
+ListMetrics names each metric (namespace, name and dimension set) once, as
+CloudWatch's API reference says it lists "the specified metrics"; moto's
+test of "the same dimensions" fails for any metric with two or more, so it
+listed such a metric once per data point put.
+
 CloudWatch alarms start in INSUFFICIENT_DATA, as CloudWatch's do (moto's start
 OK), and every state change is kept for DescribeAlarmHistory, which moto
 lacks: the local CloudWatch (local/cloudwatch/) sets the states. SQS hands
@@ -57,6 +62,7 @@ import threading
 import time
 import uuid
 
+from moto.cloudwatch import models as cloudwatch_models
 from moto.cloudwatch.models import Alarm
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
@@ -233,6 +239,13 @@ def _parse_template(input_template, input_paths_map, event):
 
 
 EventTemplateParser.parse = staticmethod(_parse_template)
+
+
+def _same_dimensions(listed: list, dimensions: list) -> bool:
+    return {(d.name, d.value) for d in listed} == {(d.name, d.value) for d in dimensions}
+
+
+cloudwatch_models.are_dimensions_same = _same_dimensions
 
 if __name__ == "__main__":
     main()

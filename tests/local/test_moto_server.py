@@ -122,3 +122,17 @@ def test_a_stream_holds_one_record_per_real_change_and_none_for_what_changed_not
     assert "NewImage" not in records[2]["dynamodb"]
     numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert numbers == sorted(numbers)
+
+
+def test_list_metrics_names_a_metric_with_several_dimensions_once(dynamodb):
+    """ops webhooks sums each listed metric's points: a metric listed once per
+    put (moto's own behaviour) counted three deliveries as nine."""
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=dynamodb.meta.endpoint_url, region_name="us-east-1")
+    dimensions = [{"Name": "service", "Value": "webhooks"}, {"Name": "endpoint", "Value": "inbox"}]
+    for _ in range(3):
+        cloudwatch.put_metric_data(Namespace="Listed", MetricData=[
+            {"MetricName": "Delivered", "Dimensions": dimensions, "Value": 1, "Unit": "Count"}])
+    cloudwatch.put_metric_data(Namespace="Listed", MetricData=[
+        {"MetricName": "Delivered", "Dimensions": dimensions[:1], "Value": 1, "Unit": "Count"}])
+    listed = cloudwatch.list_metrics(Namespace="Listed", MetricName="Delivered")["Metrics"]
+    assert sorted(len(m["Dimensions"]) for m in listed) == [1, 2]
