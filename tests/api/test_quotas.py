@@ -11,6 +11,7 @@ import pytest
 from contract.keys import FileKey
 from contract.quotas import QUOTAS, Quotas
 from contract.table import CHARGED, STATUS_DELETED, TICKET_SORT_KEY_PREFIX
+from tests.workers.conftest import a_worker_forked_for_each_file  # noqa: F401 - in-process moto: see there
 from tests.workers.conftest import apply as apply_event
 from tests.workers.s3_events import notification, s3_event
 from workers.api import quota
