@@ -33,6 +33,7 @@ from pathlib import Path
 from bench import harness, prices
 from contract import functions
 from contract.ingest import INGEST
+from workers.extraction import isolated
 
 SOAK = Path(__file__).resolve().parent / "soak.json"
 MILLION = 1_000_000
@@ -140,12 +141,14 @@ def _small_file(results: dict) -> tuple[Usage, float, float]:
     return usage, ours_ms, sequential_ms
 
 
-def _with_kind(small: Usage, kind: Extraction) -> tuple[Usage, float, float]:
+def _with_kind(small: Usage, kind: Extraction, slots: int) -> tuple[Usage, float, float]:
     """A file of `kind`: the small file's path plus the kind's extraction, and
-    the extraction's milliseconds as ours and as the sequential anchor runs it."""
+    the extraction's milliseconds as ours (its waiting shared by the `slots`
+    files of its kind the worker's pool extracts at once) and as the
+    sequential anchor runs it."""
     cpu_stretch = 1 / min(1.0, INGEST.vcpus)
     waiting = max(0.0, kind.wall_ms - kind.cpu_ms)
-    ours = kind.cpu_ms * cpu_stretch + waiting / INGEST.extraction_slots
+    ours = kind.cpu_ms * cpu_stretch + waiting / slots
     sequential = kind.cpu_ms * cpu_stretch + waiting
     usage = Usage(**{**small.__dict__, "worker_ms": small.worker_ms + ours,
                      "s3_put": small.s3_put + (1 if kind.thumbnail_bytes else 0),
@@ -183,7 +186,8 @@ def run(results: dict) -> dict:
         "DynamoDB is the largest line: the ticket and the worker each write a transaction (two units per item) "
         "besides their updates; then S3, where the upload's PUT costs twelve times the worker's HEAD and GET; "
         "the worker's Lambda is small because a batch of ten shares one invocation and overlaps its waiting")
-    kinds = {"images": "jpeg", "pdfs": "pdf", "csvs": "csv"}
+    # Each mix's figure, and the kind whose declared memory sizes its slots.
+    kinds = {"images": ("jpeg", "image"), "pdfs": ("pdf", "pdf"), "csvs": ("csv", "csv")}
     drivers = {
         "images": "the thumbnail's PUT doubles S3's write requests; decoding is CPU, stretched by the 0.58 vCPU "
                   "that 1,024 MB buys",
@@ -191,12 +195,12 @@ def run(results: dict) -> dict:
         "csvs": "the scan to its limit is CPU, stretched by the 0.58 vCPU that 1,024 MB buys, so the worker's "
                 "Lambda line rivals DynamoDB's; keeping the files costs more each month than processing them once",
     }
-    for name, prefix in kinds.items():
+    for name, (prefix, kind_name) in kinds.items():
         figure = next((value for key, value in results.items() if key.startswith(f"extraction_ms_{prefix}")), None)
         if figure is None:
             continue
         kind = Extraction.of(figure)
-        usage, ours, in_sequence = _with_kind(small, kind)
+        usage, ours, in_sequence = _with_kind(small, kind, isolated.slots(INGEST.worker_memory_mb, kind_name))
         anchor = Usage(**{**usage.__dict__, "worker_ms": sequential_ms + in_sequence})
         unread = max(0.0, 1 - kind.bytes_fetched / kind.object_bytes) if kind.object_bytes else 0.0
         whole = Usage(**{**usage.__dict__, "worker_ms": usage.worker_ms + kind.whole_read_ms * unread,
