@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 from bench import harness
+from components.packaging import PACKAGES, build_package
 from contract import functions
 from contract.names import Names
 from contract.quotas import QUOTAS
@@ -37,7 +40,16 @@ ZIP_GOAL_BYTES = 30 * harness.MiB
 LIBRARY_KINDS = ("parquet",)
 
 
-def _environment() -> dict[str, str]:
+def _task_root(into: Path) -> Path:
+    """Our packages as the zip holds them: source only. Lambda cannot cache
+    their bytecode (`/var/task` is read-only), so every cold start compiles
+    them; a `__pycache__` left in the checkout by the tests would hide that."""
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, into / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
+
+
+def _environment(task_root: Path) -> dict[str, str]:
     names = Names("bench")
     values = {functions.ENV_TABLE_NAME: names.table, functions.ENV_BUCKET_NAME: names.upload_bucket(ACCOUNT_ID),
               functions.ENV_STACK: names.stack, functions.ENV_CURSOR_SECRET_PARAMETER: "/bench/cursor",
@@ -49,8 +61,8 @@ def _environment() -> dict[str, str]:
         env.update(FunctionSpec(name=spec.function_name(names), handler=spec.handler, timeout_s=spec.timeout_s,
                                 memory_mb=spec.memory_mb, region="us-east-1",
                                 environment=spec.environment(values)).lambda_environment())
-    env.update(LAMBDA_TASK_ROOT=str(ROOT), AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-               PYTHONPATH=str(ROOT))
+    env.update(LAMBDA_TASK_ROOT=str(task_root), AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+               PYTHONPATH=str(task_root), PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
@@ -68,7 +80,7 @@ def _imported_ms(module: str, env: dict[str, str]) -> dict[str, float]:
     marker = "-- the floor is imported --"
     done = subprocess.run([sys.executable, "-X", "importtime", "-c",
                            f"import sys, {FLOOR}; print({marker!r}, file=sys.stderr); import {module}"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+                          env=env, cwd=env["LAMBDA_TASK_ROOT"], capture_output=True, text=True, check=True)
     by_package: dict[str, float] = collections.defaultdict(float)
     for line in done.stderr.split(marker, 1)[1].splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -113,8 +125,8 @@ def _name(handler: str) -> str:
 
 
 def _ms(script: str, env: dict[str, str]) -> float:
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=env["LAMBDA_TASK_ROOT"],
+                          capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -125,7 +137,11 @@ def run(sizes: harness.Sizes) -> dict:
 def imports(sizes: harness.Sizes) -> dict:
     """The import figures alone: `python -c "from bench import cold_start, harness;
     print(cold_start.imports(harness.Sizes()))"`."""
-    env = _environment()
+    with tempfile.TemporaryDirectory(prefix="uploads-task-root-") as task_root:
+        return _imports(sizes, _environment(_task_root(Path(task_root))))
+
+
+def _imports(sizes: harness.Sizes, env: dict[str, str]) -> dict:
     runs: dict[str, list[float]] = {module: [] for module in (FLOOR, *HANDLERS)}
     imported: dict[str, list[dict[str, float]]] = {handler: [] for handler in HANDLERS}
     for _ in range(sizes.import_runs):
@@ -152,8 +168,6 @@ def imports(sizes: harness.Sizes) -> dict:
 
 
 def _package() -> dict:
-    from components.packaging import build_package
-
     package = build_package(ROOT)
     with zipfile.ZipFile(package.path) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
