@@ -84,14 +84,19 @@ def test_without_a_cgroup_stopping_and_continuing_keeps_a_process_tree_to_its_sh
         time.sleep(0.5)
         used_before, started = _tree_cpu_s(parent.pid), time.monotonic()
         time.sleep(SPIN_S)
-        used_vcpus = (_tree_cpu_s(parent.pid) - used_before) / (time.monotonic() - started)
+        used, elapsed = _tree_cpu_s(parent.pid) - used_before, time.monotonic() - started
     finally:
         limiter.close()
         for process in [*psutil.Process(parent.pid).children(), psutil.Process(parent.pid)]:
             process.kill()
         parent.wait()
-    print(f"\n{used_vcpus:.2f} vCPU, its share {vcpus:.2f}")
-    assert used_vcpus <= vcpus * TOLERANCE
+    # The limiter sees what the tree ran only at its next tick, so a window can
+    # end on a burst it has not yet made the tree repay: up to a tick on every
+    # core, two when a loaded machine runs the limiter late. Unlimited, the two
+    # spinners would use every core for the whole window.
+    unrepaid = 2 * cpu_share.StopAndContinue.TICK_S * os.cpu_count()
+    print(f"\n{used / elapsed:.2f} vCPU, its share {vcpus:.2f}")
+    assert used <= vcpus * elapsed + unrepaid < min(2, os.cpu_count()) * elapsed / 2
 
 
 def _tree_cpu_s(pid: int) -> float:
