@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A caller that hangs up (a read timeout, a crashed function's pooled
+        # connection, a browser cancelling a fetch) is the caller's business:
+        # AWS just stops talking, and so does the endpoint, without a traceback.
+        if isinstance(sys.exception(), ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class BackgroundServer:
@@ -14,8 +27,7 @@ class BackgroundServer:
     before it serves."""
 
     def __init__(self, handler: Callable[..., BaseHTTPRequestHandler], host: str, port: int, name: str) -> None:
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
         self._name = name
         self._thread: threading.Thread | None = None
 
