@@ -86,8 +86,8 @@ uploads: the local stack is up (stack "{stack.stack}")
   Dashboard            {out['webUrl']}
                        sign in as {out['demoUser']['username']} (password in {stack.stack_file})
 
-  AWS endpoint         {out['awsEndpointUrl']}   SQS, DynamoDB, SSM, Cognito, CloudWatch, EventBridge,
-                       Logs: IAM enforced
+  AWS endpoint         {out['awsEndpointUrl']}   SQS, DynamoDB and its Streams, SSM, Secrets Manager,
+                       Cognito, CloudWatch, EventBridge, Logs: IAM enforced
                        before moto ({stack.moto_url}), each caller held to its own policy
   S3 front             {out['awsEndpointUrlS3']}   every S3 client goes through it: IAM and what S3
                        enforces and moto does not (signatures, expiry, POST policies, checksums)

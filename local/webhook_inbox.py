@@ -97,7 +97,9 @@ class WebhookInbox(Served):
         return (
             "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=3>"
             "<title>Webhook inbox</title><style>body{font-family:sans-serif}td,th{border-bottom:1px solid #ddd;"
-            "padding:4px;vertical-align:top;text-align:left}pre{margin:0}</style></head><body>"
+            "padding:4px;vertical-align:top;text-align:left}table{table-layout:fixed;width:100%}"
+            "th:nth-child(-n+3){width:14em}code{overflow-wrap:anywhere}"
+            "pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere}</style></head><body>"
             f"<h1>Webhook inbox</h1><p>{len(snapshot['received'])} verified, {len(snapshot['rejected'])} rejected "
             "(newest first; <a href=/events>JSON</a>)</p>"
             f"<table><tr><th>received</th><th>type</th><th>webhook-id</th><th>detail</th></tr>{rows}</table>"
