@@ -1,7 +1,7 @@
 # Two commands set everything up: `make dev` and `make test`.
 PY := .venv/bin/python
 STAMP := .venv/.installed
-REQS := requirements.txt requirements-dev.txt workers/requirements.txt
+REQS := requirements.txt requirements-dev.txt workers/requirements.txt components/pyodide/package-lock.json
 
 .PHONY: dev test lint bench soak fuzz ops clean
 
@@ -10,6 +10,8 @@ $(STAMP): $(REQS)
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# CPython 3.13 on Node.js, which compiles the Lambda package's bytecode (components/bytecode.py).
+	npm ci --prefix components/pyodide --no-audit --no-fund --silent
 	touch $(STAMP)
 
 dev: $(STAMP)
@@ -53,4 +55,4 @@ ops: $(STAMP)
 	$(PY) -m ops $(ARGS)
 
 clean:
-	rm -rf .venv .local build
+	rm -rf .venv .local build components/pyodide/node_modules

@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from components import bytecode
+
 # Lambda python3.13 runs on Amazon Linux 2023 (glibc 2.34) on Graviton. Some
 # wheels (Pillow 13) no longer ship manylinux2014 builds, so the newer manylinux
 # tags the runtime supports are accepted too. pip matches each tag exactly, not
@@ -40,7 +42,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 # The packages that ship in the zip, as top-level directories of the tree.
 PACKAGES = ("contract", "workers")
 # Bumped whenever the zip layout changes, so old cached zips are never reused.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 # A fixed timestamp and mode make the zip depend on content only.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
@@ -59,7 +61,8 @@ def build_package(root: Path) -> LambdaPackage:
     when its inputs changed."""
     build = root / "build"
     requirements = root / "workers" / "requirements.txt"
-    deps_key = _digest([" ".join(PIP_PLATFORM_ARGS).encode(), requirements.read_bytes()])
+    deps_key = _digest([" ".join(PIP_PLATFORM_ARGS).encode(), requirements.read_bytes(),
+                        bytecode.COMPILER_LOCK.read_bytes()])
     sources = sorted(source for package in PACKAGES for source in _files(root / package, root))
     zip_key = _digest(
         [FORMAT_VERSION.encode(), deps_key.encode()]
@@ -68,7 +71,13 @@ def build_package(root: Path) -> LambdaPackage:
     target = build / f"lambda-{zip_key[:20]}.zip"
     if not target.exists():
         deps = _install_dependencies(requirements, build / "deps" / deps_key[:20])
-        _write_zip(target, _files(deps, deps) + sources)
+        with tempfile.TemporaryDirectory(dir=build, prefix=".sources-") as staging:
+            tree = Path(staging)
+            for rel, path in sources:
+                (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, tree / rel)
+            bytecode.compile_for_runtime(tree)
+            _write_zip(target, _files(deps, deps, with_bytecode=True) + _files(tree, tree, with_bytecode=True))
         _prune(build, keep={target, deps})
     return LambdaPackage(target, base64.b64encode(hashlib.sha256(target.read_bytes()).digest()).decode())
 
@@ -101,6 +110,7 @@ def _install_dependencies(requirements: Path, target: Path) -> Path:
         for name in os.listdir(staging):
             if name.split("-")[0] in RUNTIME_PROVIDED or name == "bin":
                 shutil.rmtree(staging / name)
+        bytecode.compile_for_runtime(staging)
         # A rename is atomic, so a concurrent or interrupted build never leaves
         # a half-installed directory that a later build would trust.
         try:
@@ -115,11 +125,14 @@ def _install_dependencies(requirements: Path, target: Path) -> Path:
     return target
 
 
-def _files(directory: Path, relative_to: Path) -> list[tuple[str, Path]]:
+def _files(directory: Path, relative_to: Path, with_bytecode: bool = False) -> list[tuple[str, Path]]:
+    """The sources under `directory`, and with them the bytecode compiled for
+    the runtime; never bytecode this machine's Python left."""
     return sorted(
         (path.relative_to(relative_to).as_posix(), path)
         for path in directory.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        if path.is_file() and (("__pycache__" not in path.parts and path.suffix != ".pyc")
+                               or (with_bytecode and bytecode.runtime_bytecode(path)))
     )
 
 

@@ -3,19 +3,33 @@ where it goes, in the same shape `make bench` writes it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bench import cold_start, harness
 
 
 def test_the_breakdown_sums_each_packages_own_import_time_after_the_floor(tmp_path):
-    # A bytecode cache the tests left in the checkout must not make our modules look cheaper than on Lambda.
-    (cold_start.ROOT / "workers" / "__pycache__").mkdir(exist_ok=True)
     task_root = cold_start._task_root(tmp_path)
     imported = cold_start._imported_ms("workers.api.handler", cold_start._environment(task_root))
     assert imported["workers.api"] > 0 and imported["aws_lambda_powertools.event_handler"] > 0
     assert not any(package.startswith("pydantic") for package in imported)
-    assert not list(Path(task_root).rglob("__pycache__")), "our modules compiled from source, every time"
+
+
+def test_our_modules_load_from_unchecked_bytecode_as_the_zip_ships_them_never_from_a_cache_left_in_the_checkout(
+        tmp_path):
+    left = cold_start.ROOT / "workers" / "__pycache__" / "left-by-the-tests.cpython-311.pyc"
+    left.parent.mkdir(exist_ok=True)
+    left.write_bytes(b"")
+    try:
+        task_root = cold_start._task_root(tmp_path)
+    finally:
+        left.unlink()
+    sources = sorted(path for path in task_root.rglob("*.py"))
+    compiled = sorted(task_root.rglob("*.pyc"))
+    assert len(compiled) == len(sources) and not list(task_root.rglob(left.name))
+    assert {path.read_bytes()[4:8] for path in compiled} == {(0b01).to_bytes(4, "little")}  # PEP 552: unchecked
+    # Unchecked bytecode is loaded without reading the source, as on Lambda.
+    (task_root / "workers" / "errors.py").write_text("raise SystemExit('the source was read')\n")
+    env = cold_start._environment(task_root)
+    assert cold_start._ms("import time, workers.errors; print(0)", env) == 0
 
 
 def test_each_handler_is_judged_over_the_floor_and_shown_with_its_breakdown():

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from components import bytecode
 from components.packaging import build_package
 from tests.infra.harness import ROOT, pypi_unreachable
 
@@ -49,10 +50,29 @@ def test_pydantic_is_left_out_as_nothing_in_the_package_imports_it(archive):
     assert not any(name.split("/")[0].startswith(("pydantic", "annotated_types")) for name in archive.namelist())
 
 
-def test_runtime_provided_sdk_and_bytecode_are_left_out(archive):
+def test_runtime_provided_sdk_is_left_out(archive):
     names = archive.namelist()
     assert not any(name.split("/")[0].split("-")[0] in ("boto3", "botocore", "s3transfer") for name in names)
-    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+
+
+def test_every_module_ships_with_unchecked_cpython_313_bytecode_and_no_other(archive):
+    names = set(archive.namelist())
+    modules = {name for name in names if name.endswith(".py")}
+    compiled = {name for name in names if name.endswith(".pyc") or "__pycache__/" in name}
+    expected = {f"{name.rpartition('/')[0]}/__pycache__/{name.rpartition('/')[2][:-3]}.cpython-313.pyc".lstrip("/")
+                for name in modules}
+    assert compiled == expected
+    headers = {archive.read(name)[:8] for name in compiled}
+    assert headers == {bytecode.RUNTIME_MAGIC + (0b01).to_bytes(4, "little")}  # 3.13, PEP 552 unchecked hash
+
+
+def test_cpython_313_imports_the_shipped_contract_from_its_bytecode_without_reading_the_source(archive, tmp_path):
+    archive.extractall(tmp_path, [name for name in archive.namelist() if name.startswith("contract/")])
+    (tmp_path / "contract" / "names.py").write_text("raise SystemExit('the source was read')\n")
+    imported = bytecode.run_on_runtime_python(
+        tmp_path, "import sys; sys.path.insert(0, '/tree'); from contract.names import Names; "
+                  "from contract import functions; f'{sys.version_info[:2]} {Names(\"dev\").table}'")
+    assert imported == "(3, 13) uploads-dev-files", imported
 
 
 def test_entries_are_sorted_with_fixed_timestamps_and_modes(archive):
