@@ -10,8 +10,10 @@ $(STAMP): $(REQS)
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	# CPython 3.13 on Node.js, which compiles the Lambda package's bytecode (components/bytecode.py).
-	npm ci --prefix components/pyodide --no-audit --no-fund --silent
+	# CPython 3.13 on Node.js, which compiles the Lambda package's bytecode (components/bytecode.py):
+	# `pulumi up` and `make test` need it; the local stack runs without.
+	if command -v npm >/dev/null; then npm ci --prefix components/pyodide --no-audit --no-fund --silent; \
+	else echo "npm not found: building the Lambda package (pulumi up, make test) needs Node.js 18+ and npm"; fi
 	touch $(STAMP)
 
 dev: $(STAMP)
