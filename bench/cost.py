@@ -18,6 +18,13 @@ Per file of each mix:
 - CloudWatch Logs: the worker's log per file as written at the deployed level
   (end_to_end_latency_p50_ms), and Lambda's START, END and REPORT lines.
 - API Gateway: one HTTP API request per ticket.
+- GuardDuty, on stacks that scan (`malwareScan`, prod's default): each object
+  under `incoming/` evaluated and its bytes scanned (thumbnails are not under
+  it), GuardDuty's own GET of the object and its PutObjectTagging, both billed
+  to the bucket's owner, and the worker's handling of the result: its SQS
+  message (sent, and its share of the worker's receives and deletes) and one
+  conditional update of the record and its scan index (two write units). The
+  tag is kept with the object, in the storage column.
 
 Two anchors, from the same run: a sequential BatchProcessor worker (its batch
 time, and extractions one after another) and a worker that reads each object
@@ -42,6 +49,8 @@ GOAL_LAMBDA_USD = 0.25
 # REPORT (about 170: durations, memory size, memory used).
 PLATFORM_LOG_BYTES = 290
 MB_PER_GB = 1024
+# The scan result's conditional update: the record, and the scan index entry it removes.
+SCAN_RESULT_WRITE_UNITS = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,11 @@ class Usage:
     read_units: float
     log_bytes: float
     stored_bytes: float
+    # Malware scanning: objects and bytes GuardDuty evaluates, and the SQS
+    # requests the worker spends on each result.
+    scanned_objects: float = 0.0
+    scanned_bytes: float = 0.0
+    scan_result_sqs: float = 0.0
 
     def scaled(self, **factors: float) -> Usage:
         values = dict(self.__dict__)
@@ -100,11 +114,18 @@ def per_million(usage: Usage) -> dict[str, float]:
         + usage.read_units * prices.DYNAMODB_READ_UNIT.usd,
         "cloudwatch_logs": usage.log_bytes / 1e9 * prices.LOGS_INGESTED_GB.usd,
         "api_gateway": usage.api_requests * prices.HTTP_API_REQUEST.usd,
+        "guardduty": usage.scanned_objects * (prices.GUARDDUTY_S3_OBJECT.usd + prices.S3_GET_REQUEST.usd
+                                              + prices.S3_PUT_REQUEST.usd
+                                              + SCAN_RESULT_WRITE_UNITS * prices.DYNAMODB_WRITE_UNIT.usd)
+        + usage.scanned_objects * usage.scan_result_sqs * prices.SQS_REQUEST.usd
+        + usage.scanned_bytes / 1e9 * prices.GUARDDUTY_S3_GB.usd,
     }
     priced = {name: round(usd * MILLION, 4) for name, usd in lines.items()}
     priced["total"] = round(sum(priced.values()), 4)
+    priced["total_without_scanning"] = round(priced["total"] - priced["guardduty"], 4)
     # Kept apart: it is paid every month the files are kept, not once.
-    priced["s3_storage_per_month"] = round(usage.stored_bytes / 1e9 * prices.S3_STANDARD_GB_MONTH.usd * MILLION, 4)
+    priced["s3_storage_per_month"] = round((usage.stored_bytes / 1e9 * prices.S3_STANDARD_GB_MONTH.usd
+                                            + usage.scanned_objects * prices.S3_TAG_MONTH.usd) * MILLION, 4)
     return priced
 
 
@@ -137,7 +158,8 @@ def _small_file(results: dict) -> tuple[Usage, float, float]:
         s3_get=worker.get("s3.GetObject", 0) + worker.get("s3.HeadObject", 0),
         write_units=write_units, read_units=read_units,
         log_bytes=end_to_end["log_bytes_per_file"] + PLATFORM_LOG_BYTES * (invocations + 1),
-        stored_bytes=counted["object_bytes"])
+        stored_bytes=counted["object_bytes"], scanned_objects=1.0, scanned_bytes=counted["object_bytes"],
+        scan_result_sqs=1 + sum(count for name, count in worker.items() if name.startswith("sqs.")))
     return usage, ours_ms, sequential_ms
 
 
@@ -153,7 +175,8 @@ def _with_kind(small: Usage, kind: Extraction, slots: int) -> tuple[Usage, float
     usage = Usage(**{**small.__dict__, "worker_ms": small.worker_ms + ours,
                      "s3_put": small.s3_put + (1 if kind.thumbnail_bytes else 0),
                      "s3_get": small.s3_get - 1 + kind.get_requests,
-                     "stored_bytes": kind.object_bytes + kind.thumbnail_bytes})
+                     "stored_bytes": kind.object_bytes + kind.thumbnail_bytes,
+                     "scanned_bytes": kind.object_bytes})
     return usage, ours, sequential
 
 
@@ -183,9 +206,11 @@ def run(results: dict) -> dict:
                        "drivers": drivers}
 
     mix("small files", small, sequential, small,
-        "DynamoDB is the largest line: the ticket and the worker each write a transaction (two units per item) "
-        "besides their updates; then S3, where the upload's PUT costs twelve times the worker's HEAD and GET; "
-        "the worker's Lambda is small because a batch of ten shares one invocation and overlaps its waiting")
+        "on a stack that scans, GuardDuty's charge per object evaluated is most of the total, whatever the "
+        "file's size; without scanning, DynamoDB is the largest line: the ticket and the worker each write a "
+        "transaction (two units per item) besides their updates; then S3, where the upload's PUT costs twelve "
+        "times the worker's HEAD and GET; the worker's Lambda is small because a batch of ten shares one "
+        "invocation and overlaps its waiting")
     # Each mix's figure, and the kind whose declared memory sizes its slots.
     kinds = {"images": ("jpeg", "image"), "pdfs": ("pdf", "pdf"), "csvs": ("csv", "csv")}
     drivers = {
@@ -211,7 +236,7 @@ def run(results: dict) -> dict:
         objects, passes, thumbnails = share
         # Every pass repeats the worker's share; every object its notification and its upload.
         soaked = small.scaled(worker_ms=passes, worker_requests=passes, s3_get=passes, log_bytes=passes,
-                              stored_bytes=objects)
+                              stored_bytes=objects, scanned_objects=objects, scanned_bytes=objects)
         # The ticket is written once per upload; the worker's writes repeat with each pass.
         soaked = Usage(**{**soaked.__dict__, "s3_put": objects + thumbnails,
                           "sqs_requests": objects + (small.sqs_requests - 1) * passes,
@@ -242,13 +267,15 @@ def section(results: dict) -> str:
     if not rows:
         return ""
     services = ("lambda_worker", "lambda_api", "sqs", "s3_requests", "dynamodb", "cloudwatch_logs", "api_gateway",
-                "total")
+                "guardduty", "total", "total_without_scanning")
     lines = [
         "## What a million files cost (eu-west-1)\n",
         f"USD per million files, from this run's counts and durations times AWS's prices read on {prices.READ_ON} "
         "(`bench/prices.py`: each price's page, and whether it was confirmed that day). How each line is derived "
         "is in `bench/cost.py`; storage is per month kept. Anchors: a sequential BatchProcessor worker and a "
-        "worker that reads each object whole, from the same run.\n",
+        "worker that reads each object whole, from the same run. The guardduty line is what malware scanning "
+        "adds (`malwareScan`, on by default in prod only): a stack that does not scan pays the total without "
+        "it.\n",
         "| mix | worker | " + " | ".join(services) + " | S3 storage / month |",
         "|---|---|" + "---|" * (len(services) + 1),
     ]

@@ -51,6 +51,19 @@ LOGS_INGESTED_GB = Price(0.57, "GB ingested, Standard log class", "https://aws.a
 HTTP_API_REQUEST = Price(1.11 / 1e6, "HTTP API request (512 KB each), first 300 million",
                          "https://aws.amazon.com/api-gateway/pricing/", False)
 
+# Malware Protection for S3 (the `malwareScan` setting, on by default in prod).
+# The pricing page draws its tables with JavaScript; these are its worked
+# example for us-east-1, as transcribed from the page on 2026-10-07.
+GUARDDUTY_S3_OBJECT = Price(
+    0.215 / 1000, "object evaluated, Malware Protection for S3", "https://aws.amazon.com/guardduty/pricing/", False,
+    "the page's us-east-1 worked example ($0.215 per 1,000 objects), transcribed 2026-10-07 in "
+    "api-evangelist/amazon-guardduty plans/amazon-guardduty-plans-pricing.yml")
+GUARDDUTY_S3_GB = Price(
+    0.09, "GB scanned, Malware Protection for S3", "https://aws.amazon.com/guardduty/pricing/", False,
+    "the same transcript: $0.09 per GB scanned")
+S3_TAG_MONTH = Price(0.01 / 10_000, "object tag per month", "https://aws.amazon.com/s3/pricing/", False,
+                     "$0.01 per 10,000 tags per month, under Management & insights")
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Price)}
 
 

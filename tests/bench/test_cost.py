@@ -34,6 +34,23 @@ def test_s3_writes_cost_more_than_reads_and_storage_stays_out_of_the_total():
 def test_the_total_is_the_sum_of_the_services():
     priced = _only(worker_ms=30, api_ms=40, worker_requests=0.1, api_requests=1, sqs_requests=1.2, s3_put=1,
                    s3_get=2, write_units=13, read_units=1, log_bytes=2000)
-    services = {name: usd for name, usd in priced.items() if name not in ("total", "s3_storage_per_month")}
+    services = {name: usd for name, usd in priced.items()
+                if name not in ("total", "total_without_scanning", "s3_storage_per_month", "guardduty")}
     assert all(usd > 0 for usd in services.values())
     assert abs(priced["total"] - sum(services.values())) < 1e-3
+
+
+def test_scanning_pays_guardduty_per_object_and_per_gb_and_the_requests_and_record_update_it_brings():
+    one = _only(scanned_objects=1, scan_result_sqs=1.2)
+    assert one["guardduty"] == round((prices.GUARDDUTY_S3_OBJECT.usd + prices.S3_GET_REQUEST.usd
+                                      + prices.S3_PUT_REQUEST.usd + 2 * prices.DYNAMODB_WRITE_UNIT.usd
+                                      + 1.2 * prices.SQS_REQUEST.usd) * 1e6, 4)
+    assert _only(scanned_bytes=1e9 / 1e6)["guardduty"] == round(prices.GUARDDUTY_S3_GB.usd, 4)
+    assert one["total_without_scanning"] == 0 and one["total"] == one["guardduty"]
+    # The result tag is kept with the object, month after month.
+    assert one["s3_storage_per_month"] == round(prices.S3_TAG_MONTH.usd * 1e6, 4)
+
+
+def test_a_stack_that_does_not_scan_pays_no_guardduty_line():
+    priced = _only(worker_ms=30, s3_put=1, write_units=13)
+    assert priced["guardduty"] == 0 and priced["total"] == priced["total_without_scanning"]
