@@ -1,7 +1,11 @@
 # Two commands set everything up: `make dev` and `make test`.
 PY := .venv/bin/python
 STAMP := .venv/.installed
-REQS := requirements.txt requirements-dev.txt workers/requirements.txt components/pyodide/package-lock.json
+REQS := requirements.txt requirements-dev.txt workers/requirements.txt
+# CPython 3.13 on Node.js, which compiles the Lambda package's bytecode
+# (components/bytecode.py): building the package (`make test`, `make bench`,
+# `pulumi up`) needs it; the local stack runs the handlers from source without.
+COMPILER := components/pyodide/node_modules/.installed
 
 .PHONY: dev test lint bench soak fuzz ops clean
 
@@ -10,11 +14,12 @@ $(STAMP): $(REQS)
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	# CPython 3.13 on Node.js, which compiles the Lambda package's bytecode (components/bytecode.py):
-	# `pulumi up` and `make test` need it; the local stack runs without.
-	if command -v npm >/dev/null; then npm ci --prefix components/pyodide --no-audit --no-fund --silent; \
-	else echo "npm not found: building the Lambda package (pulumi up, make test) needs Node.js 18+ and npm"; fi
 	touch $(STAMP)
+
+$(COMPILER): components/pyodide/package-lock.json
+	@command -v npm >/dev/null || { echo "Building the Lambda package needs Node.js 18+ and npm (apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --prefix components/pyodide --no-audit --no-fund --loglevel=error
+	touch $(COMPILER)
 
 dev: $(STAMP)
 	$(PY) -m local
@@ -26,7 +31,7 @@ dev: $(STAMP)
 # least privilege over the IAM decisions both recorded (a fresh directory in
 # UPLOADS_IAM_RECORD_DIR; tests/iam/test_least_privilege.py prints the table).
 # All three always run; any failing fails the target.
-test: $(STAMP)
+test: $(STAMP) $(COMPILER)
 	$(PY) -m ruff check .
 	@record=$$(mktemp -d -t uploads-iam-XXXXXX); export UPLOADS_IAM_RECORD_DIR=$$record; \
 	echo "IAM decisions are recorded in $$record"; \
@@ -44,7 +49,7 @@ fuzz: $(STAMP)
 
 # Every performance figure against its goal, in one run (several minutes):
 # bench/results.json and docs/benchmarks.md. A missed goal is not a failure.
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILER)
 	$(PY) -m bench
 
 # Uploads through a deliberately faulty local stack, then a reconciliation of

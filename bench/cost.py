@@ -14,17 +14,23 @@ Per file of each mix:
 - S3: the upload's PUT, the thumbnail's PUT where the kind draws one, the
   worker's HEAD and its ranged GETs (the kind's count where it has one).
 - DynamoDB: two write units per transaction item and one per UpdateItem, as
-  counted for the ticket and the worker; items are taken to be under 1 KB.
+  counted for the ticket and the worker, and the indexes' own writes: every
+  write of a file record rewrites its listing-index entry (the indexes project
+  every attribute) and, while the file is pending, its attention-index entry,
+  until the last write removes it. Items are taken to be under 1 KB.
 - CloudWatch Logs: the worker's log per file as written at the deployed level
   (end_to_end_latency_p50_ms), and Lambda's START, END and REPORT lines.
 - API Gateway: one HTTP API request per ticket.
 - GuardDuty, on stacks that scan (`malwareScan`, prod's default): each object
   under `incoming/` evaluated and its bytes scanned (thumbnails are not under
   it), GuardDuty's own GET of the object and its PutObjectTagging, both billed
-  to the bucket's owner, and the worker's handling of the result: its SQS
-  message (sent, and its share of the worker's receives and deletes) and one
-  conditional update of the record and its scan index (two write units). The
-  tag is kept with the object, in the storage column.
+  to the bucket's owner, the scan-index entry every record write keeps until
+  the result, and the worker's handling of the result: its SQS message (sent,
+  and its share of the worker's receives and deletes), one conditional update
+  (the record, its listing-index entry, and the scan-index entry it removes),
+  and its Lambda time, invocation share and log, taken as a fifth of a small
+  file's (one AWS call where a small file's pass makes five; not measured on
+  its own). The tag is kept with the object, in the storage column.
 
 Two anchors, from the same run: a sequential BatchProcessor worker (its batch
 time, and extractions one after another) and a worker that reads each object
@@ -50,7 +56,17 @@ GOAL_LAMBDA_USD = 0.25
 PLATFORM_LOG_BYTES = 290
 MB_PER_GB = 1024
 # The scan result's conditional update: the record, and the scan index entry it removes.
-SCAN_RESULT_WRITE_UNITS = 2
+# A file record is written once by the ticket and three times by the worker
+# (the event check, the extraction start, the recorded state).
+RECORD_WRITES = {"ticket": 1, "worker": 3}
+# Index entries each record write rewrites: the listing index's, and the
+# attention index's while the file is pending (the last write removes it).
+INDEX_WRITES_PER_RECORD_WRITE = 2
+# On a stack that scans: the scan-index entry each of those writes rewrites,
+# then the result's update (the record, its listing entry, the scan entry removed).
+SCAN_WRITE_UNITS = sum(RECORD_WRITES.values()) + 3
+# A scan result is one AWS call where a small file's pass makes this many.
+SMALL_FILE_WORKER_CALLS = 5
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,9 @@ class Usage:
     scanned_objects: float = 0.0
     scanned_bytes: float = 0.0
     scan_result_sqs: float = 0.0
+    scan_result_worker_ms: float = 0.0
+    scan_result_log_bytes: float = 0.0
+    scan_result_invocations: float = 0.0
 
     def scaled(self, **factors: float) -> Usage:
         values = dict(self.__dict__)
@@ -114,10 +133,12 @@ def per_million(usage: Usage) -> dict[str, float]:
         + usage.read_units * prices.DYNAMODB_READ_UNIT.usd,
         "cloudwatch_logs": usage.log_bytes / 1e9 * prices.LOGS_INGESTED_GB.usd,
         "api_gateway": usage.api_requests * prices.HTTP_API_REQUEST.usd,
-        "guardduty": usage.scanned_objects * (prices.GUARDDUTY_S3_OBJECT.usd + prices.S3_GET_REQUEST.usd
-                                              + prices.S3_PUT_REQUEST.usd
-                                              + SCAN_RESULT_WRITE_UNITS * prices.DYNAMODB_WRITE_UNIT.usd)
-        + usage.scanned_objects * usage.scan_result_sqs * prices.SQS_REQUEST.usd
+        "guardduty": usage.scanned_objects * (
+            prices.GUARDDUTY_S3_OBJECT.usd + prices.S3_GET_REQUEST.usd + prices.S3_PUT_REQUEST.usd
+            + SCAN_WRITE_UNITS * prices.DYNAMODB_WRITE_UNIT.usd + usage.scan_result_sqs * prices.SQS_REQUEST.usd
+            + usage.scan_result_worker_ms / 1000 * worker_gb * prices.LAMBDA_ARM_GB_SECOND.usd
+            + usage.scan_result_invocations * prices.LAMBDA_REQUEST.usd
+            + usage.scan_result_log_bytes / 1e9 * prices.LOGS_INGESTED_GB.usd)
         + usage.scanned_bytes / 1e9 * prices.GUARDDUTY_S3_GB.usd,
     }
     priced = {name: round(usd * MILLION, 4) for name, usd in lines.items()}
@@ -130,10 +151,12 @@ def per_million(usage: Usage) -> dict[str, float]:
 
 
 def _write_units(results: dict, phase: str) -> float:
-    """One phase's DynamoDB write units per file: two per transaction item, one per update."""
+    """One phase's DynamoDB write units per file: two per transaction item, one
+    per update, and the index entries its record writes rewrite."""
     counted = results["worker_calls_per_file"]
     updates = counted["calls_per_file_by_phase"][phase].get("dynamodb.UpdateItem", 0)
-    return 2 * counted["transaction_items_per_file"][phase] + updates
+    return (2 * counted["transaction_items_per_file"][phase] + updates
+            + RECORD_WRITES[phase] * INDEX_WRITES_PER_RECORD_WRITE)
 
 
 def _small_file(results: dict) -> tuple[Usage, float, float]:
@@ -159,7 +182,10 @@ def _small_file(results: dict) -> tuple[Usage, float, float]:
         write_units=write_units, read_units=read_units,
         log_bytes=end_to_end["log_bytes_per_file"] + PLATFORM_LOG_BYTES * (invocations + 1),
         stored_bytes=counted["object_bytes"], scanned_objects=1.0, scanned_bytes=counted["object_bytes"],
-        scan_result_sqs=1 + sum(count for name, count in worker.items() if name.startswith("sqs.")))
+        scan_result_sqs=1 + sum(count for name, count in worker.items() if name.startswith("sqs.")),
+        scan_result_worker_ms=ours_ms / SMALL_FILE_WORKER_CALLS, scan_result_invocations=invocations,
+        scan_result_log_bytes=(end_to_end["log_bytes_per_file"] + PLATFORM_LOG_BYTES * invocations)
+        / SMALL_FILE_WORKER_CALLS)
     return usage, ours_ms, sequential_ms
 
 

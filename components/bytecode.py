@@ -26,8 +26,9 @@ RUNTIME_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
 # PEP 552 flags: bit 0 hash-based, bit 1 check the source. Unchecked: 0b01.
 UNCHECKED_HASH_FLAGS = 0b01
 PYODIDE = Path(__file__).resolve().parent / "pyodide"
-# A new compiler may write other bytes: its lock is part of the package's key.
-COMPILER_LOCK = PYODIDE / "package-lock.json"
+# What decides the bytes compiled: the pinned compiler, how it is run, and
+# the settings below. All of them are part of the package's cache key.
+COMPILER_INPUTS = (PYODIDE / "package-lock.json", PYODIDE / "run.mjs", Path(__file__).resolve())
 _COMPILE = ("import compileall, py_compile, sys\n"
             "ok = compileall.compile_dir('/tree', quiet=1, "
             "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
@@ -45,19 +46,26 @@ def compile_for_runtime(tree: Path) -> None:
         raise RuntimeError(f"compiling {tree} for {RUNTIME_CACHE_TAG} failed:\n{done}")
 
 
-def run_on_runtime_python(tree: Path, snippet: str) -> str:
-    """What `snippet`'s last expression gives on the pinned CPython 3.13, with
-    `tree` mounted read-write at `/tree`."""
+def require_compiler() -> str:
+    """The `node` that runs the compiler; a deployer without it learns so
+    before anything is downloaded."""
     node = shutil.which("node")
     if node is None or not (PYODIDE / "node_modules" / "pyodide").is_dir():
         raise BytecodeCompilerMissing(
             "The Lambda package's bytecode is compiled by Pyodide's CPython 3.13 on Node.js >= 18: "
-            f"install Node.js, then `npm ci --prefix {PYODIDE}` (`make dev` and `make test` do).")
-    done = subprocess.run([node, str(PYODIDE / "run.mjs"), str(tree.resolve()), snippet],
+            f"install Node.js and npm, then `npm ci --prefix {PYODIDE}` (`make test` does).")
+    return node
+
+
+def run_on_runtime_python(tree: Path, snippet: str) -> str:
+    """What `snippet`'s last expression gives on the pinned CPython 3.13, with
+    `tree` mounted read-write at `/tree` (named by its real path in errors)."""
+    done = subprocess.run([require_compiler(), str(PYODIDE / "run.mjs"), str(tree.resolve()), snippet],
                           cwd=PYODIDE, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"CPython 3.13 (Pyodide) failed on {tree}:\n{done.stdout}{done.stderr}")
-    return done.stdout.strip()
+        raise RuntimeError(f"CPython 3.13 (Pyodide) failed on {tree}:\n"
+                           + (done.stdout + done.stderr).replace("/tree", str(tree)))
+    return done.stdout.replace("/tree", str(tree)).strip()
 
 
 def compile_for_this_python(tree: Path) -> None:

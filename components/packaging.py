@@ -62,7 +62,7 @@ def build_package(root: Path) -> LambdaPackage:
     build = root / "build"
     requirements = root / "workers" / "requirements.txt"
     deps_key = _digest([" ".join(PIP_PLATFORM_ARGS).encode(), requirements.read_bytes(),
-                        bytecode.COMPILER_LOCK.read_bytes()])
+                        *(path.read_bytes() for path in bytecode.COMPILER_INPUTS)])
     sources = sorted(source for package in PACKAGES for source in _files(root / package, root))
     zip_key = _digest(
         [FORMAT_VERSION.encode(), deps_key.encode()]
@@ -70,6 +70,7 @@ def build_package(root: Path) -> LambdaPackage:
     )
     target = build / f"lambda-{zip_key[:20]}.zip"
     if not target.exists():
+        bytecode.require_compiler()
         deps = _install_dependencies(requirements, build / "deps" / deps_key[:20])
         with tempfile.TemporaryDirectory(dir=build, prefix=".sources-") as staging:
             tree = Path(staging)

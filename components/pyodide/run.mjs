@@ -7,4 +7,10 @@ const [directory, snippet] = process.argv.slice(2);
 const python = await loadPyodide();
 python.FS.mkdirTree("/tree");
 python.FS.mount(python.FS.filesystems.NODEFS, { root: directory }, "/tree");
-console.log(String(python.runPython(snippet)));
+try {
+  console.log(String(python.runPython(snippet)));
+} catch (error) {
+  // Python's own traceback, not the minified runtime line Node would print.
+  console.error(error.message);
+  process.exit(1);
+}

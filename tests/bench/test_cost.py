@@ -40,11 +40,14 @@ def test_the_total_is_the_sum_of_the_services():
     assert abs(priced["total"] - sum(services.values())) < 1e-3
 
 
-def test_scanning_pays_guardduty_per_object_and_per_gb_and_the_requests_and_record_update_it_brings():
+def test_scanning_pays_guardduty_per_object_and_per_gb_and_the_requests_and_writes_it_brings():
     one = _only(scanned_objects=1, scan_result_sqs=1.2)
+    # The scan-index entry on the ticket's and the worker's four record writes, then the result's three units.
     assert one["guardduty"] == round((prices.GUARDDUTY_S3_OBJECT.usd + prices.S3_GET_REQUEST.usd
-                                      + prices.S3_PUT_REQUEST.usd + 2 * prices.DYNAMODB_WRITE_UNIT.usd
+                                      + prices.S3_PUT_REQUEST.usd + 7 * prices.DYNAMODB_WRITE_UNIT.usd
                                       + 1.2 * prices.SQS_REQUEST.usd) * 1e6, 4)
+    handled = _only(scanned_objects=1, scan_result_worker_ms=1000, scan_result_invocations=0.1)
+    assert handled["guardduty"] - one["guardduty"] > 0 and handled["lambda_worker"] == 0
     assert _only(scanned_bytes=1e9 / 1e6)["guardduty"] == round(prices.GUARDDUTY_S3_GB.usd, 4)
     assert one["total_without_scanning"] == 0 and one["total"] == one["guardduty"]
     # The result tag is kept with the object, month after month.
@@ -54,3 +57,14 @@ def test_scanning_pays_guardduty_per_object_and_per_gb_and_the_requests_and_reco
 def test_a_stack_that_does_not_scan_pays_no_guardduty_line():
     priced = _only(worker_ms=30, s3_put=1, write_units=13)
     assert priced["guardduty"] == 0 and priced["total"] == priced["total_without_scanning"]
+
+
+def test_each_record_write_also_pays_the_index_entries_it_rewrites():
+    from bench.cost import _write_units
+    counted = {"worker_calls_per_file": {
+        "transaction_items_per_file": {"ticket": 3, "worker": 2},
+        "calls_per_file_by_phase": {"ticket": {"dynamodb.UpdateItem": 1}, "worker": {"dynamodb.UpdateItem": 2}}}}
+    # Ticket: a transaction of three items, the rate-limit update, and the record's two index entries.
+    assert _write_units(counted, "ticket") == 2 * 3 + 1 + 2
+    # Worker: a transaction of two, two updates, and three record writes' index entries.
+    assert _write_units(counted, "worker") == 2 * 2 + 2 + 3 * 2

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
+import os
 import shutil
+import subprocess
 import zipfile
 
 import pytest
@@ -73,6 +76,33 @@ def test_cpython_313_imports_the_shipped_contract_from_its_bytecode_without_read
         tmp_path, "import sys; sys.path.insert(0, '/tree'); from contract.names import Names; "
                   "from contract import functions; f'{sys.version_info[:2]} {Names(\"dev\").table}'")
     assert imported == "(3, 13) uploads-dev-files", imported
+
+
+def _native_python_313() -> str | None:
+    """A CPython 3.13 built for this machine, if it has one (pyenv's shim
+    answers for a version that is not selected, so each is tried)."""
+    candidates = [shutil.which("python3.13"),
+                  *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))]
+    for candidate in filter(None, candidates):
+        done = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode == 0 and done.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def test_a_native_cpython_313_imports_the_shipped_contract_from_its_bytecode_too(archive, tmp_path):
+    # The same check as above on a CPython that is not the compiler's own build.
+    python = _native_python_313()
+    if python is None:
+        pytest.skip("no native CPython 3.13 on this machine; the Pyodide test above covers the bytecode")
+    archive.extractall(tmp_path, [name for name in archive.namelist() if name.startswith("contract/")])
+    (tmp_path / "contract" / "names.py").write_text("raise SystemExit('the source was read')\n")
+    done = subprocess.run(
+        [python, "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from contract.names import Names; "
+                       "from contract import functions; print(Names('dev').table)"],
+        capture_output=True, text=True, check=False, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert (done.returncode, done.stdout.strip()) == (0, "uploads-dev-files"), done.stderr
 
 
 def test_entries_are_sorted_with_fixed_timestamps_and_modes(archive):
