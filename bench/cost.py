@@ -150,6 +150,14 @@ def per_million(usage: Usage) -> dict[str, float]:
     return priced
 
 
+def _scan_result_lambda_usd(usage: Usage) -> float:
+    """The worker Lambda's part of handling scan results, per million files."""
+    gb = INGEST.worker_memory_mb / MB_PER_GB
+    return usage.scanned_objects * MILLION * (
+        usage.scan_result_worker_ms / 1000 * gb * prices.LAMBDA_ARM_GB_SECOND.usd
+        + usage.scan_result_invocations * prices.LAMBDA_REQUEST.usd)
+
+
 def _write_units(results: dict, phase: str) -> float:
     """One phase's DynamoDB write units per file: two per transaction item, one
     per update, and the index entries its record writes rewrite."""
@@ -279,6 +287,8 @@ def run(results: dict) -> dict:
             lambda_usd, goal, lambda_usd <= GOAL_LAMBDA_USD and lambda_usd < s3_usd,
             baseline=mixes["small files"]["sequential_batch_processor"]["lambda_worker"],
             api_lambda_usd=mixes["small files"]["ours"]["lambda_api"],
+            # On a stack that scans, each result is a second, smaller pass (in the guardduty line).
+            with_scan_results_usd=round(lambda_usd + _scan_result_lambda_usd(small), 4),
             worker_ms_per_file=round(ours_ms, 1), worker_memory_mb=INGEST.worker_memory_mb),
         **{f"usd_per_million_{name.replace(' ', '_')}": harness.figure(
             shown["ours"]["total"], "reported (eu-west-1, by service in results.json)", None,
