@@ -11,8 +11,9 @@ Per file of each mix:
   batch and one API request per ticket.
 - SQS: S3's notification (one SendMessage, which S3 sends and the queue's owner
   pays) and the worker's receives and deletes as counted.
-- S3: the upload's PUT, the thumbnail's PUT where the kind draws one, the
-  worker's HEAD and its ranged GETs (the kind's count where it has one).
+- S3: the upload's PUT, the thumbnail's PUT where the kind draws one, and the
+  worker's ranged GETs: the one that describes the object and reads its first
+  block, then the kind's own (the kind's count, that first one included).
 - DynamoDB: two write units per transaction item and one per UpdateItem, as
   counted for the ticket and the worker, and the indexes' own writes: every
   write of a file record rewrites its listing-index entry (the indexes project
@@ -243,7 +244,7 @@ def run(results: dict) -> dict:
         "on a stack that scans, GuardDuty's charge per object evaluated is most of the total, whatever the "
         "file's size; without scanning, DynamoDB is the largest line: the ticket and the worker each write a "
         "transaction (two units per item) besides their updates; then S3, where the upload's PUT costs twelve "
-        "times the worker's HEAD and GET; the worker's Lambda is small because a batch of ten shares one "
+        "times the worker's GET; the worker's Lambda is small because a batch of ten shares one "
         "invocation and overlaps its waiting")
     # Each mix's figure, and the kind whose declared memory sizes its slots.
     kinds = {"images": ("jpeg", "image"), "pdfs": ("pdf", "pdf"), "csvs": ("csv", "csv")}

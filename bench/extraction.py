@@ -70,15 +70,16 @@ def _parquet(columns: int) -> bytes:
 
 def run(sizes: harness.Sizes) -> dict:
     from tests.invocation import extract
-    from workers.extraction import StoredObject
+    from workers.extraction import StoredObject, reader
     from workers.extraction.registry import STREAM_SCAN_LIMIT_BYTES
-    from workers.storage import clients
+    from workers.storage import clients, objects
 
     def stored(s3, bucket: str, key: str, body: bytes, content_type: str) -> StoredObject:
+        # Described as the worker describes it: one ranged GET, whose first block the readers start from.
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head, first_bytes = objects.head_and_first_bytes(s3, bucket, key, None, reader.BLOCK_SIZE)
         return StoredObject(bucket, key, head.get("VersionId"), head["ContentLength"], content_type,
-                            head["ETag"].strip('"'))
+                            head["ETag"].strip('"'), first_bytes)
 
     with harness.stack() as stack:
         s3, bucket = clients.s3(), stack.bucket

@@ -389,7 +389,7 @@ def test_a_ticket_costs_its_rate_count_and_one_transaction_and_the_worker_one_wr
     assert apply_event(parse_body(notification(event)).events[0]) == "processed"
     # The event's check, the object's head, the extraction's start (counted once it has its
     # slot, see ingest_records.ExtractionStart) and the record's write; extraction reads in its own process.
-    assert calls == ["dynamodb.UpdateItem", "s3.HeadObject", "dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]
+    assert calls == ["dynamodb.UpdateItem", "s3.GetObject", "dynamodb.UpdateItem", "dynamodb.TransactWriteItems"]
     calls.clear()
     alice("GET", "/usage")
     # The look for expired tickets to give back, then the usage item.

@@ -16,7 +16,7 @@ from contract import functions
 from local.runtime import FunctionSpec, LambdaContext
 from tests.workers.conftest import put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, s3_test_event_body, sqs_event
-from tests.workers.test_crash_isolation import SlowS3, crash, hog, hostile_text, spin
+from tests.workers.test_crash_isolation import BIG_CSV, SlowS3, crash, hog, hostile_text, spin
 from workers.extraction import isolated, isolation, limits, registry
 from workers.ingest import file_events
 from workers.ingest import handler as ingest
@@ -41,14 +41,14 @@ def test_files_of_a_batch_are_handled_at_the_same_time(aws, context, on_aws_call
     keys = [f"incoming/alice/f{i}/notes.txt" for i in range(3)]
     for key in keys:
         put(key, b"words\n")
-    # Each file's HeadObject waits for the other two: handled one after another,
+    # Each file's describing GET waits for the other two: handled one after another,
     # the first would wait alone and fail.
     meeting = threading.Barrier(len(keys), timeout=10)
 
     def meet(**_) -> None:
         meeting.wait()
 
-    on_aws_call("before-call.s3.HeadObject", meet)
+    on_aws_call("before-call.s3.GetObject", meet)
     _, response = run(context, *(created(key) for key in keys))
     assert response == {"batchItemFailures": []}
     assert {record("alice", f"f{i}")["status"] for i in range(3)} == {"processed"}
@@ -121,8 +121,8 @@ def test_a_hostile_file_among_innocent_ones_fails_alone_while_they_run_beside_it
 
 def test_files_past_the_invocation_deadline_are_retried_without_counting_and_the_rest_recorded(aws, monkeypatch):
     slow_key, quick_keys = "incoming/alice/slow/a.csv", [f"incoming/alice/q{i}/b.txt" for i in range(3)]
-    ticketed(slow_key, 8)
-    put(slow_key, b"a,b\n1,2\n", "text/csv")
+    ticketed(slow_key, len(BIG_CSV))
+    put(slow_key, BIG_CSV, "text/csv")
     for key in quick_keys:
         put(key, b"quick\n")
     slow = SlowS3For(slow_key, 3)

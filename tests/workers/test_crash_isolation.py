@@ -19,7 +19,7 @@ from contract.table import QUARANTINE_CODE
 from tests.workers.conftest import apply, put, record, ticketed
 from tests.workers.s3_events import notification, s3_event, sqs_event
 from tests.workers.test_ingest import png_bytes
-from workers.extraction import isolated, limits, pool, registry
+from workers.extraction import isolated, limits, pool, reader, registry
 from workers.ingest import handler as ingest
 from workers.ingest.notifications import S3Event
 from workers.storage import clients, ingest_records, objects
@@ -113,7 +113,7 @@ def test_a_file_meeting_transient_s3_and_dynamodb_errors_is_not_quarantined_and_
     put(key, png_bytes(), "image/png")
     # One per delivery, each after the attempt began: describing the object,
     # storing its thumbnail, writing its record.
-    planned = [("HeadObject", "SlowDown"), ("PutObject", "InternalError"),
+    planned = [("GetObject", "SlowDown"), ("PutObject", "InternalError"),
                ("TransactWriteItems", "ProvisionedThroughputExceededException")]
 
     def fail_as_planned(event_name: str, **_) -> None:
@@ -121,7 +121,7 @@ def test_a_file_meeting_transient_s3_and_dynamodb_errors_is_not_quarantined_and_
         if planned and planned[0][0] == operation:
             raise transient(planned.pop(0)[1], operation)
 
-    for operation in ("s3.HeadObject", "s3.PutObject", "dynamodb.TransactWriteItems"):
+    for operation in ("s3.GetObject", "s3.PutObject", "dynamodb.TransactWriteItems"):
         on_aws_call(f"before-call.{operation}", fail_as_planned)
     body = notification(s3_event(key, sequencer="01"))
     while planned:
@@ -146,7 +146,7 @@ def test_batch_mates_waiting_beside_a_file_the_worker_dies_with_are_not_charged_
         if "evil" not in str(params):
             evil_started.wait(10)
 
-    on_aws_call("before-call.s3.HeadObject", mates_after_evil)
+    on_aws_call("before-call.s3.GetObject", mates_after_evil)
     # The worker dies while the evil file is being extracted: what its records
     # say at that moment is all that survives.
     at_death: dict[str, int] = {}
@@ -222,6 +222,11 @@ def test_the_quarantine_comes_before_the_dead_letter_queue():
     assert INGEST.quarantine_after_starts < INGEST.max_receive_count
 
 
+# Longer than the first block, which the GET that describes a file reads: the
+# extraction's own reads go to S3 (the slow one, here) for the rest.
+BIG_CSV = b"a,b\n" + b"1,2\n" * (reader.BLOCK_SIZE // 4 + 1024)
+
+
 class SlowS3:
     """An S3 that answers every ranged GET, slowly."""
 
@@ -237,7 +242,7 @@ class SlowS3:
 def test_a_slow_s3_is_not_recorded_as_a_bad_file(aws, context, monkeypatch):
     monkeypatch.setattr(limits, "EXTRACT_SECONDS", 0.1)
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(0.3))
-    put("incoming/alice/f1/a.csv", b"a,b\n1,2\n3,4\n", "text/csv")
+    put("incoming/alice/f1/a.csv", BIG_CSV, "text/csv")
     response = batch_of_keys(context, "incoming/alice/f1/a.csv")
     assert response == {"batchItemFailures": []}
     assert record("alice", "f1")["status"] == "processed"
@@ -247,8 +252,8 @@ def test_a_slow_s3_past_the_invocation_limit_retries_the_file_without_counting_i
     from local.runtime import FunctionSpec, LambdaContext
 
     monkeypatch.setattr(clients, "ranged_reader", lambda not_after: SlowS3(3))
-    ticketed("incoming/alice/f1/a.csv", 8)
-    put("incoming/alice/f1/a.csv", b"a,b\n1,2\n", "text/csv")
+    ticketed("incoming/alice/f1/a.csv", len(BIG_CSV))
+    put("incoming/alice/f1/a.csv", BIG_CSV, "text/csv")
     spec = FunctionSpec(name="f", handler=functions.ingest_worker().handler, timeout_s=2.5, memory_mb=1024,
                         region="us-east-1")
     short = LambdaContext(spec, spec.lambda_environment(), "req-2", time.time() + 2.5)

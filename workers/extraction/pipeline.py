@@ -40,7 +40,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StoredObject:
-    """What HeadObject told us about the object being processed."""
+    """What describing the object told us: HeadObject's facts, from the ranged
+    GET that also read its first block (`objects.head_and_first_bytes`)."""
 
     bucket: str
     key: str
@@ -48,6 +49,9 @@ class StoredObject:
     size: int
     content_type: str
     etag: str
+    # Its first bytes, when the call that described it read them already
+    # (`objects.head_and_first_bytes`): the readers start from them.
+    first_bytes: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class _Job:
         budget = limits.DEFAULT_BUDGET
         self.reader = S3RangeReader(self.client, self.version, Deadline(budget.seconds, not_after),
                                     fetch_limit=budget.fetch_bytes)
+        # Counted as this reader's first request: the file's reads are what was fetched for it.
+        self.reader.start_from(obj.first_bytes, counted=True)
         self.thumbnail_reader: S3RangeReader | None = None
 
     def run(self) -> Extraction:
@@ -126,6 +132,7 @@ class _Job:
         self.thumbnail_reader = S3RangeReader(
             self.client, self.version, self.reader.deadline, fetch_limit=drawn.max_bytes
         )
+        self.thumbnail_reader.start_from(self.obj.first_bytes, counted=False)
         stream = io.BufferedReader(self.thumbnail_reader)
         return _guarded(self.thumbnail_reader, kind, lambda: drawn.render(stream))
 

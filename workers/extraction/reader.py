@@ -79,6 +79,18 @@ class S3RangeReader(io.RawIOBase):
     def size(self) -> int:
         return self._version.size
 
+    def start_from(self, first_bytes: bytes, *, counted: bool) -> None:
+        """Cache the object's first block, already fetched by whoever described
+        the object; `counted`: charge it to this reader's reads and budget.
+        Bytes that are not a whole first block are left to be fetched."""
+        if not first_bytes or len(first_bytes) != min(self.size, self._block_size):
+            return
+        self._blocks[0] = first_bytes
+        self._next_sequential = 1
+        if counted:
+            self.stats.bytes_fetched += len(first_bytes)
+            self.stats.requests += 1
+
     def readable(self) -> bool:
         return True
 

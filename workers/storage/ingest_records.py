@@ -58,7 +58,8 @@ _UNSPENT = (f"(attribute_not_exists(versionId) OR attribute_type(versionId, :nul
 class RecordedState:
     """What the worker records about an object: processed with its metadata, or
     failed with the reason the file itself cannot be accepted. The object's
-    facts are what HeadObject said, none when it could not be described."""
+    facts are what describing it said (HeadObject's, from its first ranged
+    GET), none when it could not be described."""
 
     status: str
     metadata: dict[str, Any] | None = None

@@ -26,6 +26,29 @@ def head(s3, bucket: str, key: str, version_id: str | None = None) -> dict | Non
         raise
 
 
+def head_and_first_bytes(s3, bucket: str, key: str, version_id: str | None, first: int) -> tuple[dict, bytes] | None:
+    """What HeadObject says of `key` (its `version_id`, or the current version)
+    and its first `first` bytes, in one ranged GetObject: a small object is
+    then read whole by the call that describes it. `ContentLength` is the
+    object's, not the range's. None when there is no such object or version;
+    an empty object, which no range fits, is described by a HEAD."""
+    try:
+        got = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{first - 1}",
+                            **({"VersionId": version_id} if version_id else {}))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        if error_code(exc) != "InvalidRange":
+            raise
+        described = head(s3, bucket, key, version_id)
+        return None if described is None else (described, b"")
+    data = got.pop("Body").read()
+    # "bytes 0-95/96"; S3 answers a range over the whole object with 206 too,
+    # and a store that ignores the range with 200 and the whole body.
+    total = int(got["ContentRange"].rpartition("/")[2]) if got.get("ContentRange") else len(data)
+    return {**got, "ContentLength": total}, data
+
+
 def exists(s3, bucket: str, key: str) -> bool:
     """Whether `key` has a current version (its latest is not a delete marker).
 
