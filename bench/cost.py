@@ -56,7 +56,6 @@ GOAL_LAMBDA_USD = 0.25
 # REPORT (about 170: durations, memory size, memory used).
 PLATFORM_LOG_BYTES = 290
 MB_PER_GB = 1024
-# The scan result's conditional update: the record, and the scan index entry it removes.
 # A file record is written once by the ticket and three times by the worker
 # (the event check, the extraction start, the recorded state).
 RECORD_WRITES = {"ticket": 1, "worker": 3}
@@ -137,8 +136,7 @@ def per_million(usage: Usage) -> dict[str, float]:
         "guardduty": usage.scanned_objects * (
             prices.GUARDDUTY_S3_OBJECT.usd + prices.S3_GET_REQUEST.usd + prices.S3_PUT_REQUEST.usd
             + SCAN_WRITE_UNITS * prices.DYNAMODB_WRITE_UNIT.usd + usage.scan_result_sqs * prices.SQS_REQUEST.usd
-            + usage.scan_result_worker_ms / 1000 * worker_gb * prices.LAMBDA_ARM_GB_SECOND.usd
-            + usage.scan_result_invocations * prices.LAMBDA_REQUEST.usd
+            + _scan_result_lambda_usd(usage)
             + usage.scan_result_log_bytes / 1e9 * prices.LOGS_INGESTED_GB.usd)
         + usage.scanned_bytes / 1e9 * prices.GUARDDUTY_S3_GB.usd,
     }
@@ -152,11 +150,9 @@ def per_million(usage: Usage) -> dict[str, float]:
 
 
 def _scan_result_lambda_usd(usage: Usage) -> float:
-    """The worker Lambda's part of handling scan results, per million files."""
-    gb = INGEST.worker_memory_mb / MB_PER_GB
-    return usage.scanned_objects * MILLION * (
-        usage.scan_result_worker_ms / 1000 * gb * prices.LAMBDA_ARM_GB_SECOND.usd
-        + usage.scan_result_invocations * prices.LAMBDA_REQUEST.usd)
+    """The worker Lambda's part of handling one scan result, in USD."""
+    return (usage.scan_result_worker_ms / 1000 * INGEST.worker_memory_mb / MB_PER_GB * prices.LAMBDA_ARM_GB_SECOND.usd
+            + usage.scan_result_invocations * prices.LAMBDA_REQUEST.usd)
 
 
 def _write_units(results: dict, phase: str) -> float:
@@ -289,7 +285,8 @@ def run(results: dict) -> dict:
             baseline=mixes["small files"]["sequential_batch_processor"]["lambda_worker"],
             api_lambda_usd=mixes["small files"]["ours"]["lambda_api"],
             # On a stack that scans, each result is a second, smaller pass (in the guardduty line).
-            with_scan_results_usd=round(lambda_usd + _scan_result_lambda_usd(small), 4),
+            with_scan_results_usd=round(lambda_usd + small.scanned_objects * _scan_result_lambda_usd(small) * MILLION,
+                                        4),
             worker_ms_per_file=round(ours_ms, 1), worker_memory_mb=INGEST.worker_memory_mb),
         **{f"usd_per_million_{name.replace(' ', '_')}": harness.figure(
             shown["ours"]["total"], "reported (eu-west-1, by service in results.json)", None,
