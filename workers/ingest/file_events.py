@@ -3,12 +3,12 @@
 A created object is described (one ranged GET: what HeadObject would say, and
 its first block), extracted in a child process and recorded processed or
 failed; a removed one marks its file deleted, unless another version of the
-key lives on. Around that, an event already applied
-is skipped, a second object under a spent ticket and an object arriving for a
-deleted file are removed, and a file that kept killing the worker is
-quarantined. GuardDuty's scan results arrive on the same queue and are
-recorded against the object version they were made for (`apply_scan`); an
-infected file loses its thumbnail. Every write is conditional
+key lives on. Around that, an event already applied is skipped, a second
+object under a spent ticket and an object arriving for a deleted file are
+removed, and a file that kept killing the worker is quarantined. GuardDuty's
+scan results arrive on the same queue and are recorded against the object
+version they were made for (`apply_scan`); an infected file loses its
+thumbnail. Every write is conditional
 (workers/storage/ingest_records.py), so the decisions hold however events are
 repeated, reordered or handled at once.
 
@@ -21,6 +21,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -47,6 +48,8 @@ from workers.extraction import Extraction, StoredObject, isolated, reader, thumb
 from workers.ingest.notifications import S3Event, ScanResult
 from workers.storage import clients, dynamo, ingest_records, objects, records, usage
 from workers.storage.ingest_records import Attempt, ExtractionStart, RecordedState
+
+T = TypeVar("T")
 
 # With less than this left to extract, a file waits for a later batch.
 MIN_EXTRACT_S = 0.25
@@ -223,22 +226,23 @@ def _quarantined(file_key: FileKey, bucket: str, version_id: str | None, starts:
 
 
 def _head(bucket: str, key: str, version_id: str | None) -> dict:
-    head = objects.head(clients.s3(), bucket, key, version_id)
-    if head is None:
-        raise FileRejected("object_missing", "The object was gone before it could be processed")
-    return head
+    return _found(objects.head(clients.s3(), bucket, key, version_id))
 
 
 def _head_and_first_bytes(bucket: str, key: str, version_id: str | None) -> tuple[dict, bytes]:
     """The object described, and its first block read, in one GET: a small
     file is then read once, and every file one request fewer than a HEAD first."""
-    described = objects.head_and_first_bytes(clients.s3(), bucket, key, version_id, reader.BLOCK_SIZE)
+    return _found(objects.head_and_first_bytes(clients.s3(), bucket, key, version_id, reader.BLOCK_SIZE))
+
+
+def _found(described: T | None) -> T:
+    """What describing the object gave; None, from either call, is an object that is gone."""
     if described is None:
         raise FileRejected("object_missing", "The object was gone before it could be processed")
     return described
 
 
-def _stored(bucket: str, file_key: FileKey, head: dict, first_bytes: bytes = b"") -> StoredObject:
+def _stored(bucket: str, file_key: FileKey, head: dict, first_bytes: bytes) -> StoredObject:
     return StoredObject(
         bucket=bucket,
         key=file_key.key,
